@@ -1,0 +1,70 @@
+# Shared helpers for end-to-end tests over the real SPICE stack. Sourced.
+# Needs VR_BIN (the build's bin/ folder). Every process started here is
+# killed on exit, whatever happened.
+set -euo pipefail
+: "${VR_BIN:?VR_BIN must point at the build's bin folder}"
+VR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vr-e2e.XXXXXX")
+VR_PIDS=()
+
+vr_cleanup() {
+  local p
+  for p in "${VR_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${VR_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "${VR_KEEP_TMP:-0}" = 1 ]; then echo "kept $VR_TMP"; else rm -rf "$VR_TMP"; fi
+}
+trap vr_cleanup EXIT
+
+vr_fail() { echo "FAIL: $*" >&2; for f in "$VR_TMP"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }; done; exit 1; }
+
+# Waits until FILE contains PATTERN or PID dies or SECONDS pass.
+vr_wait_for() {
+  local file=$1 pattern=$2 pid=$3 secs=$4 i
+  for ((i = 0; i < secs * 20; i++)); do
+    grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# Starts the host stand-in on a free loopback port. Sets HOST_PORT, HOST_SOCK, HOST_PID.
+vr_start_host() {
+  local try
+  HOST_SOCK="$VR_TMP/guest.sock"
+  for try in 1 2 3 4 5 6 7 8; do
+    HOST_PORT=$((20000 + RANDOM % 30000))
+    "$VR_BIN/videoredir-host" --spice-port "$HOST_PORT" --guest-socket "$HOST_SOCK" "$@" \
+      >"$VR_TMP/host.out" 2>"$VR_TMP/host.log" &
+    HOST_PID=$!
+    if vr_wait_for "$VR_TMP/host.out" "ready" "$HOST_PID" 15; then
+      VR_PIDS+=("$HOST_PID")
+      return 0
+    fi
+    kill "$HOST_PID" 2>/dev/null || true
+    wait "$HOST_PID" 2>/dev/null || true
+  done
+  vr_fail "videoredir-host did not start"
+}
+
+# md5 column of a framemd5 file (comment lines skipped).
+vr_md5_column() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
+
+# FFmpeg's own decode of CLIP as framemd5.
+vr_ffmpeg_framemd5() { ffmpeg -nostdin -v error -i "$1" -map 0:v:0 -f framemd5 - >"$2"; }
+
+# Compares the md5 columns of two framemd5 files; fails naming the first difference.
+vr_compare_md5() {
+  local got=$1 want=$2 n_got n_want
+  vr_md5_column "$got" >"$VR_TMP/got.col"
+  vr_md5_column "$want" >"$VR_TMP/want.col"
+  n_got=$(wc -l <"$VR_TMP/got.col")
+  n_want=$(wc -l <"$VR_TMP/want.col")
+  [ "$n_want" -gt 0 ] || vr_fail "reference has no frames"
+  if ! cmp -s "$VR_TMP/got.col" "$VR_TMP/want.col"; then
+    local first
+    first=$(diff <(nl -ba "$VR_TMP/got.col") <(nl -ba "$VR_TMP/want.col") | head -n 4)
+    vr_fail "framemd5 differs: got $n_got frames, want $n_want; first difference:
+$first"
+  fi
+  echo "framemd5: $n_got of $n_want frames equal to ffmpeg's"
+}
