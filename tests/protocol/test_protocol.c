@@ -408,6 +408,8 @@ static void test_decode_malformed(void)
     CHECK_EQ(decode_patched(S_GEOMETRY, 20 + 4, U32, 0x80000000u), -E2BIG); /* INT32_MIN */
     CHECK_EQ(decode_patched(S_GEOMETRY, 4, U32, (uint32_t)-VR_MAX_COORD), 0);
     CHECK_EQ(decode_patched(S_GEOMETRY, 4, U32, VR_MAX_COORD), -EINVAL); /* x + w overflows */
+    CHECK_EQ(decode_patched(S_GEOMETRY, 4, U32, VR_MAX_COORD - 1299), -EINVAL); /* by one */
+    CHECK_EQ(decode_patched(S_GEOMETRY, 4, U32, VR_MAX_COORD - 1300), 0);
     CHECK_EQ(decode_patched(S_GEOMETRY, 20 + 4, U32, VR_MAX_COORD - 719), -EINVAL); /* y + h */
     CHECK_EQ(decode_patched(S_GEOMETRY, 20 + 4, U32, VR_MAX_COORD - 720), 0);
 
@@ -563,6 +565,18 @@ static void test_names(void)
     CHECK(strcmp(vr_msg_type_name(VR_MSG_HELLO), "hello") == 0);
     CHECK(strcmp(vr_msg_type_name(VR_MSG_KEYFRAME_REQUEST), "keyframe-request") == 0);
     CHECK(strcmp(vr_msg_type_name(0x7777), "unknown") == 0);
+    /* Every sample's type has its own name. */
+    const char *names[VR_SAMPLE_COUNT];
+    for (int i = 0; i < VR_SAMPLE_COUNT; i++) {
+        vr_sample_msg(i, &msg);
+        names[i] = vr_msg_type_name(msg.type);
+        CHECK(strcmp(names[i], "unknown") != 0);
+        for (int j = 0; j < i; j++) {
+            struct vr_msg other;
+            vr_sample_msg(j, &other);
+            CHECK((other.type == msg.type) == (strcmp(names[i], names[j]) == 0));
+        }
+    }
     CHECK(strcmp(vr_codec_name(VR_CODEC_HEVC), "hevc") == 0);
     CHECK(strcmp(vr_codec_name(VR_CODEC_COUNT_), "unknown") == 0);
     CHECK(strcmp(vr_reason_name(VR_REASON_EOS), "eos") == 0);
