@@ -1,0 +1,228 @@
+/*
+ * videoredir guest capture: where compressed video comes from on the guest
+ * and the session state machine that sends it to the client.
+ *
+ * Two independent parts:
+ *  - vr_source: a demuxer over libavformat that turns a media file into a
+ *    vr_stream_start description and access units, exactly as av_read_frame
+ *    returns them (no bitstream filters).
+ *  - vr_guest: the guest side of a videoredir session (hello, stream
+ *    announcement, accept/reject, flow control, ping/pong, liveness, end of
+ *    stream). It does no I/O: it owns a vr_conn whose bytes the caller moves
+ *    (vr_fd_read / vr_fd_flush on a device, or anything else) and is driven
+ *    by the caller's event loop through vr_guest_tick() and
+ *    vr_guest_next_timeout(). The CLI and the GStreamer sink share it.
+ *
+ * Neither part prints or aborts; they report through return values, error
+ * strings and an optional log callback. Objects are not thread-safe: use each
+ * from one thread at a time.
+ */
+#ifndef VIDEOREDIR_CAPTURE_H
+#define VIDEOREDIR_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <videoredir/protocol.h>
+#include <videoredir/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Demuxer source.                                                          */
+
+struct vr_source;
+
+/* One access unit. data is owned by the source and valid until the next
+ * vr_source_read/rewind/close on it. */
+struct vr_au {
+    const uint8_t *data;
+    uint32_t len;      /* 1..VR_MAX_FRAME_DATA */
+    uint32_t flags;    /* VR_FRAME_KEY, VR_FRAME_DROPPABLE */
+    int64_t pts, dts;  /* stream time base; INT64_MIN = unknown */
+    int64_t duration;  /* stream time base; 0 = unknown */
+};
+
+/*
+ * Opens a media file and selects its first video stream. On success returns
+ * 0 and *out (free with vr_source_close). On failure returns a negative errno
+ * (-ENOENT missing file, -ENOTSUP codec videoredir does not carry, -EINVAL
+ * unusable stream parameters, -EIO unreadable file, ...) and writes a
+ * human-readable reason to err (errlen bytes, NUL-terminated) when err is
+ * not NULL.
+ */
+int vr_source_open(const char *path, struct vr_source **out, char *err, size_t errlen);
+
+/* Closes the file and frees s. NULL is a no-op. */
+void vr_source_close(struct vr_source *s);
+
+/* The stream description: codec, coded size, time base (the stream's
+ * time_base), frame rate, colour, extradata exactly as libavformat gives it
+ * and VR_STREAM_ANNEXB for H.264/HEVC without avcC/hvcC. The pointer and the
+ * extradata it borrows stay valid until vr_source_close. */
+const struct vr_stream_start *vr_source_stream_start(const struct vr_source *s);
+
+/* Short names for logs: container ("mov,mp4,...", "matroska,webm", ...)
+ * and the stream index picked. Valid until vr_source_close. */
+const char *vr_source_container(const struct vr_source *s);
+int vr_source_stream_index(const struct vr_source *s);
+
+/*
+ * Reads the next access unit of the video stream into *au.
+ * Returns 1 with *au filled, 0 at end of file, or a negative errno (then a
+ * reason is available from vr_source_error). Packets of other streams are
+ * skipped; empty packets are skipped (the wire cannot carry them).
+ */
+int vr_source_read(struct vr_source *s, struct vr_au *au);
+
+/*
+ * Goes back to the start of the file for looping. Timestamps of the next
+ * pass are shifted so that they continue after the last access unit read
+ * (the receiver sees one longer stream, no discontinuity). Returns 0 or a
+ * negative errno.
+ */
+int vr_source_rewind(struct vr_source *s);
+
+/* The last error's reason, "" if none. Valid until the next call on s. */
+const char *vr_source_error(const struct vr_source *s);
+
+/* ---------------------------------------------------------------------- */
+/* Guest session state machine.                                            */
+
+struct vr_guest;
+
+enum vr_guest_state {
+    VR_GUEST_CLOSED = 0,   /* no channel: waiting for vr_guest_channel_open */
+    VR_GUEST_HELLO,        /* channel open, sending HELLO, waiting for the client's */
+    VR_GUEST_ANNOUNCED,    /* session up, STREAM_START sent, waiting for ACCEPT */
+    VR_GUEST_STREAMING,    /* accepted: frames may flow (within the window) */
+    VR_GUEST_IDLE,         /* session up, no stream set (or stream stopped) */
+    VR_GUEST_FAILED,       /* terminal: rejected, accept timeout, version mismatch */
+};
+
+enum vr_guest_event {
+    VR_GUEST_EV_SESSION,          /* client's hello received; detail: its software */
+    VR_GUEST_EV_PEER_RESTART,     /* client restarted (new non-reply hello) */
+    VR_GUEST_EV_ACCEPTED,         /* detail: the client's decoder name */
+    VR_GUEST_EV_REJECTED,         /* detail: the client's message (state FAILED) */
+    VR_GUEST_EV_ACCEPT_TIMEOUT,   /* no answer to STREAM_START (state FAILED) */
+    VR_GUEST_EV_VERSION_MISMATCH, /* no common protocol version (state FAILED) */
+    VR_GUEST_EV_PEER_GONE,        /* nothing heard for the peer timeout: back to HELLO */
+    VR_GUEST_EV_KEYFRAME_REQUEST, /* client wants a keyframe; detail: reason name */
+    VR_GUEST_EV_FEEDBACK,         /* a FEEDBACK for our stream arrived */
+};
+
+enum vr_log_level { VR_LOG_ERROR = 0, VR_LOG_WARNING, VR_LOG_INFO, VR_LOG_DEBUG };
+
+struct vr_guest_callbacks {
+    /* Log line (no trailing newline), valid only during the call. May be NULL. */
+    void (*log)(void *user, enum vr_log_level level, const char *msg);
+    /* Something happened; detail may be "" and is valid only during the call.
+     * Called from inside vr_fd_read/vr_conn_feed or vr_guest_tick; it must not
+     * destroy the guest. May be NULL. */
+    void (*event)(void *user, enum vr_guest_event ev, const char *detail);
+    /* Clock in microseconds (monotonic). NULL: vr_time_us. Tests inject one. */
+    uint64_t (*clock)(void *user);
+};
+
+struct vr_guest_config {
+    uint32_t stream_id;            /* 1..VR_MAX_STREAM_ID; 0 = 1 */
+    struct vr_conn_config conn;    /* sizes of the owned vr_conn; zeros = defaults */
+    const char *software;          /* sent in hello; NULL = "videoredir-capture <version>" */
+    /* Timers in microseconds; 0 = the protocol's defaults (1 s, 1 s, 3 s, 5 s). */
+    uint64_t hello_interval_us, ping_interval_us, accept_timeout_us, peer_timeout_us;
+};
+
+struct vr_guest_stats {
+    uint64_t frames_sent, frames_skipped; /* skipped: waiting for a keyframe */
+    uint64_t es_bytes;                    /* access unit bytes sent */
+    uint64_t keyframe_requests, feedbacks, pings_sent, pongs_received;
+    uint64_t sessions;                    /* sessions established */
+    uint64_t peer_acked;                  /* bytes the client reported in this session */
+    uint32_t rtt_us;                      /* last ping round trip, 0 = unknown */
+    struct vr_feedback last_feedback;     /* the client's last report */
+};
+
+/* Creates a guest session in state CLOSED, with its own vr_conn. cfg may be
+ * NULL (defaults); cb is copied and may be NULL. Returns 0 and *out or a
+ * negative errno. */
+int vr_guest_create(const struct vr_guest_config *cfg, const struct vr_guest_callbacks *cb,
+                    void *user, struct vr_guest **out);
+/* Frees g and its conn. NULL is a no-op. */
+void vr_guest_destroy(struct vr_guest *g);
+
+/* The owned connection: feed received bytes into it (vr_fd_read or
+ * vr_conn_feed) and write out what it queues (vr_fd_flush or
+ * vr_conn_out_peek/consume). Valid until vr_guest_destroy. */
+struct vr_conn *vr_guest_conn(struct vr_guest *g);
+
+/* The channel became usable (device/socket opened): resets the conn and
+ * starts the handshake (HELLO now and every hello interval). Not to be
+ * called from inside a callback. */
+void vr_guest_channel_open(struct vr_guest *g);
+/* The channel went away (EOF, error): back to CLOSED; the stream, if any, is
+ * kept and announced again on the next session. */
+void vr_guest_channel_closed(struct vr_guest *g);
+
+/*
+ * Sets the stream to announce (copied, extradata included) with its
+ * geometry and optional visible region (NULL: the whole content rectangle is
+ * visible). If a session is up it is announced at once, otherwise as soon as
+ * the client says hello. Returns 0, -EBUSY if a stream is already set, or
+ * -EINVAL/-E2BIG/-ENOMEM.
+ */
+int vr_guest_set_stream(struct vr_guest *g, const struct vr_stream_start *start,
+                        const struct vr_geometry *geom, const struct vr_region *region);
+/* Updates geometry / region (region NULL: whole content visible again); sent
+ * at once while the stream is announced. Returns 0 or a negative errno. */
+int vr_guest_set_geometry(struct vr_guest *g, const struct vr_geometry *geom);
+int vr_guest_set_region(struct vr_guest *g, const struct vr_region *region);
+
+/*
+ * True when a frame of data_len bytes may be sent now: state STREAMING and
+ * the flow-control window has room (a frame larger than the whole window is
+ * allowed when nothing is in flight).
+ */
+bool vr_guest_can_send(const struct vr_guest *g, uint32_t data_len);
+
+/*
+ * Sends one access unit (the conn numbers it). Until the first keyframe
+ * after ACCEPT (or after a reconnect), non-key frames are skipped.
+ * Returns 1 if sent, 0 if skipped, -EAGAIN if not streaming or the window
+ * is full (see vr_guest_can_send), or another negative errno.
+ */
+int vr_guest_send_frame(struct vr_guest *g, const struct vr_au *au, uint32_t extra_flags);
+
+/* Ends the stream: STREAM_STOP with reason (VR_REASON_EOS at end of file).
+ * The guest goes IDLE. Returns 0, -ENOENT if no stream is set, or a negative
+ * errno. */
+int vr_guest_stop(struct vr_guest *g, uint32_t reason);
+
+/* True when everything sent before the stop is out of the conn and the
+ * client's feedback has acknowledged at least the last frame. */
+bool vr_guest_drained(const struct vr_guest *g);
+/* True when the conn has nothing left to write. */
+bool vr_guest_output_empty(const struct vr_guest *g);
+
+/* Runs the timers (hello resend, ping, accept timeout, peer liveness).
+ * Call it after input was fed and whenever vr_guest_next_timeout expires. */
+void vr_guest_tick(struct vr_guest *g);
+/* Microseconds until vr_guest_tick has something to do; UINT64_MAX if none. */
+uint64_t vr_guest_next_timeout(const struct vr_guest *g);
+
+enum vr_guest_state vr_guest_get_state(const struct vr_guest *g);
+const char *vr_guest_state_name(enum vr_guest_state s);
+/* Why the guest is FAILED ("" otherwise). Valid until the next call on g. */
+const char *vr_guest_error(const struct vr_guest *g);
+/* The client's hello (valid once a session was established), or NULL. */
+const struct vr_hello *vr_guest_peer_hello(const struct vr_guest *g);
+void vr_guest_get_stats(const struct vr_guest *g, struct vr_guest_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,731 @@
+/*
+ * Guest side of a videoredir session, without I/O.
+ *
+ * The guest owns a vr_conn; whoever owns the channel moves its bytes. Input
+ * arrives through the conn's on_message callback; timers run from
+ * vr_guest_tick() with the injected clock. One stream per guest object (the
+ * CLI and a sink element each play one video).
+ *
+ * Flow-control accounting: the client reports bytes_received counted from
+ * when its end of the port opened, while our conn counts every byte it ever
+ * queued, including hellos QEMU discarded because no client was listening.
+ * So we remember where, in our own byte count, the client's count starts
+ * (sess_base) and translate its reports before vr_conn_ack().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "videoredir/capture.h"
+
+#define DEFAULT_HELLO_US 1000000u
+#define DEFAULT_PING_US 1000000u
+#define DEFAULT_ACCEPT_US 3000000u
+#define DEFAULT_PEER_US 5000000u
+#define DEFAULT_WINDOW (2u << 20)
+
+#ifndef VR_VERSION_STRING
+#define VR_VERSION_STRING "0.1"
+#endif
+
+struct vr_guest {
+    struct vr_conn *conn;
+    struct vr_guest_callbacks cb;
+    void *user;
+    uint32_t stream_id;
+    size_t window;
+    uint64_t hello_us, ping_us, accept_us, peer_us;
+    char software[VR_MAX_STRING + 1];
+
+    enum vr_guest_state state;
+    char error[256];
+
+    /* Session. */
+    struct vr_hello peer;
+    bool have_peer;
+    uint32_t version;
+    uint64_t last_rx_us;       /* last message from the client */
+    uint64_t next_hello_us;    /* HELLO state: next resend */
+    uint64_t next_ping_us;
+    uint32_t ping_id;
+    uint64_t announce_us;      /* when STREAM_START went out */
+
+    /* Byte accounting, in our conn's stats.bytes_out scale. */
+    uint64_t conn_base;        /* bytes_out when the conn was last reset */
+    uint64_t sess_base;        /* bytes_out where the client's count starts */
+    uint64_t last_hello_out;   /* bytes_out just before our latest HELLO */
+    uint64_t acked_abs;        /* client's report translated to our scale */
+    uint64_t frames_end;       /* bytes_out right after the last frame */
+
+    /* The stream. */
+    bool has_stream;
+    bool stopped;              /* STREAM_STOP sent for it */
+    struct vr_stream_start start;
+    uint8_t *extradata;        /* owned copy */
+    struct vr_geometry geom;
+    bool has_region;
+    struct vr_region *region;  /* owned, allocated once (it is large) */
+    bool need_key;
+
+    struct vr_guest_stats stats;
+};
+
+static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
+{
+    if (!g->cb.log)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    g->cb.log(g->user, lvl, buf);
+}
+
+static void emit(struct vr_guest *g, enum vr_guest_event ev, const char *detail)
+{
+    if (g->cb.event)
+        g->cb.event(g->user, ev, detail ? detail : "");
+}
+
+static uint64_t now_us(const struct vr_guest *g)
+{
+    return g->cb.clock ? g->cb.clock(g->user) : vr_time_us();
+}
+
+static uint64_t bytes_out(const struct vr_guest *g)
+{
+    struct vr_conn_stats st;
+    vr_conn_get_stats(g->conn, &st);
+    return st.bytes_out;
+}
+
+static void set_state(struct vr_guest *g, enum vr_guest_state s)
+{
+    if (g->state != s)
+        logf_(g, VR_LOG_DEBUG, "state %s -> %s", vr_guest_state_name(g->state),
+              vr_guest_state_name(s));
+    g->state = s;
+}
+
+static void fail(struct vr_guest *g, enum vr_guest_event ev, const char *detail, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void fail(struct vr_guest *g, enum vr_guest_event ev, const char *detail, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->error, sizeof(g->error), fmt, ap);
+    va_end(ap);
+    logf_(g, VR_LOG_ERROR, "%s", g->error);
+    set_state(g, VR_GUEST_FAILED);
+    emit(g, ev, detail);
+}
+
+static int send_msg(struct vr_guest *g, const struct vr_msg *m)
+{
+    int ret = vr_conn_send(g->conn, m);
+    if (ret < 0)
+        logf_(g, VR_LOG_WARNING, "cannot queue %s: %s", vr_msg_type_name(m->type), strerror(-ret));
+    return ret;
+}
+
+static void send_hello(struct vr_guest *g, bool reply)
+{
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_HELLO;
+    m.u.hello.version_min = VR_PROTO_VERSION_MIN;
+    m.u.hello.version_max = VR_PROTO_VERSION_MAX;
+    m.u.hello.role = VR_ROLE_GUEST;
+    m.u.hello.flags = reply ? VR_HELLO_REPLY : 0;
+    m.u.hello.features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ;
+    m.u.hello.max_streams = 1;
+    snprintf(m.u.hello.software, sizeof(m.u.hello.software), "%s", g->software);
+    if (!reply)
+        g->last_hello_out = bytes_out(g);
+    send_msg(g, &m);
+}
+
+static void send_geometry(struct vr_guest *g)
+{
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_GEOMETRY;
+    m.stream_id = g->stream_id;
+    m.u.geometry = g->geom;
+    send_msg(g, &m);
+}
+
+static void send_region(struct vr_guest *g)
+{
+    /* struct vr_msg holds a whole region (4 KiB): keep it off the stack frame
+     * of the hot path by sending from the heap copy. */
+    struct vr_msg *m = calloc(1, sizeof(*m));
+    if (!m) {
+        logf_(g, VR_LOG_WARNING, "cannot send region: out of memory");
+        return;
+    }
+    m->type = VR_MSG_REGION;
+    m->stream_id = g->stream_id;
+    m->u.region = *g->region;
+    send_msg(g, m);
+    free(m);
+}
+
+/* STREAM_START + GEOMETRY (+ REGION), then wait for ACCEPT. */
+static void announce(struct vr_guest *g)
+{
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_STREAM_START;
+    m.stream_id = g->stream_id;
+    m.u.start = g->start;
+    if (send_msg(g, &m) < 0) {
+        fail(g, VR_GUEST_EV_REJECTED, "", "cannot announce the stream");
+        return;
+    }
+    send_geometry(g);
+    if (g->has_region)
+        send_region(g);
+    g->announce_us = now_us(g);
+    g->need_key = true;
+    set_state(g, VR_GUEST_ANNOUNCED);
+    logf_(g, VR_LOG_INFO, "announced stream %" PRIu32 ": %s %" PRIu32 "x%" PRIu32 "%s",
+          g->stream_id, vr_codec_name(g->start.codec), g->start.width, g->start.height,
+          (g->start.flags & VR_STREAM_ANNEXB) ? " (Annex B)" : "");
+}
+
+/* A session just came up (or the peer restarted): what to do next. */
+static void session_up(struct vr_guest *g)
+{
+    uint64_t now = now_us(g);
+    g->next_ping_us = now + g->ping_us;
+    g->acked_abs = g->sess_base;
+    g->frames_end = g->sess_base;
+    g->stats.sessions++;
+    g->stats.peer_acked = 0;
+    if (g->has_stream && !g->stopped)
+        announce(g);
+    else
+        set_state(g, VR_GUEST_IDLE);
+}
+
+static void handle_hello(struct vr_guest *g, const struct vr_hello *h)
+{
+    bool reply = h->flags & VR_HELLO_REPLY;
+    bool established = g->state == VR_GUEST_ANNOUNCED || g->state == VR_GUEST_STREAMING ||
+                       g->state == VR_GUEST_IDLE;
+
+    if (h->role != VR_ROLE_CLIENT) {
+        logf_(g, VR_LOG_WARNING, "ignoring hello from a peer with role %u (not a client)", h->role);
+        return;
+    }
+    if (established && reply)
+        return; /* a late answer to one of our resends */
+
+    uint32_t ver = h->version_max < VR_PROTO_VERSION_MAX ? h->version_max : VR_PROTO_VERSION_MAX;
+    uint32_t need = h->version_min > VR_PROTO_VERSION_MIN ? h->version_min : VR_PROTO_VERSION_MIN;
+    if (ver < need) {
+        char d[64];
+        snprintf(d, sizeof(d), "client %u..%u, guest %u..%u", h->version_min, h->version_max,
+                 VR_PROTO_VERSION_MIN, VR_PROTO_VERSION_MAX);
+        fail(g, VR_GUEST_EV_VERSION_MISMATCH, d, "no common protocol version (%s)", d);
+        return;
+    }
+
+    g->peer = *h;
+    g->have_peer = true;
+    g->version = ver;
+    if (reply) {
+        /* The client answered a hello of ours: its count includes (at least)
+         * our latest one. Counting from there errs on the generous side. */
+        g->sess_base = g->last_hello_out;
+    } else {
+        /* The client (re)started and counts from what we send now. */
+        g->sess_base = bytes_out(g);
+        send_hello(g, true);
+    }
+    if (established) {
+        logf_(g, VR_LOG_INFO, "client restarted (%s): announcing again", h->software);
+        emit(g, VR_GUEST_EV_PEER_RESTART, h->software);
+    } else {
+        logf_(g, VR_LOG_INFO, "session up with %s (protocol %u, %u codecs)", h->software, ver,
+              h->n_codecs);
+        emit(g, VR_GUEST_EV_SESSION, h->software);
+    }
+    if (g->has_stream && !g->stopped) {
+        bool can = h->n_codecs == 0;
+        for (uint32_t i = 0; i < h->n_codecs && i < VR_MAX_CODECS; i++)
+            can |= h->codecs[i].codec == g->start.codec;
+        if (!can)
+            logf_(g, VR_LOG_WARNING, "client lists no %s decoder; announcing anyway",
+                  vr_codec_name(g->start.codec));
+    }
+    session_up(g);
+}
+
+static void handle_feedback(struct vr_guest *g, const struct vr_feedback *fb)
+{
+    uint64_t out = bytes_out(g);
+    uint64_t abs = g->sess_base + fb->bytes_received;
+    if (abs < g->sess_base || abs > out)
+        abs = out; /* over-count (hellos it got before ours counted): clamp */
+    if (abs > g->acked_abs)
+        g->acked_abs = abs;
+    vr_conn_ack(g->conn, g->acked_abs - g->conn_base);
+    g->stats.feedbacks++;
+    g->stats.peer_acked = fb->bytes_received;
+    g->stats.last_feedback = *fb;
+    emit(g, VR_GUEST_EV_FEEDBACK, "");
+}
+
+static void on_message(void *user, const struct vr_msg *msg)
+{
+    struct vr_guest *g = user;
+    if (g->state == VR_GUEST_CLOSED || g->state == VR_GUEST_FAILED)
+        return;
+    if (msg->type == VR_MSG_HELLO) {
+        g->last_rx_us = now_us(g);
+        handle_hello(g, &msg->u.hello);
+        return;
+    }
+    if (g->state == VR_GUEST_HELLO) {
+        /* Before the client's hello nothing else makes sense; a leftover
+         * from an earlier session must not move us. */
+        logf_(g, VR_LOG_DEBUG, "ignoring %s before hello", vr_msg_type_name(msg->type));
+        return;
+    }
+    g->last_rx_us = now_us(g);
+
+    bool ours = g->has_stream && msg->stream_id == g->stream_id;
+    switch (msg->type) {
+    case VR_MSG_PING: {
+        struct vr_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = VR_MSG_PONG;
+        m.u.pong.id = msg->u.ping.id;
+        m.u.pong.ping_time_us = msg->u.ping.time_us;
+        m.u.pong.time_us = now_us(g);
+        send_msg(g, &m);
+        break;
+    }
+    case VR_MSG_PONG: {
+        uint64_t now = now_us(g);
+        g->stats.pongs_received++;
+        if (msg->u.pong.ping_time_us <= now && now - msg->u.pong.ping_time_us < UINT32_MAX)
+            g->stats.rtt_us = (uint32_t)(now - msg->u.pong.ping_time_us);
+        break;
+    }
+    case VR_MSG_ACCEPT:
+        if (!ours || g->state != VR_GUEST_ANNOUNCED)
+            break;
+        logf_(g, VR_LOG_INFO, "stream %" PRIu32 " accepted, decoder %s%s", g->stream_id,
+              msg->u.accept.decoder, (msg->u.accept.flags & VR_CODEC_CAP_HW) ? " (hardware)" : "");
+        set_state(g, VR_GUEST_STREAMING);
+        emit(g, VR_GUEST_EV_ACCEPTED, msg->u.accept.decoder);
+        break;
+    case VR_MSG_REJECT:
+        if (!ours || (g->state != VR_GUEST_ANNOUNCED && g->state != VR_GUEST_STREAMING))
+            break;
+        fail(g, VR_GUEST_EV_REJECTED, msg->u.reject.message, "client rejected the stream (%s): %s",
+             vr_reason_name(msg->u.reject.reason), msg->u.reject.message);
+        break;
+    case VR_MSG_FEEDBACK:
+        if (ours)
+            handle_feedback(g, &msg->u.feedback);
+        break;
+    case VR_MSG_KEYFRAME_REQUEST:
+        if (!ours)
+            break;
+        g->stats.keyframe_requests++;
+        /* Without a GOP cache the next keyframe of the source answers it. */
+        logf_(g, VR_LOG_INFO, "client asked for a keyframe (%s)",
+              vr_reason_name(msg->u.keyframe_request.reason));
+        emit(g, VR_GUEST_EV_KEYFRAME_REQUEST, vr_reason_name(msg->u.keyframe_request.reason));
+        break;
+    default:
+        logf_(g, VR_LOG_DEBUG, "ignoring %s from the client", vr_msg_type_name(msg->type));
+        break;
+    }
+}
+
+static void on_gap(void *user, uint32_t stream_id, uint32_t missing)
+{
+    (void)user;
+    (void)stream_id;
+    (void)missing; /* the client sends no frames */
+}
+
+static void on_error(void *user, int err, uint16_t type, uint32_t stream_id)
+{
+    struct vr_guest *g = user;
+    logf_(g, err == -ENOMSG ? VR_LOG_DEBUG : VR_LOG_WARNING,
+          "skipped input: %s (type %s, stream %" PRIu32 ")", strerror(-err), vr_msg_type_name(type),
+          stream_id);
+}
+
+int vr_guest_create(const struct vr_guest_config *cfg, const struct vr_guest_callbacks *cb,
+                    void *user, struct vr_guest **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    struct vr_guest_config def;
+    memset(&def, 0, sizeof(def));
+    if (!cfg)
+        cfg = &def;
+    if (cfg->stream_id > VR_MAX_STREAM_ID)
+        return -EINVAL;
+
+    struct vr_guest *g = calloc(1, sizeof(*g));
+    if (!g)
+        return -ENOMEM;
+    g->region = calloc(1, sizeof(*g->region));
+    if (!g->region) {
+        free(g);
+        return -ENOMEM;
+    }
+    if (cb)
+        g->cb = *cb;
+    g->user = user;
+    g->stream_id = cfg->stream_id ? cfg->stream_id : 1;
+    g->window = cfg->conn.window_bytes ? cfg->conn.window_bytes : DEFAULT_WINDOW;
+    g->hello_us = cfg->hello_interval_us ? cfg->hello_interval_us : DEFAULT_HELLO_US;
+    g->ping_us = cfg->ping_interval_us ? cfg->ping_interval_us : DEFAULT_PING_US;
+    g->accept_us = cfg->accept_timeout_us ? cfg->accept_timeout_us : DEFAULT_ACCEPT_US;
+    g->peer_us = cfg->peer_timeout_us ? cfg->peer_timeout_us : DEFAULT_PEER_US;
+    snprintf(g->software, sizeof(g->software), "%s",
+             cfg->software ? cfg->software : "videoredir-capture " VR_VERSION_STRING);
+
+    struct vr_conn_callbacks ccb = { .on_message = on_message, .on_gap = on_gap, .on_error = on_error };
+    int ret = vr_conn_create(&cfg->conn, &ccb, g, &g->conn);
+    if (ret < 0) {
+        free(g->region);
+        free(g);
+        return ret;
+    }
+    g->state = VR_GUEST_CLOSED;
+    *out = g;
+    return 0;
+}
+
+void vr_guest_destroy(struct vr_guest *g)
+{
+    if (!g)
+        return;
+    vr_conn_destroy(g->conn);
+    free(g->extradata);
+    free(g->region);
+    free(g);
+}
+
+struct vr_conn *vr_guest_conn(struct vr_guest *g)
+{
+    return g->conn;
+}
+
+void vr_guest_channel_open(struct vr_guest *g)
+{
+    if (g->state == VR_GUEST_FAILED)
+        return;
+    /* Anything queued for an earlier channel is stale. */
+    vr_conn_reset(g->conn);
+    g->conn_base = bytes_out(g);
+    g->sess_base = g->conn_base;
+    g->acked_abs = g->conn_base;
+    g->frames_end = g->conn_base;
+    g->have_peer = false;
+    set_state(g, VR_GUEST_HELLO);
+    send_hello(g, false);
+    g->next_hello_us = now_us(g) + g->hello_us;
+}
+
+void vr_guest_channel_closed(struct vr_guest *g)
+{
+    if (g->state == VR_GUEST_FAILED)
+        return;
+    g->have_peer = false;
+    set_state(g, VR_GUEST_CLOSED);
+}
+
+static bool valid_geometry(const struct vr_geometry *geom)
+{
+    const struct vr_rect *r[2] = { &geom->window, &geom->content };
+    for (int i = 0; i < 2; i++)
+        if (r[i]->x < -VR_MAX_COORD || r[i]->x > VR_MAX_COORD || r[i]->y < -VR_MAX_COORD ||
+            r[i]->y > VR_MAX_COORD || r[i]->w > VR_MAX_DIMENSION || r[i]->h > VR_MAX_DIMENSION)
+            return false;
+    return true;
+}
+
+int vr_guest_set_geometry(struct vr_guest *g, const struct vr_geometry *geom)
+{
+    if (!geom || !valid_geometry(geom))
+        return -EINVAL;
+    g->geom = *geom;
+    if (g->has_stream && (g->state == VR_GUEST_ANNOUNCED || g->state == VR_GUEST_STREAMING))
+        send_geometry(g);
+    return 0;
+}
+
+int vr_guest_set_region(struct vr_guest *g, const struct vr_region *region)
+{
+    if (region && region->n_rects > VR_MAX_RECTS)
+        return -E2BIG;
+    bool live = g->has_stream && (g->state == VR_GUEST_ANNOUNCED || g->state == VR_GUEST_STREAMING);
+    if (region) {
+        *g->region = *region;
+        g->has_region = true;
+    } else {
+        /* Back to "all visible": a region equal to the content rectangle
+         * says so to a client that already has one. */
+        g->region->n_rects = 1;
+        g->region->rects[0] = g->geom.content;
+        g->has_region = g->geom.content.w > 0 && g->geom.content.h > 0;
+    }
+    if (live && g->has_region)
+        send_region(g);
+    return 0;
+}
+
+int vr_guest_set_stream(struct vr_guest *g, const struct vr_stream_start *start,
+                        const struct vr_geometry *geom, const struct vr_region *region)
+{
+    if (!start || !geom)
+        return -EINVAL;
+    if (g->has_stream && !g->stopped)
+        return -EBUSY;
+    if (start->extradata_len > VR_MAX_EXTRADATA)
+        return -E2BIG;
+    if (start->extradata_len && !start->extradata)
+        return -EINVAL;
+    if (!valid_geometry(geom) || (region && region->n_rects > VR_MAX_RECTS))
+        return -EINVAL;
+    /* Validate with the encoder's own rules before taking it. */
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_STREAM_START;
+    m.stream_id = g->stream_id;
+    m.u.start = *start;
+    long sz = vr_msg_encoded_size(&m);
+    if (sz < 0)
+        return (int)sz;
+
+    uint8_t *copy = NULL;
+    if (start->extradata_len) {
+        copy = malloc(start->extradata_len);
+        if (!copy)
+            return -ENOMEM;
+        memcpy(copy, start->extradata, start->extradata_len);
+    }
+    free(g->extradata);
+    g->extradata = copy;
+    g->start = *start;
+    g->start.extradata = copy;
+    g->geom = *geom;
+    g->has_region = region != NULL;
+    if (region)
+        *g->region = *region;
+    g->has_stream = true;
+    g->stopped = false;
+    if (g->state == VR_GUEST_IDLE)
+        announce(g);
+    return 0;
+}
+
+static size_t frame_msg_size(const struct vr_guest *g, uint32_t len)
+{
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_FRAME;
+    m.stream_id = g->stream_id;
+    m.u.frame.data_len = len;
+    static const uint8_t one = 0;
+    m.u.frame.data = &one; /* size only depends on data_len */
+    m.u.frame.pts = m.u.frame.dts = INT64_MIN;
+    long sz = vr_msg_encoded_size(&m);
+    return sz > 0 ? (size_t)sz : (size_t)len + VR_HEADER_SIZE;
+}
+
+bool vr_guest_can_send(const struct vr_guest *g, uint32_t data_len)
+{
+    if (g->state != VR_GUEST_STREAMING)
+        return false;
+    size_t avail = vr_conn_window_available(g->conn);
+    size_t need = frame_msg_size(g, data_len);
+    return need <= avail || avail >= g->window;
+}
+
+int vr_guest_send_frame(struct vr_guest *g, const struct vr_au *au, uint32_t extra_flags)
+{
+    if (!au || !au->data || au->len == 0 || au->len > VR_MAX_FRAME_DATA)
+        return -EINVAL;
+    if (g->state != VR_GUEST_STREAMING)
+        return -EAGAIN;
+    uint32_t flags = au->flags | extra_flags;
+    if (g->need_key && !(flags & VR_FRAME_KEY)) {
+        g->stats.frames_skipped++;
+        return 0;
+    }
+    if (!vr_guest_can_send(g, au->len))
+        return -EAGAIN;
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_FRAME;
+    m.stream_id = g->stream_id;
+    m.u.frame.flags = flags;
+    m.u.frame.pts = au->pts;
+    m.u.frame.dts = au->dts;
+    m.u.frame.duration = au->duration;
+    m.u.frame.send_time_us = now_us(g);
+    m.u.frame.data_len = au->len;
+    m.u.frame.data = au->data;
+    int ret = send_msg(g, &m);
+    if (ret < 0)
+        return ret;
+    g->need_key = false;
+    g->frames_end = bytes_out(g);
+    g->stats.frames_sent++;
+    g->stats.es_bytes += au->len;
+    return 1;
+}
+
+int vr_guest_stop(struct vr_guest *g, uint32_t reason)
+{
+    if (!g->has_stream || g->stopped)
+        return -ENOENT;
+    g->stopped = true;
+    if (g->state == VR_GUEST_ANNOUNCED || g->state == VR_GUEST_STREAMING) {
+        struct vr_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = VR_MSG_STREAM_STOP;
+        m.stream_id = g->stream_id;
+        m.u.stop.reason = reason;
+        int ret = send_msg(g, &m);
+        set_state(g, VR_GUEST_IDLE);
+        if (ret < 0)
+            return ret;
+        logf_(g, VR_LOG_INFO, "stream %" PRIu32 " stopped (%s)", g->stream_id, vr_reason_name(reason));
+    }
+    return 0;
+}
+
+bool vr_guest_output_empty(const struct vr_guest *g)
+{
+    return vr_conn_out_queued(g->conn) == 0;
+}
+
+bool vr_guest_drained(const struct vr_guest *g)
+{
+    return vr_guest_output_empty(g) && g->acked_abs >= g->frames_end;
+}
+
+void vr_guest_tick(struct vr_guest *g)
+{
+    uint64_t now = now_us(g);
+    switch (g->state) {
+    case VR_GUEST_HELLO:
+        if (now >= g->next_hello_us) {
+            send_hello(g, false);
+            g->next_hello_us = now + g->hello_us;
+        }
+        return;
+    case VR_GUEST_ANNOUNCED:
+    case VR_GUEST_STREAMING:
+    case VR_GUEST_IDLE:
+        break;
+    default:
+        return;
+    }
+    if (now - g->last_rx_us >= g->peer_us) {
+        logf_(g, VR_LOG_WARNING, "client silent for %" PRIu64 " ms: treating it as gone",
+              (now - g->last_rx_us) / 1000);
+        emit(g, VR_GUEST_EV_PEER_GONE, "");
+        /* Stop streaming and go back to waiting for a hello on the same
+         * channel; the stream is announced again to the next client. */
+        g->have_peer = false;
+        set_state(g, VR_GUEST_HELLO);
+        send_hello(g, false);
+        g->next_hello_us = now + g->hello_us;
+        return;
+    }
+    if (g->state == VR_GUEST_ANNOUNCED && now - g->announce_us >= g->accept_us) {
+        fail(g, VR_GUEST_EV_ACCEPT_TIMEOUT, "",
+             "client did not answer the stream announcement within %" PRIu64 " ms",
+             g->accept_us / 1000);
+        return;
+    }
+    if (now >= g->next_ping_us) {
+        struct vr_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = VR_MSG_PING;
+        m.u.ping.id = ++g->ping_id;
+        m.u.ping.time_us = now;
+        if (send_msg(g, &m) == 0)
+            g->stats.pings_sent++;
+        g->next_ping_us = now + g->ping_us;
+    }
+}
+
+uint64_t vr_guest_next_timeout(const struct vr_guest *g)
+{
+    uint64_t now = now_us(g), next = UINT64_MAX;
+    switch (g->state) {
+    case VR_GUEST_HELLO:
+        next = g->next_hello_us;
+        break;
+    case VR_GUEST_ANNOUNCED:
+        next = g->announce_us + g->accept_us;
+        /* fall through */
+    case VR_GUEST_STREAMING:
+    case VR_GUEST_IDLE:
+        if (g->next_ping_us < next)
+            next = g->next_ping_us;
+        if (g->last_rx_us + g->peer_us < next)
+            next = g->last_rx_us + g->peer_us;
+        break;
+    default:
+        return UINT64_MAX;
+    }
+    return next > now ? next - now : 0;
+}
+
+enum vr_guest_state vr_guest_get_state(const struct vr_guest *g)
+{
+    return g->state;
+}
+
+const char *vr_guest_state_name(enum vr_guest_state s)
+{
+    switch (s) {
+    case VR_GUEST_CLOSED: return "closed";
+    case VR_GUEST_HELLO: return "hello";
+    case VR_GUEST_ANNOUNCED: return "announced";
+    case VR_GUEST_STREAMING: return "streaming";
+    case VR_GUEST_IDLE: return "idle";
+    case VR_GUEST_FAILED: return "failed";
+    }
+    return "unknown";
+}
+
+const char *vr_guest_error(const struct vr_guest *g)
+{
+    return g->error;
+}
+
+const struct vr_hello *vr_guest_peer_hello(const struct vr_guest *g)
+{
+    return g->have_peer ? &g->peer : NULL;
+}
+
+void vr_guest_get_stats(const struct vr_guest *g, struct vr_guest_stats *st)
+{
+    *st = g->stats;
+}
