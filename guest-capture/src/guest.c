@@ -209,6 +209,9 @@ static void session_up(struct vr_guest *g)
     g->next_ping_us = now + g->ping_us;
     g->acked_abs = g->sess_base;
     g->frames_end = g->sess_base;
+    /* Whatever went out before this client's count started is either lost
+     * or already received: it is no longer in flight. */
+    vr_conn_ack(g->conn, g->sess_base - g->conn_base);
     g->stats.sessions++;
     g->stats.peer_acked = 0;
     if (g->has_stream && !g->stopped)
