@@ -256,6 +256,16 @@ const char *vr_source_error(const struct vr_source *s)
     return s->error;
 }
 
+/* a + b for timestamps from an untrusted file: clamps instead of overflowing. */
+static int64_t add_sat(int64_t a, int64_t b)
+{
+    if (b > 0 && a > INT64_MAX - b)
+        return INT64_MAX;
+    if (b < 0 && a < INT64_MIN - b)
+        return INT64_MIN;
+    return a + b;
+}
+
 static int64_t shift(int64_t ts, int64_t off)
 {
     if (ts == AV_NOPTS_VALUE || off == 0)
@@ -301,13 +311,14 @@ int vr_source_read(struct vr_source *s, struct vr_au *au)
     au->duration = p->duration > 0 ? p->duration : 0;
 
     /* Track where this pass ends, for a seamless loop. */
+    int64_t dur = p->duration > 0 ? p->duration : 0;
     int64_t t = p->dts != AV_NOPTS_VALUE ? p->dts : p->pts;
     if (t != AV_NOPTS_VALUE) {
         if (s->first_ts == INT64_MIN)
             s->first_ts = t;
-        int64_t end = t + (p->duration > 0 ? p->duration : 0);
-        if (p->pts != AV_NOPTS_VALUE && p->pts + (p->duration > 0 ? p->duration : 0) > end)
-            end = p->pts + (p->duration > 0 ? p->duration : 0);
+        int64_t end = add_sat(t, dur);
+        if (p->pts != AV_NOPTS_VALUE && add_sat(p->pts, dur) > end)
+            end = add_sat(p->pts, dur);
         if (end > s->last_end)
             s->last_end = end;
     }
@@ -325,8 +336,8 @@ int vr_source_rewind(struct vr_source *s)
     if (ret < 0)
         return ret;
     /* Same file, same stream; keep the description we announced. */
-    if (end != INT64_MIN && first != INT64_MIN)
-        s->ts_offset += end - first;
+    if (end != INT64_MIN && first != INT64_MIN && end > first)
+        s->ts_offset = add_sat(s->ts_offset, add_sat(end, -first));
     s->last_end = INT64_MIN;
     s->first_ts = INT64_MIN;
     return 0;
