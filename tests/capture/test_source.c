@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/log.h>
 #include <libavutil/md5.h>
 
 #include <videoredir/capture.h>
@@ -381,6 +382,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s CLIP | --errors\n", argv[0]);
         return 2;
     }
+    av_log_set_level(AV_LOG_ERROR); /* decoders probed by find_stream_info chat at info level */
     if (!strcmp(argv[1], "--errors"))
         test_errors();
     else
