@@ -48,7 +48,7 @@ void vr_reassembler_reset(struct vr_reassembler *r);
 int vr_reassembler_push(struct vr_reassembler *r, const uint8_t *data, size_t len);
 
 /*
- * Takes the next whole message out. On success returns 1 and sets *msg/*len
+ * Takes the next whole message out. On success returns 1 and sets *msg and *len
  * to header + payload, valid until the next call on r. Returns 0 when more
  * bytes are needed. Returns -EBADMSG, -EPROTONOSUPPORT or -EMSGSIZE for a bad
  * header: the reassembler has then already skipped ahead to the next possible
