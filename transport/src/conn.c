@@ -1,0 +1,484 @@
+/*
+ * vr_conn: the sans-I/O connection.
+ *
+ * Input:  bytes -> framing -> vr_msg_decode -> tap -> per-stream sequence
+ *         tracking for frames -> on_message. While nothing is buffered,
+ *         messages are decoded straight from the caller's bytes; only a
+ *         message cut by a chunk boundary is copied (once) into the
+ *         reassembler.
+ * Output: messages are encoded directly into a list of blocks (the only copy
+ *         of frame data); the adapter peeks the first block and consumes
+ *         what it wrote. Blocks are freed (or one is kept spare) as they
+ *         drain, so nothing is ever moved.
+ *
+ * Flow control. The peer reports in FEEDBACK how many bytes it has received
+ * in this session, counting every message byte. So the sender counts the
+ * same thing:
+ *     sent      = bytes of every message queued since the last reset
+ *     acked     = last value given to vr_conn_ack() (same origin)
+ *     in_flight = sent - acked          (0 if acked > sent)
+ *     available = window - in_flight    (0 if in_flight >= window)
+ * The window bounds frames (the sender checks it before each frame), but all
+ * messages count as in flight because the peer's count includes them.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "videoredir/transport.h"
+#include "frame.h"
+
+#define DEFAULT_MAX_OUT (8u << 20)
+#define DEFAULT_WINDOW (2u << 20)
+#define BLOCK_SIZE (64u * 1024u)
+#define SCRATCH_SIZE (64u * 1024u)
+/* Streams tracked at once; the least recently used one is evicted. A
+ * peer may use at most VR_MAX_STREAMS at a time, the slack covers restarts. */
+#define MAX_SLOTS (VR_MAX_STREAMS * 4u)
+/* After a reset, an input buffer grown past this is released. */
+#define KEEP_IN_BYTES (1u << 20)
+
+struct out_block {
+    struct out_block *next;
+    size_t cap, head, tail; /* data[head..tail) is queued */
+    uint8_t data[];
+};
+
+struct stream_slot {
+    bool used;
+    uint32_t id;
+    uint64_t last_use;
+    struct vr_seq_rx rx; /* frames received */
+    uint32_t tx_next;    /* seq of the next frame sent */
+};
+
+struct vr_conn {
+    struct vr_conn_callbacks cb;
+    void *user;
+    vr_conn_tap_fn tap;
+    void *tap_user;
+
+    struct vr_reassembler in;
+    bool in_feed, destroy_pending;
+
+    struct out_block *out_first, *out_last, *spare;
+    size_t out_queued, max_out;
+
+    uint64_t sent, acked;
+    size_t window;
+
+    struct stream_slot slots[MAX_SLOTS];
+    uint64_t clock;
+
+    struct vr_conn_stats st;
+
+    uint8_t *scratch;
+};
+
+static struct stream_slot *slot_get(struct vr_conn *c, uint32_t id, bool create)
+{
+    struct stream_slot *victim = NULL;
+    for (size_t i = 0; i < MAX_SLOTS; i++) {
+        struct stream_slot *s = &c->slots[i];
+        if (s->used && s->id == id) {
+            s->last_use = ++c->clock;
+            return s;
+        }
+        if (!victim || (victim->used && (!s->used || s->last_use < victim->last_use)))
+            victim = s;
+    }
+    if (!create)
+        return NULL;
+    memset(victim, 0, sizeof(*victim));
+    victim->used = true;
+    victim->id = id;
+    victim->last_use = ++c->clock;
+    return victim;
+}
+
+static void stream_restart(struct vr_conn *c, uint32_t id)
+{
+    struct stream_slot *s = slot_get(c, id, true);
+    vr_seq_rx_reset(&s->rx);
+    s->tx_next = 0;
+}
+
+int vr_conn_create(const struct vr_conn_config *cfg, const struct vr_conn_callbacks *cb,
+                   void *user, struct vr_conn **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    struct vr_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int ret = vr_reassembler_init(&c->in, cfg ? cfg->max_in_bytes : 0);
+    if (ret < 0) {
+        free(c);
+        return ret;
+    }
+    if (cb)
+        c->cb = *cb;
+    c->user = user;
+    c->max_out = cfg && cfg->max_out_bytes ? cfg->max_out_bytes : DEFAULT_MAX_OUT;
+    c->window = cfg && cfg->window_bytes ? cfg->window_bytes : DEFAULT_WINDOW;
+    *out = c;
+    return 0;
+}
+
+static void out_free_all(struct vr_conn *c)
+{
+    struct out_block *b = c->out_first;
+    while (b) {
+        struct out_block *next = b->next;
+        free(b);
+        b = next;
+    }
+    c->out_first = c->out_last = NULL;
+    c->out_queued = 0;
+}
+
+static void destroy_now(struct vr_conn *c)
+{
+    out_free_all(c);
+    free(c->spare);
+    free(c->scratch);
+    vr_reassembler_finish(&c->in);
+    free(c);
+}
+
+void vr_conn_destroy(struct vr_conn *c)
+{
+    if (!c)
+        return;
+    /* From inside a callback: finish when vr_conn_feed unwinds. */
+    if (c->in_feed) {
+        c->destroy_pending = true;
+        return;
+    }
+    destroy_now(c);
+}
+
+void vr_conn_reset(struct vr_conn *c)
+{
+    if (!c)
+        return;
+    vr_reassembler_reset(&c->in);
+    if (!c->in_feed && c->in.cap > KEEP_IN_BYTES)
+        vr_reassembler_finish(&c->in); /* keeps max; reallocated on demand */
+    out_free_all(c);
+    c->sent = c->acked = 0;
+    memset(c->slots, 0, sizeof(c->slots));
+}
+
+uint8_t *vr_conn_scratch(struct vr_conn *c, size_t *size)
+{
+    if (!c->scratch)
+        c->scratch = malloc(SCRATCH_SIZE);
+    *size = c->scratch ? SCRATCH_SIZE : 0;
+    return c->scratch;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Input                                                                    */
+
+static void report_error(struct vr_conn *c, int err, uint16_t type, uint32_t stream_id)
+{
+    if (c->cb.on_error)
+        c->cb.on_error(c->user, err, type, stream_id);
+}
+
+/* raw is one framed message (its header already validated). */
+static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
+{
+    if (c->tap)
+        c->tap(c->tap_user, VR_DIR_IN, raw, len);
+
+    struct vr_msg msg;
+    int ret = vr_msg_decode(raw, len, &msg);
+    if (ret < 0) {
+        struct vr_header h = { 0 };
+        vr_header_decode(raw, len, &h);
+        if (ret == -ENOMSG)
+            c->st.unknown_msgs++;
+        else
+            c->st.bad_msgs++;
+        report_error(c, ret, h.type, h.stream_id);
+        return;
+    }
+    c->st.msgs_in++;
+
+    if (msg.type == VR_MSG_STREAM_START) {
+        stream_restart(c, msg.stream_id);
+    } else if (msg.type == VR_MSG_FRAME) {
+        struct stream_slot *s = slot_get(c, msg.stream_id, true);
+        long gap = vr_seq_rx_check(&s->rx, msg.u.frame.seq);
+        if (gap < 0) {
+            /* A duplicate or stale frame is skipped input like a bad one;
+             * on_error lets the owner log it, it is not counted as bad. */
+            report_error(c, (int)gap, msg.type, msg.stream_id);
+            return;
+        }
+        if (gap > 0) {
+            c->st.frames_lost += (uint64_t)gap;
+            if (c->cb.on_gap)
+                c->cb.on_gap(c->user, msg.stream_id, (uint32_t)gap);
+            if (c->destroy_pending)
+                return;
+        }
+    }
+    if (c->cb.on_message)
+        c->cb.on_message(c->user, &msg);
+}
+
+static void bad_header(struct vr_conn *c, int err)
+{
+    c->st.bad_msgs++;
+    report_error(c, err, 0, 0);
+}
+
+int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
+{
+    if (!c || (!data && len))
+        return -EINVAL;
+    if (c->in_feed)
+        return -EBUSY;
+    c->in_feed = true;
+    c->st.bytes_in += len;
+
+    int ret = 0;
+    for (;;) {
+        /* Whatever the reassembler holds comes first. */
+        const uint8_t *m;
+        size_t mlen;
+        int r;
+        while ((r = vr_reassembler_pop(&c->in, &m, &mlen)) != 0) {
+            if (r > 0)
+                dispatch(c, m, mlen);
+            else
+                bad_header(c, r);
+            if (c->destroy_pending)
+                goto out;
+        }
+        if (len == 0)
+            break;
+
+        size_t held = c->in.len - c->in.start;
+        if (held == 0) {
+            /* Nothing pending: decode in place, keep only the tail. */
+            while (len > 0) {
+                size_t aux;
+                int s = vr_frame_scan(data, len, c->in.max, &aux);
+                if (s == 0)
+                    break;
+                if (s < 0) {
+                    c->in.resync_bytes += aux;
+                    bad_header(c, s);
+                } else {
+                    dispatch(c, data, aux);
+                }
+                data += aux;
+                len -= aux;
+                if (c->destroy_pending)
+                    goto out;
+            }
+            if (len > 0) {
+                r = vr_reassembler_push(&c->in, data, len);
+                if (r < 0) {
+                    ret = r;
+                    vr_conn_reset(c);
+                }
+            }
+            break;
+        }
+
+        /* Complete the pending message with exactly what it lacks, so the
+         * bytes after it take the in-place path. */
+        size_t need;
+        vr_frame_scan(c->in.buf + c->in.start, held, c->in.max, &need);
+        size_t take = need > held ? need - held : 1;
+        if (take > len)
+            take = len;
+        r = vr_reassembler_push(&c->in, data, take);
+        if (r < 0) {
+            ret = r;
+            vr_conn_reset(c);
+            break;
+        }
+        data += take;
+        len -= take;
+    }
+out:
+    c->in_feed = false;
+    if (c->destroy_pending)
+        destroy_now(c);
+    return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Output                                                                   */
+
+/* Room for size bytes at the end of the queue (not yet counted as queued). */
+static uint8_t *out_reserve(struct vr_conn *c, size_t size)
+{
+    struct out_block *b = c->out_last;
+    if (b && b->cap - b->tail >= size)
+        return b->data + b->tail;
+    if (c->spare && c->spare->cap >= size) {
+        b = c->spare;
+        c->spare = NULL;
+    } else {
+        size_t cap = size > BLOCK_SIZE ? size : BLOCK_SIZE;
+        b = malloc(sizeof(*b) + cap);
+        if (!b)
+            return NULL;
+        b->cap = cap;
+    }
+    b->next = NULL;
+    b->head = b->tail = 0;
+    if (c->out_last)
+        c->out_last->next = b;
+    else
+        c->out_first = b;
+    c->out_last = b;
+    return b->data;
+}
+
+int vr_conn_send(struct vr_conn *c, const struct vr_msg *msg)
+{
+    if (!c || !msg)
+        return -EINVAL;
+
+    struct vr_msg framed;
+    const struct vr_msg *m = msg;
+    struct stream_slot *slot = NULL;
+    if (msg->type == VR_MSG_FRAME) {
+        /* Copy only the header and frame part: vr_msg is kilobytes. */
+        slot = slot_get(c, msg->stream_id, true);
+        framed.type = msg->type;
+        framed.stream_id = msg->stream_id;
+        framed.u.frame = msg->u.frame;
+        framed.u.frame.seq = slot->tx_next;
+        m = &framed;
+    }
+
+    long size = vr_msg_encoded_size(m);
+    if (size < 0)
+        return (int)size;
+    /* A message bigger than the whole cap (a large keyframe) still goes out
+     * when the queue is empty, otherwise it could never be sent. */
+    if (c->out_queued > 0 &&
+        ((size_t)size > c->max_out || c->out_queued > c->max_out - (size_t)size))
+        return -ENOBUFS;
+
+    uint8_t *dst = out_reserve(c, (size_t)size);
+    if (!dst)
+        return -ENOMEM;
+    long written = vr_msg_encode(m, dst, (size_t)size);
+    if (written != size) {
+        /* The reserved room stays unused at the end of the last block. */
+        return written < 0 ? (int)written : -EINVAL;
+    }
+    c->out_last->tail += (size_t)size;
+    c->out_queued += (size_t)size;
+    c->sent += (uint64_t)size;
+    c->st.bytes_out += (uint64_t)size;
+    c->st.msgs_out++;
+
+    if (slot)
+        slot->tx_next++;
+    else if (msg->type == VR_MSG_STREAM_START)
+        stream_restart(c, msg->stream_id);
+
+    if (c->tap)
+        c->tap(c->tap_user, VR_DIR_OUT, dst, (size_t)size);
+    return 0;
+}
+
+/* Unlinks the first block (drained) and keeps it as the spare or frees it. */
+static void drop_first(struct vr_conn *c)
+{
+    struct out_block *b = c->out_first;
+    c->out_first = b->next;
+    if (!c->out_first)
+        c->out_last = NULL;
+    if (!c->spare && b->cap == BLOCK_SIZE)
+        c->spare = b;
+    else
+        free(b);
+}
+
+size_t vr_conn_out_peek(struct vr_conn *c, const uint8_t **data)
+{
+    if (!c || !data)
+        return 0;
+    *data = NULL;
+    /* Only a block whose encode failed can be empty before the last one. */
+    while (c->out_first && c->out_first->head == c->out_first->tail &&
+           c->out_first != c->out_last)
+        drop_first(c);
+    struct out_block *b = c->out_first;
+    if (!b || b->head == b->tail)
+        return 0;
+    *data = b->data + b->head;
+    return b->tail - b->head;
+}
+
+void vr_conn_out_consume(struct vr_conn *c, size_t n)
+{
+    if (!c)
+        return;
+    while (n > 0 && c->out_first) {
+        struct out_block *b = c->out_first;
+        size_t avail = b->tail - b->head;
+        size_t k = n < avail ? n : avail;
+        b->head += k;
+        c->out_queued -= k;
+        n -= k;
+        if (b->head < b->tail)
+            break;
+        if (b == c->out_last && b->cap == BLOCK_SIZE) {
+            /* Drained tail block of the usual size: reuse it in place. */
+            b->head = b->tail = 0;
+            break;
+        }
+        drop_first(c);
+    }
+}
+
+size_t vr_conn_out_queued(const struct vr_conn *c)
+{
+    return c ? c->out_queued : 0;
+}
+
+void vr_conn_ack(struct vr_conn *c, uint64_t peer_bytes_received)
+{
+    if (!c)
+        return;
+    c->acked = peer_bytes_received;
+    c->st.acked = peer_bytes_received;
+}
+
+size_t vr_conn_window_available(const struct vr_conn *c)
+{
+    if (!c)
+        return 0;
+    uint64_t in_flight = c->sent > c->acked ? c->sent - c->acked : 0;
+    return in_flight >= c->window ? 0 : c->window - (size_t)in_flight;
+}
+
+void vr_conn_set_tap(struct vr_conn *c, vr_conn_tap_fn fn, void *user)
+{
+    if (!c)
+        return;
+    c->tap = fn;
+    c->tap_user = fn ? user : NULL;
+}
+
+void vr_conn_get_stats(const struct vr_conn *c, struct vr_conn_stats *st)
+{
+    if (!c || !st)
+        return;
+    *st = c->st;
+    st->resync_bytes = c->in.resync_bytes;
+}

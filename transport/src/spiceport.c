@@ -1,0 +1,263 @@
+/*
+ * vr_transport_spice: a vr_conn over spice-gtk's SpicePortChannel.
+ *
+ * A port channel's name is only known once the server's port-init message
+ * arrived, i.e. after the channel connected. So every port channel of the
+ * session is connected (spice_channel_connect is a no-op for one the
+ * application already connected) and watched for "notify::port-name"; the
+ * first one with the configured name is adopted.
+ *
+ * Writes: one spice_port_channel_write_async in flight at a time, each with
+ * a private copy of at most WRITE_CHUNK bytes (spice-gtk references the
+ * buffer until the message is sent). The copied bytes are consumed from the
+ * conn as soon as they are handed over, so a vr_conn_reset while the write
+ * is in flight can never make us consume the wrong bytes afterwards.
+ */
+#include <string.h>
+
+#include <videoredir/transport-spice.h>
+
+#define WRITE_CHUNK (64u * 1024u)
+
+/* One write in flight. Outlives the VrSpicePort if that is freed first:
+ * then port is NULL and the completion only cleans up. */
+struct write_op {
+    VrSpicePort *port;
+    guint8 *buf;
+};
+
+struct _VrSpicePort {
+    SpiceSession *session;
+    char *name;
+    struct vr_conn *conn;
+    struct vr_spiceport_callbacks cb;
+    void *user;
+
+    gulong new_id, destroy_id;
+    SpicePortChannel *channel; /* adopted, ref held; NULL if none */
+    gboolean open;
+
+    struct write_op *inflight;
+    GCancellable *cancel;
+};
+
+static void set_open(VrSpicePort *p, gboolean open)
+{
+    /* Every change starts a new byte stream on both sides. */
+    vr_conn_reset(p->conn);
+    if (p->open == open)
+        return;
+    p->open = open;
+    g_debug("port %s %s", p->name, open ? "opened" : "closed");
+    if (p->cb.opened)
+        p->cb.opened(p->user, open);
+}
+
+static void port_data(SpicePortChannel *channel, gpointer data, int size, gpointer user)
+{
+    VrSpicePort *p = user;
+    if (channel != p->channel || size <= 0)
+        return;
+    int ret = vr_conn_feed(p->conn, data, (size_t)size);
+    if (ret < 0)
+        g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
+}
+
+static gboolean channel_port_opened(SpicePortChannel *channel)
+{
+    gboolean opened = FALSE;
+    g_object_get(channel, "port-opened", &opened, NULL);
+    return opened;
+}
+
+static void port_opened_changed(GObject *obj, GParamSpec *pspec, gpointer user)
+{
+    VrSpicePort *p = user;
+    if (SPICE_PORT_CHANNEL(obj) != p->channel)
+        return;
+    set_open(p, channel_port_opened(p->channel));
+}
+
+static void release(VrSpicePort *p)
+{
+    if (!p->channel)
+        return;
+    SpicePortChannel *ch = p->channel;
+    p->channel = NULL;
+    g_signal_handlers_disconnect_by_func(ch, G_CALLBACK(port_data), p);
+    g_signal_handlers_disconnect_by_func(ch, G_CALLBACK(port_opened_changed), p);
+    g_object_unref(ch);
+    set_open(p, FALSE);
+}
+
+static void channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpointer user)
+{
+    VrSpicePort *p = user;
+    if (SPICE_PORT_CHANNEL(channel) != p->channel)
+        return;
+    switch (event) {
+    case SPICE_CHANNEL_CLOSED:
+    case SPICE_CHANNEL_ERROR_CONNECT:
+    case SPICE_CHANNEL_ERROR_TLS:
+    case SPICE_CHANNEL_ERROR_LINK:
+    case SPICE_CHANNEL_ERROR_AUTH:
+    case SPICE_CHANNEL_ERROR_IO:
+        g_debug("port %s: channel event %d, closing", p->name, (int)event);
+        release(p);
+        break;
+    default:
+        break;
+    }
+}
+
+static void adopt(VrSpicePort *p, SpicePortChannel *ch)
+{
+    p->channel = g_object_ref(ch);
+    g_signal_connect(ch, "port-data", G_CALLBACK(port_data), p);
+    g_signal_connect(ch, "notify::port-opened", G_CALLBACK(port_opened_changed), p);
+    g_debug("port %s: found channel %p", p->name, (void *)ch);
+    if (channel_port_opened(ch))
+        set_open(p, TRUE);
+}
+
+static void try_adopt(VrSpicePort *p, SpicePortChannel *ch)
+{
+    if (p->channel)
+        return;
+    gchar *name = NULL;
+    g_object_get(ch, "port-name", &name, NULL);
+    if (name && strcmp(name, p->name) == 0)
+        adopt(p, ch);
+    g_free(name);
+}
+
+static void port_name_changed(GObject *obj, GParamSpec *pspec, gpointer user)
+{
+    try_adopt(user, SPICE_PORT_CHANNEL(obj));
+}
+
+static void watch_channel(VrSpicePort *p, SpiceChannel *channel)
+{
+    if (!SPICE_IS_PORT_CHANNEL(channel))
+        return;
+    g_signal_connect(channel, "notify::port-name", G_CALLBACK(port_name_changed), p);
+    g_signal_connect(channel, "channel-event", G_CALLBACK(channel_event), p);
+    try_adopt(p, SPICE_PORT_CHANNEL(channel));
+    /* The name only arrives once connected; a no-op if already connecting. */
+    spice_channel_connect(channel);
+}
+
+static void channel_new(SpiceSession *session, SpiceChannel *channel, gpointer user)
+{
+    watch_channel(user, channel);
+}
+
+static void channel_destroy(SpiceSession *session, SpiceChannel *channel, gpointer user)
+{
+    VrSpicePort *p = user;
+    if (!SPICE_IS_PORT_CHANNEL(channel))
+        return;
+    if (SPICE_PORT_CHANNEL(channel) == p->channel) {
+        g_debug("port %s: channel destroyed", p->name);
+        release(p);
+    }
+    g_signal_handlers_disconnect_by_data(channel, p);
+}
+
+VrSpicePort *vr_spiceport_new(SpiceSession *session, const char *port_name,
+                              struct vr_conn *conn,
+                              const struct vr_spiceport_callbacks *cb, void *user)
+{
+    g_return_val_if_fail(SPICE_IS_SESSION(session), NULL);
+    g_return_val_if_fail(conn != NULL, NULL);
+
+    VrSpicePort *p = g_new0(VrSpicePort, 1);
+    p->session = g_object_ref(session);
+    p->name = g_strdup(port_name && *port_name ? port_name : VR_DEFAULT_PORT_NAME);
+    p->conn = conn;
+    if (cb)
+        p->cb = *cb;
+    p->user = user;
+    p->cancel = g_cancellable_new();
+    p->new_id = g_signal_connect(session, "channel-new", G_CALLBACK(channel_new), p);
+    p->destroy_id = g_signal_connect(session, "channel-destroy", G_CALLBACK(channel_destroy), p);
+
+    GList *list = spice_session_get_channels(session);
+    for (GList *l = list; l; l = l->next)
+        watch_channel(p, SPICE_CHANNEL(l->data));
+    g_list_free(list);
+    return p;
+}
+
+static void write_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    struct write_op *op = data;
+    GError *error = NULL;
+    gssize n = spice_port_channel_write_finish(SPICE_PORT_CHANNEL(source), res, &error);
+    VrSpicePort *p = op->port;
+    g_free(op->buf);
+    g_free(op);
+    if (!p) {
+        g_clear_error(&error);
+        return;
+    }
+    p->inflight = NULL;
+    if (n < 0) {
+        if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_warning("port %s: write failed: %s", p->name, error ? error->message : "?");
+            if (p->cb.error)
+                p->cb.error(p->user, error);
+            if (SPICE_PORT_CHANNEL(source) == p->channel)
+                set_open(p, FALSE);
+        }
+        g_clear_error(&error);
+        return;
+    }
+    vr_spiceport_flush(p);
+}
+
+void vr_spiceport_flush(VrSpicePort *p)
+{
+    if (!p || p->inflight || !p->channel || !p->open)
+        return;
+    const guint8 *data;
+    size_t n = vr_conn_out_peek(p->conn, &data);
+    if (n == 0)
+        return;
+    if (n > WRITE_CHUNK)
+        n = WRITE_CHUNK;
+    struct write_op *op = g_new(struct write_op, 1);
+    op->port = p;
+    op->buf = g_memdup2(data, n);
+    vr_conn_out_consume(p->conn, n);
+    p->inflight = op;
+    spice_port_channel_write_async(p->channel, op->buf, n, p->cancel, write_done, op);
+}
+
+gboolean vr_spiceport_is_open(const VrSpicePort *p)
+{
+    return p && p->channel && p->open;
+}
+
+void vr_spiceport_free(VrSpicePort *p)
+{
+    if (!p)
+        return;
+    if (p->inflight)
+        p->inflight->port = NULL;
+    g_cancellable_cancel(p->cancel);
+    g_object_unref(p->cancel);
+    g_signal_handler_disconnect(p->session, p->new_id);
+    g_signal_handler_disconnect(p->session, p->destroy_id);
+    GList *list = spice_session_get_channels(p->session);
+    for (GList *l = list; l; l = l->next)
+        g_signal_handlers_disconnect_by_data(l->data, p);
+    g_list_free(list);
+    if (p->channel) {
+        g_signal_handlers_disconnect_by_data(p->channel, p);
+        g_object_unref(p->channel);
+    }
+    g_object_unref(p->session);
+    g_free(p->name);
+    g_free(p);
+}
