@@ -192,6 +192,39 @@ static void check_region_(struct vr_x11track *t, pixman_region32_t *expect, int 
 }
 #define check_region(t, r) check_region_(t, r, __LINE__)
 
+/* Ground truth from the server's own pixels: every pixel of the screen is
+ * the video's colour exactly where the tracker says the video is visible.
+ * Valid when nothing else on screen has that colour. */
+static void check_pixels_(struct env *e, struct vr_x11track *t, const char *col, int line)
+{
+    unsigned long want = colour(e, col);
+    int sw = DisplayWidth(e->dpy, DefaultScreen(e->dpy));
+    int sh = DisplayHeight(e->dpy, DefaultScreen(e->dpy));
+    XSync(e->dpy, False);
+    XImage *img = XGetImage(e->dpy, e->root, 0, 0, (unsigned)sw, (unsigned)sh, AllPlanes, ZPixmap);
+    CHECK(img != NULL);
+    if (!img)
+        return;
+    pixman_region32_t got;
+    pixman_region32_init(&got);
+    CHECK(vr_x11track_exact_region(t, &got) == 0);
+    long wrong = 0;
+    for (int y = 0; y < sh; y++)
+        for (int x = 0; x < sw; x++) {
+            bool is_video = XGetPixel(img, x, y) == want;
+            if (is_video != (bool)pixman_region32_contains_point(&got, x, y, NULL) && !wrong++)
+                fprintf(stderr, "%s:%d: pixel %d,%d is%s video\n", __FILE__, line, x, y,
+                        is_video ? "" : " not");
+        }
+    if (wrong) {
+        fprintf(stderr, "%s:%d: %ld pixels disagree with the region\n", __FILE__, line, wrong);
+        failures++;
+    }
+    pixman_region32_fini(&got);
+    XDestroyImage(img);
+}
+#define check_pixels(e, t, col) check_pixels_(e, t, col, __LINE__)
+
 static void region_set(pixman_region32_t *r, int x, int y, int w, int h)
 {
     pixman_region32_fini(r);
@@ -272,6 +305,7 @@ static void case_covered(struct env *e)
     scene_expect(&want);
     check_region(t, &want);
     CHECK_EQ(st->region.n_rects, 3); /* 100..500 x 100..400 minus two corners */
+    check_pixels(e, t, "blue");
     /* Nothing happened: not dirty, nothing to report. */
     CHECK_EQ(settle(e, t), 0);
     CHECK_EQ(vr_x11track_timeout_ms(t, vr_x11track_now_us()), -1);
@@ -541,6 +575,7 @@ static void case_shaped(struct env *e)
     region_cut(&want, 150, 150, 50, 50);
     region_cut(&want, 250, 250, 100, 100);
     check_region(t, &want);
+    check_pixels(e, t, "blue");
     pixman_region32_fini(&want);
     vr_x11track_destroy(t);
 }
@@ -563,6 +598,7 @@ static void case_offscreen(struct env *e)
     check_rect(&st->window, -50, -30, 400, 300);
     region_set(&want, 0, 0, 350, 270);
     check_region(t, &want);
+    check_pixels(e, t, "blue");
     XMoveWindow(e->dpy, v, 1300, 100); /* entirely off-screen */
     CHECK(settle(e, t) > 0);
     CHECK_EQ(poll_now(t), VR_X11TRACK_GEOMETRY | VR_X11TRACK_REGION);
@@ -592,6 +628,7 @@ static void case_subwindow(struct env *e)
     region_cut(&want, 400, 350, 200, 100);
     region_cut(&want, 0, 120, 200, 60);
     check_region(t, &want);
+    check_pixels(e, t, "blue");
     /* Moving the toplevel moves the video: an ancestor's ConfigureNotify. */
     XMoveWindow(e->dpy, top, 200, 100);
     CHECK(settle(e, t) > 0);
@@ -622,6 +659,7 @@ static void case_subwindow(struct env *e)
     CHECK(st->viewable);
     region_set(&want, 80, 100, 550, 300);
     check_region(t, &want);
+    check_pixels(e, t, "blue");
     XMoveWindow(e->dpy, frame, 30, 20); /* the new ancestor is watched */
     CHECK(settle(e, t) > 0);
     CHECK_EQ(poll_now(t), VR_X11TRACK_GEOMETRY | VR_X11TRACK_REGION);
@@ -730,6 +768,7 @@ static void case_simplify(struct env *e)
     pixman_region32_init(&exact);
     CHECK_EQ(vr_x11track_exact_region(t, &exact), 0);
     CHECK(pixman_region32_equal(&exact, &want));
+    check_pixels(e, t, "blue");
     CHECK_EQ(st->exact_rects, (uint32_t)pixman_region32_n_rects(&want));
     CHECK(st->exact_rects > 16);
     CHECK(st->simplified);
