@@ -576,6 +576,21 @@ static void case_shaped(struct env *e)
     region_cut(&want, 250, 250, 100, 100);
     check_region(t, &want);
     check_pixels(e, t, "blue");
+    /* The occluder changes its shape only: a ShapeNotify, no ConfigureNotify. */
+    XRectangle r2 = { 50, 0, 100, 200 };
+    XShapeCombineRectangles(e->dpy, sh, ShapeBounding, 0, 0, &r2, 1, ShapeSet, Unsorted);
+    CHECK(settle(e, t) > 0);
+    CHECK_EQ(poll_now(t), VR_X11TRACK_REGION);
+    scene_expect(&want);
+    region_cut(&want, 200, 150, 100, 200);
+    check_region(t, &want);
+    check_pixels(e, t, "blue");
+    /* An empty bounding shape covers nothing. */
+    XShapeCombineRectangles(e->dpy, sh, ShapeBounding, 0, 0, NULL, 0, ShapeSet, Unsorted);
+    CHECK(settle(e, t) > 0);
+    CHECK_EQ(poll_now(t), VR_X11TRACK_REGION);
+    scene_expect(&want);
+    check_region(t, &want);
     pixman_region32_fini(&want);
     vr_x11track_destroy(t);
 }

@@ -69,9 +69,12 @@ static void trap_pop(struct trap *tr)
 
 enum { ATOM_NET_WM_STATE, ATOM_NET_WM_STATE_HIDDEN, ATOM_WM_STATE, N_ATOMS };
 
-/* A window we selected events on, with this client's masks from before. */
+/* A window we selected events on, with this client's masks from before.
+ * Chain windows and root get core and shape events; windows that covered the
+ * video get shape events only, so a change of their shape is noticed. */
 struct watched {
     Window w;
+    bool core;
     long orig_mask;
     unsigned long orig_shape_mask;
 };
@@ -144,13 +147,33 @@ static bool in_chain(const struct vr_x11track *t, Window w)
     return false;
 }
 
-/* Adds our event bits to @w without dropping this client's own. Runs inside
- * a trap; a window that vanished meanwhile is simply not watched. */
-static void watch(struct vr_x11track *t, Window w, long mask, bool shape)
+static struct watched *find_watched(struct vr_x11track *t, Window w)
 {
     for (size_t i = 0; i < t->n_watched; i++)
         if (t->watched[i].w == w)
-            return;
+            return &t->watched[i];
+    return NULL;
+}
+
+/* Adds our event bits to @w without dropping this client's own (@mask 0:
+ * core events untouched). Runs inside a trap; a window that vanished
+ * meanwhile is simply not watched. */
+static void watch(struct vr_x11track *t, Window w, long mask, bool shape)
+{
+    struct watched *old = find_watched(t, w);
+    if (old) {
+        if (mask && !old->core) { /* an occluder that became an ancestor */
+            XWindowAttributes a;
+            if (XGetWindowAttributes(t->dpy, w, &a)) {
+                old->core = true;
+                old->orig_mask = a.your_event_mask;
+                XSelectInput(t->dpy, w, a.your_event_mask | mask);
+            }
+        }
+        return;
+    }
+    if (!mask && !(shape && t->has_shape))
+        return;
     if (t->n_watched == t->alloc_watched) {
         size_t n = t->alloc_watched ? 2 * t->alloc_watched : 8;
         struct watched *v = realloc(t->watched, n * sizeof(*v));
@@ -160,13 +183,15 @@ static void watch(struct vr_x11track *t, Window w, long mask, bool shape)
         t->alloc_watched = n;
     }
     XWindowAttributes a;
-    if (!XGetWindowAttributes(t->dpy, w, &a))
+    if (mask && !XGetWindowAttributes(t->dpy, w, &a))
         return;
     struct watched *wd = &t->watched[t->n_watched++];
     wd->w = w;
-    wd->orig_mask = a.your_event_mask;
+    wd->core = mask != 0;
+    wd->orig_mask = mask ? a.your_event_mask : 0;
     wd->orig_shape_mask = 0;
-    XSelectInput(t->dpy, w, a.your_event_mask | mask);
+    if (mask)
+        XSelectInput(t->dpy, w, a.your_event_mask | mask);
     if (shape && t->has_shape) {
         wd->orig_shape_mask = XShapeInputSelected(t->dpy, w);
         XShapeSelectInput(t->dpy, w, wd->orig_shape_mask | ShapeNotifyMask);
@@ -175,7 +200,8 @@ static void watch(struct vr_x11track *t, Window w, long mask, bool shape)
 
 static void watch_chain(struct vr_x11track *t)
 {
-    watch(t, t->root, SubstructureNotifyMask, false);
+    /* StructureNotify on root: the screen's size (RandR) changes the clip. */
+    watch(t, t->root, StructureNotifyMask | SubstructureNotifyMask, false);
     for (size_t i = 0; i < t->n_chain; i++) {
         long mask = StructureNotifyMask | PropertyChangeMask;
         /* Siblings of chain[i-1] are children of chain[i]. */
@@ -260,7 +286,8 @@ void vr_x11track_destroy(struct vr_x11track *t)
         struct trap tr;
         trap_push(&tr, t->dpy);
         for (size_t i = 0; i < t->n_watched; i++) {
-            XSelectInput(t->dpy, t->watched[i].w, t->watched[i].orig_mask);
+            if (t->watched[i].core)
+                XSelectInput(t->dpy, t->watched[i].w, t->watched[i].orig_mask);
             if (t->has_shape)
                 XShapeSelectInput(t->dpy, t->watched[i].w, t->watched[i].orig_shape_mask);
         }
@@ -327,13 +354,18 @@ bool vr_x11track_handle_event(struct vr_x11track *t, const XEvent *ev)
     Window w = ev->xany.window; /* the window the event was selected on */
     bool ours = w == t->root || in_chain(t, w);
     switch (ev->type) {
-    case DestroyNotify:
-        if (ev->xdestroywindow.window == t->win) {
+    case DestroyNotify: {
+        Window dead = ev->xdestroywindow.window;
+        if (dead == t->win) {
             t->gone = true;
             t->dirty = true;
             return true;
         }
+        struct watched *wd = find_watched(t, dead);
+        if (wd) /* ids get reused; forget it */
+            *wd = t->watched[--t->n_watched];
         break;
+    }
     case ConfigureNotify:
     case MapNotify:
     case UnmapNotify:
@@ -350,7 +382,7 @@ bool vr_x11track_handle_event(struct vr_x11track *t, const XEvent *ev)
         break;
     default:
         if (t->has_shape && ev->type == t->shape_event_base + ShapeNotify) {
-            ours = in_chain(t, ((const XShapeEvent *)ev)->window);
+            ours = find_watched(t, ((const XShapeEvent *)ev)->window) != NULL;
             break;
         }
         return false;
@@ -627,6 +659,7 @@ static int evaluate_once(struct vr_x11track *t, struct trap *tr, struct eval *e)
             pixman_region32_t occ;
             if (!bounding_region(t, tr, lv[i].siblings[k], &a, px + a.x + bw, py + a.y + bw, &occ))
                 continue;
+            watch(t, lv[i].siblings[k], 0, true);
             pixman_region32_subtract(r, r, &occ);
             pixman_region32_fini(&occ);
         }
