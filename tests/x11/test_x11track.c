@@ -619,6 +619,20 @@ static void case_offscreen(struct env *e)
     CHECK_EQ(poll_now(t), VR_X11TRACK_GEOMETRY | VR_X11TRACK_REGION);
     CHECK(st->viewable);
     CHECK_EQ(st->region.n_rects, 0);
+
+    /* Borders: the video's own is not video, a covering window's covers. */
+    XSetWindowBorderWidth(e->dpy, v, 3);
+    XMoveWindow(e->dpy, v, 100, 100); /* inside origin at 103,103 */
+    Window bordered = XCreateSimpleWindow(e->dpy, e->root, 400, 50, 100, 100, 10,
+                                          colour(e, "red"), colour(e, "green"));
+    XMapWindow(e->dpy, bordered);
+    CHECK(settle(e, t) > 0);
+    CHECK_EQ(poll_now(t), VR_X11TRACK_GEOMETRY | VR_X11TRACK_REGION);
+    check_rect(&st->window, 103, 103, 400, 300);
+    region_set(&want, 103, 103, 400, 300);
+    region_cut(&want, 400, 50, 120, 120);
+    check_region(t, &want);
+    check_pixels(e, t, "blue");
     pixman_region32_fini(&want);
     vr_x11track_destroy(t);
 }
