@@ -60,6 +60,7 @@ struct vr_conn {
 
     struct vr_reassembler in;
     bool in_feed, destroy_pending;
+    bool resyncing; /* skipping garbage: report a run of it only once */
 
     struct out_block *out_first, *out_last, *spare;
     size_t out_queued, max_out;
@@ -164,6 +165,7 @@ void vr_conn_reset(struct vr_conn *c)
     if (!c)
         return;
     vr_reassembler_reset(&c->in);
+    c->resyncing = false;
     if (!c->in_feed && c->in.cap > KEEP_IN_BYTES)
         vr_reassembler_finish(&c->in); /* keeps max; reallocated on demand */
     out_free_all(c);
@@ -191,6 +193,7 @@ static void report_error(struct vr_conn *c, int err, uint16_t type, uint32_t str
 /* raw is one framed message (its header already validated). */
 static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
 {
+    c->resyncing = false;
     if (c->tap)
         c->tap(c->tap_user, VR_DIR_IN, raw, len);
 
@@ -233,6 +236,10 @@ static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
 
 static void bad_header(struct vr_conn *c, int err)
 {
+    /* One report per run of garbage, however it was chunked. */
+    if (c->resyncing)
+        return;
+    c->resyncing = true;
     c->st.bad_msgs++;
     report_error(c, err, 0, 0);
 }

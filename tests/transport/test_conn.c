@@ -1,0 +1,533 @@
+/*
+ * vr_conn tests: two conns back to back (out_peek/consume -> feed) with
+ * partial drains, sequence numbering and tracking, flow control, caps, the
+ * tap, errors in the input, and callbacks that reset or destroy the conn.
+ */
+#include <errno.h>
+
+#include "videoredir/transport.h"
+#include "tutil.h"
+
+/* What one side saw. */
+struct side {
+    struct vr_conn *c;
+    struct t_buf tap_in, tap_out; /* raw bytes seen by the tap */
+    struct t_buf frames;          /* frame data received, concatenated */
+    size_t msgs, frames_n, gaps, errors, unknown;
+    uint32_t last_gap;
+    int last_err;
+    uint16_t last_err_type;
+    uint32_t next_seq[8];         /* per stream id < 8: next seq expected */
+    int seq_errors;
+    /* Behaviour switches for the callback tests. */
+    bool reset_on_hello, destroy_on_ping, send_pong;
+};
+
+static void on_message(void *user, const struct vr_msg *m)
+{
+    struct side *s = user;
+    s->msgs++;
+    switch (m->type) {
+    case VR_MSG_STREAM_START:
+        if (m->stream_id < 8)
+            s->next_seq[m->stream_id] = 0;
+        break;
+    case VR_MSG_FRAME:
+        s->frames_n++;
+        t_buf_add(&s->frames, m->u.frame.data, m->u.frame.data_len);
+        if (m->stream_id < 8) {
+            if (m->u.frame.seq != s->next_seq[m->stream_id])
+                s->seq_errors++;
+            s->next_seq[m->stream_id] = m->u.frame.seq + 1;
+        }
+        break;
+    case VR_MSG_HELLO:
+        if (s->reset_on_hello)
+            vr_conn_reset(s->c);
+        break;
+    case VR_MSG_PING:
+        if (s->send_pong) {
+            struct vr_msg p = { .type = VR_MSG_PONG };
+            p.u.pong.id = m->u.ping.id;
+            p.u.pong.ping_time_us = m->u.ping.time_us;
+            p.u.pong.time_us = vr_time_us();
+            CHECK(vr_conn_send(s->c, &p) == 0, "pong from a callback");
+            /* Feeding from a callback is refused. */
+            CHECK(vr_conn_feed(s->c, (const uint8_t *)"x", 1) == -EBUSY, "re-entrant feed");
+        }
+        if (s->destroy_on_ping) {
+            vr_conn_destroy(s->c);
+            s->c = NULL;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_gap(void *user, uint32_t stream_id, uint32_t missing)
+{
+    struct side *s = user;
+    s->gaps++;
+    s->last_gap = missing;
+}
+
+static void on_error(void *user, int err, uint16_t type, uint32_t stream_id)
+{
+    struct side *s = user;
+    s->errors++;
+    s->last_err = err;
+    s->last_err_type = type;
+    if (err == -ENOMSG)
+        s->unknown++;
+}
+
+static void tap(void *user, enum vr_direction dir, const uint8_t *raw, size_t len)
+{
+    struct side *s = user;
+    t_buf_add(dir == VR_DIR_IN ? &s->tap_in : &s->tap_out, raw, len);
+}
+
+static const struct vr_conn_callbacks cbs = { on_message, on_gap, on_error };
+
+static void side_init(struct side *s, const struct vr_conn_config *cfg)
+{
+    memset(s, 0, sizeof(*s));
+    CHECK(vr_conn_create(cfg, &cbs, s, &s->c) == 0, "create");
+    vr_conn_set_tap(s->c, tap, s);
+}
+
+static void side_fini(struct side *s)
+{
+    vr_conn_destroy(s->c);
+    free(s->tap_in.p);
+    free(s->tap_out.p);
+    free(s->frames.p);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Moves up to max bytes from a to b in pieces of random size. */
+static size_t pump(struct t_rng *r, struct side *a, struct side *b, size_t max)
+{
+    size_t moved = 0;
+    while (moved < max) {
+        const uint8_t *d;
+        size_t n = vr_conn_out_peek(a->c, &d);
+        if (n == 0)
+            break;
+        size_t k = t_rng_range(r, 1, n < 100000 ? (uint32_t)n : 100000u);
+        if (k > max - moved)
+            k = max - moved;
+        CHECK(vr_conn_feed(b->c, d, k) == 0, "feed");
+        vr_conn_out_consume(a->c, k);
+        moved += k;
+    }
+    return moved;
+}
+
+static void test_round_trip(uint64_t seed)
+{
+    struct t_rng r;
+    t_rng_seed(&r, seed);
+    struct vr_conn_config cfg = { .max_out_bytes = 64u << 20 };
+    struct side g, c;
+    side_init(&g, &cfg);
+    side_init(&c, &cfg);
+
+    struct t_buf sent_frames = { 0 };
+    size_t sent_msgs = 0, sent_frames_n = 0;
+    /* Streams 1..3 are started first so the receiver's seq check is strict. */
+    for (uint32_t sid = 1; sid <= 3; sid++) {
+        struct vr_msg m;
+        do
+            t_random_msg(&r, &m, 0);
+        while (m.type != VR_MSG_STREAM_START);
+        m.stream_id = sid;
+        CHECK(vr_conn_send(g.c, &m) == 0, "start");
+        sent_msgs++;
+    }
+    for (int i = 0; i < 2000; i++) {
+        struct vr_msg m;
+        t_random_msg(&r, &m, 25);
+        if (m.type == VR_MSG_FRAME) {
+            m.u.frame.seq = 12345; /* ignored: the conn numbers frames */
+            t_buf_add(&sent_frames, m.u.frame.data, m.u.frame.data_len);
+            sent_frames_n++;
+        }
+        int ret = vr_conn_send(g.c, &m);
+        CHECK(ret == 0, "send %s: %d", vr_msg_type_name(m.type), ret);
+        sent_msgs++;
+        /* The other way round too, a little. */
+        if (i % 50 == 0) {
+            struct vr_msg fb = { .type = VR_MSG_FEEDBACK, .stream_id = 1 };
+            fb.u.feedback.bytes_received = i;
+            CHECK(vr_conn_send(c.c, &fb) == 0, "feedback");
+            pump(&r, &c, &g, SIZE_MAX);
+        }
+        /* Partial drains: leave bytes queued between sends. */
+        if (t_rng_range(&r, 0, 3) == 0)
+            pump(&r, &g, &c, t_rng_range(&r, 1, 200000));
+    }
+    pump(&r, &g, &c, SIZE_MAX);
+    CHECK(vr_conn_out_queued(g.c) == 0, "queue drained");
+
+    CHECK(c.msgs == sent_msgs, "received %zu of %zu", c.msgs, sent_msgs);
+    CHECK(c.frames_n == sent_frames_n, "frames %zu of %zu", c.frames_n, sent_frames_n);
+    CHECK(c.frames.len == sent_frames.len &&
+              memcmp(c.frames.p, sent_frames.p, sent_frames.len) == 0,
+          "frame data differs");
+    CHECK(c.seq_errors == 0 && c.gaps == 0 && c.errors == 0, "seq %d gaps %zu errors %zu",
+          c.seq_errors, c.gaps, c.errors);
+    CHECK(g.tap_out.len == c.tap_in.len && memcmp(g.tap_out.p, c.tap_in.p, c.tap_in.len) == 0,
+          "tap out != tap in");
+    CHECK(g.msgs == 40, "guest got %zu feedbacks", g.msgs);
+
+    struct vr_conn_stats gs, cs;
+    vr_conn_get_stats(g.c, &gs);
+    vr_conn_get_stats(c.c, &cs);
+    CHECK(gs.bytes_out == cs.bytes_in && gs.bytes_out == g.tap_out.len, "byte counts");
+    CHECK(gs.msgs_out == sent_msgs && cs.msgs_in == sent_msgs, "msg counts");
+    CHECK(cs.bad_msgs == 0 && cs.unknown_msgs == 0 && cs.resync_bytes == 0 && cs.frames_lost == 0,
+          "clean stats");
+    free(sent_frames.p);
+    side_fini(&g);
+    side_fini(&c);
+}
+
+/* Encodes m into the buffer (seq as given, no conn involved). */
+static size_t raw_msg(uint8_t *buf, size_t cap, const struct vr_msg *m)
+{
+    long n = vr_msg_encode(m, buf, cap);
+    CHECK(n > 0, "encode %ld", n);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static void feed_frame(struct side *s, uint32_t sid, uint32_t seq)
+{
+    static const uint8_t au[3] = { 1, 2, 3 };
+    struct vr_msg m = { .type = VR_MSG_FRAME, .stream_id = sid };
+    m.u.frame = (struct vr_frame){ .seq = seq, .pts = 0, .dts = INT64_MIN, .data_len = 3,
+                                   .data = au };
+    uint8_t buf[128];
+    size_t n = raw_msg(buf, sizeof(buf), &m);
+    CHECK(vr_conn_feed(s->c, buf, n) == 0, "feed frame");
+}
+
+static void feed_start(struct side *s, uint32_t sid)
+{
+    struct vr_msg m = { .type = VR_MSG_STREAM_START, .stream_id = sid };
+    m.u.start = (struct vr_stream_start){ .codec = VR_CODEC_VP9, .width = 64, .height = 64,
+                                          .timebase_num = 1, .timebase_den = 1000 };
+    uint8_t buf[256];
+    size_t n = raw_msg(buf, sizeof(buf), &m);
+    CHECK(vr_conn_feed(s->c, buf, n) == 0, "feed start");
+}
+
+static void test_seq_tracking(void)
+{
+    struct side s;
+    side_init(&s, NULL);
+    feed_start(&s, 1);
+    feed_frame(&s, 1, 0);
+    feed_frame(&s, 1, 1);
+    feed_frame(&s, 1, 3);
+    CHECK(s.gaps == 1 && s.last_gap == 1, "gap of 1: %zu/%u", s.gaps, s.last_gap);
+    CHECK(s.frames_n == 3, "frames delivered %zu", s.frames_n);
+    feed_frame(&s, 1, 3);
+    feed_frame(&s, 1, 2);
+    CHECK(s.frames_n == 3, "duplicate and old frame dropped");
+    CHECK(s.errors == 2 && s.last_err == -EALREADY && s.last_err_type == VR_MSG_FRAME,
+          "duplicates reported: %zu %d", s.errors, s.last_err);
+    feed_frame(&s, 1, 10);
+    CHECK(s.gaps == 2 && s.last_gap == 6, "gap of 6");
+    /* Streams are independent. */
+    feed_frame(&s, 2, 500);
+    feed_frame(&s, 2, 501);
+    CHECK(s.gaps == 2, "stream 2 untouched");
+    /* Stream start resets numbering. */
+    feed_start(&s, 1);
+    feed_frame(&s, 1, 0);
+    CHECK(s.gaps == 2 && s.frames_n == 7, "restart accepted seq 0");
+    /* Wrap-around through the conn. */
+    feed_start(&s, 3);
+    feed_frame(&s, 3, 0xffffffffu);
+    feed_frame(&s, 3, 0);
+    CHECK(s.gaps == 2, "no false gap at wrap");
+    struct vr_conn_stats st;
+    vr_conn_get_stats(s.c, &st);
+    CHECK(st.frames_lost == 7, "frames_lost %llu", (unsigned long long)st.frames_lost);
+    CHECK(st.bad_msgs == 0, "duplicates are not bad messages");
+
+    /* Many streams: tracking is capped; an evicted stream starts afresh. */
+    for (uint32_t sid = 100; sid < 300; sid++)
+        feed_frame(&s, sid, 7);
+    size_t gaps = s.gaps;
+    feed_frame(&s, 2, 900);
+    CHECK(s.gaps == gaps, "evicted stream 2 takes any seq");
+    side_fini(&s);
+
+    /* Sending side numbering. */
+    struct side g, c;
+    side_init(&g, NULL);
+    side_init(&c, NULL);
+    struct t_rng r;
+    t_rng_seed(&r, 3);
+    static const uint8_t au[4] = { 9, 9, 9, 9 };
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 5 };
+    f.u.frame = (struct vr_frame){ .seq = 77, .pts = 0, .dts = 0, .data_len = 4, .data = au };
+    for (int i = 0; i < 3; i++)
+        CHECK(vr_conn_send(g.c, &f) == 0, "send");
+    f.stream_id = 6;
+    CHECK(vr_conn_send(g.c, &f) == 0, "send");
+    pump(&r, &g, &c, SIZE_MAX);
+    CHECK(c.next_seq[5] == 3 && c.next_seq[6] == 1 && c.seq_errors == 0, "seq 0,1,2 and 0");
+    struct vr_msg st5 = { .type = VR_MSG_STREAM_START, .stream_id = 5 };
+    st5.u.start = (struct vr_stream_start){ .codec = VR_CODEC_AV1, .width = 8, .height = 8,
+                                            .timebase_num = 1, .timebase_den = 30 };
+    CHECK(vr_conn_send(g.c, &st5) == 0, "start");
+    f.stream_id = 5;
+    CHECK(vr_conn_send(g.c, &f) == 0, "send");
+    pump(&r, &g, &c, SIZE_MAX);
+    CHECK(c.next_seq[5] == 1 && c.seq_errors == 0, "numbering restarted at 0");
+    /* An invalid frame is refused and does not take a number. */
+    f.u.frame.data_len = 0;
+    CHECK(vr_conn_send(g.c, &f) == -EINVAL, "empty frame refused");
+    f.u.frame.data_len = 4;
+    CHECK(vr_conn_send(g.c, &f) == 0, "send");
+    pump(&r, &g, &c, SIZE_MAX);
+    CHECK(c.next_seq[5] == 2 && c.seq_errors == 0 && c.gaps == 0, "no hole after refusal");
+    side_fini(&g);
+    side_fini(&c);
+}
+
+static void test_flow_control(void)
+{
+    struct vr_conn_config cfg = { .window_bytes = 100000 };
+    struct side g, c;
+    side_init(&g, &cfg);
+    side_init(&c, NULL);
+    CHECK(vr_conn_window_available(g.c) == 100000, "empty window");
+
+    static uint8_t data[9000];
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+    f.u.frame = (struct vr_frame){ .pts = 0, .dts = 0, .data_len = sizeof(data), .data = data };
+    long fsize = vr_msg_encoded_size(&f);
+    int sent = 0;
+    /* The sender's rule: a frame goes out while it fits in the window. */
+    while (vr_conn_window_available(g.c) >= (size_t)fsize) {
+        CHECK(vr_conn_send(g.c, &f) == 0, "send");
+        sent++;
+    }
+    CHECK(sent == (int)(100000 / fsize), "sent %d frames of %ld", sent, fsize);
+    size_t in_flight = (size_t)sent * (size_t)fsize;
+    CHECK(vr_conn_window_available(g.c) == 100000 - in_flight, "available %zu",
+          vr_conn_window_available(g.c));
+
+    /* Bytes leave the queue but are not acked yet: the window stays full. */
+    struct t_rng r;
+    t_rng_seed(&r, 11);
+    pump(&r, &g, &c, SIZE_MAX);
+    CHECK(vr_conn_window_available(g.c) == 100000 - in_flight, "draining does not open it");
+
+    /* The receiver acks what it got (its bytes_in): the window opens. */
+    struct vr_conn_stats cs;
+    vr_conn_get_stats(c.c, &cs);
+    CHECK(cs.bytes_in == in_flight, "peer got everything");
+    vr_conn_ack(g.c, cs.bytes_in / 2);
+    CHECK(vr_conn_window_available(g.c) == 100000 - (in_flight - cs.bytes_in / 2), "half ack");
+    vr_conn_ack(g.c, cs.bytes_in);
+    CHECK(vr_conn_window_available(g.c) == 100000, "full ack");
+    vr_conn_ack(g.c, cs.bytes_in + 5000);
+    CHECK(vr_conn_window_available(g.c) == 100000, "over-ack clamps");
+    struct vr_conn_stats gs;
+    vr_conn_get_stats(g.c, &gs);
+    CHECK(gs.acked == cs.bytes_in + 5000, "stats.acked");
+
+    /* Non-frame messages count too: the peer's byte count includes them. */
+    vr_conn_ack(g.c, cs.bytes_in);
+    struct vr_msg ping = { .type = VR_MSG_PING };
+    long psize = vr_msg_encoded_size(&ping);
+    vr_conn_send(g.c, &ping);
+    CHECK(vr_conn_window_available(g.c) == 100000 - (size_t)psize, "ping in flight");
+
+    /* Reset: new session, nothing in flight; stats kept. */
+    vr_conn_reset(g.c);
+    CHECK(vr_conn_window_available(g.c) == 100000 && vr_conn_out_queued(g.c) == 0, "reset");
+    vr_conn_get_stats(g.c, &gs);
+    CHECK(gs.msgs_out == (uint64_t)sent + 1, "stats survive reset");
+    side_fini(&g);
+    side_fini(&c);
+}
+
+static void test_out_cap(void)
+{
+    struct vr_conn_config cfg = { .max_out_bytes = 20000 };
+    struct side g;
+    side_init(&g, &cfg);
+    static uint8_t data[60000];
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+    f.u.frame = (struct vr_frame){ .pts = 0, .dts = 0, .data_len = 3000, .data = data };
+    long fsize = vr_msg_encoded_size(&f);
+    int n = 0, ret;
+    while ((ret = vr_conn_send(g.c, &f)) == 0)
+        n++;
+    CHECK(ret == -ENOBUFS, "cap hit: %d", ret);
+    CHECK(n == (int)(20000 / fsize) && vr_conn_out_queued(g.c) == (size_t)n * (size_t)fsize,
+          "%d frames, %zu queued", n, vr_conn_out_queued(g.c));
+
+    /* Drain; a frame over the whole cap goes out alone. */
+    const uint8_t *d;
+    size_t k;
+    while ((k = vr_conn_out_peek(g.c, &d)) > 0)
+        vr_conn_out_consume(g.c, k);
+    CHECK(vr_conn_out_queued(g.c) == 0, "drained");
+    f.u.frame.data_len = sizeof(data);
+    CHECK(vr_conn_send(g.c, &f) == 0, "big frame on an empty queue");
+    CHECK(vr_conn_send(g.c, &f) == -ENOBUFS, "but not a second one");
+    k = vr_conn_out_peek(g.c, &d);
+    CHECK(k == vr_conn_out_queued(g.c) && k > sizeof(data), "one contiguous chunk of %zu", k);
+
+    /* Consuming more than queued is harmless. */
+    vr_conn_out_consume(g.c, k + 1000);
+    CHECK(vr_conn_out_queued(g.c) == 0 && vr_conn_out_peek(g.c, &d) == 0, "empty");
+    CHECK(vr_conn_send(g.c, NULL) == -EINVAL, "NULL msg");
+    struct vr_msg bad = { .type = 0x7777 };
+    CHECK(vr_conn_send(g.c, &bad) < 0, "unknown type refused");
+    CHECK(vr_conn_out_queued(g.c) == 0, "nothing queued by failures");
+    side_fini(&g);
+}
+
+static void test_bad_input(void)
+{
+    struct side s;
+    side_init(&s, NULL);
+    uint8_t buf[512];
+    size_t n = 0;
+
+    /* Unknown type: skipped by length, reported, next message fine. */
+    static const uint8_t unknown[21] = { 'V', 'R', 'D', 'R', 1, 0, 0x77, 0x77, 4, 0, 0, 0,
+                                         5, 0, 0, 0, 1, 2, 3, 4, 5 };
+    memcpy(buf, unknown, sizeof(unknown));
+    n = sizeof(unknown);
+    /* Malformed: FLUSH with reserved flags set. */
+    struct vr_msg fl = { .type = VR_MSG_FLUSH, .stream_id = 1 };
+    size_t k = raw_msg(buf + n, sizeof(buf) - n, &fl);
+    buf[n + VR_HEADER_SIZE] = 1;
+    n += k;
+    /* Garbage, then a ping. */
+    memcpy(buf + n, "garbage!", 8);
+    n += 8;
+    struct vr_msg ping = { .type = VR_MSG_PING, .u.ping = { 42, 43 } };
+    n += raw_msg(buf + n, sizeof(buf) - n, &ping);
+
+    for (size_t i = 0; i < n; i++) /* byte by byte: the slow path */
+        CHECK(vr_conn_feed(s.c, buf + i, 1) == 0, "feed");
+    struct vr_conn_stats st;
+    vr_conn_get_stats(s.c, &st);
+    CHECK(s.unknown == 1 && st.unknown_msgs == 1, "unknown counted");
+    CHECK(st.bad_msgs == 2, "malformed + bad header: %llu", (unsigned long long)st.bad_msgs);
+    CHECK(st.resync_bytes == 8, "resync %llu", (unsigned long long)st.resync_bytes);
+    CHECK(s.msgs == 1 && st.msgs_in == 1, "the ping arrived");
+    CHECK(s.tap_in.len == n - 8, "tap saw every framed message");
+
+    /* The same in one piece: the in-place path. */
+    struct side t;
+    side_init(&t, NULL);
+    CHECK(vr_conn_feed(t.c, buf, n) == 0, "feed");
+    struct vr_conn_stats st2;
+    vr_conn_get_stats(t.c, &st2);
+    CHECK(st2.unknown_msgs == 1 && st2.bad_msgs == 2 && st2.resync_bytes == 8 && t.msgs == 1,
+          "same result in one piece");
+    side_fini(&t);
+
+    /* A message over the input cap is skipped, what follows still arrives. */
+    struct vr_conn_config small = { .max_in_bytes = 1000 };
+    side_init(&t, &small);
+    static uint8_t zeros[5000];
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+    f.u.frame = (struct vr_frame){ .pts = 0, .dts = 0, .data_len = sizeof(zeros), .data = zeros };
+    struct t_buf big = { 0 };
+    t_buf_add_msg(&big, &f);
+    t_buf_add_msg(&big, &ping);
+    for (size_t off = 0; off < big.len; off += 700) {
+        size_t len = big.len - off < 700 ? big.len - off : 700;
+        CHECK(vr_conn_feed(t.c, big.p + off, len) == 0, "feed");
+    }
+    CHECK(t.msgs == 1 && t.last_err == -EMSGSIZE, "frame skipped (%d), ping delivered (%zu)",
+          t.last_err, t.msgs);
+    free(big.p);
+    side_fini(&t);
+    side_fini(&s);
+    CHECK(vr_conn_feed(NULL, buf, 1) == -EINVAL, "NULL conn");
+}
+
+static void test_callbacks_reset_destroy(void)
+{
+    struct vr_msg hello = { .type = VR_MSG_HELLO };
+    hello.u.hello = (struct vr_hello){ .version_min = 1, .version_max = 1, .role = VR_ROLE_GUEST };
+    struct vr_msg ping = { .type = VR_MSG_PING, .u.ping = { 1, 2 } };
+    struct t_buf b = { 0 };
+    t_buf_add_msg(&b, &ping);
+    t_buf_add_msg(&b, &hello);
+    t_buf_add_msg(&b, &ping);
+    size_t half = b.len - 5;
+
+    /* Reset inside on_message drops queued output; the rest of the same
+     * feed is still parsed (it is not buffered input yet). */
+    struct side s;
+    side_init(&s, NULL);
+    s.reset_on_hello = true;
+    s.send_pong = true;
+    CHECK(vr_conn_feed(s.c, b.p, half) == 0, "feed");
+    CHECK(s.msgs == 2, "ping + hello");
+    CHECK(vr_conn_out_queued(s.c) == 0, "pong dropped by the reset");
+    CHECK(vr_conn_feed(s.c, b.p + half, 5) == 0, "rest");
+    CHECK(s.msgs == 3 && vr_conn_out_queued(s.c) > 0, "last ping completed, answered");
+    /* A reset from outside forgets a partial message. */
+    CHECK(vr_conn_feed(s.c, b.p, 5) == 0, "partial");
+    vr_conn_reset(s.c);
+    CHECK(vr_conn_feed(s.c, b.p, b.len) == 0, "feed");
+    CHECK(s.msgs == 6, "three more, cleanly: %zu", s.msgs);
+    struct vr_conn_stats st;
+    vr_conn_get_stats(s.c, &st);
+    CHECK(st.bad_msgs == 0 && st.resync_bytes == 0, "no garbage seen");
+    side_fini(&s);
+
+    /* Destroy inside on_message: freed once feed unwinds (ASan checks). */
+    side_init(&s, NULL);
+    s.destroy_on_ping = true;
+    CHECK(vr_conn_feed(s.c, b.p, b.len) == 0, "feed then destroyed");
+    CHECK(s.c == NULL && s.msgs == 1, "stopped after destroy");
+    side_fini(&s);
+
+    vr_conn_destroy(NULL);
+    vr_conn_reset(NULL);
+    struct vr_conn *c = NULL;
+    CHECK(vr_conn_create(NULL, NULL, NULL, &c) == 0 && c, "no callbacks");
+    CHECK(vr_conn_feed(c, b.p, b.len) == 0, "feed without callbacks");
+    vr_conn_set_tap(c, NULL, NULL);
+    vr_conn_destroy(c);
+    CHECK(vr_conn_create(NULL, NULL, NULL, NULL) == -EINVAL, "NULL out");
+    free(b.p);
+}
+
+int main(void)
+{
+    t_pool_init(7);
+    test_round_trip(1);
+    test_round_trip(2);
+    test_round_trip(77);
+    test_seq_tracking();
+    test_flow_control();
+    test_out_cap();
+    test_bad_input();
+    test_callbacks_reset_destroy();
+    uint64_t t0 = vr_time_us(), t1 = vr_time_us();
+    CHECK(t0 > 0 && t1 >= t0, "monotonic clock");
+    if (t_failures) {
+        fprintf(stderr, "%d check(s) failed\n", t_failures);
+        return 1;
+    }
+    printf("transport conn: all checks passed\n");
+    return 0;
+}
