@@ -919,6 +919,25 @@ static void case_tool(struct env *e, const char *tool)
     CHECK(strstr(out, "window 100,100 400x300 content 100,100 400x300 viewable") != NULL);
     CHECK(strstr(out, "region 3 rects: 250,100 250x100 100,200 400x100 100,300 300x100") != NULL);
 
+    /* Following the window: a report per change, a last word when it dies. */
+    snprintf(cmd, sizeof(cmd), "'%s' --display %s --content 0,0,200x100 %lu", tool, e->name,
+             (unsigned long)s.v);
+    p = popen(cmd, "r");
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    char line[1024];
+    CHECK(fgets(line, sizeof(line), p) && strstr(line, "content 100,100 200x100 viewable"));
+    CHECK(fgets(line, sizeof(line), p) && strstr(line, "region 1 rects: 250,100 50x100"));
+    XMoveWindow(e->dpy, s.v, 700, 500);
+    XSync(e->dpy, False);
+    CHECK(fgets(line, sizeof(line), p) && strstr(line, "window 700,500 400x300 content 700,500"));
+    CHECK(fgets(line, sizeof(line), p) && strstr(line, "region 1 rects: 700,500 200x100"));
+    XDestroyWindow(e->dpy, s.v);
+    XSync(e->dpy, False);
+    CHECK(fgets(line, sizeof(line), p) && strstr(line, "destroyed"));
+    CHECK_EQ(pclose(p), 0);
+
     snprintf(cmd, sizeof(cmd), "'%s' --display %s 0x%lx 2>&1", tool, e->name,
              (unsigned long)s.v + 1000);
     p = popen(cmd, "r");
