@@ -19,30 +19,42 @@ static int64_t box_area(const pixman_box32_t *b)
     return (int64_t)(b->x2 - b->x1) * (int64_t)(b->y2 - b->y1);
 }
 
-static int cmp_i64(const void *a, const void *b)
+/* A horizontal gap inside a band: the one just left of in[idx]. */
+struct gap {
+    int64_t area; /* pixels it would add: width x band height */
+    uint32_t idx;
+};
+
+static int cmp_gap(const void *a, const void *b)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
+    const struct gap *x = a, *y = b;
+    if (x->area != y->area)
+        return (x->area > y->area) - (x->area < y->area);
+    return (x->idx > y->idx) - (x->idx < y->idx);
 }
 
-/* Step 1. Writes the rectangles into @out (room for n) and returns their
- * count; when @close_all, every band collapses to its horizontal extent. */
-static size_t close_gaps(const pixman_box32_t *in, size_t n, int64_t threshold, bool close_all,
-                         pixman_box32_t *out)
+/* Step 1 with the @k cheapest gaps closed: the boxes go to @out (room for n),
+ * their region (coalesced by pixman, which can only lower the count) to @reg.
+ * Returns the region's rectangle count, or -1 on allocation failure. */
+static int close_gaps(const pixman_box32_t *in, size_t n, const struct gap *gaps, size_t k,
+                      uint8_t *closed, pixman_box32_t *out, pixman_region32_t *reg)
 {
+    memset(closed, 0, n);
+    for (size_t i = 0; i < k; i++)
+        closed[gaps[i].idx] = 1;
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        bool same_band = m > 0 && out[m - 1].y1 == in[i].y1 && out[m - 1].y2 == in[i].y2;
-        if (same_band) {
-            int64_t gap = (int64_t)(in[i].x1 - out[m - 1].x2) * (in[i].y2 - in[i].y1);
-            if (close_all || gap <= threshold) {
-                out[m - 1].x2 = in[i].x2;
-                continue;
-            }
-        }
-        out[m++] = in[i];
+        if (closed[i] && m > 0)
+            out[m - 1].x2 = in[i].x2;
+        else
+            out[m++] = in[i];
     }
-    return m;
+    pixman_region32_fini(reg);
+    if (!pixman_region32_init_rects(reg, out, (int)m)) {
+        pixman_region32_init(reg);
+        return -1;
+    }
+    return pixman_region32_n_rects(reg);
 }
 
 /* A candidate merge of the group at @left with its successor. */
@@ -182,42 +194,70 @@ int vr_x11track_simplify(const pixman_region32_t *src, uint32_t cap, pixman_regi
         return pixman_region32_copy(dst, (pixman_region32_t *)src) ? 0 : -ENOMEM;
 
     pixman_box32_t *box = malloc(n * sizeof(*box));
-    int64_t *gaps = malloc(n * sizeof(*gaps));
+    struct gap *gaps = malloc(n * sizeof(*gaps));
+    uint8_t *closed = malloc(n);
+    pixman_region32_t tmp;
+    pixman_region32_init(&tmp);
     int ret = -ENOMEM;
-    if (!box || !gaps)
+    if (!box || !gaps || !closed)
         goto out;
 
     size_t n_gaps = 0;
     for (size_t i = 1; i < n; i++)
         if (in[i].y1 == in[i - 1].y1 && in[i].y2 == in[i - 1].y2)
-            gaps[n_gaps++] = (int64_t)(in[i].x1 - in[i - 1].x2) * (in[i].y2 - in[i].y1);
-    size_t need = n - cap; /* gaps to close */
-    size_t m;
-    if (n_gaps >= need) {
-        qsort(gaps, n_gaps, sizeof(*gaps), cmp_i64);
-        /* Ties at the threshold may close a few more gaps than needed. */
-        m = close_gaps(in, n, gaps[need - 1], false, box);
+            gaps[n_gaps++] = (struct gap){
+                (int64_t)(in[i].x1 - in[i - 1].x2) * (in[i].y2 - in[i].y1), (uint32_t)i };
+    qsort(gaps, n_gaps, sizeof(*gaps), cmp_gap);
+
+    /* Closing n - cap gaps surely fits; coalescing often lets fewer do, so
+     * look for the fewest (the count falls as k grows; the search only ever
+     * keeps a k it has checked). */
+    size_t hi = n - cap < n_gaps ? n - cap : n_gaps, lo = 0;
+    int count = close_gaps(in, n, gaps, hi, closed, box, &tmp);
+    if (count < 0)
+        goto out;
+    if ((uint32_t)count <= cap) {
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            int c = close_gaps(in, n, gaps, mid, closed, box, &tmp);
+            if (c < 0)
+                goto out;
+            if ((uint32_t)c <= cap)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        count = close_gaps(in, n, gaps, hi, closed, box, &tmp);
     } else {
-        m = close_gaps(in, n, 0, true, box);
-        m = merge_bands(box, m, cap);
+        /* Step 2 on the bands left once every gap is closed. */
+        int nb = 0;
+        const pixman_box32_t *bands = pixman_region32_rectangles(&tmp, &nb);
+        memcpy(box, bands, (size_t)nb * sizeof(*box));
+        size_t m = merge_bands(box, (size_t)nb, cap);
         if (m == 0)
             goto out;
+        pixman_region32_fini(&tmp);
+        if (!pixman_region32_init_rects(&tmp, box, (int)m)) {
+            pixman_region32_init(&tmp);
+            goto out;
+        }
+        count = pixman_region32_n_rects(&tmp);
     }
-    pixman_region32_t tmp;
-    if (!pixman_region32_init_rects(&tmp, box, (int)m))
+    if (count < 0)
         goto out;
-    /* pixman may coalesce bands, never split these disjoint boxes; still, the
+    /* pixman may coalesce these disjoint boxes, never split them; still, the
      * cap is a promise, so fall back to the bounding box rather than break it. */
-    if (pixman_region32_n_rects(&tmp) > (int)cap) {
+    if ((uint32_t)count > cap) {
         pixman_box32_t ext = *pixman_region32_extents((pixman_region32_t *)src);
         pixman_region32_fini(&tmp);
         pixman_region32_init_with_extents(&tmp, &ext);
     }
     ret = pixman_region32_copy(dst, &tmp) ? 0 : -ENOMEM;
-    pixman_region32_fini(&tmp);
 out:
+    pixman_region32_fini(&tmp);
     free(box);
     free(gaps);
+    free(closed);
     return ret;
 }
 
