@@ -1,6 +1,7 @@
 /* The X11 window and occlusion tracker: geometry, mapped state and visible
  * region of one window, re-evaluated on X events under a rate limit. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,8 +412,8 @@ int vr_x11track_timeout_ms(const struct vr_x11track *t, uint64_t now_us)
         return -1;
     if (t->gone || !t->evaluated || now_us >= t->last_eval_us + t->interval_us)
         return 0;
-    uint64_t left = t->last_eval_us + t->interval_us - now_us;
-    return (int)((left + 999) / 1000);
+    uint64_t left = (t->last_eval_us + t->interval_us - now_us + 999) / 1000;
+    return left > INT_MAX ? INT_MAX : (int)left;
 }
 
 const struct vr_x11track_state *vr_x11track_state(const struct vr_x11track *t)
