@@ -1,0 +1,422 @@
+/*
+ * vr_transport_spice against a real SPICE stack, in one process on one GLib
+ * main loop: libspice-server listens on a loopback port with a "port" char
+ * device (playing QEMU's spiceport chardev, with the guest's side as a
+ * vr_conn), and spice-client-glib connects to it with VrSpicePort.
+ *
+ * Checks: the port is found (also when the VrSpicePort is created after the
+ * session connected), a port with another name is ignored, data flows both
+ * ways in order (big frames, many 64 KiB writes), and guest-side close and
+ * reopen reach the callbacks with the conn reset.
+ */
+#include <errno.h>
+#include <glib-unix.h>
+#include <netinet/in.h>
+#include <spice.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <videoredir/transport-spice.h>
+
+#include "tutil.h"
+
+/* ---- SPICE server core interface on the GLib main context ------------- */
+
+struct SpiceTimer {
+    GSource *src;
+    SpiceTimerFunc func;
+    void *opaque;
+};
+
+struct SpiceWatch {
+    int fd, mask;
+    GSource *src;
+    SpiceWatchFunc func;
+    void *opaque;
+};
+
+static gboolean timer_fire(gpointer data)
+{
+    SpiceTimer *t = data;
+    g_source_unref(t->src);
+    t->src = NULL;
+    t->func(t->opaque);
+    return G_SOURCE_REMOVE;
+}
+
+static SpiceTimer *timer_add(SpiceTimerFunc func, void *opaque)
+{
+    SpiceTimer *t = g_new0(SpiceTimer, 1);
+    t->func = func;
+    t->opaque = opaque;
+    return t;
+}
+
+static void timer_cancel(SpiceTimer *t)
+{
+    if (t->src) {
+        g_source_destroy(t->src);
+        g_source_unref(t->src);
+        t->src = NULL;
+    }
+}
+
+static void timer_start(SpiceTimer *t, uint32_t ms)
+{
+    timer_cancel(t);
+    t->src = g_timeout_source_new(ms);
+    g_source_set_callback(t->src, timer_fire, t, NULL);
+    g_source_attach(t->src, NULL);
+}
+
+static void timer_remove(SpiceTimer *t)
+{
+    timer_cancel(t);
+    g_free(t);
+}
+
+static gboolean watch_fire(gint fd, GIOCondition cond, gpointer data)
+{
+    SpiceWatch *w = data;
+    int ev = 0;
+    if (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+        ev |= SPICE_WATCH_EVENT_READ;
+    if (cond & G_IO_OUT)
+        ev |= SPICE_WATCH_EVENT_WRITE;
+    w->func(fd, ev & (w->mask | SPICE_WATCH_EVENT_READ), w->opaque);
+    return G_SOURCE_CONTINUE;
+}
+
+static void watch_update_mask(SpiceWatch *w, int mask)
+{
+    if (w->src) {
+        g_source_destroy(w->src);
+        g_source_unref(w->src);
+        w->src = NULL;
+    }
+    w->mask = mask;
+    GIOCondition cond = 0;
+    if (mask & SPICE_WATCH_EVENT_READ)
+        cond |= G_IO_IN | G_IO_HUP | G_IO_ERR;
+    if (mask & SPICE_WATCH_EVENT_WRITE)
+        cond |= G_IO_OUT;
+    if (!cond)
+        return;
+    w->src = g_unix_fd_source_new(w->fd, cond);
+    g_source_set_callback(w->src, (GSourceFunc)(void (*)(void))watch_fire, w, NULL);
+    g_source_attach(w->src, NULL);
+}
+
+static SpiceWatch *watch_add(int fd, int mask, SpiceWatchFunc func, void *opaque)
+{
+    SpiceWatch *w = g_new0(SpiceWatch, 1);
+    w->fd = fd;
+    w->func = func;
+    w->opaque = opaque;
+    watch_update_mask(w, mask);
+    return w;
+}
+
+static void watch_remove(SpiceWatch *w)
+{
+    watch_update_mask(w, 0);
+    g_free(w);
+}
+
+static void channel_event(int event, SpiceChannelEventInfo *info)
+{
+}
+
+static SpiceCoreInterface core = {
+    .base = { .type = SPICE_INTERFACE_CORE, .description = "test core",
+              .major_version = SPICE_INTERFACE_CORE_MAJOR,
+              .minor_version = SPICE_INTERFACE_CORE_MINOR },
+    .timer_add = timer_add, .timer_start = timer_start, .timer_cancel = timer_cancel,
+    .timer_remove = timer_remove, .watch_add = watch_add,
+    .watch_update_mask = watch_update_mask, .watch_remove = watch_remove,
+    .channel_event = channel_event,
+};
+
+/* ---- the guest side: a port char device backed by a vr_conn ------------ */
+
+struct peer {
+    struct vr_conn *c;
+    size_t msgs, frames;
+    int seq_errors;
+    uint32_t next_seq;
+    struct t_buf data;
+    int opened, closed; /* client side: callback counts */
+    gboolean is_open;
+};
+
+static struct peer guest, client;
+static SpiceCharDeviceInstance port_sin;
+static SpiceCharDeviceInstance other_sin;
+
+static void peer_msg(void *user, const struct vr_msg *m)
+{
+    struct peer *p = user;
+    p->msgs++;
+    if (m->type == VR_MSG_FRAME) {
+        if (m->u.frame.seq != p->next_seq)
+            p->seq_errors++;
+        p->next_seq = m->u.frame.seq + 1;
+        p->frames++;
+        t_buf_add(&p->data, m->u.frame.data, m->u.frame.data_len);
+    } else if (m->type == VR_MSG_FEEDBACK) {
+        t_buf_add(&p->data, &m->u.feedback.last_seq, 4);
+    }
+}
+
+static void dev_state(SpiceCharDeviceInstance *sin, int connected)
+{
+}
+
+/* Client -> guest. */
+static int dev_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len)
+{
+    if (sin != &port_sin)
+        return len;
+    CHECK(vr_conn_feed(guest.c, buf, (size_t)len) == 0, "guest feed");
+    return len;
+}
+
+/* Guest -> client. */
+static int dev_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
+{
+    if (sin != &port_sin)
+        return 0;
+    const uint8_t *d;
+    size_t n = vr_conn_out_peek(guest.c, &d);
+    if (n == 0)
+        return 0;
+    if (n > (size_t)len)
+        n = (size_t)len;
+    memcpy(buf, d, n);
+    vr_conn_out_consume(guest.c, n);
+
+    return (int)n;
+}
+
+/* spice-server reads one message (<= 64 KiB) per wakeup; QEMU wakes it for
+ * every guest write. Here: keep waking it while the guest has output. */
+static gboolean guest_pump(gpointer data)
+{
+    if (vr_conn_out_queued(guest.c) > 0)
+        spice_server_char_device_wakeup(&port_sin);
+    return G_SOURCE_CONTINUE;
+}
+
+static void dev_event(SpiceCharDeviceInstance *sin, uint8_t event)
+{
+}
+
+static SpiceCharDeviceInterface char_iface = {
+    .base = { .type = SPICE_INTERFACE_CHAR_DEVICE, .description = "test port",
+              .major_version = SPICE_INTERFACE_CHAR_DEVICE_MAJOR,
+              .minor_version = SPICE_INTERFACE_CHAR_DEVICE_MINOR },
+    .state = dev_state, .write = dev_write, .read = dev_read, .event = dev_event,
+};
+
+/* ---- client callbacks --------------------------------------------------- */
+
+static void port_opened(void *user, gboolean opened)
+{
+    struct peer *p = user;
+    if (opened)
+        p->opened++;
+    else
+        p->closed++;
+    p->is_open = opened;
+    CHECK(vr_conn_out_queued(p->c) == 0, "conn reset before the callback");
+}
+
+static void port_error(void *user, const GError *error)
+{
+    CHECK(0, "write error: %s", error->message);
+}
+
+static gboolean timeout_flag;
+
+static gboolean on_timeout(gpointer data)
+{
+    timeout_flag = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until cond() or secs pass; returns cond(). */
+static gboolean run_until(gboolean (*cond)(void), double secs)
+{
+    timeout_flag = FALSE;
+    guint id = g_timeout_add((guint)(secs * 1000), on_timeout, NULL);
+    while (!cond() && !timeout_flag)
+        g_main_context_iteration(NULL, TRUE);
+    if (!timeout_flag)
+        g_source_remove(id);
+    return cond();
+}
+
+static size_t want_frames, want_msgs;
+
+static gboolean client_open(void) { return client.is_open; }
+static gboolean client_closed(void) { return !client.is_open; }
+static gboolean client_has_frames(void) { return client.frames >= want_frames; }
+static gboolean guest_has_msgs(void) { return guest.msgs >= want_msgs; }
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof(sa);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        perror("free port");
+        exit(2);
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+int main(void)
+{
+    t_pool_init(17);
+    const struct vr_conn_callbacks ccb = { .on_message = peer_msg };
+    struct vr_conn_config big = { .max_out_bytes = 64u << 20 };
+    CHECK(vr_conn_create(&big, &ccb, &guest, &guest.c) == 0, "guest conn");
+    CHECK(vr_conn_create(&big, &ccb, &client, &client.c) == 0, "client conn");
+
+    /* Server with our port and one with another name. */
+    int port = free_port();
+    SpiceServer *server = spice_server_new();
+    spice_server_set_addr(server, "127.0.0.1", 0);
+    spice_server_set_port(server, port);
+    spice_server_set_noauth(server);
+    if (spice_server_init(server, &core) != 0) {
+        fprintf(stderr, "spice_server_init failed\n");
+        return 2;
+    }
+    port_sin.base.sif = &char_iface.base;
+    port_sin.subtype = "port";
+    port_sin.portname = VR_DEFAULT_PORT_NAME;
+    other_sin.base.sif = &char_iface.base;
+    other_sin.subtype = "port";
+    other_sin.portname = "org.example.other";
+    CHECK(spice_server_add_interface(server, &other_sin.base) == 0, "add other port");
+    CHECK(spice_server_add_interface(server, &port_sin.base) == 0, "add port");
+    /* The guest has the port open, as QEMU reports when the guest opens it. */
+    spice_server_port_event(&port_sin, SPICE_PORT_EVENT_OPENED);
+    spice_server_port_event(&other_sin, SPICE_PORT_EVENT_OPENED);
+
+    SpiceSession *session = spice_session_new();
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    g_object_set(session, "host", "127.0.0.1", "port", portstr, NULL);
+    const struct vr_spiceport_callbacks pcb = { port_opened, port_error };
+    VrSpicePort *vp = vr_spiceport_new(session, NULL, client.c, &pcb, &client);
+    struct peer wrong = { 0 };
+    vr_conn_create(NULL, &ccb, &wrong, &wrong.c);
+    VrSpicePort *vp_wrong = vr_spiceport_new(session, "org.example.missing", wrong.c, &pcb, &wrong);
+    CHECK(vp && vp_wrong, "new");
+    CHECK(!vr_spiceport_is_open(vp), "not open before connecting");
+    CHECK(spice_session_connect(session), "connect");
+
+    CHECK(run_until(client_open, 10), "port opened within 10 s");
+    CHECK(client.opened == 1 && vr_spiceport_is_open(vp), "opened once");
+
+    /* Client -> guest: many messages, more than one 64 KiB write. */
+    want_msgs = 0;
+    for (uint32_t i = 0; i < 20000; i++) {
+        struct vr_msg fb = { .type = VR_MSG_FEEDBACK, .stream_id = 1 };
+        fb.u.feedback.last_seq = i;
+        CHECK(vr_conn_send(client.c, &fb) == 0, "queue feedback");
+        want_msgs++;
+    }
+    size_t client_bytes = vr_conn_out_queued(client.c);
+    vr_spiceport_flush(vp);
+    vr_spiceport_flush(vp); /* a second call while a write is in flight is a no-op */
+    CHECK(run_until(guest_has_msgs, 20), "guest got %zu of %zu messages", guest.msgs, want_msgs);
+    CHECK(client_bytes > 4 * 65536, "several writes needed (%zu bytes)", client_bytes);
+    int order_ok = guest.data.len == want_msgs * 4;
+    for (uint32_t i = 0; order_ok && i < want_msgs; i++) {
+        uint32_t v;
+        memcpy(&v, guest.data.p + 4 * i, 4);
+        order_ok = v == i;
+    }
+    CHECK(order_ok, "client messages arrived in order");
+
+    /* Guest -> client: frames up to 1 MiB, about 6 MiB in total. */
+    struct t_rng r;
+    t_rng_seed(&r, 5);
+    struct t_buf expect = { 0 };
+    want_frames = 0;
+    while (expect.len < (6u << 20)) {
+        uint32_t len = want_frames % 10 == 0 ? 1u << 20 : t_rng_range(&r, 1, 200000);
+        static uint8_t *big_au;
+        if (!big_au) {
+            big_au = malloc(1u << 20);
+            t_rng_fill(&r, big_au, 1u << 20);
+        }
+        const uint8_t *src = len == (1u << 20) ? big_au : t_pool + t_rng_range(&r, 0, T_POOL_SIZE - len);
+        struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+        f.u.frame = (struct vr_frame){ .pts = 0, .dts = 0, .data_len = len, .data = src };
+        CHECK(vr_conn_send(guest.c, &f) == 0, "queue frame");
+        t_buf_add(&expect, src, len);
+        want_frames++;
+    }
+    guint pump_id = g_timeout_add(1, guest_pump, NULL);
+    CHECK(run_until(client_has_frames, 30), "client got %zu of %zu frames", client.frames,
+          want_frames);
+    {
+        struct vr_conn_stats cst;
+        vr_conn_get_stats(client.c, &cst);
+        CHECK(client.frames == want_frames, "bytes in %llu, bad %llu, queued at guest %zu",
+              (unsigned long long)cst.bytes_in, (unsigned long long)cst.bad_msgs,
+              vr_conn_out_queued(guest.c));
+    }
+    CHECK(client.seq_errors == 0, "frame seqs in order");
+    g_source_remove(pump_id);
+    CHECK(client.data.len == expect.len && memcmp(client.data.p, expect.p, expect.len) == 0,
+          "frame data identical");
+
+    /* Another VrSpicePort created now finds the existing, open channel. */
+    struct peer late = { 0 };
+    vr_conn_create(NULL, &ccb, &late, &late.c);
+    VrSpicePort *vp_late = vr_spiceport_new(session, VR_DEFAULT_PORT_NAME, late.c, &pcb, &late);
+    CHECK(vr_spiceport_is_open(vp_late) && late.opened == 1, "existing channel adopted");
+    vr_spiceport_free(vp_late);
+    vr_conn_destroy(late.c);
+
+    /* The guest closes the port, then opens it again. */
+    vr_conn_send(client.c, &(struct vr_msg){ .type = VR_MSG_PING });
+    spice_server_port_event(&port_sin, SPICE_PORT_EVENT_CLOSED);
+    CHECK(run_until(client_closed, 10), "close seen");
+    CHECK(client.closed == 1 && !vr_spiceport_is_open(vp), "closed once");
+    spice_server_port_event(&port_sin, SPICE_PORT_EVENT_OPENED);
+    CHECK(run_until(client_open, 10), "reopen seen");
+    CHECK(client.opened == 2, "opened twice");
+
+    CHECK(wrong.opened == 0 && !vr_spiceport_is_open(vp_wrong), "other name never matched");
+
+    vr_spiceport_free(vp_wrong);
+    vr_spiceport_free(vp);
+    vr_spiceport_free(NULL);
+    spice_session_disconnect(session);
+    g_object_unref(session);
+    for (int i = 0; i < 50; i++)
+        g_main_context_iteration(NULL, FALSE);
+    spice_server_remove_interface(&port_sin.base);
+    spice_server_remove_interface(&other_sin.base);
+    spice_server_destroy(server);
+    vr_conn_destroy(guest.c);
+    vr_conn_destroy(client.c);
+    vr_conn_destroy(wrong.c);
+    free(expect.p);
+    free(guest.data.p);
+    free(client.data.p);
+    if (t_failures) {
+        fprintf(stderr, "%d check(s) failed\n", t_failures);
+        return 1;
+    }
+    printf("transport spiceport: all checks passed\n");
+    return 0;
+}
