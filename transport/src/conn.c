@@ -194,8 +194,11 @@ static void report_error(struct vr_conn *c, int err, uint16_t type, uint32_t str
 static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
 {
     c->resyncing = false;
-    if (c->tap)
+    if (c->tap) {
         c->tap(c->tap_user, VR_DIR_IN, raw, len);
+        if (c->destroy_pending)
+            return;
+    }
 
     struct vr_msg msg;
     int ret = vr_msg_decode(raw, len, &msg);
