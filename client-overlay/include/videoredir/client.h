@@ -1,0 +1,189 @@
+/*
+ * videoredir client: the receiving end of a session, without I/O.
+ *
+ * A vr_client owns a vr_conn. Whoever owns the channel (the SpicePortChannel
+ * adapter, a replay file, a test) moves bytes into vr_conn_feed() and drains
+ * the conn's output. The client answers the guest (hello, accept/reject,
+ * feedback, pong, keyframe requests), decodes every accepted stream with
+ * libavcodec and hands out decoded frames. Everything from the guest is
+ * treated as hostile: validated, capped, never trusted to be consistent.
+ *
+ * Also here: the framemd5 writer and the headless compositor. One thread;
+ * nothing here is thread-safe.
+ */
+#ifndef VIDEOREDIR_CLIENT_H
+#define VIDEOREDIR_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libavutil/frame.h>
+#include <pixman.h>
+
+#include <videoredir/protocol.h>
+#include <videoredir/transport.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Decoder back ends.                                                      */
+
+/* Which back end to use: AUTO walks the table (hardware first, software last). */
+enum vr_hwdec { VR_HWDEC_AUTO = 0, VR_HWDEC_NONE, VR_HWDEC_VAAPI, VR_HWDEC_VDPAU, VR_HWDEC_CUDA };
+
+/* Parses "auto", "none", "vaapi", "vdpau", "cuda". Returns 0 or -EINVAL. */
+int vr_hwdec_from_name(const char *name, enum vr_hwdec *out);
+
+struct vr_decoder;
+
+/* Log sink shared by the client's modules; msg is valid only during the call. */
+enum vr_client_log { VR_CLOG_ERROR = 0, VR_CLOG_WARNING, VR_CLOG_INFO, VR_CLOG_DEBUG };
+typedef void (*vr_client_log_fn)(void *user, enum vr_client_log level, const char *msg);
+
+/*
+ * Opens a decoder for the stream described by start (extradata is copied).
+ * Back ends that cannot open say why through log, once each, and the next is
+ * tried. Returns 0 and *out, -ENOTSUP if no back end decodes the codec,
+ * -ENOMEM, or -EINVAL.
+ */
+int vr_decoder_open(const struct vr_stream_start *start, enum vr_hwdec hwdec,
+                    vr_client_log_fn log, void *log_user, struct vr_decoder **out);
+void vr_decoder_close(struct vr_decoder *d);
+
+/* Sends one access unit (data is copied). Returns 0 or a negative errno /
+ * AVERROR for a decode error (the caller counts it and asks for a keyframe). */
+int vr_decoder_send(struct vr_decoder *d, const struct vr_frame *f);
+/* Signals end of stream: the remaining frames come out of _receive. */
+int vr_decoder_drain(struct vr_decoder *d);
+/* Next decoded frame (a software frame; owned by the decoder, valid until the
+ * next call). Returns 0, -EAGAIN when it needs input, AVERROR_EOF after a
+ * drain, or another negative value on error. */
+int vr_decoder_receive(struct vr_decoder *d, const AVFrame **out);
+/* Drops everything buffered (seek). */
+void vr_decoder_flush(struct vr_decoder *d);
+/* "h264 (software)" etc.; static for the decoder's life. */
+const char *vr_decoder_name(const struct vr_decoder *d);
+bool vr_decoder_is_hw(const struct vr_decoder *d);
+
+/* Codec list for the hello: every codec with a usable back end. Returns the
+ * count written to caps (at most max). */
+uint32_t vr_decoder_caps(enum vr_hwdec hwdec, vr_client_log_fn log, void *log_user,
+                         struct vr_codec_cap *caps, uint32_t max);
+
+/* ---------------------------------------------------------------------- */
+/* Client session.                                                         */
+
+struct vr_client;
+
+enum vr_client_event {
+    VR_CLIENT_EV_SESSION,      /* guest's hello received */
+    VR_CLIENT_EV_STREAM_START, /* stream accepted (decoder open) */
+    VR_CLIENT_EV_GEOMETRY,     /* geometry or visible region changed */
+    VR_CLIENT_EV_STREAM_END,   /* stream stopped and drained (or dropped) */
+};
+
+struct vr_client_callbacks {
+    vr_client_log_fn log; /* may be NULL */
+    /* A stream event. May be NULL. */
+    void (*event)(void *user, enum vr_client_event ev, uint32_t stream_id);
+    /* A decoded frame of stream_id, valid only during the call. May be NULL. */
+    void (*frame)(void *user, uint32_t stream_id, const AVFrame *frame);
+    /* Output was queued on the conn: the adapter should write it. May be NULL. */
+    void (*output)(void *user);
+    /* Monotonic clock in microseconds; NULL: vr_time_us. */
+    uint64_t (*clock)(void *user);
+};
+
+struct vr_client_config {
+    enum vr_hwdec hwdec;
+    uint32_t max_width, max_height; /* 0: 8192 */
+    uint32_t max_streams;           /* 0: 4, at most VR_MAX_STREAMS */
+    const char *software;           /* in hello; NULL: "videoredir-client <version>" */
+    struct vr_conn_config conn;     /* zeros: defaults */
+};
+
+struct vr_client_stream_stats {
+    uint32_t stream_id;
+    uint16_t codec;
+    uint32_t width, height;
+    uint32_t timebase_num, timebase_den; /* unit of the frames' pts */
+    bool active, ended, hw;
+    char decoder[64];
+    uint64_t frames_received, frames_decoded, frames_dropped, frames_lost;
+    uint64_t decode_errors, bytes_received;
+    uint32_t latency_us; /* last frame: guest send -> decoded, via the clock offset */
+    bool has_geometry;
+    struct vr_geometry geometry;
+    bool has_region; /* false: the whole content rectangle is visible */
+    uint32_t n_rects;
+};
+
+int vr_client_create(const struct vr_client_config *cfg, const struct vr_client_callbacks *cb,
+                     void *user, struct vr_client **out);
+/* Frees c, its conn and decoders. NULL is a no-op. */
+void vr_client_destroy(struct vr_client *c);
+
+/* The owned connection: feed it the channel's bytes, drain its output. */
+struct vr_conn *vr_client_conn(struct vr_client *c);
+
+/* The channel opened (send hello) or closed (drop all streams). */
+void vr_client_channel_open(struct vr_client *c);
+void vr_client_channel_closed(struct vr_client *c);
+
+/* Runs timers (hello resend, ping, feedback). Call every ~50 ms. */
+void vr_client_tick(struct vr_client *c);
+
+bool vr_client_established(const struct vr_client *c);
+/* Streams ever seen that ended with STREAM_STOP, and streams active now. */
+uint32_t vr_client_streams_ended(const struct vr_client *c);
+uint32_t vr_client_streams_active(const struct vr_client *c);
+
+/* Stats for the stream in slot i (0..VR_MAX_STREAMS-1). Returns 0, or
+ * -ENOENT for an empty slot. */
+int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_client_stream_stats *st);
+
+/* Latest decoded frame of the stream in slot i, or NULL. Valid until the
+ * next call into c. */
+const AVFrame *vr_client_stream_frame(const struct vr_client *c, uint32_t i);
+
+/* Visible region of the stream in slot i, in desktop coordinates, written to
+ * out (an initialised region). Empty if hidden or no geometry yet. */
+int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region32_t *out);
+
+/* Protocol errors seen (malformed, unknown, hostile). */
+uint64_t vr_client_protocol_errors(const struct vr_client *c);
+
+/* ---------------------------------------------------------------------- */
+/* framemd5 writer (FFmpeg's own muxer, rawvideo packets as ffmpeg packs them). */
+
+struct vr_framemd5;
+/* path "-" is stdout. Returns 0 or a negative errno/AVERROR. */
+int vr_framemd5_open(const char *path, struct vr_framemd5 **out);
+/* Writes one line for frame (stream index 0); the header is written with the
+ * first frame. time_base is the frame's pts unit. */
+int vr_framemd5_write(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, int tb_den);
+/* Writes the trailer and closes. Returns 0 or a negative value. NULL ok. */
+int vr_framemd5_close(struct vr_framemd5 *w);
+
+/* ---------------------------------------------------------------------- */
+/* Headless compositor.                                                    */
+
+/*
+ * Composites frame (any software pixel format) scaled into dst_rect of canvas
+ * (x8r8g8b8), clipped to clip (desktop coordinates) and the canvas.
+ * Returns 0, or a negative errno.
+ */
+int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struct vr_rect *dst_rect,
+                       pixman_region32_t *clip);
+
+/* Writes an x8r8g8b8/a8r8g8b8 pixman image as PNG. Returns 0 or negative. */
+int vr_write_png(pixman_image_t *image, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

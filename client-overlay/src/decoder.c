@@ -1,0 +1,318 @@
+/*
+ * Decoder back ends over libavcodec: a const table walked in order, hardware
+ * first, software last. A back end that cannot open says why once and the
+ * next one is tried.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/hwcontext.h>
+#include <libavutil/pixdesc.h>
+
+#include "videoredir/client.h"
+
+struct vr_decoder {
+    AVCodecContext *ctx;
+    AVPacket *pkt;
+    AVFrame *frame;    /* as decoded (maybe a hardware frame) */
+    AVFrame *sw_frame; /* download target for hardware frames */
+    enum AVPixelFormat hw_fmt;
+    bool hw;
+    char name[64];
+    vr_client_log_fn log;
+    void *log_user;
+};
+
+struct backend {
+    const char *name;
+    enum vr_hwdec kind;
+    enum AVHWDeviceType type; /* AV_HWDEVICE_TYPE_NONE: software */
+};
+
+static const struct backend backends[] = {
+    { "vaapi", VR_HWDEC_VAAPI, AV_HWDEVICE_TYPE_VAAPI },
+    { "vdpau", VR_HWDEC_VDPAU, AV_HWDEVICE_TYPE_VDPAU },
+    { "cuda", VR_HWDEC_CUDA, AV_HWDEVICE_TYPE_CUDA },
+    { "software", VR_HWDEC_NONE, AV_HWDEVICE_TYPE_NONE },
+};
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* Hardware devices that failed to open: probed once per process. */
+static bool device_failed[N_BACKENDS];
+
+static void logf_(vr_client_log_fn log, void *user, enum vr_client_log level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void logf_(vr_client_log_fn log, void *user, enum vr_client_log level, const char *fmt, ...)
+{
+    if (!log)
+        return;
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    log(user, level, buf);
+}
+
+int vr_hwdec_from_name(const char *name, enum vr_hwdec *out)
+{
+    static const char *const names[] = { "auto", "none", "vaapi", "vdpau", "cuda" };
+    for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+        if (!strcmp(name, names[i])) {
+            *out = (enum vr_hwdec)i;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+static enum AVCodecID codec_id(uint16_t codec)
+{
+    switch (codec) {
+    case VR_CODEC_H264: return AV_CODEC_ID_H264;
+    case VR_CODEC_HEVC: return AV_CODEC_ID_HEVC;
+    case VR_CODEC_VP8: return AV_CODEC_ID_VP8;
+    case VR_CODEC_VP9: return AV_CODEC_ID_VP9;
+    case VR_CODEC_AV1: return AV_CODEC_ID_AV1;
+    default: return AV_CODEC_ID_NONE;
+    }
+}
+
+static bool wanted(const struct backend *b, enum vr_hwdec hwdec)
+{
+    if (b->type == AV_HWDEVICE_TYPE_NONE)
+        return true; /* software is always the last resort */
+    return hwdec == VR_HWDEC_AUTO || hwdec == b->kind;
+}
+
+/* Opens and closes the device of back end bi once per process, saying why
+ * it is not used when it fails. */
+static bool probe_device(size_t bi, vr_client_log_fn log, void *user)
+{
+    static bool probed[N_BACKENDS];
+    if (!probed[bi]) {
+        AVBufferRef *dev = NULL;
+        probed[bi] = true;
+        int ret = av_hwdevice_ctx_create(&dev, backends[bi].type, NULL, NULL, 0);
+        if (ret < 0) {
+            device_failed[bi] = true;
+            logf_(log, user, VR_CLOG_INFO,
+                  "hardware decoder %s not used: cannot open a device (%s); falling back",
+                  backends[bi].name, av_err2str(ret));
+        }
+        av_buffer_unref(&dev);
+    }
+    return !device_failed[bi];
+}
+
+static enum AVPixelFormat get_hw_format(AVCodecContext *ctx, const enum AVPixelFormat *fmts)
+{
+    const struct vr_decoder *d = ctx->opaque;
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++)
+        if (*p == d->hw_fmt)
+            return *p;
+    /* The stream needs something the device cannot do: decode in software. */
+    return fmts[0];
+}
+
+/* The pixel format through which codec outputs frames of device type, or NONE. */
+static enum AVPixelFormat hw_pix_fmt(const AVCodec *codec, enum AVHWDeviceType type)
+{
+    for (int i = 0;; i++) {
+        const AVCodecHWConfig *cfg = avcodec_get_hw_config(codec, i);
+        if (!cfg)
+            return AV_PIX_FMT_NONE;
+        if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && cfg->device_type == type)
+            return cfg->pix_fmt;
+    }
+}
+
+static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
+                       const struct vr_stream_start *s)
+{
+    const struct backend *b = &backends[bi];
+    AVBufferRef *dev = NULL;
+    int ret;
+
+    d->hw_fmt = AV_PIX_FMT_NONE;
+    if (b->type != AV_HWDEVICE_TYPE_NONE) {
+        if (!probe_device(bi, d->log, d->log_user))
+            return -ENODEV;
+        d->hw_fmt = hw_pix_fmt(codec, b->type);
+        if (d->hw_fmt == AV_PIX_FMT_NONE) {
+            logf_(d->log, d->log_user, VR_CLOG_DEBUG, "%s: %s has no %s support", b->name,
+                  codec->name, b->name);
+            return -ENOTSUP;
+        }
+        ret = av_hwdevice_ctx_create(&dev, b->type, NULL, NULL, 0);
+        if (ret < 0) {
+            logf_(d->log, d->log_user, VR_CLOG_WARNING, "hardware decoder %s: device failed: %s",
+                  b->name, av_err2str(ret));
+            return -ENODEV;
+        }
+    }
+
+    d->ctx = avcodec_alloc_context3(codec);
+    if (!d->ctx) {
+        av_buffer_unref(&dev);
+        return -ENOMEM;
+    }
+    d->ctx->opaque = d;
+    d->ctx->width = (int)s->width;
+    d->ctx->height = (int)s->height;
+    d->ctx->pkt_timebase = (AVRational){ (int)s->timebase_num, (int)s->timebase_den };
+    if (s->extradata_len) {
+        d->ctx->extradata = av_mallocz(s->extradata_len + AV_INPUT_BUFFER_PADDING_SIZE);
+        if (!d->ctx->extradata) {
+            av_buffer_unref(&dev);
+            return -ENOMEM;
+        }
+        memcpy(d->ctx->extradata, s->extradata, s->extradata_len);
+        d->ctx->extradata_size = (int)s->extradata_len;
+    }
+    if (dev) {
+        d->ctx->hw_device_ctx = dev; /* takes the reference */
+        d->ctx->get_format = get_hw_format;
+    }
+    ret = avcodec_open2(d->ctx, codec, NULL);
+    if (ret < 0) {
+        logf_(d->log, d->log_user, VR_CLOG_WARNING, "%s decoder %s: cannot open: %s", b->name,
+              codec->name, av_err2str(ret));
+        avcodec_free_context(&d->ctx);
+        return ret;
+    }
+    d->hw = dev != NULL;
+    snprintf(d->name, sizeof(d->name), "%s (%s)", codec->name, b->name);
+    return 0;
+}
+
+int vr_decoder_open(const struct vr_stream_start *start, enum vr_hwdec hwdec,
+                    vr_client_log_fn log, void *log_user, struct vr_decoder **out)
+{
+    if (!start || !out)
+        return -EINVAL;
+    enum AVCodecID id = codec_id(start->codec);
+    const AVCodec *codec = id == AV_CODEC_ID_NONE ? NULL : avcodec_find_decoder(id);
+    if (!codec)
+        return -ENOTSUP;
+
+    struct vr_decoder *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    d->log = log;
+    d->log_user = log_user;
+    d->pkt = av_packet_alloc();
+    d->frame = av_frame_alloc();
+    d->sw_frame = av_frame_alloc();
+    int ret = -ENOMEM;
+    if (!d->pkt || !d->frame || !d->sw_frame)
+        goto error;
+
+    ret = -ENOTSUP;
+    for (size_t i = 0; i < N_BACKENDS; i++) {
+        if (!wanted(&backends[i], hwdec))
+            continue;
+        ret = try_backend(d, i, codec, start);
+        if (ret == 0) {
+            *out = d;
+            return 0;
+        }
+        if (ret == -ENOMEM)
+            break;
+    }
+error:
+    vr_decoder_close(d);
+    return ret;
+}
+
+void vr_decoder_close(struct vr_decoder *d)
+{
+    if (!d)
+        return;
+    avcodec_free_context(&d->ctx);
+    av_packet_free(&d->pkt);
+    av_frame_free(&d->frame);
+    av_frame_free(&d->sw_frame);
+    free(d);
+}
+
+int vr_decoder_send(struct vr_decoder *d, const struct vr_frame *f)
+{
+    av_packet_unref(d->pkt);
+    int ret = av_new_packet(d->pkt, (int)f->data_len);
+    if (ret < 0)
+        return ret;
+    memcpy(d->pkt->data, f->data, f->data_len);
+    d->pkt->pts = f->pts == INT64_MIN ? AV_NOPTS_VALUE : f->pts;
+    d->pkt->dts = f->dts == INT64_MIN ? AV_NOPTS_VALUE : f->dts;
+    d->pkt->duration = f->duration;
+    if (f->flags & VR_FRAME_KEY)
+        d->pkt->flags |= AV_PKT_FLAG_KEY;
+    ret = avcodec_send_packet(d->ctx, d->pkt);
+    /* EAGAIN here means frames are waiting: the caller receives them all after
+     * every send, so it cannot happen; report it as an error if it does. */
+    return ret;
+}
+
+int vr_decoder_drain(struct vr_decoder *d)
+{
+    int ret = avcodec_send_packet(d->ctx, NULL);
+    return ret == AVERROR_EOF ? 0 : ret;
+}
+
+int vr_decoder_receive(struct vr_decoder *d, const AVFrame **out)
+{
+    av_frame_unref(d->frame);
+    int ret = avcodec_receive_frame(d->ctx, d->frame);
+    if (ret == AVERROR(EAGAIN))
+        return -EAGAIN;
+    if (ret < 0)
+        return ret;
+    if (d->frame->format == d->hw_fmt && d->hw) {
+        av_frame_unref(d->sw_frame);
+        ret = av_hwframe_transfer_data(d->sw_frame, d->frame, 0);
+        if (ret < 0)
+            return ret;
+        av_frame_copy_props(d->sw_frame, d->frame);
+        *out = d->sw_frame;
+        return 0;
+    }
+    *out = d->frame;
+    return 0;
+}
+
+void vr_decoder_flush(struct vr_decoder *d)
+{
+    avcodec_flush_buffers(d->ctx);
+}
+
+const char *vr_decoder_name(const struct vr_decoder *d)
+{
+    return d->name;
+}
+
+bool vr_decoder_is_hw(const struct vr_decoder *d)
+{
+    return d->hw;
+}
+
+uint32_t vr_decoder_caps(enum vr_hwdec hwdec, vr_client_log_fn log, void *log_user,
+                         struct vr_codec_cap *caps, uint32_t max)
+{
+    uint32_t n = 0;
+    for (uint16_t c = VR_CODEC_H264; c < VR_CODEC_COUNT_ && n < max; c++) {
+        enum AVCodecID id = codec_id(c);
+        const AVCodec *codec = avcodec_find_decoder(id);
+        if (!codec)
+            continue;
+        bool hw = false;
+        for (size_t i = 0; i + 1 < N_BACKENDS && !hw; i++)
+            hw = wanted(&backends[i], hwdec) && hwdec != VR_HWDEC_NONE &&
+                 hw_pix_fmt(codec, backends[i].type) != AV_PIX_FMT_NONE && probe_device(i, log, log_user);
+        caps[n++] = (struct vr_codec_cap){ .codec = c, .flags = hw ? VR_CODEC_CAP_HW : 0,
+                                           .max_width = 8192, .max_height = 8192 };
+    }
+    return n;
+}

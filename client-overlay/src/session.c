@@ -1,0 +1,671 @@
+/*
+ * Client side of a videoredir session, without I/O.
+ *
+ * Flow-control accounting: the guest counts the bytes it sent from the moment
+ * it saw our (non-reply) hello, or from its own hello that we answered. So we
+ * take the conn's byte count at those moments as our zero and report
+ * bytes_received from there (the guest clamps a count that runs ahead).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/frame.h>
+
+#include "videoredir/client.h"
+
+#define HELLO_US 1000000u
+#define PING_US 1000000u
+#define FEEDBACK_US 100000u
+#define FEEDBACK_FRAMES 8u
+#define DEFAULT_MAX_DIM 8192u
+#define DEFAULT_MAX_STREAMS 4u
+/* Keyframe requests are not repeated faster than this per stream. */
+#define KEYREQ_US 500000u
+
+#ifndef VR_VERSION_STRING
+#define VR_VERSION_STRING "0"
+#endif
+
+struct stream {
+    bool used, active, ended;
+    uint32_t id;
+    struct vr_stream_start start; /* extradata not kept */
+    struct vr_decoder *dec;
+    AVFrame *last;       /* latest decoded frame, for compositing */
+    bool has_geometry, has_region;
+    struct vr_geometry geometry;
+    struct vr_region *region; /* allocated on first REGION */
+    bool need_key;       /* drop frames until a keyframe */
+    uint32_t last_seq;
+    uint32_t since_feedback;
+    uint64_t last_feedback_us, last_keyreq_us;
+    uint64_t received, decoded, dropped, lost, errors, bytes;
+    uint32_t latency_us;
+};
+
+struct vr_client {
+    struct vr_client_config cfg;
+    struct vr_client_callbacks cb;
+    void *user;
+    struct vr_conn *conn;
+
+    bool open, established;
+    uint64_t next_hello_us, next_ping_us;
+    uint64_t rx_base; /* conn bytes_in where the guest's count starts */
+    uint32_t ping_id;
+    /* Clock offset guest - client from the ping with the shortest round trip
+     * seen recently. */
+    bool have_offset;
+    int64_t offset_us;
+    uint32_t best_rtt_us;
+
+    struct stream streams[VR_MAX_STREAMS];
+    uint32_t ended_count;
+    uint64_t protocol_errors;
+    struct vr_msg *scratch; /* outgoing messages; a region is 4 KiB */
+};
+
+static void logf_(struct vr_client *c, enum vr_client_log level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(struct vr_client *c, enum vr_client_log level, const char *fmt, ...)
+{
+    if (!c->cb.log)
+        return;
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    c->cb.log(c->user, level, buf);
+}
+
+static uint64_t now_us(struct vr_client *c)
+{
+    return c->cb.clock ? c->cb.clock(c->user) : vr_time_us();
+}
+
+static void emit(struct vr_client *c, enum vr_client_event ev, uint32_t id)
+{
+    if (c->cb.event)
+        c->cb.event(c->user, ev, id);
+}
+
+static void send_msg(struct vr_client *c, struct vr_msg *m)
+{
+    int ret = vr_conn_send(c->conn, m);
+    if (ret < 0)
+        logf_(c, VR_CLOG_WARNING, "cannot queue %s: %s", vr_msg_type_name(m->type), strerror(-ret));
+    else if (c->cb.output)
+        c->cb.output(c->user);
+}
+
+static struct vr_msg *msg(struct vr_client *c, uint16_t type, uint32_t stream_id)
+{
+    memset(c->scratch, 0, sizeof(*c->scratch));
+    c->scratch->type = type;
+    c->scratch->stream_id = stream_id;
+    return c->scratch;
+}
+
+static uint64_t bytes_in(const struct vr_client *c)
+{
+    struct vr_conn_stats st;
+    vr_conn_get_stats(c->conn, &st);
+    return st.bytes_in;
+}
+
+static void send_hello(struct vr_client *c, bool reply)
+{
+    struct vr_msg *m = msg(c, VR_MSG_HELLO, 0);
+    struct vr_hello *h = &m->u.hello;
+    h->version_min = VR_PROTO_VERSION_MIN;
+    h->version_max = VR_PROTO_VERSION_MAX;
+    h->role = VR_ROLE_CLIENT;
+    h->flags = reply ? VR_HELLO_REPLY : 0;
+    h->features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ;
+    h->max_streams = c->cfg.max_streams;
+    h->n_codecs = vr_decoder_caps(c->cfg.hwdec, c->cb.log, c->user, h->codecs, VR_MAX_CODECS);
+    for (uint32_t i = 0; i < h->n_codecs; i++) {
+        if (h->codecs[i].max_width > c->cfg.max_width)
+            h->codecs[i].max_width = c->cfg.max_width;
+        if (h->codecs[i].max_height > c->cfg.max_height)
+            h->codecs[i].max_height = c->cfg.max_height;
+    }
+    snprintf(h->software, sizeof(h->software), "%s",
+             c->cfg.software ? c->cfg.software : "videoredir-client " VR_VERSION_STRING);
+    if (!reply)
+        c->rx_base = bytes_in(c);
+    send_msg(c, m);
+}
+
+static struct stream *find(struct vr_client *c, uint32_t id)
+{
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (c->streams[i].used && c->streams[i].id == id)
+            return &c->streams[i];
+    return NULL;
+}
+
+static void stream_clear(struct stream *s)
+{
+    vr_decoder_close(s->dec);
+    av_frame_free(&s->last);
+    free(s->region);
+    memset(s, 0, sizeof(*s));
+}
+
+static void send_feedback(struct vr_client *c, struct stream *s)
+{
+    struct vr_msg *m = msg(c, VR_MSG_FEEDBACK, s->id);
+    struct vr_feedback *fb = &m->u.feedback;
+    uint64_t in = bytes_in(c);
+    fb->bytes_received = in > c->rx_base ? in - c->rx_base : 0;
+    fb->last_seq = s->last_seq;
+    fb->decoded = (uint32_t)s->decoded;
+    fb->dropped = (uint32_t)s->dropped;
+    fb->lost = (uint32_t)s->lost;
+    fb->queue_depth = 0; /* decoded synchronously: nothing waits */
+    fb->latency_us = s->latency_us;
+    s->since_feedback = 0;
+    s->last_feedback_us = now_us(c);
+    send_msg(c, m);
+}
+
+static void request_key(struct vr_client *c, struct stream *s, uint32_t reason)
+{
+    uint64_t now = now_us(c);
+    s->need_key = true;
+    if (s->last_keyreq_us && now - s->last_keyreq_us < KEYREQ_US)
+        return;
+    s->last_keyreq_us = now;
+    struct vr_msg *m = msg(c, VR_MSG_KEYFRAME_REQUEST, s->id);
+    m->u.keyframe_request.reason = reason;
+    logf_(c, VR_CLOG_INFO, "stream %" PRIu32 ": asking for a keyframe (%s)", s->id,
+          vr_reason_name(reason));
+    send_msg(c, m);
+}
+
+static void reject(struct vr_client *c, uint32_t id, uint32_t reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void reject(struct vr_client *c, uint32_t id, uint32_t reason, const char *fmt, ...)
+{
+    struct vr_msg *m = msg(c, VR_MSG_REJECT, id);
+    m->u.reject.reason = reason;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->u.reject.message, sizeof(m->u.reject.message), fmt, ap);
+    va_end(ap);
+    logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 " rejected: %s", id, m->u.reject.message);
+    send_msg(c, m);
+}
+
+static void on_frame_out(struct vr_client *c, struct stream *s, const AVFrame *f)
+{
+    s->decoded++;
+    if (!s->last)
+        s->last = av_frame_alloc();
+    if (s->last) {
+        av_frame_unref(s->last);
+        if (av_frame_ref(s->last, f) < 0)
+            av_frame_unref(s->last);
+    }
+    if (c->cb.frame)
+        c->cb.frame(c->user, s->id, f);
+}
+
+/* Takes every frame the decoder has ready. */
+static void receive_all(struct vr_client *c, struct stream *s)
+{
+    const AVFrame *f;
+    int ret;
+    while ((ret = vr_decoder_receive(s->dec, &f)) == 0)
+        on_frame_out(c, s, f);
+    if (ret != -EAGAIN && ret != AVERROR_EOF) {
+        s->errors++;
+        logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": decode error: %s", s->id, av_err2str(ret));
+        request_key(c, s, VR_REASON_DECODE_ERROR);
+    }
+}
+
+static void end_stream(struct vr_client *c, struct stream *s, bool drain)
+{
+    if (!s->active)
+        return;
+    if (drain && s->dec && vr_decoder_drain(s->dec) == 0)
+        receive_all(c, s);
+    s->active = false;
+    s->ended = true;
+    c->ended_count++;
+    send_feedback(c, s);
+    logf_(c, VR_CLOG_INFO,
+          "stream %" PRIu32 " ended: %" PRIu64 " frames received, %" PRIu64 " decoded, %" PRIu64
+          " dropped, %" PRIu64 " lost",
+          s->id, s->received, s->decoded, s->dropped, s->lost);
+    vr_decoder_close(s->dec);
+    s->dec = NULL;
+    emit(c, VR_CLIENT_EV_STREAM_END, s->id);
+}
+
+static void drop_all_streams(struct vr_client *c)
+{
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (c->streams[i].used) {
+            if (c->streams[i].active)
+                emit(c, VR_CLIENT_EV_STREAM_END, c->streams[i].id);
+            stream_clear(&c->streams[i]);
+        }
+}
+
+static void handle_hello(struct vr_client *c, const struct vr_hello *h)
+{
+    bool reply = h->flags & VR_HELLO_REPLY;
+    if (h->role != VR_ROLE_GUEST) {
+        logf_(c, VR_CLOG_WARNING, "ignoring hello from a peer with role %u (not a guest)", h->role);
+        return;
+    }
+    uint32_t ver = h->version_max < VR_PROTO_VERSION_MAX ? h->version_max : VR_PROTO_VERSION_MAX;
+    uint32_t need = h->version_min > VR_PROTO_VERSION_MIN ? h->version_min : VR_PROTO_VERSION_MIN;
+    if (ver < need) {
+        logf_(c, VR_CLOG_ERROR, "guest speaks protocol %u..%u, we speak %u..%u: refusing",
+              h->version_min, h->version_max, VR_PROTO_VERSION_MIN, VR_PROTO_VERSION_MAX);
+        return;
+    }
+    if (c->established && reply)
+        return; /* a late answer to a resend */
+    if (!reply) {
+        /* The guest (re)started: its count starts at its hello, which we
+         * have just received. */
+        if (c->established)
+            logf_(c, VR_CLOG_INFO, "guest restarted (%s): dropping its streams", h->software);
+        drop_all_streams(c);
+        send_hello(c, true);
+        c->rx_base = bytes_in(c);
+    }
+    if (!c->established)
+        logf_(c, VR_CLOG_INFO, "session up with %s (protocol %u)", h->software, ver);
+    c->established = true;
+    c->next_ping_us = now_us(c);
+    emit(c, VR_CLIENT_EV_SESSION, 0);
+}
+
+static struct stream *free_slot(struct vr_client *c)
+{
+    /* Prefer an empty slot, else recycle one whose stream ended. */
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (!c->streams[i].used)
+            return &c->streams[i];
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (!c->streams[i].active) {
+            stream_clear(&c->streams[i]);
+            return &c->streams[i];
+        }
+    return NULL;
+}
+
+static void handle_start(struct vr_client *c, uint32_t id, const struct vr_stream_start *st)
+{
+    struct stream *s = find(c, id);
+    if (s && s->active) {
+        /* The guest restarted this stream without stopping it (e.g. after a
+         * lost STREAM_STOP): the old one is over. */
+        logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 " started again while active: replacing it", id);
+        end_stream(c, s, false);
+    }
+    if (s)
+        stream_clear(s);
+    if (st->width > c->cfg.max_width || st->height > c->cfg.max_height) {
+        reject(c, id, VR_REASON_TOO_LARGE, "%" PRIu32 "x%" PRIu32 " is over the limit %" PRIu32
+               "x%" PRIu32, st->width, st->height, c->cfg.max_width, c->cfg.max_height);
+        return;
+    }
+    if (vr_client_streams_active(c) >= c->cfg.max_streams) {
+        reject(c, id, VR_REASON_TOO_MANY, "already %" PRIu32 " streams", c->cfg.max_streams);
+        return;
+    }
+    s = free_slot(c);
+    if (!s) {
+        reject(c, id, VR_REASON_TOO_MANY, "no free stream slot");
+        return;
+    }
+    struct vr_decoder *dec = NULL;
+    int ret = vr_decoder_open(st, c->cfg.hwdec, c->cb.log, c->user, &dec);
+    if (ret < 0) {
+        reject(c, id, ret == -ENOTSUP ? VR_REASON_UNSUPPORTED : VR_REASON_DECODE_ERROR,
+               "cannot decode %s: %s", vr_codec_name(st->codec), strerror(-ret));
+        return;
+    }
+    s->used = s->active = true;
+    s->id = id;
+    s->start = *st;
+    s->start.extradata = NULL;
+    s->start.extradata_len = 0;
+    s->dec = dec;
+    s->need_key = true;
+    s->last_feedback_us = now_us(c);
+
+    struct vr_msg *m = msg(c, VR_MSG_ACCEPT, id);
+    m->u.accept.flags = vr_decoder_is_hw(dec) ? VR_CODEC_CAP_HW : 0;
+    snprintf(m->u.accept.decoder, sizeof(m->u.accept.decoder), "%s", vr_decoder_name(dec));
+    logf_(c, VR_CLOG_INFO, "stream %" PRIu32 ": %s %" PRIu32 "x%" PRIu32 ", decoder %s", id,
+          vr_codec_name(st->codec), st->width, st->height, vr_decoder_name(dec));
+    send_msg(c, m);
+    emit(c, VR_CLIENT_EV_STREAM_START, id);
+}
+
+static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame *f)
+{
+    struct stream *s = find(c, id);
+    if (!s || !s->active) {
+        c->protocol_errors++;
+        logf_(c, VR_CLOG_DEBUG, "frame for unknown stream %" PRIu32 " dropped", id);
+        return;
+    }
+    s->received++;
+    s->bytes += f->data_len;
+    s->last_seq = f->seq;
+    if (s->need_key && !(f->flags & VR_FRAME_KEY)) {
+        s->dropped++;
+    } else {
+        s->need_key = false;
+        int ret = vr_decoder_send(s->dec, f);
+        if (ret < 0) {
+            s->errors++;
+            s->dropped++;
+            logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": frame %" PRIu32 " rejected by decoder: %s",
+                  id, f->seq, av_err2str(ret));
+            request_key(c, s, VR_REASON_DECODE_ERROR);
+        }
+        receive_all(c, s);
+        if (c->have_offset) {
+            int64_t lat = (int64_t)now_us(c) - ((int64_t)f->send_time_us - c->offset_us);
+            s->latency_us = lat < 0 ? 0 : lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+        }
+    }
+    if (++s->since_feedback >= FEEDBACK_FRAMES)
+        send_feedback(c, s);
+}
+
+static void handle_geometry(struct vr_client *c, uint32_t id, const struct vr_geometry *g)
+{
+    struct stream *s = find(c, id);
+    if (!s || !s->active) {
+        c->protocol_errors++;
+        return;
+    }
+    s->geometry = *g;
+    s->has_geometry = true;
+    emit(c, VR_CLIENT_EV_GEOMETRY, id);
+}
+
+static void handle_region(struct vr_client *c, uint32_t id, const struct vr_region *r)
+{
+    struct stream *s = find(c, id);
+    if (!s || !s->active) {
+        c->protocol_errors++;
+        return;
+    }
+    if (!s->region && !(s->region = malloc(sizeof(*s->region))))
+        return;
+    memcpy(s->region, r, sizeof(*r));
+    s->has_region = true;
+    emit(c, VR_CLIENT_EV_GEOMETRY, id);
+}
+
+static void handle_ping(struct vr_client *c, const struct vr_ping *p)
+{
+    struct vr_msg *m = msg(c, VR_MSG_PONG, 0);
+    m->u.pong.id = p->id;
+    m->u.pong.ping_time_us = p->time_us;
+    m->u.pong.time_us = now_us(c);
+    send_msg(c, m);
+}
+
+static void handle_pong(struct vr_client *c, const struct vr_pong *p)
+{
+    uint64_t now = now_us(c);
+    if (p->ping_time_us > now || now - p->ping_time_us > 10000000u)
+        return; /* not one of ours, or ancient */
+    uint32_t rtt = (uint32_t)(now - p->ping_time_us);
+    /* Keep the estimate from the fastest exchange; let it age so a changed
+     * path can take over. */
+    if (!c->have_offset || rtt <= c->best_rtt_us + c->best_rtt_us / 4 + 200) {
+        c->offset_us = (int64_t)p->time_us - (int64_t)(p->ping_time_us + rtt / 2);
+        c->best_rtt_us = rtt;
+        c->have_offset = true;
+    } else {
+        c->best_rtt_us += c->best_rtt_us / 8 + 1;
+    }
+}
+
+static void on_message(void *user, const struct vr_msg *m)
+{
+    struct vr_client *c = user;
+    if (m->type != VR_MSG_HELLO && !c->established) {
+        logf_(c, VR_CLOG_DEBUG, "%s before hello ignored", vr_msg_type_name(m->type));
+        return;
+    }
+    switch (m->type) {
+    case VR_MSG_HELLO: handle_hello(c, &m->u.hello); break;
+    case VR_MSG_PING: handle_ping(c, &m->u.ping); break;
+    case VR_MSG_PONG: handle_pong(c, &m->u.pong); break;
+    case VR_MSG_STREAM_START: handle_start(c, m->stream_id, &m->u.start); break;
+    case VR_MSG_FRAME: handle_frame(c, m->stream_id, &m->u.frame); break;
+    case VR_MSG_GEOMETRY: handle_geometry(c, m->stream_id, &m->u.geometry); break;
+    case VR_MSG_REGION: handle_region(c, m->stream_id, &m->u.region); break;
+    case VR_MSG_STREAM_STOP: {
+        struct stream *s = find(c, m->stream_id);
+        if (s)
+            end_stream(c, s, true);
+        break;
+    }
+    case VR_MSG_FLUSH: {
+        struct stream *s = find(c, m->stream_id);
+        if (s && s->active) {
+            vr_decoder_flush(s->dec);
+            s->need_key = true;
+        }
+        break;
+    }
+    default:
+        /* Client-bound only: a guest must not send these. */
+        c->protocol_errors++;
+        logf_(c, VR_CLOG_DEBUG, "unexpected %s from the guest ignored", vr_msg_type_name(m->type));
+        break;
+    }
+}
+
+static void on_gap(void *user, uint32_t stream_id, uint32_t missing)
+{
+    struct vr_client *c = user;
+    struct stream *s = find(c, stream_id);
+    if (!s || !s->active)
+        return;
+    s->lost += missing;
+    logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": %" PRIu32 " frames lost", stream_id, missing);
+    request_key(c, s, VR_REASON_SEQ_GAP);
+}
+
+static void on_error(void *user, int err, uint16_t type, uint32_t stream_id)
+{
+    struct vr_client *c = user;
+    c->protocol_errors++;
+    logf_(c, VR_CLOG_DEBUG, "skipped bad input (%s, type %s, stream %" PRIu32 ")", strerror(-err),
+          vr_msg_type_name(type), stream_id);
+}
+
+int vr_client_create(const struct vr_client_config *cfg, const struct vr_client_callbacks *cb,
+                     void *user, struct vr_client **out)
+{
+    if (!out)
+        return -EINVAL;
+    struct vr_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    if (cfg)
+        c->cfg = *cfg;
+    if (cb)
+        c->cb = *cb;
+    c->user = user;
+    if (!c->cfg.max_width || c->cfg.max_width > VR_MAX_DIMENSION)
+        c->cfg.max_width = DEFAULT_MAX_DIM;
+    if (!c->cfg.max_height || c->cfg.max_height > VR_MAX_DIMENSION)
+        c->cfg.max_height = DEFAULT_MAX_DIM;
+    if (!c->cfg.max_streams || c->cfg.max_streams > VR_MAX_STREAMS)
+        c->cfg.max_streams = c->cfg.max_streams ? VR_MAX_STREAMS : DEFAULT_MAX_STREAMS;
+    c->scratch = malloc(sizeof(*c->scratch));
+    struct vr_conn_callbacks ccb = { .on_message = on_message, .on_gap = on_gap, .on_error = on_error };
+    int ret = c->scratch ? vr_conn_create(&c->cfg.conn, &ccb, c, &c->conn) : -ENOMEM;
+    if (ret < 0) {
+        free(c->scratch);
+        free(c);
+        return ret;
+    }
+    *out = c;
+    return 0;
+}
+
+void vr_client_destroy(struct vr_client *c)
+{
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        stream_clear(&c->streams[i]);
+    vr_conn_destroy(c->conn);
+    free(c->scratch);
+    free(c);
+}
+
+struct vr_conn *vr_client_conn(struct vr_client *c)
+{
+    return c->conn;
+}
+
+void vr_client_channel_open(struct vr_client *c)
+{
+    c->open = true;
+    c->established = false;
+    c->have_offset = false;
+    drop_all_streams(c);
+    send_hello(c, false);
+    c->next_hello_us = now_us(c) + HELLO_US;
+}
+
+void vr_client_channel_closed(struct vr_client *c)
+{
+    c->open = false;
+    c->established = false;
+    drop_all_streams(c);
+}
+
+void vr_client_tick(struct vr_client *c)
+{
+    if (!c->open)
+        return;
+    uint64_t now = now_us(c);
+    if (!c->established) {
+        if (now >= c->next_hello_us) {
+            send_hello(c, false);
+            c->next_hello_us = now + HELLO_US;
+        }
+        return;
+    }
+    if (now >= c->next_ping_us) {
+        struct vr_msg *m = msg(c, VR_MSG_PING, 0);
+        m->u.ping.id = ++c->ping_id;
+        m->u.ping.time_us = now;
+        send_msg(c, m);
+        c->next_ping_us = now + PING_US;
+    }
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct stream *s = &c->streams[i];
+        if (s->active && s->since_feedback > 0 && now - s->last_feedback_us >= FEEDBACK_US)
+            send_feedback(c, s);
+    }
+}
+
+bool vr_client_established(const struct vr_client *c)
+{
+    return c->established;
+}
+
+uint32_t vr_client_streams_ended(const struct vr_client *c)
+{
+    return c->ended_count;
+}
+
+uint32_t vr_client_streams_active(const struct vr_client *c)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        n += c->streams[i].active;
+    return n;
+}
+
+int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_client_stream_stats *st)
+{
+    if (i >= VR_MAX_STREAMS || !c->streams[i].used)
+        return -ENOENT;
+    const struct stream *s = &c->streams[i];
+    memset(st, 0, sizeof(*st));
+    st->stream_id = s->id;
+    st->codec = s->start.codec;
+    st->width = s->start.width;
+    st->height = s->start.height;
+    st->timebase_num = s->start.timebase_num;
+    st->timebase_den = s->start.timebase_den;
+    st->active = s->active;
+    st->ended = s->ended;
+    st->hw = s->dec && vr_decoder_is_hw(s->dec);
+    snprintf(st->decoder, sizeof(st->decoder), "%s", s->dec ? vr_decoder_name(s->dec) : "-");
+    st->frames_received = s->received;
+    st->frames_decoded = s->decoded;
+    st->frames_dropped = s->dropped;
+    st->frames_lost = s->lost;
+    st->decode_errors = s->errors;
+    st->bytes_received = s->bytes;
+    st->latency_us = s->latency_us;
+    st->has_geometry = s->has_geometry;
+    st->geometry = s->geometry;
+    st->has_region = s->has_region;
+    st->n_rects = s->has_region ? s->region->n_rects : 0;
+    return 0;
+}
+
+const AVFrame *vr_client_stream_frame(const struct vr_client *c, uint32_t i)
+{
+    if (i >= VR_MAX_STREAMS || !c->streams[i].used || !c->streams[i].last ||
+        !c->streams[i].last->buf[0])
+        return NULL;
+    return c->streams[i].last;
+}
+
+int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region32_t *out)
+{
+    pixman_region32_clear(out);
+    if (i >= VR_MAX_STREAMS || !c->streams[i].used)
+        return -ENOENT;
+    const struct stream *s = &c->streams[i];
+    if (!s->has_geometry)
+        return 0;
+    const struct vr_rect *ct = &s->geometry.content;
+    if (!s->has_region) {
+        pixman_region32_union_rect(out, out, ct->x, ct->y, ct->w, ct->h);
+        return 0;
+    }
+    for (uint32_t k = 0; k < s->region->n_rects; k++) {
+        const struct vr_rect *r = &s->region->rects[k];
+        pixman_region32_union_rect(out, out, r->x, r->y, r->w, r->h);
+    }
+    /* The region never reaches outside the content rectangle. */
+    pixman_region32_intersect_rect(out, out, ct->x, ct->y, ct->w, ct->h);
+    return 0;
+}
+
+uint64_t vr_client_protocol_errors(const struct vr_client *c)
+{
+    return c->protocol_errors;
+}

@@ -1,0 +1,356 @@
+/*
+ * videoredir-client: a headless SPICE client that receives videoredir
+ * streams over the port channel, decodes them and writes framemd5, composited
+ * snapshots and statistics.
+ */
+#define G_LOG_DOMAIN "videoredir-client"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libavutil/log.h>
+#include <spice-client.h>
+
+#include <videoredir/client.h>
+#include <videoredir/transport-spice.h>
+
+struct app {
+    GMainLoop *loop;
+    SpiceSession *session;
+    SpiceChannel *display; /* first display channel, ref held */
+    VrSpicePort *port;
+    struct vr_client *client;
+    struct vr_framemd5 *md5;
+    int exit_code;
+    bool finishing;
+
+    /* options */
+    char *uri, *port_name, *framemd5_path, *snapshot_path, *hwdec_name;
+    gboolean stats, exit_at_eos, verbose;
+    double snapshot_at, timeout;
+
+    uint64_t start_us, first_frame_us, finish_us;
+    bool snapshot_at_done;
+    uint64_t stat_frames[VR_MAX_STREAMS], stat_bytes[VR_MAX_STREAMS];
+    uint64_t last_stats_us;
+};
+
+static void client_log(void *user, enum vr_client_log level, const char *msg)
+{
+    switch (level) {
+    case VR_CLOG_ERROR: g_critical("%s", msg); break;
+    case VR_CLOG_WARNING: g_warning("%s", msg); break;
+    case VR_CLOG_INFO: g_message("%s", msg); break;
+    default: g_debug("%s", msg); break;
+    }
+}
+
+static void quit(struct app *a, int code)
+{
+    if (code && !a->exit_code)
+        a->exit_code = code;
+    g_main_loop_quit(a->loop);
+}
+
+static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
+{
+    struct app *a = user;
+    if (!a->first_frame_us)
+        a->first_frame_us = vr_time_us();
+    if (!a->md5)
+        return;
+    int tb_num = 1, tb_den = 25;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        if (vr_client_stream_stats(a->client, i, &st) == 0 && st.stream_id == stream_id) {
+            tb_num = (int)st.timebase_num;
+            tb_den = (int)st.timebase_den;
+        }
+    }
+    int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
+    if (ret < 0) {
+        g_printerr("videoredir-client: cannot write framemd5: %s\n", av_err2str(ret));
+        vr_framemd5_close(a->md5);
+        a->md5 = NULL;
+        quit(a, 1);
+    }
+}
+
+static void on_output(void *user)
+{
+    struct app *a = user;
+    if (a->port)
+        vr_spiceport_flush(a->port);
+}
+
+/* Desktop from the display channel's primary surface, or black. */
+static pixman_image_t *make_canvas(struct app *a)
+{
+    SpiceDisplayPrimary p;
+    if (a->display && spice_display_channel_get_primary(a->display, 0, &p) && p.data &&
+        (p.format == SPICE_SURFACE_FMT_32_xRGB || p.format == SPICE_SURFACE_FMT_32_ARGB)) {
+        pixman_image_t *img = pixman_image_create_bits(PIXMAN_x8r8g8b8, p.width, p.height, NULL, 0);
+        if (!img)
+            return NULL;
+        uint8_t *dst = (uint8_t *)pixman_image_get_data(img);
+        int dstride = pixman_image_get_stride(img);
+        for (int y = 0; y < p.height; y++)
+            memcpy(dst + (size_t)y * dstride, p.data + (size_t)y * p.stride, (size_t)p.width * 4);
+        return img;
+    }
+    /* No desktop: a black canvas reaching the far corner of every video. */
+    int w = 64, h = 64;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        if (vr_client_stream_stats(a->client, i, &st) < 0 || !st.has_geometry)
+            continue;
+        const struct vr_rect *r = &st.geometry.content;
+        if (r->x + (int)r->w > w)
+            w = r->x + (int)r->w;
+        if (r->y + (int)r->h > h)
+            h = r->y + (int)r->h;
+    }
+    return pixman_image_create_bits(PIXMAN_x8r8g8b8, w, h, NULL, 0);
+}
+
+static void write_snapshot(struct app *a, const char *path)
+{
+    pixman_image_t *canvas = make_canvas(a);
+    if (!canvas) {
+        g_warning("snapshot: out of memory");
+        return;
+    }
+    pixman_region32_t region;
+    pixman_region32_init(&region);
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        const AVFrame *f = vr_client_stream_frame(a->client, i);
+        if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || !st.has_geometry)
+            continue;
+        vr_client_stream_region(a->client, i, &region);
+        int ret = vr_composite_frame(canvas, f, &st.geometry.content, &region);
+        if (ret < 0)
+            g_warning("snapshot: cannot composite stream %" PRIu32 ": %s", st.stream_id,
+                      strerror(-ret));
+    }
+    pixman_region32_fini(&region);
+    int ret = vr_write_png(canvas, path);
+    if (ret < 0)
+        g_warning("cannot write snapshot %s: %s", path, av_err2str(ret));
+    else
+        g_message("snapshot written to %s", path);
+    pixman_image_unref(canvas);
+}
+
+static void print_stats(struct app *a, uint64_t now)
+{
+    double secs = (now - a->last_stats_us) / 1e6;
+    a->last_stats_us = now;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        if (vr_client_stream_stats(a->client, i, &st) < 0 || !st.active)
+            continue;
+        double fps = (st.frames_decoded - a->stat_frames[i]) / secs;
+        double mbit = (st.bytes_received - a->stat_bytes[i]) * 8 / secs / 1e6;
+        a->stat_frames[i] = st.frames_decoded;
+        a->stat_bytes[i] = st.bytes_received;
+        fprintf(stderr,
+                "stats: stream %" PRIu32 " %s %" PRIu32 "x%" PRIu32 " decoder %s | %.1f fps %.2f Mbit/s"
+                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | latency %.1f ms\n",
+                st.stream_id, vr_codec_name(st.codec), st.width, st.height, st.decoder, fps, mbit,
+                st.frames_decoded, st.frames_dropped, st.frames_lost, st.latency_us / 1000.0);
+    }
+}
+
+static void finish(struct app *a)
+{
+    if (a->snapshot_path)
+        write_snapshot(a, a->snapshot_path);
+    if (a->md5) {
+        int ret = vr_framemd5_close(a->md5);
+        a->md5 = NULL;
+        if (ret < 0) {
+            g_printerr("videoredir-client: cannot finish framemd5: %s\n", av_err2str(ret));
+            a->exit_code = 1;
+        }
+    }
+}
+
+static gboolean on_tick(gpointer user)
+{
+    struct app *a = user;
+    uint64_t now = vr_time_us();
+    vr_client_tick(a->client);
+    if (a->stats && now - a->last_stats_us >= 1000000)
+        print_stats(a, now);
+    if (a->snapshot_path && a->snapshot_at > 0 && !a->snapshot_at_done && a->first_frame_us &&
+        now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
+        a->snapshot_at_done = true;
+        write_snapshot(a, a->snapshot_path);
+    }
+    if (a->exit_at_eos && !a->finishing && vr_client_streams_ended(a->client) > 0 &&
+        vr_client_streams_active(a->client) == 0) {
+        a->finishing = true;
+        a->finish_us = now;
+        g_message("every stream ended");
+        if (a->stats)
+            print_stats(a, now);
+    }
+    /* Let the last feedback reach the guest before leaving. */
+    if (a->finishing && (vr_conn_out_queued(vr_client_conn(a->client)) == 0 ||
+                         now - a->finish_us > 2000000)) {
+        quit(a, 0);
+        return G_SOURCE_REMOVE;
+    }
+    if (a->timeout > 0 && now - a->start_us > (uint64_t)(a->timeout * 1e6)) {
+        g_printerr("videoredir-client: timed out after %.0f s (%s)\n", a->timeout,
+                   vr_client_established(a->client) ? "session was up" : "no guest answered");
+        quit(a, 1);
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void port_opened(void *user, gboolean opened)
+{
+    struct app *a = user;
+    g_message("videoredir port %s", opened ? "opened by the guest" : "closed");
+    if (opened)
+        vr_client_channel_open(a->client);
+    else
+        vr_client_channel_closed(a->client);
+}
+
+static void port_error(void *user, const GError *error)
+{
+    g_warning("port write failed: %s", error->message);
+}
+
+static void main_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpointer user)
+{
+    struct app *a = user;
+    switch (event) {
+    case SPICE_CHANNEL_ERROR_CONNECT:
+    case SPICE_CHANNEL_ERROR_TLS:
+    case SPICE_CHANNEL_ERROR_LINK:
+    case SPICE_CHANNEL_ERROR_AUTH:
+    case SPICE_CHANNEL_ERROR_IO:
+        g_printerr("videoredir-client: cannot connect to %s (SPICE channel event %d)\n", a->uri,
+                   event);
+        quit(a, 1);
+        break;
+    case SPICE_CHANNEL_CLOSED:
+        if (!a->finishing) {
+            g_printerr("videoredir-client: the SPICE server closed the connection\n");
+            quit(a, 1);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void channel_new(SpiceSession *session, SpiceChannel *channel, gpointer user)
+{
+    struct app *a = user;
+    if (SPICE_IS_MAIN_CHANNEL(channel))
+        g_signal_connect(channel, "channel-event", G_CALLBACK(main_channel_event), a);
+    if (SPICE_IS_DISPLAY_CHANNEL(channel) && !a->display) {
+        a->display = g_object_ref(channel);
+        spice_channel_connect(channel);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct app a = { .timeout = 0 };
+    GOptionEntry entries[] = {
+        { "uri", 'u', 0, G_OPTION_ARG_STRING, &a.uri, "SPICE server (required)", "spice://HOST:PORT" },
+        { "port-name", 0, 0, G_OPTION_ARG_STRING, &a.port_name,
+          "SPICE port name (default " VR_DEFAULT_PORT_NAME ")", "NAME" },
+        { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
+          "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
+        { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
+          "write a PNG of the desktop with the video composited, at exit", "PNG" },
+        { "snapshot-at", 0, 0, G_OPTION_ARG_DOUBLE, &a.snapshot_at,
+          "also write the snapshot SECONDS after the first frame", "SECONDS" },
+        { "stats", 's', 0, G_OPTION_ARG_NONE, &a.stats,
+          "print statistics every second (fps, bitrate, drops, latency, decoder)", NULL },
+        { "exit-at-eos", 0, 0, G_OPTION_ARG_NONE, &a.exit_at_eos,
+          "exit once every stream has ended", NULL },
+        { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &a.timeout, "give up (exit 1) after SECONDS", "SECONDS" },
+        { "hwdec", 0, 0, G_OPTION_ARG_STRING, &a.hwdec_name,
+          "decoder back end: auto, none, vaapi, vdpau, cuda (default auto)", "NAME" },
+        { "verbose", 'v', 0, G_OPTION_ARG_NONE, &a.verbose, "log details (like G_MESSAGES_DEBUG=all)", NULL },
+        { NULL },
+    };
+    GError *err = NULL;
+    GOptionContext *ctx = g_option_context_new("- receive, decode and show videoredir streams");
+    g_option_context_set_summary(ctx,
+        "Connects to a SPICE server, finds the videoredir port channel and decodes every\n"
+        "video stream the guest sends over it.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        g_printerr("videoredir-client: %s (see --help)\n", err->message);
+        return 2;
+    }
+    g_option_context_free(ctx);
+    if (!a.uri) {
+        g_printerr("videoredir-client: --uri is required (see --help)\n");
+        return 2;
+    }
+    enum vr_hwdec hwdec = VR_HWDEC_AUTO;
+    if (a.hwdec_name && vr_hwdec_from_name(a.hwdec_name, &hwdec) < 0) {
+        g_printerr("videoredir-client: unknown --hwdec %s\n", a.hwdec_name);
+        return 2;
+    }
+    if (a.verbose)
+        g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+    av_log_set_level(a.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+
+    if (a.framemd5_path) {
+        int ret = vr_framemd5_open(a.framemd5_path, &a.md5);
+        if (ret < 0) {
+            g_printerr("videoredir-client: cannot open %s: %s\n", a.framemd5_path, strerror(-ret));
+            return 1;
+        }
+    }
+    struct vr_client_config cfg = { .hwdec = hwdec };
+    struct vr_client_callbacks cb = { .log = client_log, .frame = on_frame, .output = on_output };
+    if (vr_client_create(&cfg, &cb, &a, &a.client) < 0) {
+        g_printerr("videoredir-client: out of memory\n");
+        return 1;
+    }
+
+    a.loop = g_main_loop_new(NULL, FALSE);
+    a.session = spice_session_new();
+    g_object_set(a.session, "uri", a.uri, NULL);
+    g_signal_connect(a.session, "channel-new", G_CALLBACK(channel_new), &a);
+    struct vr_spiceport_callbacks pcb = { .opened = port_opened, .error = port_error };
+    a.port = vr_spiceport_new(a.session, a.port_name, vr_client_conn(a.client), &pcb, &a);
+    if (!spice_session_connect(a.session)) {
+        g_printerr("videoredir-client: cannot connect to %s\n", a.uri);
+        return 1;
+    }
+    a.start_us = a.last_stats_us = vr_time_us();
+    g_timeout_add(50, on_tick, &a);
+    g_message("connecting to %s", a.uri);
+    g_main_loop_run(a.loop);
+
+    finish(&a);
+    vr_spiceport_free(a.port);
+    spice_session_disconnect(a.session);
+    if (a.display)
+        g_object_unref(a.display);
+    g_object_unref(a.session);
+    vr_client_destroy(a.client);
+    g_main_loop_unref(a.loop);
+    g_free(a.uri);
+    g_free(a.port_name);
+    g_free(a.framemd5_path);
+    g_free(a.snapshot_path);
+    g_free(a.hwdec_name);
+    return a.exit_code;
+}
