@@ -1,0 +1,236 @@
+/*
+ * A QXL display for the host stand-in: one primary surface, painted with a
+ * single QXL_DRAW_COPY of the desktop picture, as a guest driver would.
+ *
+ * spice-server's worker thread calls get_command/release_resource, so the
+ * command queue is under a mutex. Guest "physical" addresses are our own
+ * pointers: one memory slot covers the whole address space with offset 0.
+ */
+#include <string.h>
+
+#include "host.h"
+
+#define MAX_QUEUE 16
+
+/* A drawable and everything it points to, freed when the server releases it. */
+struct paint {
+    QXLDrawable drawable; /* first: its release_info identifies the paint */
+    QXLImage image;
+    uint32_t pixels[];
+};
+
+struct vr_host_display {
+    QXLInstance qxl;
+    SpiceServer *server;
+    uint32_t width, height;
+    uint8_t *surface; /* primary surface memory */
+    GMutex lock;
+    QXLCommandExt queue[MAX_QUEUE];
+    unsigned head, count;
+    uint64_t next_image_id;
+};
+
+static struct vr_host_display *from_qxl(QXLInstance *qin)
+{
+    return (struct vr_host_display *)((char *)qin - offsetof(struct vr_host_display, qxl));
+}
+
+static void attached_worker(QXLInstance *qin)
+{
+    g_debug("QXL worker attached");
+}
+
+static void set_compression_level(QXLInstance *qin, int level)
+{
+}
+
+static void get_init_info(QXLInstance *qin, QXLDevInitInfo *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->num_memslots_groups = 1;
+    info->num_memslots = 1;
+    info->memslot_gen_bits = 1;
+    info->memslot_id_bits = 1;
+    info->qxl_ram_size = ~0u;
+    info->internal_groupslot_id = 0;
+    info->n_surfaces = 1;
+}
+
+static int get_command(QXLInstance *qin, QXLCommandExt *cmd)
+{
+    struct vr_host_display *d = from_qxl(qin);
+    int got = 0;
+    g_mutex_lock(&d->lock);
+    if (d->count) {
+        *cmd = d->queue[d->head];
+        d->head = (d->head + 1) % MAX_QUEUE;
+        d->count--;
+        got = 1;
+    }
+    g_mutex_unlock(&d->lock);
+    return got;
+}
+
+static int req_cmd_notification(QXLInstance *qin)
+{
+    struct vr_host_display *d = from_qxl(qin);
+    g_mutex_lock(&d->lock);
+    int empty = d->count == 0;
+    g_mutex_unlock(&d->lock);
+    return empty; /* 1: we will call spice_qxl_wakeup when there is more */
+}
+
+static void release_resource(QXLInstance *qin, QXLReleaseInfoExt info)
+{
+    /* release_info is the first member of the drawable, which is first in
+     * the paint: the id is the paint's address. */
+    g_free((void *)(uintptr_t)info.info->id);
+}
+
+static int get_cursor_command(QXLInstance *qin, QXLCommandExt *cmd)
+{
+    return 0;
+}
+
+static int req_cursor_notification(QXLInstance *qin)
+{
+    return 1;
+}
+
+static void notify_update(QXLInstance *qin, uint32_t update_id)
+{
+}
+
+static int flush_resources(QXLInstance *qin)
+{
+    return 0;
+}
+
+static void async_complete(QXLInstance *qin, uint64_t cookie)
+{
+}
+
+static void update_area_complete(QXLInstance *qin, uint32_t surface_id, QXLRect *rects,
+                                 uint32_t n)
+{
+}
+
+static void set_client_capabilities(QXLInstance *qin, uint8_t present,
+                                    uint8_t caps[SPICE_CAPABILITIES_SIZE])
+{
+    g_debug("display client %s", present ? "present" : "gone");
+}
+
+static int client_monitors_config(QXLInstance *qin, VDAgentMonitorsConfig *mc)
+{
+    return 0; /* one fixed monitor */
+}
+
+static const QXLInterface qxl_iface = {
+    .base = { .type = SPICE_INTERFACE_QXL, .description = "videoredir-host display",
+              .major_version = SPICE_INTERFACE_QXL_MAJOR,
+              .minor_version = SPICE_INTERFACE_QXL_MINOR },
+    .attached_worker = attached_worker,
+    .set_compression_level = set_compression_level,
+    .get_init_info = get_init_info,
+    .get_command = get_command,
+    .req_cmd_notification = req_cmd_notification,
+    .release_resource = release_resource,
+    .get_cursor_command = get_cursor_command,
+    .req_cursor_notification = req_cursor_notification,
+    .notify_update = notify_update,
+    .flush_resources = flush_resources,
+    .async_complete = async_complete,
+    .update_area_complete = update_area_complete,
+    .set_client_capabilities = set_client_capabilities,
+    .client_monitors_config = client_monitors_config,
+};
+
+static void push(struct vr_host_display *d, QXLCommandExt cmd)
+{
+    g_mutex_lock(&d->lock);
+    if (d->count < MAX_QUEUE) {
+        d->queue[(d->head + d->count) % MAX_QUEUE] = cmd;
+        d->count++;
+    }
+    g_mutex_unlock(&d->lock);
+    spice_qxl_wakeup(&d->qxl);
+}
+
+/* Queues a copy of pixels (x8r8g8b8, w*4 stride) onto the whole screen. */
+static void paint(struct vr_host_display *d, const uint32_t *pixels)
+{
+    size_t n = (size_t)d->width * d->height;
+    struct paint *p = g_malloc0(sizeof(*p) + n * 4);
+    memcpy(p->pixels, pixels, n * 4);
+
+    QXLImage *img = &p->image;
+    img->descriptor.id = ++d->next_image_id;
+    img->descriptor.type = SPICE_IMAGE_TYPE_BITMAP;
+    img->descriptor.width = d->width;
+    img->descriptor.height = d->height;
+    img->bitmap.format = SPICE_BITMAP_FMT_32BIT;
+    img->bitmap.flags = QXL_BITMAP_DIRECT | QXL_BITMAP_TOP_DOWN;
+    img->bitmap.x = d->width;
+    img->bitmap.y = d->height;
+    img->bitmap.stride = d->width * 4;
+    img->bitmap.data = (QXLPHYSICAL)(uintptr_t)p->pixels;
+
+    QXLDrawable *dr = &p->drawable;
+    dr->release_info.id = (uint64_t)(uintptr_t)p;
+    dr->surface_id = 0;
+    dr->effect = QXL_EFFECT_OPAQUE;
+    dr->type = QXL_DRAW_COPY;
+    dr->bbox = (QXLRect){ .left = 0, .top = 0, .right = (int32_t)d->width, .bottom = (int32_t)d->height };
+    dr->clip.type = SPICE_CLIP_TYPE_NONE;
+    for (int i = 0; i < 3; i++)
+        dr->surfaces_dest[i] = -1;
+    dr->u.copy.src_bitmap = (QXLPHYSICAL)(uintptr_t)img;
+    dr->u.copy.src_area = dr->bbox;
+    dr->u.copy.rop_descriptor = SPICE_ROPD_OP_PUT;
+
+    QXLCommandExt cmd = { .cmd = { .data = (QXLPHYSICAL)(uintptr_t)dr, .type = QXL_CMD_DRAW } };
+    push(d, cmd);
+}
+
+int vr_host_display_start(SpiceServer *server, uint32_t width, uint32_t height,
+                          const uint32_t *pixels, struct vr_host_display **out)
+{
+    struct vr_host_display *d = g_new0(struct vr_host_display, 1);
+    g_mutex_init(&d->lock);
+    d->server = server;
+    d->width = width;
+    d->height = height;
+    d->surface = g_malloc0((size_t)width * height * 4);
+    d->qxl.base.sif = &qxl_iface.base;
+    d->qxl.id = 0;
+    if (spice_server_add_interface(server, &d->qxl.base) != 0) {
+        g_free(d->surface);
+        g_free(d);
+        return -1;
+    }
+    QXLDevMemSlot slot = { .slot_group_id = 0, .slot_id = 0, .generation = 0,
+                           .virt_start = 0, .virt_end = ~(uintptr_t)0, .addr_delta = 0,
+                           .qxl_ram_size = ~0u };
+    spice_qxl_add_memslot(&d->qxl, &slot);
+    QXLDevSurfaceCreate surf = {
+        .width = width, .height = height, .stride = (int32_t)(width * 4),
+        .format = SPICE_SURFACE_FMT_32_xRGB, .position = 0, .mouse_mode = 0, .flags = 0,
+        .type = 0, .mem = (uint64_t)(uintptr_t)d->surface, .group_id = 0,
+    };
+    spice_qxl_create_primary_surface(&d->qxl, 0, &surf);
+    paint(d, pixels);
+    *out = d;
+    return 0;
+}
+
+void vr_host_display_stop(struct vr_host_display *d)
+{
+    if (!d)
+        return;
+    spice_server_remove_interface(&d->qxl.base);
+    /* Paints the server never released are freed with the process. */
+    g_free(d->surface);
+    g_mutex_clear(&d->lock);
+    g_free(d);
+}

@@ -1,0 +1,106 @@
+/*
+ * videoredir-host: the host stand-in. A SPICE server (libspice-server) on
+ * loopback with a QXL desktop and a videoredir port whose guest end is a
+ * unix socket, so the whole chain runs without a VM.
+ */
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <videoredir/transport.h>
+
+#include "host.h"
+
+static gboolean on_signal(gpointer loop)
+{
+    g_main_loop_quit(loop);
+    return G_SOURCE_REMOVE;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 5930;
+    char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
+    GOptionEntry entries[] = {
+        { "spice-port", 'p', 0, G_OPTION_ARG_INT, &port, "SPICE TCP port (default 5930)", "N" },
+        { "addr", 0, 0, G_OPTION_ARG_STRING, &addr, "address to listen on (default 127.0.0.1)", "ADDR" },
+        { "port-name", 0, 0, G_OPTION_ARG_STRING, &port_name,
+          "name of the port channel (default " VR_DEFAULT_PORT_NAME ")", "NAME" },
+        { "guest-socket", 's', 0, G_OPTION_ARG_FILENAME, &sock,
+          "unix socket the guest side connects to (default /tmp/videoredir-guest.sock)", "PATH" },
+        { "size", 0, 0, G_OPTION_ARG_STRING, &size, "desktop size (default 1280x800)", "WxH" },
+        { "desktop", 0, 0, G_OPTION_ARG_FILENAME, &desktop,
+          "desktop picture (any image FFmpeg reads; default: built in)", "IMAGE" },
+        { NULL },
+    };
+    GOptionContext *ctx = g_option_context_new("- stand-in for QEMU: SPICE server with a videoredir port");
+    g_option_context_set_summary(ctx,
+        "Serves a desktop picture over SPICE (QXL) and a port channel whose guest end is a\n"
+        "unix socket: videoredir-capture --device PATH talks to it as to /dev/virtio-ports/NAME.");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    GError *err = NULL;
+    if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
+        fprintf(stderr, "videoredir-host: %s (see --help)\n", err->message);
+        return 2;
+    }
+    g_option_context_free(ctx);
+    unsigned w = 1280, h = 800;
+    if (size && (sscanf(size, "%ux%u", &w, &h) != 2 || w < 64 || h < 64 || w > 8192 || h > 8192)) {
+        fprintf(stderr, "videoredir-host: bad --size %s (WxH, 64..8192)\n", size);
+        return 2;
+    }
+    if (port <= 0 || port > 65535) {
+        fprintf(stderr, "videoredir-host: bad --spice-port %d\n", port);
+        return 2;
+    }
+    if (!sock)
+        sock = g_strdup("/tmp/videoredir-guest.sock");
+
+    uint32_t *pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
+    if (!pixels) {
+        fprintf(stderr, "videoredir-host: %s\n", err->message);
+        return 1;
+    }
+
+    GMainLoop *loop = g_main_loop_new(NULL, FALSE);
+    SpiceServer *server = spice_server_new();
+    spice_server_set_addr(server, addr ? addr : "127.0.0.1", 0);
+    spice_server_set_port(server, port);
+    spice_server_set_noauth(server);
+    if (spice_server_init(server, &vr_host_core) != 0) {
+        fprintf(stderr, "videoredir-host: cannot start the SPICE server on port %d (in use?)\n", port);
+        return 1;
+    }
+    struct vr_host_display *display = NULL;
+    if (vr_host_display_start(server, w, h, pixels, &display) < 0) {
+        fprintf(stderr, "videoredir-host: cannot add the QXL display\n");
+        return 1;
+    }
+    g_free(pixels);
+    struct vr_host_port *vport = NULL;
+    int ret = vr_host_port_start(server, port_name ? port_name : VR_DEFAULT_PORT_NAME, sock, &vport);
+    if (ret < 0) {
+        fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
+        return 1;
+    }
+    spice_server_vm_start(server);
+    g_unix_signal_add(SIGINT, on_signal, loop);
+    g_unix_signal_add(SIGTERM, on_signal, loop);
+    printf("videoredir-host: ready spice-port=%d guest-socket=%s\n", port, sock);
+    fflush(stdout);
+    g_main_loop_run(loop);
+
+    g_message("shutting down");
+    vr_host_port_stop(vport);
+    spice_server_vm_stop(server);
+    vr_host_display_stop(display);
+    spice_server_destroy(server);
+    g_main_loop_unref(loop);
+    g_free(port_name);
+    g_free(sock);
+    g_free(size);
+    g_free(desktop);
+    g_free(addr);
+    return 0;
+}
