@@ -2,7 +2,7 @@
 # Needs VR_BIN (the build's bin/ folder). Every process started here is
 # killed on exit, whatever happened.
 set -euo pipefail
-: "${VR_BIN:?VR_BIN must point at the build's bin folder}"
+: "${VR_BIN:?VR_BIN must point at the bin folder of a build}"
 VR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vr-e2e.XXXXXX")
 VR_PIDS=()
 
