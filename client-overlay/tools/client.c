@@ -32,7 +32,7 @@ struct app {
     double snapshot_at, timeout;
 
     uint64_t start_us, first_frame_us, finish_us;
-    bool snapshot_at_done;
+    bool snapshot_at_done, snapshot_written;
     uint64_t stat_frames[VR_MAX_STREAMS], stat_bytes[VR_MAX_STREAMS];
     uint64_t last_stats_us;
 };
@@ -142,6 +142,16 @@ static void write_snapshot(struct app *a, const char *path)
     else
         g_message("snapshot written to %s", path);
     pixman_image_unref(canvas);
+    a->snapshot_written = true;
+}
+
+/* The picture at the end of a stream is taken at once: the guest may close
+ * the port right after, and a closed port takes the streams with it. */
+static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
+{
+    struct app *a = user;
+    if (ev == VR_CLIENT_EV_STREAM_END && a->snapshot_path)
+        write_snapshot(a, a->snapshot_path);
 }
 
 static void print_stats(struct app *a, uint64_t now)
@@ -166,7 +176,7 @@ static void print_stats(struct app *a, uint64_t now)
 
 static void finish(struct app *a)
 {
-    if (a->snapshot_path)
+    if (a->snapshot_path && !a->snapshot_written)
         write_snapshot(a, a->snapshot_path);
     if (a->md5) {
         int ret = vr_framemd5_close(a->md5);
@@ -273,7 +283,7 @@ int main(int argc, char **argv)
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
           "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
-          "write a PNG of the desktop with the video composited, at exit", "PNG" },
+          "write a PNG of the desktop with the video composited when a stream ends (and at exit)", "PNG" },
         { "snapshot-at", 0, 0, G_OPTION_ARG_DOUBLE, &a.snapshot_at,
           "also write the snapshot SECONDS after the first frame", "SECONDS" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &a.stats,
@@ -318,7 +328,8 @@ int main(int argc, char **argv)
         }
     }
     struct vr_client_config cfg = { .hwdec = hwdec };
-    struct vr_client_callbacks cb = { .log = client_log, .frame = on_frame, .output = on_output };
+    struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
+                                      .output = on_output };
     if (vr_client_create(&cfg, &cb, &a, &a.client) < 0) {
         g_printerr("videoredir-client: out of memory\n");
         return 1;
