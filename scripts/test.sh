@@ -10,7 +10,9 @@ if [ "${1:-}" = --sanitize ]; then
   shift
   build="$top/build-asan"
   cmake_args+=(-DVR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+  # Slow unwinding on malloc: GLib has no frame pointers, and leak reports (and
+  # their suppressions) need whole stacks.
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
 fi
