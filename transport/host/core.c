@@ -1,7 +1,7 @@
 /* SpiceCoreInterface on the default GLib main context. */
 #include <glib-unix.h>
 
-#include "host.h"
+#include "core.h"
 
 struct SpiceTimer {
     GSource *src;

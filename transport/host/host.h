@@ -7,8 +7,7 @@
 #include <spice/protocol.h>
 #include <stdint.h>
 
-/* SpiceCoreInterface on the default GLib main context. */
-extern SpiceCoreInterface vr_host_core;
+#include "core.h"
 
 /* The port char device bridged to a unix socket for the guest side. */
 struct vr_host_port;
