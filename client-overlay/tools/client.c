@@ -32,7 +32,8 @@ struct app {
     double snapshot_at, timeout;
 
     uint64_t start_us, first_frame_us, finish_us;
-    bool snapshot_at_done, snapshot_written;
+    bool snapshot_at_done, snapshot_written, snapshot_pending, desktop_drawn;
+    pixman_image_t *videos; /* captured video layer for the snapshot */
     uint64_t stat_frames[VR_MAX_STREAMS], stat_bytes[VR_MAX_STREAMS];
     uint64_t last_stats_us;
 };
@@ -115,10 +116,20 @@ static pixman_image_t *make_canvas(struct app *a)
     return pixman_image_create_bits(PIXMAN_x8r8g8b8, w, h, NULL, 0);
 }
 
-static void write_snapshot(struct app *a, const char *path)
+/* The videos as they are now, on a transparent layer the size of the canvas.
+ * Kept so the picture can be finished once the desktop has arrived: the
+ * guest may close the port (taking the streams with it) before that. */
+static void capture_videos(struct app *a)
 {
     pixman_image_t *canvas = make_canvas(a);
-    if (!canvas) {
+    if (a->videos)
+        pixman_image_unref(a->videos);
+    a->videos = canvas ? pixman_image_create_bits(PIXMAN_a8r8g8b8, pixman_image_get_width(canvas),
+                                                  pixman_image_get_height(canvas), NULL, 0)
+                       : NULL;
+    if (canvas)
+        pixman_image_unref(canvas);
+    if (!a->videos) {
         g_warning("snapshot: out of memory");
         return;
     }
@@ -130,12 +141,28 @@ static void write_snapshot(struct app *a, const char *path)
         if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || !st.has_geometry)
             continue;
         vr_client_stream_region(a->client, i, &region);
-        int ret = vr_composite_frame(canvas, f, &st.geometry.content, &region);
+        int ret = vr_composite_frame(a->videos, f, &st.geometry.content, &region);
         if (ret < 0)
             g_warning("snapshot: cannot composite stream %" PRIu32 ": %s", st.stream_id,
                       strerror(-ret));
     }
     pixman_region32_fini(&region);
+}
+
+/* Desktop (as the display channel has it now) under the captured videos. */
+static void write_snapshot(struct app *a, const char *path)
+{
+    if (!a->videos)
+        capture_videos(a);
+    pixman_image_t *canvas = make_canvas(a);
+    if (!canvas || !a->videos) {
+        g_warning("snapshot: out of memory");
+        if (canvas)
+            pixman_image_unref(canvas);
+        return;
+    }
+    pixman_image_composite32(PIXMAN_OP_OVER, a->videos, NULL, canvas, 0, 0, 0, 0, 0, 0,
+                             pixman_image_get_width(a->videos), pixman_image_get_height(a->videos));
     int ret = vr_write_png(canvas, path);
     if (ret < 0)
         g_warning("cannot write snapshot %s: %s", path, av_err2str(ret));
@@ -143,14 +170,28 @@ static void write_snapshot(struct app *a, const char *path)
         g_message("snapshot written to %s", path);
     pixman_image_unref(canvas);
     a->snapshot_written = true;
+    a->snapshot_pending = false;
 }
 
-/* The picture at the end of a stream is taken at once: the guest may close
- * the port right after, and a closed port takes the streams with it. */
+/* The videos at the end of a stream are captured at once; the picture is
+ * written when the desktop has been drawn at least once. */
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
     struct app *a = user;
-    if (ev == VR_CLIENT_EV_STREAM_END && a->snapshot_path)
+    if (ev != VR_CLIENT_EV_STREAM_END || !a->snapshot_path)
+        return;
+    capture_videos(a);
+    if (a->desktop_drawn || !a->display)
+        write_snapshot(a, a->snapshot_path);
+    else
+        a->snapshot_pending = true;
+}
+
+static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
+{
+    struct app *a = user;
+    a->desktop_drawn = true;
+    if (a->snapshot_pending)
         write_snapshot(a, a->snapshot_path);
 }
 
@@ -176,8 +217,10 @@ static void print_stats(struct app *a, uint64_t now)
 
 static void finish(struct app *a)
 {
-    if (a->snapshot_path && !a->snapshot_written)
+    if (a->snapshot_path && (!a->snapshot_written || a->snapshot_pending))
         write_snapshot(a, a->snapshot_path);
+    if (a->videos)
+        pixman_image_unref(a->videos);
     if (a->md5) {
         int ret = vr_framemd5_close(a->md5);
         a->md5 = NULL;
@@ -198,6 +241,7 @@ static gboolean on_tick(gpointer user)
     if (a->snapshot_path && a->snapshot_at > 0 && !a->snapshot_at_done && a->first_frame_us &&
         now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
         a->snapshot_at_done = true;
+        capture_videos(a);
         write_snapshot(a, a->snapshot_path);
     }
     if (a->exit_at_eos && !a->finishing && vr_client_streams_ended(a->client) > 0 &&
@@ -208,9 +252,11 @@ static gboolean on_tick(gpointer user)
         if (a->stats)
             print_stats(a, now);
     }
-    /* Let the last feedback reach the guest before leaving. */
-    if (a->finishing && (vr_conn_out_queued(vr_client_conn(a->client)) == 0 ||
-                         now - a->finish_us > 2000000)) {
+    /* Let the last feedback reach the guest, and the desktop reach us, before
+     * leaving. */
+    if (a->finishing && ((vr_conn_out_queued(vr_client_conn(a->client)) == 0 &&
+                          !a->snapshot_pending) ||
+                         now - a->finish_us > 3000000)) {
         quit(a, 0);
         return G_SOURCE_REMOVE;
     }
@@ -269,6 +315,7 @@ static void channel_new(SpiceSession *session, SpiceChannel *channel, gpointer u
         g_signal_connect(channel, "channel-event", G_CALLBACK(main_channel_event), a);
     if (SPICE_IS_DISPLAY_CHANNEL(channel) && !a->display) {
         a->display = g_object_ref(channel);
+        g_signal_connect(channel, "display-invalidate", G_CALLBACK(display_invalidate), a);
         spice_channel_connect(channel);
     }
 }

@@ -16,7 +16,7 @@ client=$!
 VR_PIDS+=("$client")
 # Visible: the window minus 500..700 x 300..400.
 region="300,200,640,100;300,300,200,100;700,300,240,100;300,400,640,160"
-"$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --window 300,200,640,360 \
+"$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace none --window 300,200,640,360 \
   --region "$region" --connect-timeout 30 "${VR_SAMPLES:?}/h264-bframes.mp4" \
   >"$VR_TMP/capture.log" 2>&1 || vr_fail "capture failed"
 wait "$client" || vr_fail "client failed"
