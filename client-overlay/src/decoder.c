@@ -40,6 +40,10 @@ static const struct backend backends[] = {
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
+/* Pictures larger than this (or than the stream's announced size) are refused
+ * by the decoder. */
+#define MAX_PIXELS ((int64_t)8192 * 8192)
+
 /* Hardware devices that failed to open: probed once per process. */
 static bool device_failed[N_BACKENDS];
 
@@ -113,8 +117,14 @@ static enum AVPixelFormat get_hw_format(AVCodecContext *ctx, const enum AVPixelF
     for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++)
         if (*p == d->hw_fmt)
             return *p;
-    /* The stream needs something the device cannot do: decode in software. */
-    return fmts[0];
+    /* The stream needs something the device cannot do: decode in software
+     * (the first format that is not another hardware surface). */
+    for (const enum AVPixelFormat *p = fmts; *p != AV_PIX_FMT_NONE; p++) {
+        const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(*p);
+        if (desc && !(desc->flags & AV_PIX_FMT_FLAG_HWACCEL))
+            return *p;
+    }
+    return AV_PIX_FMT_NONE;
 }
 
 /* The pixel format through which codec outputs frames of device type, or NONE. */
@@ -162,7 +172,12 @@ static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
     d->ctx->opaque = d;
     d->ctx->width = (int)s->width;
     d->ctx->height = (int)s->height;
-    d->ctx->pkt_timebase = (AVRational){ (int)s->timebase_num, (int)s->timebase_den };
+    if (s->timebase_num <= INT32_MAX && s->timebase_den <= INT32_MAX)
+        d->ctx->pkt_timebase = (AVRational){ (int)s->timebase_num, (int)s->timebase_den };
+    /* The bitstream, not the start message, decides the picture size: bound
+     * what a hostile stream can make the decoder allocate. */
+    int64_t area = (int64_t)s->width * s->height;
+    d->ctx->max_pixels = area > MAX_PIXELS ? area : MAX_PIXELS;
     if (s->extradata_len) {
         d->ctx->extradata = av_mallocz(s->extradata_len + AV_INPUT_BUFFER_PADDING_SIZE);
         if (!d->ctx->extradata) {

@@ -25,6 +25,13 @@
 #define DEFAULT_MAX_STREAMS 4u
 /* Keyframe requests are not repeated faster than this per stream. */
 #define KEYREQ_US 500000u
+/* Nothing at all from the guest for this long: it is gone. */
+#define SILENCE_US 5000000u
+/* Send times of the last frames fed to a decoder, to find the one a decoded
+ * frame came from (decoders reorder and delay). */
+#define SENT_RING 64u
+/* Our pings that a pong may answer. */
+#define PING_RING 4u
 
 #ifndef VR_VERSION_STRING
 #define VR_VERSION_STRING "0"
@@ -45,6 +52,12 @@ struct stream {
     uint64_t last_feedback_us, last_keyreq_us;
     uint64_t received, decoded, dropped, lost, errors, bytes;
     uint32_t latency_us;
+    uint32_t stop_reason;
+    struct {
+        int64_t pts;
+        uint64_t send_us;
+    } sent[SENT_RING];
+    uint32_t n_sent;
 };
 
 struct vr_client {
@@ -56,7 +69,12 @@ struct vr_client {
     bool open, established;
     uint64_t next_hello_us, next_ping_us;
     uint64_t rx_base; /* conn bytes_in where the guest's count starts */
+    uint64_t last_rx_us, last_bytes_in; /* when the guest was last heard */
     uint32_t ping_id;
+    struct {
+        uint32_t id;
+        uint64_t time_us;
+    } pings[PING_RING];
     /* Clock offset guest - client from the ping with the shortest round trip
      * seen recently. */
     bool have_offset;
@@ -64,7 +82,7 @@ struct vr_client {
     uint32_t best_rtt_us;
 
     struct stream streams[VR_MAX_STREAMS];
-    uint32_t ended_count;
+    uint32_t ended_count, eos_count;
     uint64_t protocol_errors;
     struct vr_msg *scratch; /* outgoing messages; a region is 4 KiB */
 };
@@ -203,9 +221,31 @@ static void reject(struct vr_client *c, uint32_t id, uint32_t reason, const char
     send_msg(c, m);
 }
 
+/* Guest send time of the access unit frame f was decoded from: the one with
+ * its pts, else the newest one sent. 0 if none. */
+static uint64_t send_time_of(const struct stream *s, const AVFrame *f)
+{
+    if (!s->n_sent)
+        return 0;
+    uint32_t n = s->n_sent < SENT_RING ? s->n_sent : SENT_RING;
+    if (f->pts != AV_NOPTS_VALUE)
+        for (uint32_t k = 1; k <= n; k++) {
+            uint32_t i = (s->n_sent - k) % SENT_RING;
+            if (s->sent[i].pts == f->pts)
+                return s->sent[i].send_us;
+        }
+    return s->sent[(s->n_sent - 1) % SENT_RING].send_us;
+}
+
 static void on_frame_out(struct vr_client *c, struct stream *s, const AVFrame *f)
 {
     s->decoded++;
+    uint64_t sent = send_time_of(s, f);
+    if (c->have_offset && sent) {
+        /* The guest's clock is ahead of ours by offset_us. */
+        int64_t lat = (int64_t)now_us(c) - ((int64_t)sent - c->offset_us);
+        s->latency_us = lat < 0 ? 0 : lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
+    }
     if (!s->last)
         s->last = av_frame_alloc();
     if (s->last) {
@@ -231,20 +271,24 @@ static void receive_all(struct vr_client *c, struct stream *s)
     }
 }
 
-static void end_stream(struct vr_client *c, struct stream *s, bool drain)
+/* Ends s for reason (VR_REASON_EOS drains the decoder first: every frame
+ * sent is shown). */
+static void end_stream(struct vr_client *c, struct stream *s, uint32_t reason)
 {
     if (!s->active)
         return;
-    if (drain && s->dec && vr_decoder_drain(s->dec) == 0)
+    if (reason == VR_REASON_EOS && s->dec && vr_decoder_drain(s->dec) == 0)
         receive_all(c, s);
     s->active = false;
     s->ended = true;
+    s->stop_reason = reason;
     c->ended_count++;
+    c->eos_count += reason == VR_REASON_EOS;
     send_feedback(c, s);
     logf_(c, VR_CLOG_INFO,
-          "stream %" PRIu32 " ended: %" PRIu64 " frames received, %" PRIu64 " decoded, %" PRIu64
+          "stream %" PRIu32 " ended (%s): %" PRIu64 " frames received, %" PRIu64 " decoded, %" PRIu64
           " dropped, %" PRIu64 " lost",
-          s->id, s->received, s->decoded, s->dropped, s->lost);
+          s->id, vr_reason_name(reason), s->received, s->decoded, s->dropped, s->lost);
     vr_decoder_close(s->dec);
     s->dec = NULL;
     emit(c, VR_CLIENT_EV_STREAM_END, s->id);
@@ -288,6 +332,7 @@ static void handle_hello(struct vr_client *c, const struct vr_hello *h)
     if (!c->established)
         logf_(c, VR_CLOG_INFO, "session up with %s (protocol %u)", h->software, ver);
     c->established = true;
+    c->last_rx_us = now_us(c);
     c->next_ping_us = now_us(c);
     emit(c, VR_CLIENT_EV_SESSION, 0);
 }
@@ -313,10 +358,15 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
         /* The guest restarted this stream without stopping it (e.g. after a
          * lost STREAM_STOP): the old one is over. */
         logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 " started again while active: replacing it", id);
-        end_stream(c, s, false);
+        end_stream(c, s, VR_REASON_PROTOCOL);
     }
     if (s)
         stream_clear(s);
+    if (st->timebase_num > INT32_MAX || st->timebase_den > INT32_MAX) {
+        reject(c, id, VR_REASON_PROTOCOL, "time base %" PRIu32 "/%" PRIu32 " out of range",
+               st->timebase_num, st->timebase_den);
+        return;
+    }
     if (st->width > c->cfg.max_width || st->height > c->cfg.max_height) {
         reject(c, id, VR_REASON_TOO_LARGE, "%" PRIu32 "x%" PRIu32 " is over the limit %" PRIu32
                "x%" PRIu32, st->width, st->height, c->cfg.max_width, c->cfg.max_height);
@@ -371,6 +421,9 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
         s->dropped++;
     } else {
         s->need_key = false;
+        s->sent[s->n_sent % SENT_RING].pts = f->pts == INT64_MIN ? AV_NOPTS_VALUE : f->pts;
+        s->sent[s->n_sent % SENT_RING].send_us = f->send_time_us;
+        s->n_sent++;
         int ret = vr_decoder_send(s->dec, f);
         if (ret < 0) {
             s->errors++;
@@ -380,10 +433,6 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
             request_key(c, s, VR_REASON_DECODE_ERROR);
         }
         receive_all(c, s);
-        if (c->have_offset) {
-            int64_t lat = (int64_t)now_us(c) - ((int64_t)f->send_time_us - c->offset_us);
-            s->latency_us = lat < 0 ? 0 : lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
-        }
     }
     if (++s->since_feedback >= FEEDBACK_FRAMES)
         send_feedback(c, s);
@@ -427,8 +476,11 @@ static void handle_ping(struct vr_client *c, const struct vr_ping *p)
 static void handle_pong(struct vr_client *c, const struct vr_pong *p)
 {
     uint64_t now = now_us(c);
-    if (p->ping_time_us > now || now - p->ping_time_us > 10000000u)
-        return; /* not one of ours, or ancient */
+    bool ours = false;
+    for (uint32_t i = 0; i < PING_RING; i++)
+        ours |= c->pings[i].id == p->id && c->pings[i].time_us == p->ping_time_us && p->id;
+    if (!ours || p->ping_time_us > now || now - p->ping_time_us > 10000000u)
+        return; /* not an answer to one of our recent pings */
     uint32_t rtt = (uint32_t)(now - p->ping_time_us);
     /* Keep the estimate from the fastest exchange; let it age so a changed
      * path can take over. */
@@ -459,7 +511,7 @@ static void on_message(void *user, const struct vr_msg *m)
     case VR_MSG_STREAM_STOP: {
         struct stream *s = find(c, m->stream_id);
         if (s)
-            end_stream(c, s, true);
+            end_stream(c, s, m->u.stop.reason);
         break;
     }
     case VR_MSG_FLUSH: {
@@ -467,6 +519,7 @@ static void on_message(void *user, const struct vr_msg *m)
         if (s && s->active) {
             vr_decoder_flush(s->dec);
             s->need_key = true;
+            s->n_sent = 0;
         }
         break;
     }
@@ -495,6 +548,16 @@ static void on_error(void *user, int err, uint16_t type, uint32_t stream_id)
     c->protocol_errors++;
     logf_(c, VR_CLOG_DEBUG, "skipped bad input (%s, type %s, stream %" PRIu32 ")", strerror(-err),
           vr_msg_type_name(type), stream_id);
+    /* A start we cannot read still gets an answer, so the guest falls back
+     * at once instead of after its 3 s timeout. */
+    if (type == VR_MSG_STREAM_START && c->established && stream_id >= 1 &&
+        stream_id <= VR_MAX_STREAM_ID) {
+        struct stream *s = find(c, stream_id);
+        if (s && s->active)
+            end_stream(c, s, VR_REASON_PROTOCOL);
+        reject(c, stream_id, VR_REASON_PROTOCOL, "stream start not understood (%s): unknown codec "
+               "or malformed", strerror(-err));
+    }
 }
 
 int vr_client_create(const struct vr_client_config *cfg, const struct vr_client_callbacks *cb,
@@ -552,6 +615,8 @@ void vr_client_channel_open(struct vr_client *c)
     drop_all_streams(c);
     send_hello(c, false);
     c->next_hello_us = now_us(c) + HELLO_US;
+    c->last_rx_us = now_us(c);
+    c->last_bytes_in = bytes_in(c);
 }
 
 void vr_client_channel_closed(struct vr_client *c)
@@ -566,6 +631,19 @@ void vr_client_tick(struct vr_client *c)
     if (!c->open)
         return;
     uint64_t now = now_us(c);
+    uint64_t in = bytes_in(c);
+    if (in != c->last_bytes_in) {
+        c->last_bytes_in = in;
+        c->last_rx_us = now;
+    }
+    if (c->established && now - c->last_rx_us >= SILENCE_US) {
+        logf_(c, VR_CLOG_WARNING, "nothing from the guest for %u s: dropping its streams, "
+              "waiting for its hello", SILENCE_US / 1000000u);
+        c->established = false;
+        c->have_offset = false;
+        drop_all_streams(c);
+        c->next_hello_us = now;
+    }
     if (!c->established) {
         if (now >= c->next_hello_us) {
             send_hello(c, false);
@@ -575,8 +653,10 @@ void vr_client_tick(struct vr_client *c)
     }
     if (now >= c->next_ping_us) {
         struct vr_msg *m = msg(c, VR_MSG_PING, 0);
-        m->u.ping.id = ++c->ping_id;
+        m->u.ping.id = ++c->ping_id ? c->ping_id : ++c->ping_id;
         m->u.ping.time_us = now;
+        c->pings[c->ping_id % PING_RING].id = m->u.ping.id;
+        c->pings[c->ping_id % PING_RING].time_us = now;
         send_msg(c, m);
         c->next_ping_us = now + PING_US;
     }
@@ -595,6 +675,11 @@ bool vr_client_established(const struct vr_client *c)
 uint32_t vr_client_streams_ended(const struct vr_client *c)
 {
     return c->ended_count;
+}
+
+uint32_t vr_client_streams_eos(const struct vr_client *c)
+{
+    return c->eos_count;
 }
 
 uint32_t vr_client_streams_active(const struct vr_client *c)
@@ -619,6 +704,7 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     st->timebase_den = s->start.timebase_den;
     st->active = s->active;
     st->ended = s->ended;
+    st->stop_reason = s->stop_reason;
     st->hw = s->dec && vr_decoder_is_hw(s->dec);
     snprintf(st->decoder, sizeof(st->decoder), "%s", s->dec ? vr_decoder_name(s->dec) : "-");
     st->frames_received = s->received;

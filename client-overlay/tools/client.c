@@ -16,6 +16,9 @@
 #include <videoredir/client.h>
 #include <videoredir/transport-spice.h>
 
+/* Largest black canvas made when there is no desktop. */
+#define MAX_CANVAS 8192
+
 struct app {
     GMainLoop *loop;
     SpiceSession *session;
@@ -34,7 +37,11 @@ struct app {
     uint64_t start_us, first_frame_us, finish_us;
     bool snapshot_at_done, snapshot_written, snapshot_pending, desktop_drawn;
     pixman_image_t *videos; /* captured video layer for the snapshot */
-    uint64_t stat_frames[VR_MAX_STREAMS], stat_bytes[VR_MAX_STREAMS];
+    struct {
+        uint32_t stream_id; /* 0: slot not seen yet */
+        uint64_t frames, bytes;
+        bool final_printed;
+    } stat[VR_MAX_STREAMS];
     uint64_t last_stats_us;
 };
 
@@ -101,7 +108,8 @@ static pixman_image_t *make_canvas(struct app *a)
             memcpy(dst + (size_t)y * dstride, p.data + (size_t)y * p.stride, (size_t)p.width * 4);
         return img;
     }
-    /* No desktop: a black canvas reaching the far corner of every video. */
+    /* No desktop: a black canvas reaching the far corner of every video
+     * (within reason: the geometry comes from the guest). */
     int w = 64, h = 64;
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
         struct vr_client_stream_stats st;
@@ -113,6 +121,8 @@ static pixman_image_t *make_canvas(struct app *a)
         if (r->y + (int)r->h > h)
             h = r->y + (int)r->h;
     }
+    w = w > MAX_CANVAS ? MAX_CANVAS : w;
+    h = h > MAX_CANVAS ? MAX_CANVAS : h;
     return pixman_image_create_bits(PIXMAN_x8r8g8b8, w, h, NULL, 0);
 }
 
@@ -195,23 +205,35 @@ static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h,
         write_snapshot(a, a->snapshot_path);
 }
 
+/* One line per live stream, and a last one for each stream that ended since
+ * the previous call. Rates are over the time since the previous call. */
 static void print_stats(struct app *a, uint64_t now)
 {
     double secs = (now - a->last_stats_us) / 1e6;
+    if (secs <= 0)
+        secs = 1e-3;
     a->last_stats_us = now;
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
         struct vr_client_stream_stats st;
-        if (vr_client_stream_stats(a->client, i, &st) < 0 || !st.active)
+        if (vr_client_stream_stats(a->client, i, &st) < 0)
             continue;
-        double fps = (st.frames_decoded - a->stat_frames[i]) / secs;
-        double mbit = (st.bytes_received - a->stat_bytes[i]) * 8 / secs / 1e6;
-        a->stat_frames[i] = st.frames_decoded;
-        a->stat_bytes[i] = st.bytes_received;
+        if (a->stat[i].stream_id != st.stream_id) { /* the slot holds a new stream */
+            memset(&a->stat[i], 0, sizeof(a->stat[i]));
+            a->stat[i].stream_id = st.stream_id;
+        }
+        if (!st.active && (!st.ended || a->stat[i].final_printed))
+            continue;
+        a->stat[i].final_printed = st.ended;
+        double fps = (st.frames_decoded - a->stat[i].frames) / secs;
+        double mbit = (st.bytes_received - a->stat[i].bytes) * 8 / secs / 1e6;
+        a->stat[i].frames = st.frames_decoded;
+        a->stat[i].bytes = st.bytes_received;
         fprintf(stderr,
                 "stats: stream %" PRIu32 " %s %" PRIu32 "x%" PRIu32 " decoder %s | %.1f fps %.2f Mbit/s"
-                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | latency %.1f ms\n",
+                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | latency %.1f ms%s%s\n",
                 st.stream_id, vr_codec_name(st.codec), st.width, st.height, st.decoder, fps, mbit,
-                st.frames_decoded, st.frames_dropped, st.frames_lost, st.latency_us / 1000.0);
+                st.frames_decoded, st.frames_dropped, st.frames_lost, st.latency_us / 1000.0,
+                st.ended ? " | ended: " : "", st.ended ? vr_reason_name(st.stop_reason) : "");
     }
 }
 
@@ -248,7 +270,15 @@ static gboolean on_tick(gpointer user)
         vr_client_streams_active(a->client) == 0) {
         a->finishing = true;
         a->finish_us = now;
-        g_message("every stream ended");
+        uint32_t ended = vr_client_streams_ended(a->client), eos = vr_client_streams_eos(a->client);
+        if (eos == ended) {
+            g_message("every stream ended at its end and was drained");
+        } else {
+            g_printerr("videoredir-client: %" PRIu32 " of %" PRIu32
+                       " streams ended without reaching their end (see the log)\n",
+                       ended - eos, ended);
+            a->exit_code = 1;
+        }
         if (a->stats)
             print_stats(a, now);
     }
@@ -262,7 +292,10 @@ static gboolean on_tick(gpointer user)
     }
     if (a->timeout > 0 && now - a->start_us > (uint64_t)(a->timeout * 1e6)) {
         g_printerr("videoredir-client: timed out after %.0f s (%s)\n", a->timeout,
-                   vr_client_established(a->client) ? "session was up" : "no guest answered");
+                   vr_client_established(a->client) ? "the session was up, streams had not ended"
+                   : vr_spiceport_is_open(a->port)
+                       ? "the port is open but no videoredir guest answered"
+                       : "no SPICE port by that name was opened by a guest");
         quit(a, 1);
         return G_SOURCE_REMOVE;
     }

@@ -111,6 +111,7 @@ struct vr_client_stream_stats {
     uint32_t width, height;
     uint32_t timebase_num, timebase_den; /* unit of the frames' pts */
     bool active, ended, hw;
+    uint32_t stop_reason; /* enum vr_reason of the STREAM_STOP, once ended */
     char decoder[64];
     uint64_t frames_received, frames_decoded, frames_dropped, frames_lost;
     uint64_t decode_errors, bytes_received;
@@ -133,12 +134,16 @@ struct vr_conn *vr_client_conn(struct vr_client *c);
 void vr_client_channel_open(struct vr_client *c);
 void vr_client_channel_closed(struct vr_client *c);
 
-/* Runs timers (hello resend, ping, feedback). Call every ~50 ms. */
+/* Runs timers (hello resend, ping, feedback, 5 s guest silence). Call every
+ * ~50 ms. */
 void vr_client_tick(struct vr_client *c);
 
 bool vr_client_established(const struct vr_client *c);
-/* Streams ever seen that ended with STREAM_STOP, and streams active now. */
+/* Streams ever seen that ended with STREAM_STOP (any reason), those that
+ * ended with reason EOS (drained: every frame sent was decoded), and streams
+ * active now. Streams dropped because the guest went away count in none. */
 uint32_t vr_client_streams_ended(const struct vr_client *c);
+uint32_t vr_client_streams_eos(const struct vr_client *c);
 uint32_t vr_client_streams_active(const struct vr_client *c);
 
 /* Stats for the stream in slot i (0..VR_MAX_STREAMS-1). Returns 0, or
