@@ -53,6 +53,8 @@ struct stream {
     uint64_t received, decoded, dropped, lost, errors, bytes;
     uint32_t latency_us;
     uint32_t stop_reason;
+    char decoder[64]; /* kept after the decoder is closed, for stats */
+    bool hw;
     struct {
         int64_t pts;
         uint64_t send_us;
@@ -394,6 +396,8 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
     s->start.extradata = NULL;
     s->start.extradata_len = 0;
     s->dec = dec;
+    snprintf(s->decoder, sizeof(s->decoder), "%s", vr_decoder_name(dec));
+    s->hw = vr_decoder_is_hw(dec);
     s->need_key = true;
     s->last_feedback_us = now_us(c);
 
@@ -705,8 +709,8 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     st->active = s->active;
     st->ended = s->ended;
     st->stop_reason = s->stop_reason;
-    st->hw = s->dec && vr_decoder_is_hw(s->dec);
-    snprintf(st->decoder, sizeof(st->decoder), "%s", s->dec ? vr_decoder_name(s->dec) : "-");
+    st->hw = s->hw;
+    snprintf(st->decoder, sizeof(st->decoder), "%s", s->decoder);
     st->frames_received = s->received;
     st->frames_decoded = s->decoded;
     st->frames_dropped = s->dropped;

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +54,22 @@ static void client_log(void *user, enum vr_client_log level, const char *msg)
     case VR_CLOG_INFO: g_message("%s", msg); break;
     default: g_debug("%s", msg); break;
     }
+}
+
+/* FFmpeg's own messages (hardware probing, bitstream complaints) are details:
+ * they go to the debug log, shown with -v or G_MESSAGES_DEBUG=all. */
+static void av_log_to_glib(void *avcl, int level, const char *fmt, va_list vl)
+{
+    static int print_prefix = 1;
+    char line[512];
+    if (level > av_log_get_level())
+        return;
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+    size_t len = strlen(line);
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = 0;
+    if (len)
+        g_debug("libav: %s", line);
 }
 
 static void quit(struct app *a, int code)
@@ -183,28 +200,6 @@ static void write_snapshot(struct app *a, const char *path)
     a->snapshot_pending = false;
 }
 
-/* The videos at the end of a stream are captured at once; the picture is
- * written when the desktop has been drawn at least once. */
-static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
-{
-    struct app *a = user;
-    if (ev != VR_CLIENT_EV_STREAM_END || !a->snapshot_path)
-        return;
-    capture_videos(a);
-    if (a->desktop_drawn || !a->display)
-        write_snapshot(a, a->snapshot_path);
-    else
-        a->snapshot_pending = true;
-}
-
-static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
-{
-    struct app *a = user;
-    a->desktop_drawn = true;
-    if (a->snapshot_pending)
-        write_snapshot(a, a->snapshot_path);
-}
-
 /* One line per live stream, and a last one for each stream that ended since
  * the previous call. Rates are over the time since the previous call. */
 static void print_stats(struct app *a, uint64_t now)
@@ -228,13 +223,42 @@ static void print_stats(struct app *a, uint64_t now)
         double mbit = (st.bytes_received - a->stat[i].bytes) * 8 / secs / 1e6;
         a->stat[i].frames = st.frames_decoded;
         a->stat[i].bytes = st.bytes_received;
+        char latency[32] = "unknown"; /* until a pong gave the clock offset */
+        if (st.latency_us)
+            snprintf(latency, sizeof(latency), "%.1f ms", st.latency_us / 1000.0);
         fprintf(stderr,
                 "stats: stream %" PRIu32 " %s %" PRIu32 "x%" PRIu32 " decoder %s | %.1f fps %.2f Mbit/s"
-                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | latency %.1f ms%s%s\n",
+                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | latency %s%s%s\n",
                 st.stream_id, vr_codec_name(st.codec), st.width, st.height, st.decoder, fps, mbit,
-                st.frames_decoded, st.frames_dropped, st.frames_lost, st.latency_us / 1000.0,
+                st.frames_decoded, st.frames_dropped, st.frames_lost, latency,
                 st.ended ? " | ended: " : "", st.ended ? vr_reason_name(st.stop_reason) : "");
     }
+}
+
+/* The videos at the end of a stream are captured at once; the picture is
+ * written when the desktop has been drawn at least once. */
+static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
+{
+    struct app *a = user;
+    if (ev != VR_CLIENT_EV_STREAM_END)
+        return;
+    if (a->stats)
+        print_stats(a, vr_time_us()); /* the stream's last line, while it is still there */
+    if (!a->snapshot_path)
+        return;
+    capture_videos(a);
+    if (a->desktop_drawn || !a->display)
+        write_snapshot(a, a->snapshot_path);
+    else
+        a->snapshot_pending = true;
+}
+
+static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
+{
+    struct app *a = user;
+    a->desktop_drawn = true;
+    if (a->snapshot_pending)
+        write_snapshot(a, a->snapshot_path);
 }
 
 static void finish(struct app *a)
@@ -396,9 +420,18 @@ int main(int argc, char **argv)
         g_printerr("videoredir-client: unknown --hwdec %s\n", a.hwdec_name);
         return 2;
     }
-    if (a.verbose)
+#if GLIB_CHECK_VERSION(2, 68, 0)
+    /* GLib sends debug and info to stdout, which may be carrying framemd5. */
+    g_log_writer_default_set_use_stderr(TRUE);
+#endif
+    if (a.verbose) {
         g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+#if GLIB_CHECK_VERSION(2, 72, 0)
+        g_log_set_debug_enabled(TRUE); /* the variable may have been read already */
+#endif
+    }
     av_log_set_level(a.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+    av_log_set_callback(av_log_to_glib);
 
     if (a.framemd5_path) {
         int ret = vr_framemd5_open(a.framemd5_path, &a.md5);

@@ -137,31 +137,36 @@ static void guest_hello(uint8_t flags)
     send_now(&m);
 }
 
-/* Random but valid guest messages for streams 1..6: starts with odd sizes,
+/* Random but valid guest messages for streams 1..3: starts with odd sizes,
  * frames of garbage, geometry, regions, stops, flushes. */
 static void hostile_storm(const struct vr_stream_start *good, unsigned seed)
 {
     static uint8_t junk[4096];
+    int to_decoder = 0;
     for (int i = 0; i < 600; i++) {
         seed = seed * 1103515245u + 12345u;
-        uint32_t r = seed >> 8, id = 1 + r % 6;
-        switch ((r >> 4) % 7) {
-        case 0: {
+        uint32_t r = seed >> 8, id = 1 + r % 3;
+        switch ((r >> 4) % 10) {
+        case 0:
+        case 9: {
             struct vr_stream_start st = *good;
             st.codec = (uint16_t)(1 + (r >> 8) % 5);
-            st.width = 1 + (r >> 11) % 4000;
-            st.height = 1 + (r >> 13) % 3000;
+            st.width = 1 + (r >> 11) % 2500; /* mostly under the 1920x1080 limit */
+            st.height = 1 + (r >> 13) % 1400;
             st.extradata_len = (r >> 7) % 2 ? 0 : (r >> 9) % 64;
             st.extradata = junk;
             start(id, &st);
             break;
         }
         case 1:
-        case 2: {
+        case 2:
+        case 7:
+        case 8: {
             for (size_t k = 0; k < sizeof(junk); k++)
                 junk[k] = (uint8_t)((seed >> (k % 24)) + k * 7);
             struct vr_frame f = { .flags = (r >> 3) & 3, .pts = (int64_t)(r % 1000) - 500,
                                   .dts = INT64_MIN, .data = junk, .data_len = 1 + (r >> 5) % 4096 };
+            to_decoder += stats_of(id, NULL).active;
             send_frame(id, &f, (r >> 2) % 8 != 0);
             break;
         }
@@ -192,6 +197,7 @@ static void hostile_storm(const struct vr_stream_start *good, unsigned seed)
         pump();
         CHECK(vr_client_streams_active(client) <= 2, "never over max_streams");
     }
+    CHECK(to_decoder > 50, "the storm reached live streams: %d frames", to_decoder);
 }
 
 int main(int argc, char **argv)
