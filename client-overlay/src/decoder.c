@@ -26,17 +26,34 @@ struct vr_decoder {
     void *log_user;
 };
 
+/*
+ * A back end prepares a codec context before avcodec_open2: a hardware one
+ * attaches its device and picks its surface format. setup returns 0, or
+ * -ENOTSUP / -ENODEV with the reason written to why: the caller then tries the
+ * next entry. probe says, without a stream, whether the back end can decode
+ * codec here (for the hello's codec list). Adding a back end is adding an
+ * entry; software is last and always works for a codec libavcodec has.
+ */
 struct backend {
     const char *name;
     enum vr_hwdec kind;
-    enum AVHWDeviceType type; /* AV_HWDEVICE_TYPE_NONE: software */
+    enum AVHWDeviceType device; /* AV_HWDEVICE_TYPE_NONE: software */
+    bool (*probe)(size_t bi, const AVCodec *codec, vr_client_log_fn log, void *user);
+    int (*setup)(struct vr_decoder *d, size_t bi, const AVCodec *codec, char *why, size_t cap);
 };
 
+static bool probe_hwdevice(size_t bi, const AVCodec *codec, vr_client_log_fn log, void *user);
+static int setup_hwdevice(struct vr_decoder *d, size_t bi, const AVCodec *codec, char *why,
+                          size_t cap);
+static bool probe_software(size_t bi, const AVCodec *codec, vr_client_log_fn log, void *user);
+static int setup_software(struct vr_decoder *d, size_t bi, const AVCodec *codec, char *why,
+                          size_t cap);
+
 static const struct backend backends[] = {
-    { "vaapi", VR_HWDEC_VAAPI, AV_HWDEVICE_TYPE_VAAPI },
-    { "vdpau", VR_HWDEC_VDPAU, AV_HWDEVICE_TYPE_VDPAU },
-    { "cuda", VR_HWDEC_CUDA, AV_HWDEVICE_TYPE_CUDA },
-    { "software", VR_HWDEC_NONE, AV_HWDEVICE_TYPE_NONE },
+    { "vaapi", VR_HWDEC_VAAPI, AV_HWDEVICE_TYPE_VAAPI, probe_hwdevice, setup_hwdevice },
+    { "vdpau", VR_HWDEC_VDPAU, AV_HWDEVICE_TYPE_VDPAU, probe_hwdevice, setup_hwdevice },
+    { "cuda", VR_HWDEC_CUDA, AV_HWDEVICE_TYPE_CUDA, probe_hwdevice, setup_hwdevice },
+    { "software", VR_HWDEC_NONE, AV_HWDEVICE_TYPE_NONE, probe_software, setup_software },
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
@@ -44,8 +61,9 @@ static const struct backend backends[] = {
  * by the decoder. */
 #define MAX_PIXELS ((int64_t)8192 * 8192)
 
-/* Hardware devices that failed to open: probed once per process. */
-static bool device_failed[N_BACKENDS];
+/* Devices are opened once per process to see whether they exist; the answer
+ * is kept (the library is single-threaded, see client.h). */
+static bool device_probed[N_BACKENDS], device_failed[N_BACKENDS];
 
 static void logf_(vr_client_log_fn log, void *user, enum vr_client_log level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -86,20 +104,31 @@ static enum AVCodecID codec_id(uint16_t codec)
 
 static bool wanted(const struct backend *b, enum vr_hwdec hwdec)
 {
-    if (b->type == AV_HWDEVICE_TYPE_NONE)
+    if (b->device == AV_HWDEVICE_TYPE_NONE)
         return true; /* software is always the last resort */
     return hwdec == VR_HWDEC_AUTO || hwdec == b->kind;
 }
 
+/* The pixel format through which codec outputs frames of device type, or NONE. */
+static enum AVPixelFormat hw_pix_fmt(const AVCodec *codec, enum AVHWDeviceType type)
+{
+    for (int i = 0;; i++) {
+        const AVCodecHWConfig *cfg = avcodec_get_hw_config(codec, i);
+        if (!cfg)
+            return AV_PIX_FMT_NONE;
+        if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && cfg->device_type == type)
+            return cfg->pix_fmt;
+    }
+}
+
 /* Opens and closes the device of back end bi once per process, saying why
  * it is not used when it fails. */
-static bool probe_device(size_t bi, vr_client_log_fn log, void *user)
+static bool device_usable(size_t bi, vr_client_log_fn log, void *user)
 {
-    static bool probed[N_BACKENDS];
-    if (!probed[bi]) {
+    if (!device_probed[bi]) {
         AVBufferRef *dev = NULL;
-        probed[bi] = true;
-        int ret = av_hwdevice_ctx_create(&dev, backends[bi].type, NULL, NULL, 0);
+        device_probed[bi] = true;
+        int ret = av_hwdevice_ctx_create(&dev, backends[bi].device, NULL, NULL, 0);
         if (ret < 0) {
             device_failed[bi] = true;
             logf_(log, user, VR_CLOG_INFO,
@@ -109,6 +138,11 @@ static bool probe_device(size_t bi, vr_client_log_fn log, void *user)
         av_buffer_unref(&dev);
     }
     return !device_failed[bi];
+}
+
+static bool probe_hwdevice(size_t bi, const AVCodec *codec, vr_client_log_fn log, void *user)
+{
+    return hw_pix_fmt(codec, backends[bi].device) != AV_PIX_FMT_NONE && device_usable(bi, log, user);
 }
 
 static enum AVPixelFormat get_hw_format(AVCodecContext *ctx, const enum AVPixelFormat *fmts)
@@ -127,48 +161,57 @@ static enum AVPixelFormat get_hw_format(AVCodecContext *ctx, const enum AVPixelF
     return AV_PIX_FMT_NONE;
 }
 
-/* The pixel format through which codec outputs frames of device type, or NONE. */
-static enum AVPixelFormat hw_pix_fmt(const AVCodec *codec, enum AVHWDeviceType type)
+/* Hardware through libavutil's hwcontext: a device of the back end's type,
+ * frames downloaded to memory after decoding. */
+static int setup_hwdevice(struct vr_decoder *d, size_t bi, const AVCodec *codec, char *why,
+                          size_t cap)
 {
-    for (int i = 0;; i++) {
-        const AVCodecHWConfig *cfg = avcodec_get_hw_config(codec, i);
-        if (!cfg)
-            return AV_PIX_FMT_NONE;
-        if ((cfg->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) && cfg->device_type == type)
-            return cfg->pix_fmt;
+    const struct backend *b = &backends[bi];
+    if (!device_usable(bi, d->log, d->log_user)) {
+        snprintf(why, cap, "no %s device", b->name);
+        return -ENODEV;
     }
+    d->hw_fmt = hw_pix_fmt(codec, b->device);
+    if (d->hw_fmt == AV_PIX_FMT_NONE) {
+        snprintf(why, cap, "%s cannot decode through %s", codec->name, b->name);
+        return -ENOTSUP;
+    }
+    AVBufferRef *dev = NULL;
+    int ret = av_hwdevice_ctx_create(&dev, b->device, NULL, NULL, 0);
+    if (ret < 0) {
+        snprintf(why, cap, "device failed: %s", av_err2str(ret));
+        return -ENODEV;
+    }
+    d->ctx->hw_device_ctx = dev; /* takes the reference */
+    d->ctx->get_format = get_hw_format;
+    d->hw = true;
+    return 0;
+}
+
+static bool probe_software(size_t bi, const AVCodec *codec, vr_client_log_fn log, void *user)
+{
+    return codec != NULL;
+}
+
+/* libavcodec's default decoder for the codec (the one the ffmpeg CLI picks),
+ * default threading: bit-exact with `ffmpeg -i CLIP -f framemd5`. */
+static int setup_software(struct vr_decoder *d, size_t bi, const AVCodec *codec, char *why,
+                          size_t cap)
+{
+    return 0;
 }
 
 static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
                        const struct vr_stream_start *s)
 {
     const struct backend *b = &backends[bi];
-    AVBufferRef *dev = NULL;
-    int ret;
+    char why[128] = "";
 
     d->hw_fmt = AV_PIX_FMT_NONE;
-    if (b->type != AV_HWDEVICE_TYPE_NONE) {
-        if (!probe_device(bi, d->log, d->log_user))
-            return -ENODEV;
-        d->hw_fmt = hw_pix_fmt(codec, b->type);
-        if (d->hw_fmt == AV_PIX_FMT_NONE) {
-            logf_(d->log, d->log_user, VR_CLOG_DEBUG, "%s: %s has no %s support", b->name,
-                  codec->name, b->name);
-            return -ENOTSUP;
-        }
-        ret = av_hwdevice_ctx_create(&dev, b->type, NULL, NULL, 0);
-        if (ret < 0) {
-            logf_(d->log, d->log_user, VR_CLOG_WARNING, "hardware decoder %s: device failed: %s",
-                  b->name, av_err2str(ret));
-            return -ENODEV;
-        }
-    }
-
+    d->hw = false;
     d->ctx = avcodec_alloc_context3(codec);
-    if (!d->ctx) {
-        av_buffer_unref(&dev);
+    if (!d->ctx)
         return -ENOMEM;
-    }
     d->ctx->opaque = d;
     d->ctx->width = (int)s->width;
     d->ctx->height = (int)s->height;
@@ -180,25 +223,24 @@ static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
     d->ctx->max_pixels = area > MAX_PIXELS ? area : MAX_PIXELS;
     if (s->extradata_len) {
         d->ctx->extradata = av_mallocz(s->extradata_len + AV_INPUT_BUFFER_PADDING_SIZE);
-        if (!d->ctx->extradata) {
-            av_buffer_unref(&dev);
-            return -ENOMEM;
-        }
+        if (!d->ctx->extradata)
+            return -ENOMEM; /* the caller frees ctx */
         memcpy(d->ctx->extradata, s->extradata, s->extradata_len);
         d->ctx->extradata_size = (int)s->extradata_len;
     }
-    if (dev) {
-        d->ctx->hw_device_ctx = dev; /* takes the reference */
-        d->ctx->get_format = get_hw_format;
-    }
-    ret = avcodec_open2(d->ctx, codec, NULL);
+    int ret = b->setup(d, bi, codec, why, sizeof(why));
     if (ret < 0) {
-        logf_(d->log, d->log_user, VR_CLOG_WARNING, "%s decoder %s: cannot open: %s", b->name,
+        logf_(d->log, d->log_user, VR_CLOG_DEBUG, "%s back end not used for %s: %s", b->name,
+              codec->name, why);
+    } else if ((ret = avcodec_open2(d->ctx, codec, NULL)) < 0) {
+        logf_(d->log, d->log_user, VR_CLOG_WARNING, "%s back end: cannot open %s: %s", b->name,
               codec->name, av_err2str(ret));
+    }
+    if (ret < 0) {
         avcodec_free_context(&d->ctx);
+        d->hw = false;
         return ret;
     }
-    d->hw = dev != NULL;
     snprintf(d->name, sizeof(d->name), "%s (%s)", codec->name, b->name);
     return 0;
 }
@@ -322,12 +364,16 @@ uint32_t vr_decoder_caps(enum vr_hwdec hwdec, vr_client_log_fn log, void *log_us
         const AVCodec *codec = avcodec_find_decoder(id);
         if (!codec)
             continue;
-        bool hw = false;
-        for (size_t i = 0; i + 1 < N_BACKENDS && !hw; i++)
-            hw = wanted(&backends[i], hwdec) && hwdec != VR_HWDEC_NONE &&
-                 hw_pix_fmt(codec, backends[i].type) != AV_PIX_FMT_NONE && probe_device(i, log, log_user);
-        caps[n++] = (struct vr_codec_cap){ .codec = c, .flags = hw ? VR_CODEC_CAP_HW : 0,
-                                           .max_width = 8192, .max_height = 8192 };
+        bool any = false, hw = false;
+        for (size_t i = 0; i < N_BACKENDS && !any; i++) {
+            if (!wanted(&backends[i], hwdec) || !backends[i].probe(i, codec, log, log_user))
+                continue;
+            any = true;
+            hw = backends[i].device != AV_HWDEVICE_TYPE_NONE;
+        }
+        if (any)
+            caps[n++] = (struct vr_codec_cap){ .codec = c, .flags = hw ? VR_CODEC_CAP_HW : 0,
+                                               .max_width = 8192, .max_height = 8192 };
     }
     return n;
 }
