@@ -6,6 +6,7 @@
 #ifndef VR_TEST_CLIP_H
 #define VR_TEST_CLIP_H
 
+#include <stdbool.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
