@@ -438,7 +438,7 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
         }
         receive_all(c, s);
     }
-    if (++s->since_feedback >= FEEDBACK_FRAMES)
+    if (++s->since_feedback >= FEEDBACK_FRAMES || now_us(c) - s->last_feedback_us >= FEEDBACK_US)
         send_feedback(c, s);
 }
 
