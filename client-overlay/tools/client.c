@@ -350,8 +350,16 @@ static void main_channel_event(SpiceChannel *channel, SpiceChannelEvent event, g
     case SPICE_CHANNEL_ERROR_LINK:
     case SPICE_CHANNEL_ERROR_AUTH:
     case SPICE_CHANNEL_ERROR_IO:
-        g_printerr("videoredir-client: cannot connect to %s (SPICE channel event %d)\n", a->uri,
-                   event);
+    {
+        const GError *err = spice_channel_get_error(channel);
+        g_printerr("videoredir-client: cannot connect to %s: %s\n", a->uri,
+                   err ? err->message
+                   : event == SPICE_CHANNEL_ERROR_AUTH ? "authentication failed"
+                   : event == SPICE_CHANNEL_ERROR_TLS ? "TLS error"
+                   : event == SPICE_CHANNEL_ERROR_LINK ? "the server refused the link"
+                   : event == SPICE_CHANNEL_ERROR_IO ? "I/O error"
+                   : "no SPICE server there");
+    }
         quit(a, 1);
         break;
     case SPICE_CHANNEL_CLOSED:
