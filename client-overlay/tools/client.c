@@ -401,7 +401,7 @@ int main(int argc, char **argv)
         { "stats", 's', 0, G_OPTION_ARG_NONE, &a.stats,
           "print statistics every second (fps, bitrate, drops, latency, decoder)", NULL },
         { "exit-at-eos", 0, 0, G_OPTION_ARG_NONE, &a.exit_at_eos,
-          "exit once every stream has ended", NULL },
+          "exit once every stream has ended (0 if each reached its end)", NULL },
         { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &a.timeout, "give up (exit 1) after SECONDS", "SECONDS" },
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &a.hwdec_name,
           "decoder back end: auto, none, vaapi, vdpau, cuda (default auto)", "NAME" },
@@ -413,6 +413,11 @@ int main(int argc, char **argv)
     g_option_context_set_summary(ctx,
         "Connects to a SPICE server, finds the videoredir port channel and decodes every\n"
         "video stream the guest sends over it.");
+    g_option_context_set_description(ctx,
+        "Exit status: 0 when all went well (with --exit-at-eos: every stream reached its end\n"
+        "and was drained), 1 on connection failure, timeout, a stream ending early or an\n"
+        "output error, 2 for bad options. Logs go to stderr; G_MESSAGES_DEBUG=all or -v\n"
+        "shows details.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         g_printerr("videoredir-client: %s (see --help)\n", err->message);
