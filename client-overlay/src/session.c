@@ -657,7 +657,9 @@ void vr_client_tick(struct vr_client *c)
     }
     if (now >= c->next_ping_us) {
         struct vr_msg *m = msg(c, VR_MSG_PING, 0);
-        m->u.ping.id = ++c->ping_id ? c->ping_id : ++c->ping_id;
+        if (++c->ping_id == 0)
+            c->ping_id = 1; /* 0 never names one of our pings */
+        m->u.ping.id = c->ping_id;
         m->u.ping.time_us = now;
         c->pings[c->ping_id % PING_RING].id = m->u.ping.id;
         c->pings[c->ping_id % PING_RING].time_us = now;
