@@ -88,7 +88,11 @@ int vr_framemd5_write(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, i
         pts = w->last_pts == INT64_MIN ? 0 : w->last_pts + 1;
     w->last_pts = pts;
     w->pkt->pts = w->pkt->dts = pts;
+#if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(57, 30, 100)
+    w->pkt->duration = frame->duration; /* pkt_duration is deprecated from here on */
+#else
     w->pkt->duration = frame->pkt_duration;
+#endif
     w->pkt->stream_index = 0;
     w->pkt->flags |= AV_PKT_FLAG_KEY;
     return av_write_frame(w->fmt, w->pkt);
