@@ -60,10 +60,13 @@ int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struc
     video = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)dst->w, (int)dst->h, pixels, stride);
     if (!video)
         goto out;
-    pixman_image_set_clip_region32(canvas, &draw);
-    pixman_image_composite32(PIXMAN_OP_SRC, video, NULL, canvas, 0, 0, 0, 0, dst->x, dst->y,
-                             (int)dst->w, (int)dst->h);
-    pixman_image_set_clip_region32(canvas, NULL);
+    /* One copy per visible rectangle (the caller's canvas keeps no clip). */
+    int n = 0;
+    const pixman_box32_t *box = pixman_region32_rectangles(&draw, &n);
+    for (int i = 0; i < n; i++)
+        pixman_image_composite32(PIXMAN_OP_SRC, video, NULL, canvas, box[i].x1 - dst->x,
+                                 box[i].y1 - dst->y, 0, 0, box[i].x1, box[i].y1,
+                                 box[i].x2 - box[i].x1, box[i].y2 - box[i].y1);
     ret = 0;
 out:
     if (video)

@@ -1,5 +1,6 @@
 /* Headless compositor: scaling into the destination rectangle, clipping to a
  * visible region with holes and many rectangles, hidden video, PNG output. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,6 +109,25 @@ int main(void)
               px(c, 299, 199) == BLUE, "clipped to the canvas");
     struct vr_rect empty = { 0, 0, 0, 10 };
     CHECK(vr_composite_frame(c, f, &empty, NULL) < 0, "zero-size destination refused");
+    struct vr_rect huge = { 0, 0, 16384, 16384 };
+    CHECK(vr_composite_frame(c, f, &huge, NULL) == -E2BIG, "a hostile 16384x16384 content refused");
+    pixman_image_unref(c);
+
+    /* A transparent layer (the snapshot's video layer): video pixels become
+     * opaque, the rest stays transparent, and the layer keeps no clip. */
+    c = pixman_image_create_bits(PIXMAN_a8r8g8b8, 320, 200, NULL, 0);
+    pixman_region32_fini(&clip);
+    pixman_region32_init_rect(&clip, 20, 20, 30, 30);
+    CHECK(vr_composite_frame(c, f, &dst, &clip) == 0, "composite onto a layer");
+    uint32_t *d = pixman_image_get_data(c);
+    int stride = pixman_image_get_stride(c) / 4;
+    CHECK(d[25 * stride + 25] == (0xff000000u | RED) && d[15 * stride + 15] == 0 &&
+              d[55 * stride + 55] == 0, "opaque inside, transparent outside");
+    pixman_color_t white = { 0xffff, 0xffff, 0xffff, 0xffff };
+    pixman_image_t *solid = pixman_image_create_solid_fill(&white);
+    pixman_image_composite32(PIXMAN_OP_SRC, solid, NULL, c, 0, 0, 0, 0, 0, 0, 1, 1);
+    pixman_image_unref(solid);
+    CHECK(d[0] == 0xffffffffu, "no clip left on the canvas: %08x", d[0]);
     pixman_image_unref(c);
 
     pixman_region32_fini(&clip);

@@ -177,9 +177,11 @@ int vr_framemd5_close(struct vr_framemd5 *w);
 /* Headless compositor.                                                    */
 
 /*
- * Composites frame (any software pixel format) scaled into dst_rect of canvas
- * (x8r8g8b8), clipped to clip (desktop coordinates) and the canvas.
- * Returns 0, or a negative errno.
+ * Composites frame (any software pixel format swscale reads) scaled into
+ * dst_rect of canvas (x8r8g8b8 or a8r8g8b8, opaque result), clipped to clip
+ * (desktop coordinates; NULL: no clip) and to the canvas: one copy per
+ * visible rectangle. Returns 0 (also when nothing is visible), -EINVAL,
+ * -E2BIG if dst_rect is over 8192x8192 pixels, -ENOTSUP, -ENOMEM.
  */
 int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struct vr_rect *dst_rect,
                        pixman_region32_t *clip);
