@@ -53,6 +53,7 @@ struct stream {
     uint64_t received, decoded, dropped, lost, errors, bytes;
     uint32_t latency_us;
     uint32_t stop_reason;
+    uint64_t serial;
     char decoder[64]; /* kept after the decoder is closed, for stats */
     bool hw;
     struct {
@@ -85,6 +86,7 @@ struct vr_client {
 
     struct stream streams[VR_MAX_STREAMS];
     uint32_t ended_count, eos_count;
+    uint64_t serial; /* streams accepted */
     uint64_t protocol_errors;
     struct vr_msg *scratch; /* outgoing messages; a region is 4 KiB */
 };
@@ -392,6 +394,7 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
     }
     s->used = s->active = true;
     s->id = id;
+    s->serial = ++c->serial;
     s->start = *st;
     s->start.extradata = NULL;
     s->start.extradata_len = 0;
@@ -703,6 +706,7 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     const struct stream *s = &c->streams[i];
     memset(st, 0, sizeof(*st));
     st->stream_id = s->id;
+    st->serial = s->serial;
     st->codec = s->start.codec;
     st->width = s->start.width;
     st->height = s->start.height;

@@ -29,6 +29,7 @@ struct app {
     struct vr_framemd5 *md5;
     int exit_code;
     bool finishing;
+    bool port_seen; /* a guest opened the port at least once */
 
     /* options */
     char *uri, *port_name, *framemd5_path, *snapshot_path, *hwdec_name;
@@ -39,7 +40,7 @@ struct app {
     bool snapshot_at_done, snapshot_written, snapshot_pending, desktop_drawn;
     pixman_image_t *videos; /* captured video layer for the snapshot */
     struct {
-        uint32_t stream_id; /* 0: slot not seen yet */
+        uint64_t serial; /* 0: slot not seen yet */
         uint64_t frames, bytes;
         bool final_printed;
     } stat[VR_MAX_STREAMS];
@@ -212,9 +213,9 @@ static void print_stats(struct app *a, uint64_t now)
         struct vr_client_stream_stats st;
         if (vr_client_stream_stats(a->client, i, &st) < 0)
             continue;
-        if (a->stat[i].stream_id != st.stream_id) { /* the slot holds a new stream */
+        if (a->stat[i].serial != st.serial) { /* the slot holds a new stream */
             memset(&a->stat[i], 0, sizeof(a->stat[i]));
-            a->stat[i].stream_id = st.stream_id;
+            a->stat[i].serial = st.serial;
         }
         if (!st.active && (!st.ended || a->stat[i].final_printed))
             continue;
@@ -319,7 +320,8 @@ static gboolean on_tick(gpointer user)
                    vr_client_established(a->client) ? "the session was up, streams had not ended"
                    : vr_spiceport_is_open(a->port)
                        ? "the port is open but no videoredir guest answered"
-                       : "no SPICE port by that name was opened by a guest");
+                   : a->port_seen ? "the guest closed the port"
+                                  : "no guest opened a SPICE port by that name");
         quit(a, 1);
         return G_SOURCE_REMOVE;
     }
@@ -330,6 +332,7 @@ static void port_opened(void *user, gboolean opened)
 {
     struct app *a = user;
     g_message("videoredir port %s", opened ? "opened by the guest" : "closed");
+    a->port_seen |= opened;
     if (opened)
         vr_client_channel_open(a->client);
     else

@@ -305,6 +305,7 @@ int main(int argc, char **argv)
     struct vr_client_stream_stats s1 = stats_of(1, &slot1);
     CHECK(slot1 < VR_MAX_STREAMS && s1.has_geometry && s1.has_region && s1.n_rects == 2,
           "stream 1 has geometry and a region");
+    CHECK(s1.serial == 1 && stats_of(3, NULL).serial == 2, "serials count accepted streams");
     vr_client_stream_region(client, slot1, &reg);
     pixman_box32_t *ext = pixman_region32_extents(&reg);
     CHECK(ext->x1 == 100 && ext->x2 == 740 && ext->y1 == 100 && ext->y2 == 250,

@@ -107,6 +107,8 @@ struct vr_client_config {
 
 struct vr_client_stream_stats {
     uint32_t stream_id;
+    uint64_t serial; /* 1, 2, ... per stream accepted by this client: tells a
+                      * new stream from an old one with the same id */
     uint16_t codec;
     uint32_t width, height;
     uint32_t timebase_num, timebase_den; /* unit of the frames' pts */
