@@ -3,11 +3,16 @@
  * socket, behaving like QEMU's spiceport chardev where it matters:
  *  - the guest connecting/disconnecting sends port opened/closed events;
  *  - guest data is read from the socket only when spice-server takes it, so
- *    its backpressure reaches the guest;
+ *    its backpressure (it stops reading the device with ~1 MiB queued for
+ *    the client) reaches the guest as a socket that stops draining;
  *  - while no SPICE client has the port channel, guest data is discarded.
+ *
+ * Wakeups: spice-server reads at most once per wakeup (its port channel
+ * queues what it read and returns no message), and wakes itself when its
+ * queue drains below the limit. So we wake it once per guest buffer, and
+ * again only after a read that left data behind.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <glib-unix.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,24 +21,28 @@
 
 #include "host.h"
 
+/* One guest read; no larger than what spice-server asks for per read
+ * (64 KiB + 32), so a wakeup normally takes the whole buffer. */
 #define IN_BUF (64 * 1024)
+/* Client -> guest bytes held while the guest socket would block; beyond
+ * this, writes are refused and spice-server keeps them (and retries). */
 #define OUT_CAP (4u << 20)
 
 struct vr_host_port {
     SpiceCharDeviceInstance sin;
-    SpiceServer *server;
     char *path;
     int listen_fd, guest_fd;
     guint listen_src, guest_src;
     gboolean client; /* a SPICE client has the port channel */
-    /* guest -> client, one buffer */
+    /* guest -> client: one buffer, refilled only once spice-server took it */
     uint8_t in[IN_BUF];
     size_t in_len, in_off;
-    guint wake_src;
+    guint rewake_src;
     /* client -> guest */
     GByteArray *out;
     guint out_src;
-    uint64_t discarded;
+    gboolean write_refused; /* spice-server holds bytes we refused */
+    uint64_t discarded, to_client, to_guest, dropped_no_guest;
 };
 
 static struct vr_host_port *from_sin(SpiceCharDeviceInstance *sin)
@@ -41,35 +50,51 @@ static struct vr_host_port *from_sin(SpiceCharDeviceInstance *sin)
     return (struct vr_host_port *)((char *)sin - offsetof(struct vr_host_port, sin));
 }
 
-static void watch_guest(struct vr_host_port *p);
+static void remove_source(guint *id)
+{
+    if (*id) {
+        g_source_remove(*id);
+        *id = 0;
+    }
+}
 
 static void close_guest(struct vr_host_port *p)
 {
     if (p->guest_fd < 0)
         return;
-    if (p->guest_src)
-        g_source_remove(p->guest_src);
-    if (p->out_src)
-        g_source_remove(p->out_src);
-    p->guest_src = p->out_src = 0;
+    remove_source(&p->guest_src);
+    remove_source(&p->out_src);
+    remove_source(&p->rewake_src);
     close(p->guest_fd);
     p->guest_fd = -1;
     p->in_len = p->in_off = 0;
     g_byte_array_set_size(p->out, 0);
-    g_message("guest disconnected: port closed");
+    g_message("guest disconnected: port closed (%" G_GUINT64_FORMAT " bytes to the client, %"
+              G_GUINT64_FORMAT " to the guest, %" G_GUINT64_FORMAT " discarded without a client)",
+              p->to_client, p->to_guest, p->discarded);
     spice_server_port_event(&p->sin, SPICE_PORT_EVENT_CLOSED);
+    if (p->write_refused) {
+        /* Let spice-server retry: without a guest, dev_write drops. */
+        p->write_refused = FALSE;
+        spice_server_char_device_wakeup(&p->sin);
+    }
 }
 
-/* spice-server takes at most one message per wakeup: keep waking it while
- * we hold data, as QEMU does on every guest write. */
-static gboolean wake(gpointer data)
+static gboolean guest_readable(gint fd, GIOCondition cond, gpointer data);
+
+/* Reads the guest socket only while nothing is held for spice-server. */
+static void watch_guest(struct vr_host_port *p)
+{
+    if (p->guest_fd >= 0 && !p->guest_src && p->in_off >= p->in_len)
+        p->guest_src = g_unix_fd_add(p->guest_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, guest_readable, p);
+}
+
+static gboolean rewake(gpointer data)
 {
     struct vr_host_port *p = data;
-    if (p->in_off < p->in_len && p->client) {
+    p->rewake_src = 0;
+    if (p->client && p->in_off < p->in_len)
         spice_server_char_device_wakeup(&p->sin);
-        return G_SOURCE_CONTINUE;
-    }
-    p->wake_src = 0;
     return G_SOURCE_REMOVE;
 }
 
@@ -77,13 +102,15 @@ static gboolean guest_readable(gint fd, GIOCondition cond, gpointer data)
 {
     struct vr_host_port *p = data;
     ssize_t n = read(fd, p->in, sizeof(p->in));
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        p->guest_src = 0;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (n <= 0) {
+        if (n < 0)
+            g_message("guest socket: %s", g_strerror(errno));
+        p->guest_src = 0; /* removed by returning G_SOURCE_REMOVE */
         close_guest(p);
         return G_SOURCE_REMOVE;
     }
-    if (n < 0)
-        return G_SOURCE_CONTINUE;
     if (!p->client) {
         /* Nobody listens: dropped, as QEMU drops writes to such a port. */
         p->discarded += (uint64_t)n;
@@ -93,18 +120,12 @@ static gboolean guest_readable(gint fd, GIOCondition cond, gpointer data)
     }
     p->in_len = (size_t)n;
     p->in_off = 0;
-    /* Stop reading until spice-server has taken this buffer. */
+    /* Stop reading until spice-server has taken this buffer. The wakeup may
+     * read it at once (and re-add a watch through dev_read), or, with its
+     * queue full, later, when spice-server wakes itself. */
     p->guest_src = 0;
     spice_server_char_device_wakeup(&p->sin);
-    if (!p->wake_src)
-        p->wake_src = g_timeout_add(1, wake, p);
     return G_SOURCE_REMOVE;
-}
-
-static void watch_guest(struct vr_host_port *p)
-{
-    if (p->guest_fd >= 0 && !p->guest_src && p->in_off >= p->in_len)
-        p->guest_src = g_unix_fd_add(p->guest_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, guest_readable, p);
 }
 
 static gboolean guest_writable(gint fd, GIOCondition cond, gpointer data)
@@ -117,13 +138,20 @@ static gboolean guest_writable(gint fd, GIOCondition cond, gpointer data)
         if (n < 0 && errno == EAGAIN)
             return G_SOURCE_CONTINUE;
         if (n <= 0) {
+            g_message("guest socket: %s", n < 0 ? g_strerror(errno) : "closed");
             p->out_src = 0;
             close_guest(p);
             return G_SOURCE_REMOVE;
         }
+        p->to_guest += (uint64_t)n;
         g_byte_array_remove_range(p->out, 0, (guint)n);
     }
     p->out_src = 0;
+    if (p->write_refused) {
+        /* Room again: have spice-server retry now rather than on its timer. */
+        p->write_refused = FALSE;
+        spice_server_char_device_wakeup(&p->sin);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -140,38 +168,51 @@ static gboolean accept_guest(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;
     }
     p->guest_fd = g;
+    p->to_client = p->to_guest = p->discarded = 0;
     g_message("guest connected: port opened");
     spice_server_port_event(&p->sin, SPICE_PORT_EVENT_OPENED);
     watch_guest(p);
     return G_SOURCE_CONTINUE;
 }
 
-/* ---- char device interface (called by spice-server) ------------------- */
+/* ---- char device interface (called by spice-server, main thread) ------ */
 
 static void dev_state(SpiceCharDeviceInstance *sin, int connected)
 {
     struct vr_host_port *p = from_sin(sin);
     p->client = connected != 0;
-    g_message("SPICE client %s the port", connected ? "opened" : "closed");
-    if (!p->client)
-        p->in_len = p->in_off = 0; /* nobody to give it to */
+    g_message("SPICE client %s the port channel", connected ? "opened" : "closed");
+    if (!p->client) {
+        /* Read from the guest but not yet taken: nobody to give it to. */
+        p->discarded += p->in_len - p->in_off;
+        p->in_len = p->in_off = 0;
+        remove_source(&p->rewake_src);
+    }
     watch_guest(p);
 }
 
-/* Client -> guest. */
+/* Client -> guest. Returns how much was taken; spice-server keeps the rest. */
 static int dev_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len)
 {
     struct vr_host_port *p = from_sin(sin);
+    if (len <= 0)
+        return 0;
     if (p->guest_fd < 0) {
-        g_debug("no guest: %d client bytes dropped", len);
+        p->dropped_no_guest += (uint64_t)len;
+        g_debug("no guest: %d client bytes dropped (%" G_GUINT64_FORMAT " in all)", len,
+                p->dropped_no_guest);
         return len;
     }
+    p->write_refused = FALSE; /* spice-server is retrying now */
     size_t room = OUT_CAP - MIN(OUT_CAP, p->out->len);
     int take = (size_t)len < room ? len : (int)room;
+    if (take < len)
+        p->write_refused = TRUE;
     g_byte_array_append(p->out, buf, (guint)take);
     if (!p->out_src && p->out->len > 0) {
-        guest_writable(p->guest_fd, G_IO_OUT, p);
-        if (p->guest_fd >= 0 && p->out->len > 0)
+        /* Try at once; watch for room only if the socket would block. */
+        gboolean more = guest_writable(p->guest_fd, G_IO_OUT, p);
+        if (more && p->guest_fd >= 0)
             p->out_src = g_unix_fd_add(p->guest_fd, G_IO_OUT, guest_writable, p);
     }
     return take;
@@ -187,9 +228,13 @@ static int dev_read(SpiceCharDeviceInstance *sin, uint8_t *buf, int len)
     size_t n = avail < (size_t)len ? avail : (size_t)len;
     memcpy(buf, p->in + p->in_off, n);
     p->in_off += n;
+    p->to_client += n;
     if (p->in_off >= p->in_len) {
         p->in_len = p->in_off = 0;
         watch_guest(p);
+    } else if (!p->rewake_src) {
+        /* spice-server reads once per wakeup: ask again for the rest. */
+        p->rewake_src = g_idle_add(rewake, p);
     }
     return (int)n;
 }
@@ -210,9 +255,11 @@ int vr_host_port_start(SpiceServer *server, const char *name, const char *path,
                        struct vr_host_port **out)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (!name || !*name || !path || !*path)
+        return -EINVAL;
     if (strlen(path) >= sizeof(sa.sun_path))
         return -ENAMETOOLONG;
-    strcpy(sa.sun_path, path);
+    memcpy(sa.sun_path, path, strlen(path) + 1);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -223,7 +270,6 @@ int vr_host_port_start(SpiceServer *server, const char *name, const char *path,
         return err;
     }
     struct vr_host_port *p = g_new0(struct vr_host_port, 1);
-    p->server = server;
     p->path = g_strdup(path);
     p->listen_fd = fd;
     p->guest_fd = -1;
@@ -232,6 +278,7 @@ int vr_host_port_start(SpiceServer *server, const char *name, const char *path,
     p->sin.subtype = "port";
     p->sin.portname = g_strdup(name);
     if (spice_server_add_interface(server, &p->sin.base) != 0) {
+        p->sin.base.sif = NULL;
         vr_host_port_stop(p);
         return -EIO;
     }
@@ -245,10 +292,8 @@ void vr_host_port_stop(struct vr_host_port *p)
     if (!p)
         return;
     close_guest(p);
-    if (p->listen_src)
-        g_source_remove(p->listen_src);
-    if (p->wake_src)
-        g_source_remove(p->wake_src);
+    remove_source(&p->listen_src);
+    remove_source(&p->rewake_src);
     if (p->sin.base.sif)
         spice_server_remove_interface(&p->sin.base);
     close(p->listen_fd);
