@@ -118,7 +118,7 @@ static void update_area_complete(QXLInstance *qin, uint32_t surface_id, QXLRect 
 static void set_client_capabilities(QXLInstance *qin, uint8_t present,
                                     uint8_t caps[SPICE_CAPABILITIES_SIZE])
 {
-    g_debug("display client %s", present ? "present" : "gone");
+    g_debug("display client capabilities %s", present ? "received" : "cleared");
 }
 
 static int client_monitors_config(QXLInstance *qin, VDAgentMonitorsConfig *mc)

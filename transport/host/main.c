@@ -15,12 +15,12 @@
 static gboolean on_signal(gpointer loop)
 {
     g_main_loop_quit(loop);
-    return G_SOURCE_REMOVE;
+    return G_SOURCE_CONTINUE; /* removed at shutdown */
 }
 
 int main(int argc, char **argv)
 {
-    int port = 5930;
+    int port = 5930, status = 1;
     char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
     GOptionEntry entries[] = {
         { "spice-port", 'p', 0, G_OPTION_ARG_INT, &port, "SPICE TCP port (default 5930)", "N" },
@@ -37,70 +37,100 @@ int main(int argc, char **argv)
     GOptionContext *ctx = g_option_context_new("- stand-in for QEMU: SPICE server with a videoredir port");
     g_option_context_set_summary(ctx,
         "Serves a desktop picture over SPICE (QXL) and a port channel whose guest end is a\n"
-        "unix socket: videoredir-capture --device PATH talks to it as to /dev/virtio-ports/NAME.");
+        "unix socket: videoredir-capture --device PATH talks to it as to /dev/virtio-ports/NAME.\n"
+        "Prints 'videoredir-host: ready spice-port=N guest-socket=PATH' once listening.\n"
+        "Logs with GLib (G_MESSAGES_DEBUG=videoredir-host for debug output).");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
+    uint32_t *pixels = NULL;
+    GMainLoop *loop = NULL;
+    SpiceServer *server = NULL;
+    struct vr_host_display *display = NULL;
+    struct vr_host_port *vport = NULL;
+    unsigned w = 1280, h = 800;
+    char tail;
+
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "videoredir-host: %s (see --help)\n", err->message);
-        return 2;
+        status = 2;
+        goto out;
     }
-    g_option_context_free(ctx);
-    unsigned w = 1280, h = 800;
-    if (size && (sscanf(size, "%ux%u", &w, &h) != 2 || w < 64 || h < 64 || w > 8192 || h > 8192)) {
+    if (argc > 1) {
+        fprintf(stderr, "videoredir-host: unexpected argument '%s' (see --help)\n", argv[1]);
+        status = 2;
+        goto out;
+    }
+    if (size && (sscanf(size, "%ux%u%c", &w, &h, &tail) != 2 || w < 64 || h < 64 || w > 8192 ||
+                 h > 8192)) {
         fprintf(stderr, "videoredir-host: bad --size %s (WxH, 64..8192)\n", size);
-        return 2;
+        status = 2;
+        goto out;
     }
     if (port <= 0 || port > 65535) {
         fprintf(stderr, "videoredir-host: bad --spice-port %d\n", port);
-        return 2;
+        status = 2;
+        goto out;
+    }
+    if (port_name && !*port_name) {
+        fprintf(stderr, "videoredir-host: empty --port-name\n");
+        status = 2;
+        goto out;
     }
     if (!sock)
         sock = g_strdup("/tmp/videoredir-guest.sock");
 
-    uint32_t *pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
+    pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
     if (!pixels) {
         fprintf(stderr, "videoredir-host: %s\n", err->message);
-        return 1;
+        goto out;
     }
 
-    GMainLoop *loop = g_main_loop_new(NULL, FALSE);
-    SpiceServer *server = spice_server_new();
+    loop = g_main_loop_new(NULL, FALSE);
+    server = spice_server_new();
     spice_server_set_addr(server, addr ? addr : "127.0.0.1", 0);
     spice_server_set_port(server, port);
     spice_server_set_noauth(server);
     if (spice_server_init(server, &vr_host_core) != 0) {
-        fprintf(stderr, "videoredir-host: cannot start the SPICE server on port %d (in use?)\n", port);
-        return 1;
+        fprintf(stderr, "videoredir-host: cannot start the SPICE server on %s:%d (in use?)\n",
+                addr ? addr : "127.0.0.1", port);
+        goto out;
     }
-    struct vr_host_display *display = NULL;
     if (vr_host_display_start(server, w, h, pixels, &display) < 0) {
         fprintf(stderr, "videoredir-host: cannot add the QXL display\n");
-        return 1;
+        goto out;
     }
-    g_free(pixels);
-    struct vr_host_port *vport = NULL;
+    g_clear_pointer(&pixels, g_free); /* the display keeps its own copy */
     int ret = vr_host_port_start(server, port_name ? port_name : VR_DEFAULT_PORT_NAME, sock, &vport);
     if (ret < 0) {
         fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
-        return 1;
+        goto out;
     }
     spice_server_vm_start(server);
-    g_unix_signal_add(SIGINT, on_signal, loop);
-    g_unix_signal_add(SIGTERM, on_signal, loop);
+    guint sigint = g_unix_signal_add(SIGINT, on_signal, loop);
+    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
     printf("videoredir-host: ready spice-port=%d guest-socket=%s\n", port, sock);
     fflush(stdout);
     g_main_loop_run(loop);
-
     g_message("shutting down");
-    vr_host_port_stop(vport);
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
     spice_server_vm_stop(server);
+    status = 0;
+
+out:
+    vr_host_port_stop(vport);
     vr_host_display_stop(display);
-    spice_server_destroy(server);
-    g_main_loop_unref(loop);
+    if (server)
+        spice_server_destroy(server);
+    if (loop)
+        g_main_loop_unref(loop);
+    g_free(pixels);
+    g_clear_error(&err);
+    g_option_context_free(ctx);
     g_free(port_name);
     g_free(sock);
     g_free(size);
     g_free(desktop);
     g_free(addr);
-    return 0;
+    return status;
 }
