@@ -34,6 +34,8 @@ int main(int argc, char **argv)
           "desktop picture (any image FFmpeg reads; default: built in)", "IMAGE" },
         { NULL },
     };
+    /* stdout carries only the ready line: debug output goes to stderr too. */
+    g_log_writer_default_set_use_stderr(TRUE);
     GOptionContext *ctx = g_option_context_new("- stand-in for QEMU: SPICE server with a videoredir port");
     g_option_context_set_summary(ctx,
         "Serves a desktop picture over SPICE (QXL) and a port channel whose guest end is a\n"

@@ -206,8 +206,11 @@ static int dev_write(SpiceCharDeviceInstance *sin, const uint8_t *buf, int len)
     p->write_refused = FALSE; /* spice-server is retrying now */
     size_t room = OUT_CAP - MIN(OUT_CAP, p->out->len);
     int take = (size_t)len < room ? len : (int)room;
-    if (take < len)
+    if (take < len) {
         p->write_refused = TRUE;
+        g_debug("guest not reading: %zu client bytes held, %d refused for now",
+                (size_t)p->out->len + (size_t)take, len - take);
+    }
     g_byte_array_append(p->out, buf, (guint)take);
     if (!p->out_src && p->out->len > 0) {
         /* Try at once; watch for room only if the socket would block. */
