@@ -6,6 +6,7 @@
  * command queue is under a mutex. Guest "physical" addresses are our own
  * pointers: one memory slot covers the whole address space with offset 0.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "host.h"
@@ -28,6 +29,7 @@ struct vr_host_display {
     QXLCommandExt queue[MAX_QUEUE];
     unsigned head, count;
     uint64_t next_image_id;
+    gint outstanding; /* paints queued or held by the server */
 };
 
 static struct vr_host_display *from_qxl(QXLInstance *qin)
@@ -82,9 +84,9 @@ static int req_cmd_notification(QXLInstance *qin)
 
 static void release_resource(QXLInstance *qin, QXLReleaseInfoExt info)
 {
-    /* release_info is the first member of the drawable, which is first in
-     * the paint: the id is the paint's address. */
+    /* The release id is the paint's address (set in paint()). */
     g_free((void *)(uintptr_t)info.info->id);
+    g_atomic_int_add(&from_qxl(qin)->outstanding, -1);
 }
 
 static int get_cursor_command(QXLInstance *qin, QXLCommandExt *cmd)
@@ -146,15 +148,19 @@ static const QXLInterface qxl_iface = {
     .client_monitors_config = client_monitors_config,
 };
 
-static void push(struct vr_host_display *d, QXLCommandExt cmd)
+static int push(struct vr_host_display *d, QXLCommandExt cmd)
 {
+    int ret = -EAGAIN;
     g_mutex_lock(&d->lock);
     if (d->count < MAX_QUEUE) {
         d->queue[(d->head + d->count) % MAX_QUEUE] = cmd;
         d->count++;
+        ret = 0;
     }
     g_mutex_unlock(&d->lock);
-    spice_qxl_wakeup(&d->qxl);
+    if (ret == 0)
+        spice_qxl_wakeup(&d->qxl);
+    return ret;
 }
 
 /* Queues a copy of pixels (x8r8g8b8, w*4 stride) onto the whole screen. */
@@ -190,12 +196,19 @@ static void paint(struct vr_host_display *d, const uint32_t *pixels)
     dr->u.copy.rop_descriptor = SPICE_ROPD_OP_PUT;
 
     QXLCommandExt cmd = { .cmd = { .data = (QXLPHYSICAL)(uintptr_t)dr, .type = QXL_CMD_DRAW } };
-    push(d, cmd);
+    g_atomic_int_inc(&d->outstanding);
+    if (push(d, cmd) < 0) {
+        g_atomic_int_add(&d->outstanding, -1);
+        g_free(p);
+        g_warning("QXL command queue full: paint dropped");
+    }
 }
 
 int vr_host_display_start(SpiceServer *server, uint32_t width, uint32_t height,
                           const uint32_t *pixels, struct vr_host_display **out)
 {
+    if (!server || !pixels || !out || width == 0 || height == 0 || width > 16384 || height > 16384)
+        return -EINVAL;
     struct vr_host_display *d = g_new0(struct vr_host_display, 1);
     g_mutex_init(&d->lock);
     d->server = server;
@@ -207,7 +220,7 @@ int vr_host_display_start(SpiceServer *server, uint32_t width, uint32_t height,
     if (spice_server_add_interface(server, &d->qxl.base) != 0) {
         g_free(d->surface);
         g_free(d);
-        return -1;
+        return -EIO;
     }
     QXLDevMemSlot slot = { .slot_group_id = 0, .slot_id = 0, .generation = 0,
                            .virt_start = 0, .virt_end = ~(uintptr_t)0, .addr_delta = 0,
@@ -229,7 +242,10 @@ void vr_host_display_stop(struct vr_host_display *d)
     if (!d)
         return;
     spice_server_remove_interface(&d->qxl.base);
-    /* Paints the server never released are freed with the process. */
+    /* Removing the interface destroys the worker, which releases what it
+     * held; anything else would be a leak worth knowing about. */
+    if (g_atomic_int_get(&d->outstanding) != 0)
+        g_message("QXL: %d paints never released", g_atomic_int_get(&d->outstanding));
     g_free(d->surface);
     g_mutex_clear(&d->lock);
     g_free(d);
