@@ -68,13 +68,13 @@ static void child_setup(gpointer data)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* Stops the host with SIGTERM; returns its wait status (or -1 if it hangs). */
-static int stop_host(void)
+/* Stops the host with sig; returns its wait status (or -1 if it hangs). */
+static int stop_host(int sig)
 {
     if (host_pid <= 0)
         return -1;
     int status = -1;
-    kill(host_pid, SIGTERM);
+    kill(host_pid, sig);
     for (int i = 0; i < 1000; i++) { /* 10 s: sanitizer builds exit slowly */
         pid_t r = waitpid(host_pid, &status, WNOHANG);
         if (r == host_pid)
@@ -132,7 +132,7 @@ static int start_host(const char *const *extra)
         if (!strcmp(line, want))
             return port;
         fprintf(stderr, "host attempt %d: got '%s'\n", attempt, line);
-        stop_host();
+        stop_host(SIGTERM);
     }
     return 0;
 }
@@ -560,7 +560,7 @@ static void test_port_and_desktop(void)
     close(g);
     CHECK(run_until(is_closed, 10000), "port closed at the end");
     session_close();
-    int st = stop_host();
+    int st = stop_host(SIGTERM);
     CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
           "host exits 0 on SIGTERM (status 0x%x; sanitizer report on its stderr)", (unsigned)st);
     CHECK(access(sock_path, F_OK) != 0, "socket removed at exit");
@@ -584,9 +584,22 @@ static void test_png_desktop(void)
     CHECK(run_until(png_desktop_drawn, 10000), "PNG scaled onto the desktop: %06x %06x %06x %06x",
           pixel(want_w / 4, want_h / 4), pixel(3 * want_w / 4, want_h / 4),
           pixel(want_w / 4, 3 * want_h / 4), pixel(3 * want_w / 4, 3 * want_h / 4));
+
+    /* A second host on the same SPICE port fails clearly and leaves the
+     * running one's guest socket alone. */
+    char ps[16];
+    snprintf(ps, sizeof(ps), "%d", spice_port);
+    const char *twin[] = { host_bin, "--spice-port", ps, "--guest-socket", sock_path, NULL };
+    char *err = NULL;
+    CHECK(run_host_status(twin, &err) == 1 && err && strstr(err, "in use"),
+          "second host on a busy port: exit 1 and a message: %s", err ? err : "");
+    g_free(err);
+    CHECK(access(sock_path, F_OK) == 0, "the running host's socket is still there");
     session_close();
-    int st = stop_host();
-    CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "host exits 0 (status 0x%x)", (unsigned)st);
+    int st = stop_host(SIGINT);
+    CHECK(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "host exits 0 on SIGINT (status 0x%x)",
+          (unsigned)st);
+    CHECK(access(sock_path, F_OK) != 0, "socket removed after SIGINT");
     unlink(png_path);
 }
 
@@ -607,7 +620,7 @@ int main(int argc, char **argv)
     test_port_and_desktop();
     test_png_desktop();
 
-    stop_host();
+    stop_host(SIGKILL); /* only if a scenario returned early */
     unlink(sock_path);
     unlink(png_path);
     printf("%d passed, %d failed\n", checks - failures, failures);

@@ -50,6 +50,7 @@ int main(int argc, char **argv)
     struct vr_host_display *display = NULL;
     struct vr_host_port *vport = NULL;
     unsigned w = 1280, h = 800;
+    guint sigint = 0, sigterm = 0;
     char tail;
 
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -88,6 +89,10 @@ int main(int argc, char **argv)
     }
 
     loop = g_main_loop_new(NULL, FALSE);
+    /* From here on a signal ends the program through the cleanup below
+     * (dispatched once the loop runs), so the socket file never stays. */
+    sigint = g_unix_signal_add(SIGINT, on_signal, loop);
+    sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
     server = spice_server_new();
     spice_server_set_addr(server, addr ? addr : "127.0.0.1", 0);
     spice_server_set_port(server, port);
@@ -108,18 +113,18 @@ int main(int argc, char **argv)
         goto out;
     }
     spice_server_vm_start(server);
-    guint sigint = g_unix_signal_add(SIGINT, on_signal, loop);
-    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
     printf("videoredir-host: ready spice-port=%d guest-socket=%s\n", port, sock);
     fflush(stdout);
     g_main_loop_run(loop);
     g_message("shutting down");
-    g_source_remove(sigint);
-    g_source_remove(sigterm);
     spice_server_vm_stop(server);
     status = 0;
 
 out:
+    if (sigint)
+        g_source_remove(sigint);
+    if (sigterm)
+        g_source_remove(sigterm);
     vr_host_port_stop(vport);
     vr_host_display_stop(display);
     if (server)
