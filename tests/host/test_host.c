@@ -44,6 +44,7 @@ static int checks, failures;
     } while (0)
 
 #define PORT_NAME "org.spice-space.videoredir.0"
+static const char *port_name = PORT_NAME; /* the one session_open waits for */
 
 static const char *host_bin;
 static char sock_path[108], png_path[108];
@@ -190,7 +191,7 @@ static void name_cb(GObject *obj, GParamSpec *ps, gpointer user)
 {
     gchar *name = NULL;
     g_object_get(obj, "port-name", &name, NULL);
-    if (name && !strcmp(name, PORT_NAME) && !cur.port) {
+    if (name && !strcmp(name, port_name) && !cur.port) {
         cur.port = SPICE_PORT_CHANNEL(obj);
         g_signal_connect(obj, "port-data", G_CALLBACK(port_data), NULL);
         g_signal_connect(obj, "notify::port-opened", G_CALLBACK(port_opened_cb), NULL);
@@ -570,7 +571,8 @@ static void test_port_and_desktop(void)
 static void test_png_desktop(void)
 {
     CHECK(write_png(png_path) == 0, "test PNG written");
-    const char *extra[] = { "--size", "640x480", "--desktop", png_path, NULL };
+    const char *extra[] = { "--size", "640x480", "--desktop", png_path, "--port-name",
+                            "org.example.custom.1", NULL };
     /* Debug output on: stdout must still carry nothing but the ready line. */
     g_setenv("G_MESSAGES_DEBUG", "videoredir-host", TRUE);
     int spice_port = start_host(extra);
@@ -578,7 +580,9 @@ static void test_png_desktop(void)
     CHECK(spice_port != 0, "host started with --desktop PNG");
     if (!spice_port)
         return;
-    CHECK(session_open(spice_port), "session connects");
+    port_name = "org.example.custom.1";
+    CHECK(session_open(spice_port), "session connects, finds the port named by --port-name");
+    port_name = PORT_NAME;
     want_w = 640, want_h = 480;
     CHECK(run_until(primary_ready, 10000), "primary surface 640x480");
     CHECK(run_until(png_desktop_drawn, 10000), "PNG scaled onto the desktop: %06x %06x %06x %06x",
