@@ -286,7 +286,7 @@ int main(int argc, char **argv)
         { "frame-kib", 0, 0, G_OPTION_ARG_INT, &frame_kib, "frame payload KiB (64)", "N" },
         { "payload", 0, 0, G_OPTION_ARG_STRING, &payload,
           "random (default: like compressed video) or pattern (LZ4-compressible)", "KIND" },
-        { NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GOptionContext *ctx = g_option_context_new("- port channel throughput, raw vs videoredir");
     g_option_context_add_main_entries(ctx, entries, NULL);

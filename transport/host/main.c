@@ -32,7 +32,7 @@ int main(int argc, char **argv)
         { "size", 0, 0, G_OPTION_ARG_STRING, &size, "desktop size (default 1280x800)", "WxH" },
         { "desktop", 0, 0, G_OPTION_ARG_FILENAME, &desktop,
           "desktop picture (any image FFmpeg reads; default: built in)", "IMAGE" },
-        { NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     /* stdout carries only the ready line: debug output goes to stderr too. */
     g_log_writer_default_set_use_stderr(TRUE);
