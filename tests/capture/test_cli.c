@@ -25,16 +25,7 @@
 #include <videoredir/protocol.h>
 #include <videoredir/transport.h>
 
-static int failures;
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            failures++;                                                         \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                       \
-            fputc('\n', stderr);                                                \
-        }                                                                       \
-    } while (0)
+#include "../check.h"
 
 #define MAX_FRAMES 4096
 
@@ -237,7 +228,7 @@ static void serve(struct server *s, int lfd, int secs)
     int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) {
         perror("accept");
-        failures++;
+        vr_failures++;
         return;
     }
     struct vr_conn_callbacks cb = { .on_message = on_message, .on_gap = on_gap };
@@ -330,7 +321,7 @@ static void run_stream(const char *bin, const char *clip, const char *scenario)
         if (realtime)
             CHECK(secs > 2.7, "realtime pacing took only %.2f s for a 3 s clip", secs);
     }
-    if (failures || getenv("VR_TEST_VERBOSE"))
+    if (vr_failures || getenv("VR_TEST_VERBOSE"))
         dump_log();
     printf("%s %s: exit %d, %zu frames (ffmpeg %zu), %.2f s\n", scenario, clip, code, s.n_frames, n_want, secs);
     vr_conn_destroy(s.conn);
@@ -354,7 +345,7 @@ static void run_errors(const char *bin, const char *clip)
     CHECK(vr_time_us() - t0 >= 900000, "gave up too early");
     CHECK(log_contains("no client"), "no 'no client' message");
     close(lfd);
-    if (failures)
+    if (vr_failures)
         dump_log();
 
     /* Missing file. */
@@ -374,7 +365,7 @@ static void run_errors(const char *bin, const char *clip)
     char *argv5[] = { (char *)bin, "--help", NULL };
     code = wait_exit(spawn(argv5), 10);
     CHECK(code == 0 && log_contains("Usage: videoredir-capture"), "help: exit %d", code);
-    if (failures)
+    if (vr_failures)
         dump_log();
     printf("errors: no client -> 4, missing file -> 1, bad device -> 2, bad option -> 1, --help -> 0\n");
 }
@@ -401,7 +392,7 @@ int main(int argc, char **argv)
     unlink(sock_path);
     unlink(log_path);
     rmdir(tmpdir);
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    if (vr_failures)
+        fprintf(stderr, "%d check(s) failed\n", vr_failures);
+    return vr_failures ? 1 : 0;
 }

@@ -12,16 +12,7 @@
 
 #include <videoredir/capture.h>
 
-static int failures;
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            failures++;                                                         \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                       \
-            fputc('\n', stderr);                                                \
-        }                                                                       \
-    } while (0)
+#include "../check.h"
 
 /* What the fake client saw, in order. */
 struct seen {
@@ -677,9 +668,9 @@ int main(void)
     test_ping_pong();
     test_peer_gone_and_restart();
     test_geometry_updates();
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
+    if (vr_failures)
+        fprintf(stderr, "%d check(s) failed\n", vr_failures);
     else
         printf("guest state machine: all checks passed\n");
-    return failures ? 1 : 0;
+    return vr_failures ? 1 : 0;
 }

@@ -17,16 +17,7 @@
 
 #include <videoredir/capture.h>
 
-static int failures;
-#define CHECK(cond, ...)                                                        \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            failures++;                                                         \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                       \
-            fputc('\n', stderr);                                                \
-        }                                                                       \
-    } while (0)
+#include "../check.h"
 
 struct pkt {
     int64_t pts, dts, duration;
@@ -110,7 +101,7 @@ static void probe_packets(const char *clip, struct pkts *out)
         (void)save;
         if (n < 5) {
             fprintf(stderr, "odd ffprobe line: %s\n", line);
-            failures++;
+            vr_failures++;
             continue;
         }
         struct pkt *k = pkts_add(out);
@@ -147,7 +138,7 @@ static void framemd5(const char *clip, struct pkts *out, long *extra_size, char 
         /* stream, dts, pts, duration, size, md5[, side data] */
         if (sscanf(line, "%*d, %*d, %*d, %*d, %ld, %32[0-9a-f]", &sz, md5) != 2) {
             fprintf(stderr, "odd framemd5 line: %s\n", line);
-            failures++;
+            vr_failures++;
             continue;
         }
         struct pkt *k = pkts_add(out);
@@ -391,7 +382,7 @@ int main(int argc, char **argv)
         test_errors();
     else
         test_clip(argv[1]);
-    if (failures)
-        fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    if (vr_failures)
+        fprintf(stderr, "%d check(s) failed\n", vr_failures);
+    return vr_failures ? 1 : 0;
 }

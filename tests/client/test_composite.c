@@ -9,7 +9,7 @@
 
 #include <videoredir/client.h>
 
-#include "check.h"
+#include "../check.h"
 
 #define BLUE 0x000000ffu
 #define RED 0x00ff0000u

@@ -12,7 +12,7 @@
 
 #include <videoredir/client.h>
 
-#include "check.h"
+#include "../check.h"
 #include "clip.h"
 
 static const AVFrame *got;

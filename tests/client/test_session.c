@@ -11,7 +11,7 @@
 
 #include <videoredir/client.h>
 
-#include "check.h"
+#include "../check.h"
 #include "clip.h"
 
 /* The guest's clock runs this far ahead of the client's. */
