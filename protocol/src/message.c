@@ -27,6 +27,7 @@
 #define REGION_FIXED 4u
 #define U32_ONLY_SIZE 4u
 #define FEEDBACK_SIZE 32u
+#define CLOCK_SIZE 24u
 #define STRING_FIXED 2u
 
 /* ---- scope ---------------------------------------------------------------- */
@@ -43,6 +44,7 @@ static int is_known_type(uint16_t type)
     case VR_MSG_REGION:
     case VR_MSG_STREAM_STOP:
     case VR_MSG_FLUSH:
+    case VR_MSG_CLOCK:
     case VR_MSG_ACCEPT:
     case VR_MSG_REJECT:
     case VR_MSG_FEEDBACK:
@@ -170,6 +172,13 @@ static int check_geometry(const struct vr_geometry *g)
     return ret < 0 ? ret : check_rect(&g->content);
 }
 
+static int check_clock(const struct vr_clock *c)
+{
+    if (c->pts == INT64_MIN || c->rate_q16 > VR_MAX_RATE_Q16 || c->flags != 0)
+        return -EINVAL;
+    return 0;
+}
+
 static int check_region(const struct vr_region *r)
 {
     if (r->n_rects > VR_MAX_RECTS)
@@ -202,6 +211,8 @@ static int check_msg(const struct vr_msg *msg)
         return check_region(&msg->u.region);
     case VR_MSG_FLUSH:
         return msg->u.flush.flags == 0 ? 0 : -EINVAL;
+    case VR_MSG_CLOCK:
+        return check_clock(&msg->u.clock);
     case VR_MSG_ACCEPT:
         return check_string(msg->u.accept.decoder);
     case VR_MSG_REJECT:
@@ -392,6 +403,15 @@ static int parse_feedback(struct reader *r, struct vr_feedback *f)
     return r->err ? -EINVAL : 0;
 }
 
+static int parse_clock(struct reader *r, struct vr_clock *c)
+{
+    c->pts = read_i64(r);
+    c->time_us = read_u64(r);
+    c->rate_q16 = read_u32(r);
+    c->flags = read_u32(r);
+    return r->err ? -EINVAL : 0;
+}
+
 int vr_header_decode(const uint8_t *buf, size_t len, struct vr_header *hdr)
 {
     if (!buf || !hdr)
@@ -467,6 +487,9 @@ int vr_msg_decode(const uint8_t *buf, size_t len, struct vr_msg *msg)
     case VR_MSG_FLUSH:
         ret = parse_u32_only(&r, &msg->u.flush.flags);
         break;
+    case VR_MSG_CLOCK:
+        ret = parse_clock(&r, &msg->u.clock);
+        break;
     case VR_MSG_ACCEPT:
         ret = parse_accept(&r, &msg->u.accept);
         break;
@@ -519,6 +542,8 @@ static size_t payload_size(const struct vr_msg *msg)
         return U32_ONLY_SIZE + STRING_FIXED + n;
     case VR_MSG_FEEDBACK:
         return FEEDBACK_SIZE;
+    case VR_MSG_CLOCK:
+        return CLOCK_SIZE;
     default: /* stop, flush, keyframe_request */
         return U32_ONLY_SIZE;
     }
@@ -626,6 +651,12 @@ static void write_payload(struct writer *w, const struct vr_msg *msg)
         break;
     case VR_MSG_FLUSH:
         write_u32(w, msg->u.flush.flags);
+        break;
+    case VR_MSG_CLOCK:
+        write_i64(w, msg->u.clock.pts);
+        write_u64(w, msg->u.clock.time_us);
+        write_u32(w, msg->u.clock.rate_q16);
+        write_u32(w, msg->u.clock.flags);
         break;
     case VR_MSG_ACCEPT:
         write_u32(w, msg->u.accept.flags);

@@ -16,6 +16,7 @@ const char *vr_msg_type_name(uint16_t type)
     case VR_MSG_REGION: return "region";
     case VR_MSG_STREAM_STOP: return "stream-stop";
     case VR_MSG_FLUSH: return "flush";
+    case VR_MSG_CLOCK: return "clock";
     case VR_MSG_ACCEPT: return "accept";
     case VR_MSG_REJECT: return "reject";
     case VR_MSG_FEEDBACK: return "feedback";

@@ -80,6 +80,9 @@ static inline int vr_msg_equal(const struct vr_msg *a, const struct vr_msg *b)
         return a->u.stop.reason == b->u.stop.reason;
     case VR_MSG_FLUSH:
         return a->u.flush.flags == b->u.flush.flags;
+    case VR_MSG_CLOCK:
+        return a->u.clock.pts == b->u.clock.pts && a->u.clock.time_us == b->u.clock.time_us &&
+               a->u.clock.rate_q16 == b->u.clock.rate_q16 && a->u.clock.flags == b->u.clock.flags;
     case VR_MSG_ACCEPT:
         return a->u.accept.flags == b->u.accept.flags &&
                strcmp(a->u.accept.decoder, b->u.accept.decoder) == 0;
@@ -110,7 +113,7 @@ static const uint8_t sample_au[] = {
     0xf0, 0xfe, 0x05, 0x36, 0x00, 0x00, 0x00, 0x04, 0x06, 0x05, 0xff, 0xee,
 };
 
-enum { VR_SAMPLE_COUNT = 17 };
+enum { VR_SAMPLE_COUNT = 18 };
 
 /* Fills msg with valid sample i (0 <= i < VR_SAMPLE_COUNT) and returns a
  * short file-name stem for it. Every message type appears at least once. */
@@ -230,6 +233,12 @@ static inline const char *vr_sample_msg(int i, struct vr_msg *m)
         m->stream_id = 1;
         m->u.keyframe_request.reason = VR_REASON_SEQ_GAP;
         return "keyframe-request";
+    case 17:
+        m->type = VR_MSG_CLOCK;
+        m->stream_id = 1;
+        m->u.clock = (struct vr_clock){ .pts = -3600, .time_us = 123456789012ull,
+                                        .rate_q16 = 1u << 16, .flags = 0 };
+        return "clock";
     default:
         return NULL;
     }

@@ -96,7 +96,8 @@ static void test_roundtrip_samples(void)
     const uint16_t types[] = { VR_MSG_HELLO, VR_MSG_PING, VR_MSG_PONG, VR_MSG_STREAM_START,
                                VR_MSG_FRAME, VR_MSG_GEOMETRY, VR_MSG_REGION,
                                VR_MSG_STREAM_STOP, VR_MSG_FLUSH, VR_MSG_ACCEPT,
-                               VR_MSG_REJECT, VR_MSG_FEEDBACK, VR_MSG_KEYFRAME_REQUEST };
+                               VR_MSG_REJECT, VR_MSG_FEEDBACK, VR_MSG_KEYFRAME_REQUEST,
+                               VR_MSG_CLOCK };
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         CHECK(seen[types[i]]);
 
@@ -251,7 +252,7 @@ static void test_header(void)
     put_u32(buf, 12, 16);
 
     /* Unknown types pass the header and are -ENOMSG as messages. */
-    const uint16_t unknown[] = { 0, 0x0004, 0x000f, 0x0016, 0x001f, 0x0024, 0x1234, 0xffff };
+    const uint16_t unknown[] = { 0, 0x0004, 0x000f, 0x0017, 0x001f, 0x0024, 0x1234, 0xffff };
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         put_u16(buf, 6, unknown[i]);
         CHECK_EQ(vr_header_decode(buf, n, &hdr), 0);
@@ -324,6 +325,7 @@ static int decode_patched(int sample, size_t off, enum width w, uint32_t v)
 #define S_REGION 9
 #define S_FLUSH 12
 #define S_ACCEPT 13
+#define S_CLOCK 17
 #define S_REJECT 14
 
 static void test_decode_malformed(void)
@@ -426,6 +428,8 @@ static void test_decode_malformed(void)
 
     /* Flush flags are reserved. */
     CHECK_EQ(decode_patched(S_FLUSH, 0, U32, 1), -EINVAL);
+    CHECK_EQ(decode_patched(S_CLOCK, 16, U32, VR_MAX_RATE_Q16 + 1), -EINVAL);
+    CHECK_EQ(decode_patched(S_CLOCK, 20, U32, 1), -EINVAL);
 
     /* Accept / reject strings: length at 4, bytes at 6. */
     CHECK_EQ(decode_patched(S_ACCEPT, 6, U8, 0), -EINVAL);
@@ -541,6 +545,20 @@ static void test_encode_invalid(void)
 
     vr_sample_msg(S_FLUSH, &msg);
     msg.u.flush.flags = 2;
+    expect_encode(&msg, -EINVAL);
+
+    vr_sample_msg(S_CLOCK, &msg);
+    msg.u.clock.pts = INT64_MIN;
+    expect_encode(&msg, -EINVAL);
+    vr_sample_msg(S_CLOCK, &msg);
+    msg.u.clock.rate_q16 = VR_MAX_RATE_Q16 + 1;
+    expect_encode(&msg, -EINVAL);
+    vr_sample_msg(S_CLOCK, &msg);
+    msg.u.clock.rate_q16 = 0; /* paused */
+    roundtrip(&msg, buf, sizeof(buf));
+    CHECK_EQ(vr_msg_encoded_size(&msg), 16 + 24);
+    vr_sample_msg(S_CLOCK, &msg);
+    msg.u.clock.flags = 1;
     expect_encode(&msg, -EINVAL);
 
     vr_sample_msg(S_ACCEPT, &msg);

@@ -36,6 +36,7 @@ extern "C" {
 #define VR_MAX_STRING 127u              /* bytes of any string, no NUL */
 #define VR_MAX_STREAMS 8u               /* concurrent streams per session */
 #define VR_MAX_STREAM_ID 0xfffffffeu    /* 0 = session scope, 0xffffffff reserved */
+#define VR_MAX_RATE_Q16 (64u << 16)     /* clock.rate_q16: at most 64x speed */
 
 /* Message types (u16 on the wire). */
 enum vr_msg_type {
@@ -48,6 +49,7 @@ enum vr_msg_type {
     VR_MSG_REGION = 0x0013,           /* guest -> client */
     VR_MSG_STREAM_STOP = 0x0014,      /* guest -> client */
     VR_MSG_FLUSH = 0x0015,            /* guest -> client */
+    VR_MSG_CLOCK = 0x0016,            /* guest -> client */
     VR_MSG_ACCEPT = 0x0020,           /* client -> guest */
     VR_MSG_REJECT = 0x0021,           /* client -> guest */
     VR_MSG_FEEDBACK = 0x0022,         /* client -> guest */
@@ -187,6 +189,20 @@ struct vr_flush {
     uint32_t flags; /* reserved, 0 */
 };
 
+/* Ties the stream's timestamps to the guest's monotonic clock, so the client
+ * can present each frame when the guest's player (and its audio) expects it:
+ * the frame with timestamp p is due at guest time
+ *   time_us + (p - pts) * timebase * 1e6 / (rate_q16 / 65536).
+ * Sent before the first frame, after FLUSH, on pause / resume / rate change
+ * and about once a second. A stream that never sends one is shown as soon as
+ * each frame is decoded. */
+struct vr_clock {
+    int64_t pts;       /* a timestamp in the stream's time base, not INT64_MIN */
+    uint64_t time_us;  /* guest monotonic clock (vr_time_us) at which pts is due */
+    uint32_t rate_q16; /* playback speed x 65536 (65536 = normal), 0 = paused */
+    uint32_t flags;    /* reserved, 0 */
+};
+
 struct vr_accept {
     uint32_t flags;                    /* VR_CODEC_CAP_HW if decoded in hardware */
     char decoder[VR_MAX_STRING + 1];   /* e.g. "h264 (software)" */
@@ -226,6 +242,7 @@ struct vr_msg {
         struct vr_region region;
         struct vr_stream_stop stop;
         struct vr_flush flush;
+        struct vr_clock clock;
         struct vr_accept accept;
         struct vr_reject reject;
         struct vr_feedback feedback;
