@@ -1,9 +1,5 @@
 /* The desktop picture: a built-in one with known colours, or an image file
- * decoded by libavformat/libavcodec and scaled by libswscale. */
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libswscale/swscale.h>
-
+ * decoded and scaled by clip.c. */
 #include "host.h"
 
 /* Colours screenshot tests can rely on. */
@@ -47,64 +43,16 @@ uint32_t *vr_host_desktop_builtin(uint32_t w, uint32_t h)
 
 uint32_t *vr_host_desktop_load(const char *path, uint32_t w, uint32_t h, GError **error)
 {
-    AVFormatContext *fmt = NULL;
-    AVCodecContext *ctx = NULL;
-    AVPacket *pkt = av_packet_alloc();
-    AVFrame *frame = av_frame_alloc();
-    struct SwsContext *sws = NULL;
+    struct vr_host_clip *clip = NULL;
+    const uint8_t *first = NULL;
     uint32_t *px = NULL;
-    const char *what = "out of memory";
-    int ret = AVERROR(ENOMEM);
-
-    if (!pkt || !frame)
-        goto out;
-    what = "cannot open";
-    if ((ret = avformat_open_input(&fmt, path, NULL, NULL)) < 0)
-        goto out;
-    what = "cannot read";
-    if ((ret = avformat_find_stream_info(fmt, NULL)) < 0)
-        goto out;
-    const AVCodec *codec = NULL;
-    int idx = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
-    what = "no picture in";
-    if ((ret = idx) < 0)
-        goto out;
-    ctx = avcodec_alloc_context3(codec);
-    what = "cannot decode";
-    ret = AVERROR(ENOMEM);
-    if (!ctx || (ret = avcodec_parameters_to_context(ctx, fmt->streams[idx]->codecpar)) < 0 ||
-        (ret = avcodec_open2(ctx, codec, NULL)) < 0)
-        goto out;
-    ret = AVERROR(EAGAIN);
-    while (ret == AVERROR(EAGAIN) && av_read_frame(fmt, pkt) >= 0) {
-        if (pkt->stream_index == idx && avcodec_send_packet(ctx, pkt) >= 0)
-            ret = avcodec_receive_frame(ctx, frame);
-        av_packet_unref(pkt);
-    }
-    if (ret == AVERROR(EAGAIN) && avcodec_send_packet(ctx, NULL) >= 0)
-        ret = avcodec_receive_frame(ctx, frame);
-    if (ret < 0)
-        goto out;
-    sws = sws_getContext(frame->width, frame->height, frame->format, (int)w, (int)h,
-                         AV_PIX_FMT_BGR0, SWS_BICUBIC, NULL, NULL, NULL);
-    what = "cannot scale";
-    ret = AVERROR(EINVAL);
-    if (!sws)
-        goto out;
-    px = g_malloc((size_t)w * h * 4);
-    uint8_t *dst[4] = { (uint8_t *)px };
-    int dst_stride[4] = { (int)w * 4 };
-    sws_scale(sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, dst,
-              dst_stride);
-    ret = 0;
-out:
-    if (ret < 0)
-        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "%s %s: %s", what, path,
-                    av_err2str(ret));
-    sws_freeContext(sws);
-    avcodec_free_context(&ctx);
-    avformat_close_input(&fmt);
-    av_frame_free(&frame);
-    av_packet_free(&pkt);
+    if (vr_host_clip_open(path, w, h, &clip, error) < 0)
+        return NULL;
+    int ret = vr_host_clip_next(clip, &first, error);
+    if (ret == 0)
+        px = g_memdup2(first, (gsize)w * h * 4);
+    else if (ret > 0)
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "no picture in %s", path);
+    vr_host_clip_close(clip);
     return px;
 }

@@ -30,6 +30,7 @@ struct vr_host_display {
     unsigned head, count;
     uint64_t next_image_id;
     gint outstanding; /* paints queued or held by the server */
+    gint client;      /* a display client is connected (set from the worker) */
 };
 
 static struct vr_host_display *from_qxl(QXLInstance *qin)
@@ -121,6 +122,7 @@ static void set_client_capabilities(QXLInstance *qin, uint8_t present,
                                     uint8_t caps[SPICE_CAPABILITIES_SIZE])
 {
     g_debug("display client capabilities %s", present ? "received" : "cleared");
+    g_atomic_int_set(&from_qxl(qin)->client, present ? 1 : 0);
 }
 
 static int client_monitors_config(QXLInstance *qin, VDAgentMonitorsConfig *mc)
@@ -163,23 +165,26 @@ static int push(struct vr_host_display *d, QXLCommandExt cmd)
     return ret;
 }
 
-/* Queues a copy of pixels (x8r8g8b8, w*4 stride) onto the whole screen. */
-static void paint(struct vr_host_display *d, const uint32_t *pixels)
+/* Queues a copy of a w x h picture (x8r8g8b8, stride bytes per row) to be
+ * drawn at x,y, the way a guest driver draws: one QXL_DRAW_COPY. */
+static int paint_rect(struct vr_host_display *d, int32_t x, int32_t y, uint32_t w, uint32_t h,
+                      const uint8_t *pixels, size_t stride)
 {
-    size_t n = (size_t)d->width * d->height;
-    struct paint *p = g_malloc0(sizeof(*p) + n * 4);
-    memcpy(p->pixels, pixels, n * 4);
+    size_t row = (size_t)w * 4;
+    struct paint *p = g_malloc0(sizeof(*p) + row * h);
+    for (uint32_t j = 0; j < h; j++)
+        memcpy((uint8_t *)p->pixels + row * j, pixels + stride * j, row);
 
     QXLImage *img = &p->image;
     img->descriptor.id = ++d->next_image_id;
     img->descriptor.type = SPICE_IMAGE_TYPE_BITMAP;
-    img->descriptor.width = d->width;
-    img->descriptor.height = d->height;
+    img->descriptor.width = w;
+    img->descriptor.height = h;
     img->bitmap.format = SPICE_BITMAP_FMT_32BIT;
     img->bitmap.flags = QXL_BITMAP_DIRECT | QXL_BITMAP_TOP_DOWN;
-    img->bitmap.x = d->width;
-    img->bitmap.y = d->height;
-    img->bitmap.stride = d->width * 4;
+    img->bitmap.x = w;
+    img->bitmap.y = h;
+    img->bitmap.stride = (uint32_t)row;
     img->bitmap.data = (QXLPHYSICAL)(uintptr_t)p->pixels;
 
     QXLDrawable *dr = &p->drawable;
@@ -187,21 +192,37 @@ static void paint(struct vr_host_display *d, const uint32_t *pixels)
     dr->surface_id = 0;
     dr->effect = QXL_EFFECT_OPAQUE;
     dr->type = QXL_DRAW_COPY;
-    dr->bbox = (QXLRect){ .left = 0, .top = 0, .right = (int32_t)d->width, .bottom = (int32_t)d->height };
+    dr->bbox = (QXLRect){ .left = x, .top = y, .right = x + (int32_t)w, .bottom = y + (int32_t)h };
     dr->clip.type = SPICE_CLIP_TYPE_NONE;
     for (int i = 0; i < 3; i++)
         dr->surfaces_dest[i] = -1;
     dr->u.copy.src_bitmap = (QXLPHYSICAL)(uintptr_t)img;
-    dr->u.copy.src_area = dr->bbox;
+    dr->u.copy.src_area = (QXLRect){ .left = 0, .top = 0, .right = (int32_t)w, .bottom = (int32_t)h };
     dr->u.copy.rop_descriptor = SPICE_ROPD_OP_PUT;
+    /* mm_time 0: spice-server stamps video frames with its own clock. */
 
     QXLCommandExt cmd = { .cmd = { .data = (QXLPHYSICAL)(uintptr_t)dr, .type = QXL_CMD_DRAW } };
     g_atomic_int_inc(&d->outstanding);
     if (push(d, cmd) < 0) {
         g_atomic_int_add(&d->outstanding, -1);
         g_free(p);
-        g_warning("QXL command queue full: paint dropped");
+        return -EAGAIN;
     }
+    return 0;
+}
+
+int vr_host_display_paint(struct vr_host_display *d, int32_t x, int32_t y, uint32_t w, uint32_t h,
+                          const uint8_t *pixels, size_t stride)
+{
+    if (!d || !pixels || w == 0 || h == 0 || stride < (size_t)w * 4 || x < 0 || y < 0 ||
+        (uint64_t)x + w > d->width || (uint64_t)y + h > d->height)
+        return -EINVAL;
+    return paint_rect(d, x, y, w, h, pixels, stride);
+}
+
+bool vr_host_display_has_client(struct vr_host_display *d)
+{
+    return d && g_atomic_int_get(&d->client);
 }
 
 int vr_host_display_start(SpiceServer *server, uint32_t width, uint32_t height,
@@ -232,7 +253,8 @@ int vr_host_display_start(SpiceServer *server, uint32_t width, uint32_t height,
         .type = 0, .mem = (uint64_t)(uintptr_t)d->surface, .group_id = 0,
     };
     spice_qxl_create_primary_surface(&d->qxl, 0, &surf);
-    paint(d, pixels);
+    if (paint_rect(d, 0, 0, width, height, (const uint8_t *)pixels, (size_t)width * 4) < 0)
+        g_warning("QXL command queue full: desktop not painted");
     *out = d;
     return 0;
 }

@@ -5,6 +5,8 @@
 #include <glib.h>
 #include <spice.h>
 #include <spice/protocol.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core.h"
@@ -31,6 +33,14 @@ void vr_host_port_stop(struct vr_host_port *p);
 struct vr_host_display;
 int vr_host_display_start(SpiceServer *server, uint32_t width, uint32_t height,
                           const uint32_t *pixels, struct vr_host_display **out);
+/* Queues a w x h picture (x8r8g8b8, stride bytes per row; copied) to be drawn
+ * at x,y with one QXL_DRAW_COPY, as a guest's driver draws a video frame.
+ * Returns 0, -EINVAL if it does not fit the surface, -EAGAIN if the command
+ * queue is full (the paint is dropped). Any thread. */
+int vr_host_display_paint(struct vr_host_display *d, int32_t x, int32_t y, uint32_t w, uint32_t h,
+                          const uint8_t *pixels, size_t stride);
+/* Whether a SPICE client's display channel is connected. Any thread. */
+bool vr_host_display_has_client(struct vr_host_display *d);
 /* Removes the interface (stops its worker thread) and frees d; NULL is a no-op. */
 void vr_host_display_stop(struct vr_host_display *d);
 
@@ -40,5 +50,35 @@ void vr_host_display_stop(struct vr_host_display *d);
  * *error set. */
 uint32_t *vr_host_desktop_builtin(uint32_t width, uint32_t height);
 uint32_t *vr_host_desktop_load(const char *path, uint32_t width, uint32_t height, GError **error);
+
+/* Decoded pictures of a media file (clip.c), converted to x8r8g8b8 at
+ * w x h (0 x 0: the coded size). */
+struct vr_host_clip;
+int vr_host_clip_open(const char *path, uint32_t w, uint32_t h, struct vr_host_clip **out,
+                      GError **error);
+/* Decodes the next picture: 0 with *pixels (w * 4 stride, valid until the
+ * next call), 1 at the end, negative with *error set. */
+int vr_host_clip_next(struct vr_host_clip *c, const uint8_t **pixels, GError **error);
+int vr_host_clip_rewind(struct vr_host_clip *c);
+double vr_host_clip_fps(const struct vr_host_clip *c);
+uint32_t vr_host_clip_width(const struct vr_host_clip *c);
+uint32_t vr_host_clip_height(const struct vr_host_clip *c);
+void vr_host_clip_close(struct vr_host_clip *c);
+
+/* Plays a clip onto the display like a guest player that decodes locally:
+ * one QXL_DRAW_COPY per frame at x,y at the clip's frame rate, starting once
+ * a display client is connected; loops times (0 = until stopped). done is
+ * called on the main context when it finishes. The guest-decoding baseline
+ * against which SPICE's own video streaming is measured. */
+struct vr_host_player;
+struct vr_host_player_stats {
+    uint64_t start_us, end_us; /* vr_time_us() of the first and last paint */
+    uint32_t frames, dropped;  /* painted, and dropped for a full queue */
+};
+typedef void (*vr_host_player_done_fn)(void *user, const struct vr_host_player_stats *st);
+int vr_host_player_start(struct vr_host_display *d, const char *path, int32_t x, int32_t y,
+                         uint32_t w, uint32_t h, uint32_t loops, vr_host_player_done_fn done,
+                         void *user, struct vr_host_player **out, GError **error);
+void vr_host_player_stop(struct vr_host_player *p);
 
 #endif

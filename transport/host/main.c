@@ -18,10 +18,31 @@ static gboolean on_signal(gpointer loop)
     return G_SOURCE_CONTINUE; /* removed at shutdown */
 }
 
+static void on_play_done(void *user, const struct vr_host_player_stats *st)
+{
+    printf("videoredir-host: play done frames=%u dropped=%u start_us=%" G_GUINT64_FORMAT
+           " end_us=%" G_GUINT64_FORMAT "\n", st->frames, st->dropped, st->start_us, st->end_us);
+    fflush(stdout);
+}
+
+static int parse_streaming(const char *s)
+{
+    if (!s || strcmp(s, "off") == 0)
+        return SPICE_STREAM_VIDEO_OFF;
+    if (strcmp(s, "all") == 0)
+        return SPICE_STREAM_VIDEO_ALL;
+    if (strcmp(s, "filter") == 0)
+        return SPICE_STREAM_VIDEO_FILTER;
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     int port = 5930, status = 1;
     char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
+    char *play = NULL, *play_at = NULL, *play_size = NULL, *streaming = NULL, *video_codecs = NULL;
+    int play_loops = 1;
+    struct vr_host_player *player = NULL;
     GOptionEntry entries[] = {
         { "spice-port", 'p', 0, G_OPTION_ARG_INT, &port, "SPICE TCP port (default 5930)", "N" },
         { "addr", 0, 0, G_OPTION_ARG_STRING, &addr, "address to listen on (default 127.0.0.1)", "ADDR" },
@@ -32,6 +53,16 @@ int main(int argc, char **argv)
         { "size", 0, 0, G_OPTION_ARG_STRING, &size, "desktop size (default 1280x800)", "WxH" },
         { "desktop", 0, 0, G_OPTION_ARG_FILENAME, &desktop,
           "desktop picture (any image FFmpeg reads; default: built in)", "IMAGE" },
+        { "play", 0, 0, G_OPTION_ARG_FILENAME, &play,
+          "decode CLIP and paint its frames onto the desktop at its frame rate, as a guest "
+          "player decoding locally would (starts when a client connects)", "CLIP" },
+        { "play-at", 0, 0, G_OPTION_ARG_STRING, &play_at, "where --play paints (default 320,200)", "X,Y" },
+        { "play-size", 0, 0, G_OPTION_ARG_STRING, &play_size, "size --play paints (default: the clip's)", "WxH" },
+        { "play-loops", 0, 0, G_OPTION_ARG_INT, &play_loops, "times to play the clip (default 1, 0 = forever)", "N" },
+        { "streaming-video", 0, 0, G_OPTION_ARG_STRING, &streaming,
+          "spice-server's own video detection and re-encoding: off, filter or all (default off, as in QEMU without streaming-video=)", "MODE" },
+        { "video-codecs", 0, 0, G_OPTION_ARG_STRING, &video_codecs,
+          "spice-server's encoders for streaming, e.g. spice:mjpeg;gstreamer:h264 (default: the server's)", "LIST" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     /* stdout carries only the ready line: debug output goes to stderr too. */
@@ -81,6 +112,30 @@ int main(int argc, char **argv)
     }
     if (!sock)
         sock = g_strdup("/tmp/videoredir-guest.sock");
+    int px = 320, py = 200;
+    unsigned pw = 0, ph = 0;
+    if (play_at && sscanf(play_at, "%d,%d%c", &px, &py, &tail) != 2) {
+        fprintf(stderr, "videoredir-host: bad --play-at %s (X,Y)\n", play_at);
+        status = 2;
+        goto out;
+    }
+    if (play_size && (sscanf(play_size, "%ux%u%c", &pw, &ph, &tail) != 2 || pw < 2 || ph < 2 ||
+                      pw > 8192 || ph > 8192)) {
+        fprintf(stderr, "videoredir-host: bad --play-size %s (WxH)\n", play_size);
+        status = 2;
+        goto out;
+    }
+    if (play_loops < 0) {
+        fprintf(stderr, "videoredir-host: bad --play-loops %d\n", play_loops);
+        status = 2;
+        goto out;
+    }
+    int stream_mode = parse_streaming(streaming);
+    if (stream_mode < 0) {
+        fprintf(stderr, "videoredir-host: bad --streaming-video %s (off, filter or all)\n", streaming);
+        status = 2;
+        goto out;
+    }
 
     pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
     if (!pixels) {
@@ -97,6 +152,12 @@ int main(int argc, char **argv)
     spice_server_set_addr(server, addr ? addr : "127.0.0.1", 0);
     spice_server_set_port(server, port);
     spice_server_set_noauth(server);
+    spice_server_set_streaming_video(server, stream_mode);
+    if (video_codecs && spice_server_set_video_codecs(server, video_codecs) != 0) {
+        fprintf(stderr, "videoredir-host: spice-server takes none of --video-codecs %s\n", video_codecs);
+        status = 2;
+        goto out;
+    }
     if (spice_server_init(server, &vr_host_core) != 0) {
         fprintf(stderr, "videoredir-host: cannot start the SPICE server on %s:%d (in use?)\n",
                 addr ? addr : "127.0.0.1", port);
@@ -112,6 +173,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
         goto out;
     }
+    if (play) {
+        if (vr_host_player_start(display, play, px, py, pw, ph, (uint32_t)play_loops, on_play_done,
+                                 NULL, &player, &err) < 0) {
+            fprintf(stderr, "videoredir-host: %s\n", err->message);
+            goto out;
+        }
+    }
     spice_server_vm_start(server);
     printf("videoredir-host: ready spice-port=%d guest-socket=%s\n", port, sock);
     fflush(stdout);
@@ -125,6 +193,7 @@ out:
         g_source_remove(sigint);
     if (sigterm)
         g_source_remove(sigterm);
+    vr_host_player_stop(player);
     vr_host_port_stop(vport);
     vr_host_display_stop(display);
     if (server)
@@ -139,5 +208,10 @@ out:
     g_free(size);
     g_free(desktop);
     g_free(addr);
+    g_free(play);
+    g_free(play_at);
+    g_free(play_size);
+    g_free(streaming);
+    g_free(video_codecs);
     return status;
 }
