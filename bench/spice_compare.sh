@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# videoredir against SPICE's own video streaming, on the real spice-server
+# and a real spice-glib client, the same clips, in one run.
+#
+# SPICE path: videoredir-host --play decodes the clip and draws every frame
+# with QXL_DRAW_COPY, as a guest player decoding locally would; spice-server
+# (streaming-video=filter, its own default, or all) detects the changing
+# region and re-encodes it (MJPEG, its default encoder) for the client.
+# videoredir path: videoredir-capture sends the clip's compressed frames over
+# the port; videoredir-client decodes them.
+# Between client and server bench-spice-tap counts the bytes of every SPICE
+# channel and times the display channel's STREAM_CREATE.
+#
+# Usage: bench/spice_compare.sh BIN_DIR OUT_DIR
+# Writes OUT_DIR/spice_compare.md (Markdown rows) and OUT_DIR/series-*.txt.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+export VR_BIN=$1
+out=$2
+mkdir -p "$out"
+. "$top/tests/e2e/lib.sh"
+loops=${VR_BENCH_LOOPS:-3} # plays = loops + 1 (75 frames each at 25 fps)
+clips=${VR_BENCH_CLIPS:-"h264-bframes.mp4 vp9.webm av1.mkv"}
+
+# user + system seconds from /usr/bin/time (its last line; a signal adds one before)
+cpu() { tail -n 1 "$1" | awk '{printf "%.2f", $1 + $2}'; }
+
+# tap_field FILE CHANNEL FIELD
+tap_field() { grep "^channel=$2 " "$1" | tr ' ' '\n' | sed -n "s/^$3=//p"; }
+
+start_tap() {
+  local try
+  for try in 1 2 3 4 5 6; do
+    TAP_PORT=$((20000 + RANDOM % 30000))
+    "$VR_BIN/bench-spice-tap" --listen "$TAP_PORT" --connect "$HOST_PORT" --series "$1" \
+      >"$VR_TMP/tap.out" 2>"$VR_TMP/tap.log" &
+    TAP_PID=$!
+    vr_wait_for "$VR_TMP/tap.out" ready "$TAP_PID" 10 && return 0
+    wait "$TAP_PID" 2>/dev/null || true
+  done
+  vr_fail "bench-spice-tap did not start"
+}
+
+# Stops a program started under /usr/bin/time (signal the program, not time).
+stop() { pkill -TERM -P "$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# One run. Prints a Markdown row.
+run() {
+  local clip=$1 mode=$2 name series frames secs
+  name=$(basename "$clip")
+  series="$out/series-${name%%.*}-$mode.txt"
+  local host_args=()
+  case $mode in
+    spice-*) host_args=(--play "$clip" --play-loops $((loops + 1)) --streaming-video "${mode#spice-}") ;;
+  esac
+  # The host is timed as a whole: in the SPICE path it stands for the guest's
+  # local decode plus spice-server's re-encode (both happen in one process here).
+  HOST_SOCK="$VR_TMP/guest.sock"
+  local try
+  for try in 1 2 3 4 5 6; do
+    HOST_PORT=$((20000 + RANDOM % 30000))
+    /usr/bin/time -f '%U %S' -o "$VR_TMP/host.time" \
+      "$VR_BIN/videoredir-host" --spice-port "$HOST_PORT" --guest-socket "$HOST_SOCK" \
+      "${host_args[@]}" >"$VR_TMP/host.out" 2>"$VR_TMP/host.log" &
+    HOST_PID=$!
+    vr_wait_for "$VR_TMP/host.out" ready "$HOST_PID" 15 && break
+    wait "$HOST_PID" 2>/dev/null || true
+  done
+  start_tap "$series"
+  /usr/bin/time -f '%U %S' -o "$VR_TMP/client.time" \
+    "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$TAP_PORT" --exit-at-eos --timeout 120 \
+    >"$VR_TMP/client.out" 2>"$VR_TMP/client.log" &
+  local client=$!
+  local capture_cpu=0.00
+  case $mode in
+    spice-*)
+      vr_wait_for "$VR_TMP/host.out" "play done" "$HOST_PID" 120 || vr_fail "host did not finish playing"
+      sleep 1 # the last frames on their way through the encoder
+      stop "$client"
+      ;;
+    videoredir)
+      /usr/bin/time -f '%U %S' -o "$VR_TMP/capture.time" \
+        "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --loop "$loops" \
+        --window 320,200,640,360 "$clip" >"$VR_TMP/capture.out" 2>&1 || vr_fail "capture failed"
+      wait "$client" || true
+      capture_cpu=$(cpu "$VR_TMP/capture.time")
+      ;;
+  esac
+  stop "$TAP_PID"
+  stop "$HOST_PID"
+  local disp port total first_stream start_us detect="–"
+  disp=$(( $(tap_field "$VR_TMP/tap.out" display s2c_bytes || echo 0) + 0 ))
+  port=$(( $(tap_field "$VR_TMP/tap.out" port s2c_bytes || echo 0) + 0 ))
+  total=$((disp + port))
+  frames=$(( (loops + 1) * 75 ))
+  secs=$(awk -v f=$frames 'BEGIN{printf "%.2f", f / 25}')
+  if [ "${mode#spice-}" != "$mode" ]; then
+    first_stream=$(tap_field "$VR_TMP/tap.out" display first_stream_us)
+    start_us=$(sed -n 's/.*start_us=\([0-9]*\).*/\1/p' "$VR_TMP/host.out")
+    if [ "${first_stream:-0}" -gt 0 ] && [ -n "$start_us" ]; then
+      detect=$(awk -v a="$first_stream" -v b="$start_us" 'BEGIN{printf "%.0f ms", (a - b) / 1000}')
+    else
+      detect="no stream"
+    fi
+  fi
+  local mbit
+  mbit=$(awk -v b=$total -v s="$secs" 'BEGIN{printf "%.2f", b * 8 / s / 1e6}')
+  echo "$name $mode $disp $port $total $mbit $(cpu "$VR_TMP/host.time") $capture_cpu $(cpu "$VR_TMP/client.time") ${detect// /}" \
+    >>"$out/spice_compare.raw"
+  printf '| %s | %s | %d | %d | %d | %s | %s | %s | %s | %s |\n' "$name" "$mode" "$disp" "$port" "$total" "$mbit" \
+    "$(cpu "$VR_TMP/host.time")" "$capture_cpu" "$(cpu "$VR_TMP/client.time")" "$detect"
+}
+
+: >"$out/spice_compare.raw"
+{
+  echo "| clip | path | display channel bytes | port channel bytes | total bytes to the client | Mbit/s | host CPU s | guest capture CPU s | client CPU s | SPICE stream created after |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for c in $clips; do
+    for mode in spice-filter spice-all videoredir; do
+      run "$top/samples/$c" "$mode"
+    done
+  done
+} >"$out/spice_compare.md"
+cat "$out/spice_compare.md"
