@@ -57,9 +57,12 @@ static const struct backend backends[] = {
 };
 #define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
-/* Pictures larger than this (or than the stream's announced size) are refused
- * by the decoder. */
-#define MAX_PIXELS ((int64_t)8192 * 8192)
+/* Pictures larger than the stream's announced size (each side rounded up to
+ * 64, room for coded-size padding), and never larger than this, are refused
+ * by the decoder (a decode error): the bitstream cannot make the decoder
+ * allocate more than the start message promised and the session admitted. */
+#define MAX_PIXELS ((int64_t)VR_MAX_DIMENSION * VR_MAX_DIMENSION)
+#define PAD64(v) (((int64_t)(v) + 63) & ~(int64_t)63)
 
 /* Devices are opened once per process to see whether they exist; the answer
  * is kept (the library is single-threaded, see client.h). */
@@ -219,8 +222,8 @@ static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
         d->ctx->pkt_timebase = (AVRational){ (int)s->timebase_num, (int)s->timebase_den };
     /* The bitstream, not the start message, decides the picture size: bound
      * what a hostile stream can make the decoder allocate. */
-    int64_t area = (int64_t)s->width * s->height;
-    d->ctx->max_pixels = area > MAX_PIXELS ? area : MAX_PIXELS;
+    int64_t area = PAD64(s->width) * PAD64(s->height);
+    d->ctx->max_pixels = area < MAX_PIXELS ? area : MAX_PIXELS;
     if (s->extradata_len) {
         d->ctx->extradata = av_mallocz(s->extradata_len + AV_INPUT_BUFFER_PADDING_SIZE);
         if (!d->ctx->extradata)

@@ -23,6 +23,10 @@
 #define FEEDBACK_FRAMES 8u
 #define DEFAULT_MAX_DIM 8192u
 #define DEFAULT_MAX_STREAMS 4u
+#define DEFAULT_MAX_TOTAL_PIXELS ((uint64_t)8192 * 8192)
+/* Skipped input is logged as a warning this many times, then only at every
+ * power of two (a flood of bad messages must not flood the log). */
+#define WARN_ERRORS 16u
 /* Keyframe requests are not repeated faster than this per stream. */
 #define KEYREQ_US 500000u
 /* Nothing at all from the guest for this long: it is gone. */
@@ -380,6 +384,16 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
         reject(c, id, VR_REASON_TOO_MANY, "already %" PRIu32 " streams", c->cfg.max_streams);
         return;
     }
+    uint64_t pixels = (uint64_t)st->width * st->height;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (c->streams[i].active)
+            pixels += (uint64_t)c->streams[i].start.width * c->streams[i].start.height;
+    if (pixels > c->cfg.max_total_pixels) {
+        reject(c, id, VR_REASON_TOO_LARGE, "%" PRIu32 "x%" PRIu32 " is over the pixel budget "
+               "(%" PRIu64 " of %" PRIu64 " pixels with the active streams)", st->width, st->height,
+               pixels, c->cfg.max_total_pixels);
+        return;
+    }
     s = free_slot(c);
     if (!s) {
         reject(c, id, VR_REASON_TOO_MANY, "no free stream slot");
@@ -552,9 +566,14 @@ static void on_gap(void *user, uint32_t stream_id, uint32_t missing)
 static void on_error(void *user, int err, uint16_t type, uint32_t stream_id)
 {
     struct vr_client *c = user;
-    c->protocol_errors++;
-    logf_(c, VR_CLOG_DEBUG, "skipped bad input (%s, type %s, stream %" PRIu32 ")", strerror(-err),
-          vr_msg_type_name(type), stream_id);
+    uint64_t n = ++c->protocol_errors;
+    /* Unknown types are forward compatibility and duplicates are harmless:
+     * details. Anything else is a broken or hostile guest: a warning, rate
+     * limited. */
+    bool warn = err != -ENOMSG && err != -EALREADY && (n <= WARN_ERRORS || !(n & (n - 1)));
+    logf_(c, warn ? VR_CLOG_WARNING : VR_CLOG_DEBUG,
+          "skipped bad input (%s, type %s, stream %" PRIu32 "; %" PRIu64 " so far)", strerror(-err),
+          type ? vr_msg_type_name(type) : "none: bad header", stream_id, n);
     /* A start we cannot read still gets an answer, so the guest falls back
      * at once instead of after its 3 s timeout. */
     if (type == VR_MSG_STREAM_START && c->established && stream_id >= 1 &&
@@ -586,6 +605,8 @@ int vr_client_create(const struct vr_client_config *cfg, const struct vr_client_
         c->cfg.max_height = DEFAULT_MAX_DIM;
     if (!c->cfg.max_streams || c->cfg.max_streams > VR_MAX_STREAMS)
         c->cfg.max_streams = c->cfg.max_streams ? VR_MAX_STREAMS : DEFAULT_MAX_STREAMS;
+    if (!c->cfg.max_total_pixels)
+        c->cfg.max_total_pixels = DEFAULT_MAX_TOTAL_PIXELS;
     c->scratch = malloc(sizeof(*c->scratch));
     struct vr_conn_callbacks ccb = { .on_message = on_message, .on_gap = on_gap, .on_error = on_error };
     int ret = c->scratch ? vr_conn_create(&c->cfg.conn, &ccb, c, &c->conn) : -ENOMEM;

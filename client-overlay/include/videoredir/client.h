@@ -101,6 +101,10 @@ struct vr_client_config {
     enum vr_hwdec hwdec;
     uint32_t max_width, max_height; /* 0: 8192 */
     uint32_t max_streams;           /* 0: 4, at most VR_MAX_STREAMS */
+    /* Pixel budget: the announced width x height of all active streams
+     * together; a start that would exceed it is rejected (too-large).
+     * Bounds the decoders' memory (SECURITY.md). 0: 8192 x 8192. */
+    uint64_t max_total_pixels;
     const char *software;           /* in hello; NULL: "videoredir-client <version>" */
     struct vr_conn_config conn;     /* zeros: defaults */
 };
