@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The benchmark suite: builds, runs every benchmark on this machine in one go,
+# and writes BENCHMARKS.md (tables with ratios, each row saying how it was
+# measured) and bench/plots/*.png. Every number in the report comes from this
+# run. About 10 minutes on the 2-core project machine.
+#
+# Usage: bench/suite.sh [BUILD_DIR]     (default: build/, built here if needed)
+# Env:   VR_BENCH_QUICK=1  shorter runs (a smoke test of the suite, not for the report)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath -m "${1:-$top/build}")
+"$top/scripts/bootstrap.sh" "$build" -DVR_WERROR=ON >/dev/null
+bin="$build/bin"
+work=$(mktemp -d "${TMPDIR:-/tmp}/vr-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+plots="$top/bench/plots"
+mkdir -p "$plots"
+report="$top/BENCHMARKS.md"
+quick=${VR_BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+  export VR_BENCH_LOOPS=0 VR_BENCH_MIB=16 VR_BENCH_ROUNDS=2 VR_BENCH_CLIPS=h264-bframes.mp4
+fi
+started=$(date +%s)
+log() { echo "bench: $*" >&2; }
+
+# ---- runs ------------------------------------------------------------------
+log "videoredir against SPICE's own video streaming (bench/spice_compare.sh)"
+"$top/bench/spice_compare.sh" "$bin" "$work/spice" >/dev/null
+log "transport and wire overhead (bench/run.sh)"
+"$top/bench/run.sh" "$build" >"$work/transport.md"
+
+# Optional parts, each owned by its own script: included when present.
+extra=()
+for part in client_bench.sh guest_cpu.sh replay_bench.sh vm_bench.sh; do
+  if [ -x "$top/bench/$part" ]; then
+    log "bench/$part"
+    if "$top/bench/$part" "$build" >"$work/$part.md" 2>"$work/$part.log"; then
+      extra+=("$part")
+    else
+      log "bench/$part failed (see below); its section says so"
+      { echo "bench/$part failed in this run:"; echo '```'; tail -n 20 "$work/$part.log"; echo '```'; } \
+        >"$work/$part.md"
+      extra+=("$part")
+    fi
+  fi
+done
+
+# ---- plots -----------------------------------------------------------------
+raw="$work/spice/spice_compare.raw"
+first_clip=$(awk 'NR==1{print $1}' "$raw")
+stem=${first_clip%%.*}
+if command -v gnuplot >/dev/null; then
+  gnuplot <<EOF
+set terminal pngcairo size 900,420 font "DejaVu Sans,10"
+set output "$plots/bandwidth.png"
+set title "Bytes to the SPICE client over time: $first_clip, real spice-server, 100 ms buckets"
+set xlabel "seconds since the relay started"
+set ylabel "Mbit/s"
+set key top right
+set grid
+plot "$work/spice/series-$stem-spice-filter.txt" using 1:((\$2+\$3)*8/0.1/1e6) with steps lw 2 title "SPICE streaming-video=filter", \
+     "$work/spice/series-$stem-spice-all.txt" using 1:((\$2+\$3)*8/0.1/1e6) with steps lw 2 title "SPICE streaming-video=all", \
+     "$work/spice/series-$stem-videoredir.txt" using 1:((\$2+\$3)*8/0.1/1e6) with steps lw 2 title "videoredir (port + display)"
+EOF
+else
+  log "gnuplot missing: no plots (scripts/deps.txt lists gnuplot-nox)"
+fi
+
+# ---- report ----------------------------------------------------------------
+# ratio A B: A/B with 2 decimals ("–" when B is 0)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "–"; else printf "%.3f", a / b }'; }
+field() { awk -v c="$1" -v m="$2" -v f="$3" '$1==c && $2==m {print $f}' "$raw"; }
+
+pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
+{
+  echo "# Benchmarks"
+  echo
+  echo "Written by \`bench/suite.sh\` on $(date -u +%Y-%m-%d) in $(( $(date +%s) - started )) s; every number below"
+  echo "comes from that run. Regenerate with:"
+  echo
+  echo '```'
+  echo "./scripts/bootstrap.sh build && bench/suite.sh build"
+  echo '```'
+  echo
+  echo "Machine: $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)),"
+  echo "$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, no GPU, $(. /etc/os-release; echo "$PRETTY_NAME"),"
+  echo "kernel $(uname -r); spice-server $(pkgver libspice-server1), spice-gtk $(pkgver libspice-client-glib-2.0-8),"
+  echo "FFmpeg $(pkgver libavcodec59). The machine is shared and noisy: read ratios measured side by side,"
+  echo "not single absolute numbers."
+  echo
+  echo "## Summary"
+  echo
+  echo "| what | videoredir | baseline | ratio (videoredir / baseline) | how |"
+  echo "|---|---|---|---|---|"
+  for c in $(awk '{print $1}' "$raw" | sort -u); do
+    v=$(field "$c" videoredir 5); a=$(field "$c" spice-all 5); f=$(field "$c" spice-filter 5)
+    echo "| <a id=\"bw-$c\"></a>bytes to the client, $c | $v | $a (SPICE streaming-video=all) | $(ratio "$v" "$a") | [bandwidth](#bandwidth) |"
+    echo "| bytes to the client, $c | $v | $f (SPICE streaming-video=filter) | $(ratio "$v" "$f") | [bandwidth](#bandwidth) |"
+    vh=$(awk -v x="$(field "$c" videoredir 7)" -v y="$(field "$c" videoredir 8)" 'BEGIN{printf "%.2f", x + y}')
+    ah=$(field "$c" spice-all 7)
+    echo "| <a id=\"cpu-$c\"></a>guest + host CPU s, $c | $vh (capture + host relay) | $ah (local decode + spice-server re-encode) | $(ratio "$vh" "$ah") | [CPU](#cpu) |"
+  done
+  echo
+  echo "## Bandwidth"
+  echo
+  echo "Each clip is played $(( ${VR_BENCH_LOOPS:-3} + 1 )) times at 25 fps (75 frames each). SPICE path: \`videoredir-host --play\`"
+  echo "decodes the clip and draws every frame with QXL_DRAW_COPY at 320,200, as a guest player that"
+  echo "decodes locally would; spice-server (\`--streaming-video filter\`, its own default, or \`all\`)"
+  echo "detects the region and re-encodes it with its default encoder (MJPEG). videoredir path:"
+  echo "\`videoredir-capture --pace realtime\` sends the compressed frames over the port channel and"
+  echo "\`videoredir-client\` decodes them. Both clients are real spice-glib clients; \`bench-spice-tap\`"
+  echo "sits between client and server and counts every byte per SPICE channel (display, port) and"
+  echo "times the display channel's STREAM_CREATE. The desktop's first paint is in both paths."
+  echo
+  cat "$work/spice/spice_compare.md"
+  echo
+  echo "![bandwidth over time]($(realpath --relative-to="$top" "$plots")/bandwidth.png)"
+  echo
+  echo "## CPU"
+  echo
+  echo "CPU seconds (user + system, \`/usr/bin/time\`) of each process over the whole run above. In the"
+  echo "SPICE path the host stand-in does what a guest player and QEMU's spice-server do: decode the"
+  echo "clip (the guest's local decode) and re-encode the region (spice-server); with videoredir the"
+  echo "guest only reads and sends the compressed frames (capture CPU) and the host only relays the port."
+  echo "The client column is the spice-glib client: MJPEG decoding in the SPICE path, the original"
+  echo "codec's software decoding with videoredir."
+  echo
+  echo "## Latency"
+  echo
+  echo "SPICE's stream detection: the last column of the bandwidth table is the time from the first"
+  echo "frame the host drew to the display channel's STREAM_CREATE (spice-server waits for about 20"
+  echo "frames of a changing region, and with \`filter\` may never decide the region is video). Until"
+  echo "then the frames go as lossless images. videoredir sends the first frame as soon as the client"
+  echo "accepts the stream."
+  echo
+  echo "## Transport"
+  echo
+  sed 's/^## /### /' "$work/transport.md"
+  for part in "${extra[@]}"; do
+    echo
+    sed 's/^# /## /' "$work/$part.md"
+  done
+} >"$report"
+log "wrote $report and $plots/ in $(( $(date +%s) - started )) s"
