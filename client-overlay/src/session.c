@@ -92,6 +92,7 @@ struct vr_client {
     uint32_t ended_count, eos_count;
     uint64_t serial; /* streams accepted */
     uint64_t protocol_errors;
+    uint64_t send_errors; /* messages the output queue refused */
     struct vr_msg *scratch; /* outgoing messages; a region is 4 KiB */
 };
 
@@ -123,9 +124,12 @@ static void emit(struct vr_client *c, enum vr_client_event ev, uint32_t id)
 static void send_msg(struct vr_client *c, struct vr_msg *m)
 {
     int ret = vr_conn_send(c->conn, m);
-    if (ret < 0)
-        logf_(c, VR_CLOG_WARNING, "cannot queue %s: %s", vr_msg_type_name(m->type), strerror(-ret));
-    else if (c->cb.output)
+    if (ret < 0) {
+        /* The guest floods us faster than the channel drains: rate limited. */
+        uint64_t n = ++c->send_errors;
+        logf_(c, n <= WARN_ERRORS || !(n & (n - 1)) ? VR_CLOG_WARNING : VR_CLOG_DEBUG,
+              "cannot queue %s: %s (%" PRIu64 " so far)", vr_msg_type_name(m->type), strerror(-ret), n);
+    } else if (c->cb.output)
         c->cb.output(c->user);
 }
 
@@ -439,7 +443,10 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
     s->bytes += f->data_len;
     s->last_seq = f->seq;
     if (s->need_key && !(f->flags & VR_FRAME_KEY)) {
+        /* Nothing to decode from until a keyframe: ask for one (a stream
+         * that never sends one is asked every KEYREQ_US, never decoded). */
         s->dropped++;
+        request_key(c, s, VR_REASON_RECONNECT);
     } else {
         s->need_key = false;
         s->sent[s->n_sent % SENT_RING].pts = f->pts == INT64_MIN ? AV_NOPTS_VALUE : f->pts;
