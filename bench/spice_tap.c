@@ -7,7 +7,8 @@
  * For every connection it reads the channel type from the client's link
  * message and follows the server's messages (link reply, link result, then
  * mini headers: u16 type, u32 size) to timestamp display stream creation
- * and count stream data. Prints a summary on SIGINT/SIGTERM, and with
+ * and count stream data, and looks into the port channel's data for the
+ * first videoredir STREAM_START and FRAME. Prints a summary on SIGINT/SIGTERM, and with
  * --series FILE the bytes per channel in 100 ms buckets.
  *
  *   bench-spice-tap --listen 6001 --connect 5930 [--series FILE]
@@ -45,11 +46,16 @@ struct conn {
     uint8_t hdr[16];
     size_t hdr_len, need;  /* bytes gathered / still needed in this phase */
     uint16_t msg_type;
+    /* videoredir messages inside the port channel's data */
+    uint8_t vr_hdr[16];
+    size_t vr_hdr_len;
+    uint64_t vr_skip;
 };
 
 struct channel_stats {
     uint64_t s2c, c2s, msgs, stream_creates, stream_data, stream_bytes, draws;
     uint64_t first_stream_us, first_s2c_us;
+    uint64_t first_vr_start_us, first_vr_frame_us; /* port: videoredir STREAM_START, FRAME */
 };
 
 static struct conn conns[MAX_CONNS];
@@ -113,12 +119,49 @@ static void on_message(struct conn *c, uint64_t t)
     }
 }
 
+/* Follows the videoredir byte stream inside a port channel's data messages
+ * (16-byte header: "VRDR", u16 version, u16 type, u32 stream, u32 length). */
+static void scan_videoredir(struct conn *c, const uint8_t *p, size_t n, uint64_t t)
+{
+    struct channel_stats *st = &stats[SPICE_CHANNEL_PORT];
+    while (n) {
+        if (c->vr_skip) {
+            size_t k = n < c->vr_skip ? n : (size_t)c->vr_skip;
+            c->vr_skip -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        size_t k = 16 - c->vr_hdr_len < n ? 16 - c->vr_hdr_len : n;
+        memcpy(c->vr_hdr + c->vr_hdr_len, p, k);
+        c->vr_hdr_len += k;
+        p += k;
+        n -= k;
+        if (c->vr_hdr_len < 16)
+            continue;
+        c->vr_hdr_len = 0;
+        if (memcmp(c->vr_hdr, "VRDR", 4) != 0) {
+            c->vr_skip = UINT64_MAX; /* not videoredir: stop looking */
+            continue;
+        }
+        uint16_t type = (uint16_t)(c->vr_hdr[6] | c->vr_hdr[7] << 8);
+        if (type == 0x0010 && !st->first_vr_start_us)
+            st->first_vr_start_us = t;
+        if (type == 0x0011 && !st->first_vr_frame_us)
+            st->first_vr_frame_us = t;
+        c->vr_skip = le32(c->vr_hdr + 12);
+    }
+}
+
 /* Follows the server -> client byte stream of c. */
 static void parse_s2c(struct conn *c, const uint8_t *p, size_t n, uint64_t t)
 {
     while (n && c->phase != LOST) {
         if (c->phase == LINK_BODY || c->phase == MSG_BODY) {
             size_t k = n < c->need ? n : c->need;
+            if (c->phase == MSG_BODY && c->type == SPICE_CHANNEL_PORT &&
+                c->msg_type == SPICE_MSG_SPICEVMC_DATA)
+                scan_videoredir(c, p, k, t);
             c->need -= k;
             p += k;
             n -= k;
@@ -245,9 +288,11 @@ static void report(const char *series_path)
             continue;
         printf("channel=%s s2c_bytes=%" PRIu64 " c2s_bytes=%" PRIu64 " msgs=%" PRIu64
                " stream_creates=%" PRIu64 " stream_data=%" PRIu64 " stream_bytes=%" PRIu64
-               " draw_copies=%" PRIu64 " first_s2c_us=%" PRIu64 " first_stream_us=%" PRIu64 "\n",
+               " draw_copies=%" PRIu64 " first_s2c_us=%" PRIu64 " first_stream_us=%" PRIu64
+               " first_vr_start_us=%" PRIu64 " first_vr_frame_us=%" PRIu64 "\n",
                channel_name(t), st->s2c, st->c2s, st->msgs, st->stream_creates, st->stream_data,
-               st->stream_bytes, st->draws, st->first_s2c_us, st->first_stream_us);
+               st->stream_bytes, st->draws, st->first_s2c_us, st->first_stream_us,
+               st->first_vr_start_us, st->first_vr_frame_us);
     }
     printf("elapsed_s=%.3f\n", secs);
     if (series_path && series) {

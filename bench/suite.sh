@@ -127,11 +127,11 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
   echo
   echo "## Latency"
   echo
-  echo "SPICE's stream detection: the last column of the bandwidth table is the time from the first"
-  echo "frame the host drew to the display channel's STREAM_CREATE (spice-server waits for about 20"
-  echo "frames of a changing region, and with \`filter\` may never decide the region is video). Until"
-  echo "then the frames go as lossless images. videoredir sends the first frame as soon as the client"
-  echo "accepts the stream."
+  echo "Time to a video stream, the last column of the bandwidth table: for SPICE, from the first frame"
+  echo "the host drew to the display channel's STREAM_CREATE (spice-server waits for about 20 frames of"
+  echo "a changing region, and with \`filter\` may never decide the region is video; until then the frames"
+  echo "go as lossless images, the burst at the start of the plot); for videoredir, from STREAM_START to"
+  echo "the first FRAME passing the tap (the client's ACCEPT round trip included)."
   echo
   echo "## Transport"
   echo
