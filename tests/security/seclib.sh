@@ -45,7 +45,7 @@ sec_start_client() {
 sec_wait_lines() {
   local file=$1 n=$2 pid=$3 secs=$4 i
   for ((i = 0; i < secs * 20; i++)); do
-    [ "$(grep -vc '^#' "$file" 2>/dev/null || echo 0)" -ge "$n" ] && return 0
+    [ "$(grep -v '^#' "$file" 2>/dev/null | wc -l)" -ge "$n" ] && return 0
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.05
   done
