@@ -409,7 +409,7 @@ int main(int argc, char **argv)
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &a.hwdec_name,
           "decoder back end: auto, none, vaapi, vdpau, cuda (default auto)", "NAME" },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &a.verbose, "log details (like G_MESSAGES_DEBUG=all)", NULL },
-        { NULL },
+        { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     GError *err = NULL;
     GOptionContext *ctx = g_option_context_new("- receive, decode and show videoredir streams");
