@@ -6,37 +6,65 @@
 #   libavcodec), printing statistics while it plays and leaving a snapshot of
 #   the video composited onto the SPICE desktop at its window rectangle.
 #
-# Usage: scripts/demo.sh [--clip FILE] [--window X,Y,W,H] [--out DIR] [--pace realtime|none]
+# With --vm the guest side runs in a real QEMU VM instead (Debian's kernel,
+# fetched once; the capture writes to the VM's /dev/virtio-ports device and
+# QEMU's own spice-server carries it), as in tests/vm.
+#
+# Usage: scripts/demo.sh [--vm] [--clip FILE] [--window X,Y,W,H] [--out DIR] [--pace realtime|none]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 clip="$top/samples/h264-bframes.mp4"
-window=320,200,640,360
+window=
 out="$top/out"
 pace=realtime
+vm=0
 while [ $# -gt 0 ]; do
   case $1 in
     --clip) clip=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --pace) pace=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --vm) vm=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -f "$clip" ] || { echo "demo: no clip $clip" >&2; exit 1; }
+# The VM's screen is QXL in VGA text mode (720x400): keep the window on it.
+[ -n "$window" ] || { [ "$vm" = 1 ] && window=40,20,640,360 || window=320,200,640,360; }
+clip=$(realpath "$clip")
 
 "$top/scripts/bootstrap.sh" "$top/build"
 export VR_BIN="$top/build/bin"
 . "$top/tests/e2e/lib.sh"
 mkdir -p "$out"
 
-vr_start_host
-echo "demo: host stand-in on spice://127.0.0.1:$HOST_PORT (connect remote-viewer there to watch the desktop)"
-"$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --stats --exit-at-eos --timeout 120 \
+if [ "$vm" = 1 ]; then
+  . "$top/tests/vm/vmlib.sh"
+  cat >"$VR_TMP/guest.sh" <<GUEST
+'$VR_BIN/videoredir-capture' --device '/dev/virtio-ports/$VR_VM_PORT_NAME' --pace '$pace' \
+  --window '$window' --connect-timeout 120 '$clip'
+GUEST
+  echo "demo: booting the VM (QEMU, TCG; console in $VR_TMP/console.log)"
+  vr_vm_start "$VR_TMP/guest.sh"
+  uri="spice://127.0.0.1:$VM_SPICE_PORT"
+  echo "demo: QEMU's SPICE server on $uri (connect remote-viewer there to watch the VM's screen)"
+else
+  vr_start_host
+  uri="spice://127.0.0.1:$HOST_PORT"
+  echo "demo: host stand-in on $uri (connect remote-viewer there to watch the desktop)"
+fi
+"$VR_BIN/videoredir-client" --uri "$uri" --stats --exit-at-eos --timeout 120 \
   --snapshot "$out/demo-snapshot.png" --framemd5 "$out/demo.framemd5" &
 client=$!
 VR_PIDS+=("$client")
-"$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace "$pace" --window "$window" "$clip"
-wait "$client"
+if [ "$vm" = 1 ]; then
+  wait "$client"
+  vr_vm_wait_exit 120
+  grep '^videoredir-capture' "$VM_CONSOLE" | tail -n 1
+else
+  "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace "$pace" --window "$window" "$clip"
+fi
+wait "$client" 2>/dev/null || true
 echo "demo: decoded frames: $(grep -vc '^#' "$out/demo.framemd5") (framemd5 in $out/demo.framemd5)"
 echo "demo: snapshot of the desktop with the video at $window: $out/demo-snapshot.png"
