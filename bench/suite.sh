@@ -34,7 +34,7 @@ extra=()
 for part in client_bench.sh guest_cpu.sh replay_bench.sh vm_bench.sh; do
   if [ -x "$top/bench/$part" ]; then
     log "bench/$part"
-    if "$top/bench/$part" "$build" >"$work/$part.md" 2>"$work/$part.log"; then
+    if VR_BENCH_OUT="$work" "$top/bench/$part" "$build" >"$work/$part.md" 2>"$work/$part.log"; then
       extra+=("$part")
     else
       log "bench/$part failed (see below); its section says so"
@@ -62,6 +62,24 @@ plot "$work/spice/series-$stem-spice-filter.txt" using 1:((\$2+\$3)*8/0.1/1e6) w
      "$work/spice/series-$stem-spice-all.txt" using 1:((\$2+\$3)*8/0.1/1e6) with steps lw 2 title "SPICE streaming-video=all", \
      "$work/spice/series-$stem-videoredir.txt" using 1:((\$2+\$3)*8/0.1/1e6) with steps lw 2 title "videoredir (port + display)"
 EOF
+  if [ -s "$work/latency-vm-rt.txt" ] && [ -s "$work/latency-host-rt.txt" ]; then
+    for p in host vm; do
+      awk '$3 > 0 {print $3 / 1000}' "$work/latency-$p-rt.txt" | sort -n |
+        awk '{v[NR] = $1} END {for (i = 1; i <= NR; i++) print v[i], i / NR}' >"$work/cdf-$p.txt"
+    done
+    gnuplot <<EOF
+set terminal pngcairo size 900,420 font "DejaVu Sans,10"
+set output "$plots/latency.png"
+set title "videoredir latency per frame, guest send -> decoded on the client (VP9 sample at 25 fps)"
+set xlabel "ms (log scale)"
+set ylabel "fraction of frames"
+set logscale x
+set key bottom right
+set grid
+plot "$work/cdf-host.txt" using 1:2 with lines lw 2 title "host stand-in (unix socket -> libspice-server)", \\
+     "$work/cdf-vm.txt" using 1:2 with lines lw 2 title "QEMU VM (virtio-serial -> spiceport, TCG)"
+EOF
+  fi
 else
   log "gnuplot missing: no plots (scripts/deps.txt lists gnuplot-nox)"
 fi
@@ -139,6 +157,10 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
   for part in "${extra[@]}"; do
     echo
     sed 's/^# /## /' "$work/$part.md"
+    if [ "$part" = vm_bench.sh ] && [ -f "$plots/latency.png" ]; then
+      echo
+      echo "![latency distribution]($(realpath --relative-to="$top" "$plots")/latency.png)"
+    fi
   done
 } >"$report"
 log "wrote $report and $plots/ in $(( $(date +%s) - started )) s"

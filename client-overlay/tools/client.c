@@ -27,6 +27,8 @@ struct app {
     VrSpicePort *port;
     struct vr_client *client;
     struct vr_framemd5 *md5;
+    char *latency_path;
+    FILE *latency; /* --latency-log: one line per decoded frame */
     int exit_code;
     bool finishing;
     bool port_seen; /* a guest opened the port at least once */
@@ -85,16 +87,21 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
     struct app *a = user;
     if (!a->first_frame_us)
         a->first_frame_us = vr_time_us();
-    if (!a->md5)
-        return;
     int tb_num = 1, tb_den = 25;
+    uint32_t latency_us = 0;
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
         struct vr_client_stream_stats st;
         if (vr_client_stream_stats(a->client, i, &st) == 0 && st.stream_id == stream_id) {
             tb_num = (int)st.timebase_num;
             tb_den = (int)st.timebase_den;
+            latency_us = st.latency_us;
         }
     }
+    if (a->latency)
+        fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 "\n", stream_id,
+                frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us);
+    if (!a->md5)
+        return;
     int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
     if (ret < 0) {
         g_printerr("videoredir-client: cannot write framemd5: %s\n", av_err2str(ret));
@@ -395,6 +402,9 @@ int main(int argc, char **argv)
         { "uri", 'u', 0, G_OPTION_ARG_STRING, &a.uri, "SPICE server (required)", "spice://HOST:PORT" },
         { "port-name", 0, 0, G_OPTION_ARG_STRING, &a.port_name,
           "SPICE port name (default " VR_DEFAULT_PORT_NAME ")", "NAME" },
+        { "latency-log", 0, 0, G_OPTION_ARG_FILENAME, &a.latency_path,
+          "write 'stream pts latency_us' per decoded frame (guest send -> decoded, "
+          "through the ping/pong clock offset; 0 = offset not known yet)", "PATH" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
           "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
@@ -456,6 +466,10 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (a.latency_path && !(a.latency = fopen(a.latency_path, "w"))) {
+        g_printerr("videoredir-client: cannot open %s: %s\n", a.latency_path, g_strerror(errno));
+        return 1;
+    }
     struct vr_client_config cfg = { .hwdec = hwdec };
     struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
                                       .output = on_output };
@@ -490,6 +504,11 @@ int main(int argc, char **argv)
     g_free(a.uri);
     g_free(a.port_name);
     g_free(a.framemd5_path);
+    if (a.latency && fclose(a.latency) != 0 && a.exit_code == 0) {
+        g_printerr("videoredir-client: cannot write %s\n", a.latency_path);
+        a.exit_code = 1;
+    }
+    g_free(a.latency_path);
     g_free(a.snapshot_path);
     g_free(a.hwdec_name);
     return a.exit_code;
