@@ -1,0 +1,54 @@
+/*
+ * videoredir overlay for spice-gtk applications: draws the guest's
+ * redirected videos over a SpiceDisplay widget, following the widget's
+ * scaling exactly as spice-gtk draws the desktop, clipped to each video's
+ * visible region.
+ *
+ * One videoredir session (port channel, decoders) is shared by all displays
+ * of a SpiceSession. Everything runs on the GTK main thread.
+ */
+#ifndef VIDEOREDIR_GTK_OVERLAY_H
+#define VIDEOREDIR_GTK_OVERLAY_H
+
+#include <stdbool.h>
+
+#include <spice-client-gtk.h>
+
+#include <videoredir/client.h>
+
+G_BEGIN_DECLS
+
+typedef struct _VrOverlay VrOverlay;
+
+struct vr_overlay_options {
+    const char *port_name; /* NULL: VR_DEFAULT_PORT_NAME */
+    enum vr_hwdec hwdec;   /* decoder back ends to try (VR_HWDEC_AUTO...) */
+    bool show_stats;       /* draw a statistics readout in the corner */
+};
+
+/*
+ * Attaches the overlay to display (a SpiceDisplay of session). opt may be
+ * NULL (defaults); it is copied. The overlay lives until vr_overlay_detach
+ * or until the widget is destroyed, whichever comes first. Returns NULL if
+ * display or session is not what they should be.
+ */
+VrOverlay *vr_overlay_attach(SpiceSession *session, SpiceDisplay *display,
+                             const struct vr_overlay_options *opt);
+
+/* Detaches and frees; the widget is redrawn without videos. NULL is a no-op. */
+void vr_overlay_detach(VrOverlay *o);
+
+/* Shows or hides the statistics readout. */
+void vr_overlay_set_show_stats(VrOverlay *o, bool show);
+bool vr_overlay_get_show_stats(const VrOverlay *o);
+
+/* One line of statistics for display ("2 streams | h264 640x360 25.0 fps ..."),
+ * written to buf (always terminated). */
+void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len);
+
+/* The overlay attached to display, or NULL. */
+VrOverlay *vr_overlay_get(SpiceDisplay *display);
+
+G_END_DECLS
+
+#endif

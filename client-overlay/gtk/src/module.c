@@ -1,0 +1,43 @@
+/*
+ * GTK module for unmodified spice-gtk clients:
+ *   GTK_MODULES=/path/to/libvideoredir-gtk-module.so remote-viewer spice://HOST:PORT
+ * An emission hook on GtkWidget::realize finds every SpiceDisplay the client
+ * creates and attaches the videoredir overlay to it with the display's own
+ * session. Settings from the environment: VIDEOREDIR_PORT_NAME,
+ * VIDEOREDIR_HWDEC (auto|vaapi|vdpau|cuda|none), VIDEOREDIR_STATS=1.
+ */
+#include <gmodule.h>
+
+#include <videoredir/gtk-overlay.h>
+
+G_MODULE_EXPORT void gtk_module_init(gint *argc, gchar ***argv);
+
+static struct vr_overlay_options options;
+
+static gboolean on_realize(GSignalInvocationHint *hint, guint n, const GValue *params,
+                           gpointer data)
+{
+    GObject *obj = n > 0 ? g_value_get_object(&params[0]) : NULL;
+    if (!SPICE_IS_DISPLAY(obj) || vr_overlay_get(SPICE_DISPLAY(obj)))
+        return TRUE; /* keep watching */
+    SpiceSession *session = NULL;
+    g_object_get(obj, "session", &session, NULL);
+    if (session) {
+        if (vr_overlay_attach(session, SPICE_DISPLAY(obj), &options))
+            g_message("videoredir overlay attached to a SpiceDisplay");
+        g_object_unref(session);
+    }
+    return TRUE;
+}
+
+void gtk_module_init(gint *argc, gchar ***argv)
+{
+    const char *port = g_getenv("VIDEOREDIR_PORT_NAME"), *hw = g_getenv("VIDEOREDIR_HWDEC");
+    const char *stats = g_getenv("VIDEOREDIR_STATS");
+    options.port_name = port && *port ? g_strdup(port) : NULL;
+    if (hw && vr_hwdec_from_name(hw, &options.hwdec) < 0)
+        g_warning("VIDEOREDIR_HWDEC=%s: unknown, using auto", hw);
+    options.show_stats = stats && *stats && *stats != '0';
+    g_signal_add_emission_hook(g_signal_lookup("realize", GTK_TYPE_WIDGET), 0, on_realize, NULL,
+                               NULL);
+}

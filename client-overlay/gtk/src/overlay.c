@@ -1,0 +1,451 @@
+/*
+ * The videoredir overlay on a SpiceDisplay.
+ *
+ * spice-gtk draws the guest desktop in its own widget; this draws the
+ * decoded videos on top, in a "draw" handler that runs after spice-gtk's,
+ * with the same geometry spice-gtk uses for the desktop (scale to fit keeping
+ * the aspect ratio and centred, or 1:1 centred when scaling is off; the
+ * monitor's area of the guest surface). Each video is scaled into its mapped
+ * content rectangle and clipped to its mapped visible region. Redraws are
+ * queued for the area a new frame covers only.
+ */
+#include <math.h>
+
+#include <videoredir/gtk-overlay.h>
+#include <videoredir/transport-spice.h>
+
+#define SESSION_KEY "videoredir-gtk-session"
+#define OVERLAY_KEY "videoredir-gtk-overlay"
+#define TICK_MS 20
+
+/* The videoredir side of one SpiceSession, shared by its overlays. */
+struct vr_gtk_session {
+    SpiceSession *session; /* not owned: this lives in its object data */
+    struct vr_client *client;
+    VrSpicePort *port;
+    guint tick;
+    GList *overlays;
+    char *port_name;
+};
+
+struct _VrOverlay {
+    struct vr_gtk_session *vs;
+    SpiceDisplay *display;
+    gulong draw_id;
+    bool show_stats;
+    /* A widget-sized canvas the videos are composited into. */
+    cairo_surface_t *canvas;
+    pixman_image_t *pcanvas;
+    int cw, ch;
+};
+
+/* Guest desktop -> widget: x' = ox + (x - ax) * s, as spice-gtk maps it. */
+struct map {
+    double s;
+    int ox, oy;
+    int ax, ay;
+};
+
+static void client_log(void *user, enum vr_client_log level, const char *msg)
+{
+    GLogLevelFlags flags = level <= VR_CLOG_WARNING ? G_LOG_LEVEL_WARNING
+                           : level == VR_CLOG_INFO  ? G_LOG_LEVEL_MESSAGE
+                                                    : G_LOG_LEVEL_DEBUG;
+    g_log(G_LOG_DOMAIN, flags, "%s", msg);
+}
+
+static void queue_all(struct vr_gtk_session *vs)
+{
+    for (GList *l = vs->overlays; l; l = l->next)
+        gtk_widget_queue_draw(GTK_WIDGET(((VrOverlay *)l->data)->display));
+}
+
+static SpiceChannel *display_channel(VrOverlay *o)
+{
+    int want = 0;
+    g_object_get(o->display, "channel-id", &want, NULL);
+    GList *channels = spice_session_get_channels(o->vs->session);
+    SpiceChannel *found = NULL;
+    for (GList *l = channels; l && !found; l = l->next) {
+        int id = -1;
+        if (!SPICE_IS_DISPLAY_CHANNEL(l->data))
+            continue;
+        g_object_get(l->data, "channel-id", &id, NULL);
+        if (id == want)
+            found = l->data;
+    }
+    g_list_free(channels);
+    return found;
+}
+
+/* The mapping spice-gtk uses for the desktop in this widget right now. */
+static bool get_map(VrOverlay *o, struct map *m)
+{
+    SpiceChannel *ch = display_channel(o);
+    SpiceDisplayPrimary primary;
+    if (!ch || !spice_display_channel_get_primary(ch, 0, &primary) || primary.width <= 0 ||
+        primary.height <= 0)
+        return false;
+    int ax = 0, ay = 0, aw = primary.width, ah = primary.height, monitor = 0;
+    g_object_get(o->display, "monitor-id", &monitor, NULL);
+    GArray *monitors = NULL;
+    g_object_get(ch, "monitors", &monitors, NULL);
+    if (monitors) {
+        if (monitor >= 0 && (guint)monitor < monitors->len) {
+            const SpiceDisplayMonitorConfig *mc =
+                &g_array_index(monitors, SpiceDisplayMonitorConfig, monitor);
+            if (mc->width > 0 && mc->height > 0) {
+                ax = (int)mc->x;
+                ay = (int)mc->y;
+                aw = (int)mc->width;
+                ah = (int)mc->height;
+            }
+        }
+        g_array_unref(monitors);
+    }
+    int ww = gtk_widget_get_allocated_width(GTK_WIDGET(o->display));
+    int wh = gtk_widget_get_allocated_height(GTK_WIDGET(o->display));
+    gboolean scaling = TRUE, only_down = FALSE;
+    g_object_get(o->display, "scaling", &scaling, "only-downscale", &only_down, NULL);
+    m->ax = ax;
+    m->ay = ay;
+    if (!scaling) {
+        m->s = 1.0;
+        m->ox = ww > aw ? (ww - aw) / 2 : 0;
+        m->oy = wh > ah ? (wh - ah) / 2 : 0;
+    } else {
+        m->s = fmin((double)ww / aw, (double)wh / ah);
+        if (only_down && m->s >= 1.0)
+            m->s = 1.0;
+        int w = (int)floor(aw * m->s + 0.5), h = (int)floor(ah * m->s + 0.5);
+        m->ox = (ww - w) / 2;
+        m->oy = (wh - h) / 2;
+    }
+    return m->s > 0;
+}
+
+/* One edge function for every coordinate, so rectangles that touch in the
+ * guest still touch in the widget. */
+static int map_x(const struct map *m, int64_t x)
+{
+    return m->ox + (int)floor((double)(x - m->ax) * m->s + 0.5);
+}
+
+static int map_y(const struct map *m, int64_t y)
+{
+    return m->oy + (int)floor((double)(y - m->ay) * m->s + 0.5);
+}
+
+static bool map_rect(const struct map *m, int64_t x, int64_t y, int64_t w, int64_t h,
+                     struct vr_rect *out)
+{
+    int x0 = map_x(m, x), y0 = map_y(m, y), x1 = map_x(m, x + w), y1 = map_y(m, y + h);
+    if (x1 <= x0 || y1 <= y0)
+        return false;
+    *out = (struct vr_rect){ x0, y0, (uint32_t)(x1 - x0), (uint32_t)(y1 - y0) };
+    return true;
+}
+
+static void map_region(const struct map *m, pixman_region32_t *in, pixman_region32_t *out)
+{
+    int n = 0;
+    const pixman_box32_t *b = pixman_region32_rectangles(in, &n);
+    pixman_region32_clear(out);
+    for (int i = 0; i < n; i++) {
+        struct vr_rect r;
+        if (map_rect(m, b[i].x1, b[i].y1, (int64_t)b[i].x2 - b[i].x1, (int64_t)b[i].y2 - b[i].y1, &r))
+            pixman_region32_union_rect(out, out, r.x, r.y, r.w, r.h);
+    }
+}
+
+static bool ensure_canvas(VrOverlay *o, int w, int h)
+{
+    if (o->canvas && o->cw == w && o->ch == h)
+        return true;
+    if (o->pcanvas)
+        pixman_image_unref(o->pcanvas);
+    if (o->canvas)
+        cairo_surface_destroy(o->canvas);
+    o->pcanvas = NULL;
+    o->canvas = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    if (cairo_surface_status(o->canvas) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(o->canvas);
+        o->canvas = NULL;
+        return false;
+    }
+    o->pcanvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, w, h,
+                                          (uint32_t *)cairo_image_surface_get_data(o->canvas),
+                                          cairo_image_surface_get_stride(o->canvas));
+    o->cw = w;
+    o->ch = h;
+    return o->pcanvas != NULL;
+}
+
+/* Widget area stream slot i covers now (its mapped content rectangle). */
+static bool stream_area(VrOverlay *o, const struct map *m, uint32_t i, struct vr_rect *out)
+{
+    struct vr_client_stream_stats st;
+    if (vr_client_stream_stats(o->vs->client, i, &st) < 0 || !st.active || !st.has_geometry)
+        return false;
+    const struct vr_rect *c = &st.geometry.content;
+    return map_rect(m, c->x, c->y, c->w, c->h, out);
+}
+
+static void draw_stats(VrOverlay *o, cairo_t *cr)
+{
+    char line[256];
+    vr_overlay_describe(o, line, sizeof(line));
+    cairo_save(cr);
+    cairo_select_font_face(cr, "monospace", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 13);
+    cairo_text_extents_t ext;
+    cairo_text_extents(cr, line, &ext);
+    cairo_set_source_rgba(cr, 0, 0, 0, 0.7);
+    cairo_rectangle(cr, 4, 4, ext.x_advance + 12, 22);
+    cairo_fill(cr);
+    cairo_set_source_rgb(cr, 1, 1, 0.6);
+    cairo_move_to(cr, 10, 20);
+    cairo_show_text(cr, line);
+    cairo_restore(cr);
+}
+
+static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
+{
+    VrOverlay *o = data;
+    struct map m;
+    if (!o->vs->client || !get_map(o, &m))
+        goto stats;
+    int ww = gtk_widget_get_allocated_width(widget), wh = gtk_widget_get_allocated_height(widget);
+    if (ww <= 0 || wh <= 0 || !ensure_canvas(o, ww, wh))
+        goto stats;
+    pixman_region32_t desk, mapped, shown;
+    pixman_region32_init(&desk);
+    pixman_region32_init(&mapped);
+    pixman_region32_init(&shown);
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_rect dst;
+        const AVFrame *f = vr_client_stream_frame(o->vs->client, i);
+        if (!f || !stream_area(o, &m, i, &dst))
+            continue;
+        /* Hidden (empty region) videos keep decoding but are not drawn. */
+        vr_client_stream_region(o->vs->client, i, &desk);
+        map_region(&m, &desk, &mapped);
+        pixman_region32_intersect_rect(&mapped, &mapped, dst.x, dst.y, dst.w, dst.h);
+        if (!pixman_region32_not_empty(&mapped))
+            continue;
+        cairo_surface_flush(o->canvas);
+        int ret = vr_composite_frame(o->pcanvas, f, &dst, &mapped);
+        if (ret < 0) {
+            g_warning("cannot draw stream slot %u: %s", i, g_strerror(-ret));
+            continue;
+        }
+        pixman_region32_union(&shown, &shown, &mapped);
+    }
+    if (pixman_region32_not_empty(&shown)) {
+        cairo_surface_mark_dirty(o->canvas);
+        cairo_save(cr);
+        int n = 0;
+        const pixman_box32_t *b = pixman_region32_rectangles(&shown, &n);
+        for (int i = 0; i < n; i++)
+            cairo_rectangle(cr, b[i].x1, b[i].y1, b[i].x2 - b[i].x1, b[i].y2 - b[i].y1);
+        cairo_clip(cr);
+        cairo_set_source_surface(cr, o->canvas, 0, 0);
+        cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
+        cairo_paint(cr);
+        cairo_restore(cr);
+    }
+    pixman_region32_fini(&desk);
+    pixman_region32_fini(&mapped);
+    pixman_region32_fini(&shown);
+stats:
+    if (o->show_stats)
+        draw_stats(o, cr);
+    return FALSE;
+}
+
+/* ---- the shared session ----------------------------------------------------- */
+
+static void on_client_event(void *user, enum vr_client_event ev, uint32_t stream_id)
+{
+    queue_all(user); /* geometry, region, start or end: redraw everything */
+}
+
+static void on_client_frame(void *user, uint32_t stream_id, const AVFrame *frame)
+{
+    struct vr_gtk_session *vs = user;
+    for (GList *l = vs->overlays; l; l = l->next) {
+        VrOverlay *o = l->data;
+        struct map m;
+        if (!get_map(o, &m))
+            continue;
+        for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+            struct vr_client_stream_stats st;
+            struct vr_rect r;
+            if (vr_client_stream_stats(vs->client, i, &st) == 0 && st.stream_id == stream_id &&
+                stream_area(o, &m, i, &r))
+                gtk_widget_queue_draw_area(GTK_WIDGET(o->display), r.x, r.y, (int)r.w, (int)r.h);
+        }
+        if (o->show_stats)
+            gtk_widget_queue_draw_area(GTK_WIDGET(o->display), 0, 0, 600, 30);
+    }
+}
+
+static void on_client_output(void *user)
+{
+    struct vr_gtk_session *vs = user;
+    if (vs->port)
+        vr_spiceport_flush(vs->port);
+}
+
+static void on_port_opened(void *user, gboolean opened)
+{
+    struct vr_gtk_session *vs = user;
+    g_message("videoredir port %s", opened ? "opened by the guest" : "closed");
+    if (opened)
+        vr_client_channel_open(vs->client);
+    else
+        vr_client_channel_closed(vs->client);
+    queue_all(vs);
+}
+
+static void on_port_error(void *user, const GError *error)
+{
+    g_warning("videoredir port: %s", error->message);
+}
+
+static gboolean on_tick(gpointer user)
+{
+    struct vr_gtk_session *vs = user;
+    vr_client_tick(vs->client);
+    return G_SOURCE_CONTINUE;
+}
+
+static void session_free(gpointer data)
+{
+    struct vr_gtk_session *vs = data;
+    if (vs->tick)
+        g_source_remove(vs->tick);
+    vr_spiceport_free(vs->port);
+    vr_client_destroy(vs->client);
+    g_free(vs->port_name);
+    g_free(vs);
+}
+
+static struct vr_gtk_session *session_get(SpiceSession *session, const struct vr_overlay_options *opt)
+{
+    struct vr_gtk_session *vs = g_object_get_data(G_OBJECT(session), SESSION_KEY);
+    if (vs)
+        return vs;
+    vs = g_new0(struct vr_gtk_session, 1);
+    vs->session = session;
+    vs->port_name = g_strdup(opt->port_name ? opt->port_name : VR_DEFAULT_PORT_NAME);
+    struct vr_client_config cfg = { .hwdec = opt->hwdec, .software = "videoredir-gtk " VR_VERSION_STRING };
+    struct vr_client_callbacks cb = { .log = client_log, .event = on_client_event,
+                                      .frame = on_client_frame, .output = on_client_output };
+    if (vr_client_create(&cfg, &cb, vs, &vs->client) < 0) {
+        g_free(vs->port_name);
+        g_free(vs);
+        return NULL;
+    }
+    struct vr_spiceport_callbacks pcb = { .opened = on_port_opened, .error = on_port_error };
+    vs->port = vr_spiceport_new(session, vs->port_name, vr_client_conn(vs->client), &pcb, vs);
+    vs->tick = g_timeout_add(TICK_MS, on_tick, vs);
+    g_object_set_data_full(G_OBJECT(session), SESSION_KEY, vs, session_free);
+    return vs;
+}
+
+/* ---- overlays --------------------------------------------------------------- */
+
+static void overlay_free(gpointer data)
+{
+    VrOverlay *o = data;
+    struct vr_gtk_session *vs = o->vs;
+    vs->overlays = g_list_remove(vs->overlays, o);
+    if (o->pcanvas)
+        pixman_image_unref(o->pcanvas);
+    if (o->canvas)
+        cairo_surface_destroy(o->canvas);
+    g_free(o);
+    if (!vs->overlays) /* the last one: the session's videoredir side goes too */
+        g_object_set_data(G_OBJECT(vs->session), SESSION_KEY, NULL);
+}
+
+VrOverlay *vr_overlay_attach(SpiceSession *session, SpiceDisplay *display,
+                             const struct vr_overlay_options *opt)
+{
+    static const struct vr_overlay_options defaults = { 0 };
+    if (!SPICE_IS_SESSION(session) || !SPICE_IS_DISPLAY(display))
+        return NULL;
+    if (!opt)
+        opt = &defaults;
+    VrOverlay *o = vr_overlay_get(display);
+    if (o)
+        return o;
+    struct vr_gtk_session *vs = session_get(session, opt);
+    if (!vs)
+        return NULL;
+    o = g_new0(VrOverlay, 1);
+    o->vs = vs;
+    o->display = display;
+    o->show_stats = opt->show_stats;
+    vs->overlays = g_list_prepend(vs->overlays, o);
+    /* After spice-gtk's own drawing: the videos go on top of the desktop. */
+    o->draw_id = g_signal_connect_after(display, "draw", G_CALLBACK(on_draw), o);
+    /* Freed with the widget, or by vr_overlay_detach. */
+    g_object_set_data_full(G_OBJECT(display), OVERLAY_KEY, o, overlay_free);
+    gtk_widget_queue_draw(GTK_WIDGET(display));
+    return o;
+}
+
+void vr_overlay_detach(VrOverlay *o)
+{
+    if (!o)
+        return;
+    SpiceDisplay *display = o->display;
+    g_signal_handler_disconnect(display, o->draw_id);
+    g_object_set_data(G_OBJECT(display), OVERLAY_KEY, NULL); /* frees o */
+    gtk_widget_queue_draw(GTK_WIDGET(display));
+}
+
+VrOverlay *vr_overlay_get(SpiceDisplay *display)
+{
+    return display ? g_object_get_data(G_OBJECT(display), OVERLAY_KEY) : NULL;
+}
+
+void vr_overlay_set_show_stats(VrOverlay *o, bool show)
+{
+    if (!o || o->show_stats == show)
+        return;
+    o->show_stats = show;
+    gtk_widget_queue_draw(GTK_WIDGET(o->display));
+}
+
+bool vr_overlay_get_show_stats(const VrOverlay *o)
+{
+    return o && o->show_stats;
+}
+
+void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len)
+{
+    if (!len)
+        return;
+    buf[0] = '\0';
+    if (!o)
+        return;
+    struct vr_client *c = o->vs->client;
+    size_t n = (size_t)g_snprintf(buf, len, "videoredir: %s, %u stream%s",
+                                  vr_client_established(c) ? "connected" : "waiting for the guest",
+                                  vr_client_streams_active(c),
+                                  vr_client_streams_active(c) == 1 ? "" : "s");
+    for (uint32_t i = 0; i < VR_MAX_STREAMS && n < len; i++) {
+        struct vr_client_stream_stats st;
+        if (vr_client_stream_stats(c, i, &st) < 0 || !st.active)
+            continue;
+        n += (size_t)g_snprintf(buf + n, len - n,
+                                " | %s %ux%u %s, %" G_GUINT64_FORMAT " decoded, %" G_GUINT64_FORMAT
+                                " dropped, %" G_GUINT64_FORMAT " lost, %.1f ms",
+                                vr_codec_name(st.codec), st.width, st.height, st.decoder,
+                                st.frames_decoded, st.frames_dropped, st.frames_lost,
+                                st.latency_us / 1000.0);
+    }
+}
