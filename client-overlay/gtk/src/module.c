@@ -38,6 +38,8 @@ void gtk_module_init(gint *argc, gchar ***argv)
     if (hw && vr_hwdec_from_name(hw, &options.hwdec) < 0)
         g_warning("VIDEOREDIR_HWDEC=%s: unknown, using auto", hw);
     options.show_stats = stats && *stats && *stats != '0';
+    /* Signals exist once their class does; modules load before any widget. */
+    g_type_class_ref(GTK_TYPE_WIDGET);
     g_signal_add_emission_hook(g_signal_lookup("realize", GTK_TYPE_WIDGET), 0, on_realize, NULL,
                                NULL);
 }
