@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The overlay as a person sees it, on a real X server (Xvfb), a real SPICE
+# server (videoredir-host) and a real guest side (videoredir-capture):
+#   viewer         videoredir-viewer at 1:1, then its window at half size
+#                  (the overlay must rescale with spice-gtk's desktop), then
+#                  the guest's window moved (new geometry)
+#   remote-viewer  stock remote-viewer with GTK_MODULES=libvideoredir-gtk-module.so
+# Pixels of `import -window root` are checked: inside the visible region the
+# video (never the desktop's colour), in the covered part and around the
+# window the desktop. Screenshots are kept in $VR_SHOTS when set.
+mode=${1:?viewer or remote-viewer}
+. "$(dirname "$0")/../e2e/lib.sh"
+for t in Xvfb import convert; do command -v $t >/dev/null || vr_fail "$t is needed"; done
+desk=0x305070
+want=$(printf '%06X' "$desk")
+ffmpeg -nostdin -v error -f lavfi -i "color=c=$desk:s=1280x800,format=rgb24" -frames:v 1 "$VR_TMP/desk.png"
+
+# Xvfb on a free display number.
+exec 8>"$VR_TMP/displayfd"
+Xvfb -displayfd 8 -screen 0 1280x800x24 -nolisten tcp >"$VR_TMP/xvfb.log" 2>&1 &
+VR_PIDS+=("$!")
+for _ in $(seq 100); do [ -s "$VR_TMP/displayfd" ] && break; sleep 0.05; done
+export DISPLAY=":$(head -n 1 "$VR_TMP/displayfd")"
+[ "$DISPLAY" != ":" ] || vr_fail "Xvfb did not start"
+
+vr_start_host --desktop "$VR_TMP/desk.png"
+uri="spice://127.0.0.1:$HOST_PORT"
+case $mode in
+  viewer)
+    "$VR_BIN/videoredir-viewer" --size 1280x800 "$uri" >"$VR_TMP/viewer.log" 2>&1 &
+    ;;
+  remote-viewer)
+    command -v remote-viewer >/dev/null || vr_fail "remote-viewer (virt-viewer) is needed"
+    if [ "${VR_SANITIZED:-0}" = 1 ]; then
+      # An ASan-built module cannot load into an uninstrumented program
+      # (the runtime must come first); the viewer test covers the same code.
+      echo "SKIP: remote-viewer with the GTK module is not run in the sanitizer build"
+      exit 77
+    fi
+    GTK_MODULES="$VR_LIB/libvideoredir-gtk-module.so" remote-viewer "$uri" >"$VR_TMP/viewer.log" 2>&1 &
+    ;;
+esac
+viewer=$!
+VR_PIDS+=("$viewer")
+
+# Streams the clip in a loop with the window at X,Y 640x360 and a 200x100
+# hole 200,100 into it (another window on top of the video).
+capture() {
+  local x=$1 y=$2
+  local region="$x,$y,640,100;$x,$((y + 100)),200,100;$((x + 400)),$((y + 100)),240,100;$x,$((y + 200)),640,160"
+  "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --loop -1 \
+    --window "$x,$y,640,360" --region "$region" "$VR_SAMPLES/h264-bframes.mp4" \
+    >"$VR_TMP/capture.log" 2>&1 &
+  CAPTURE=$!
+  VR_PIDS+=("$CAPTURE")
+  vr_wait_for "$VR_TMP/viewer.log" "stream 1: h264" "$viewer" 30 || vr_fail "the viewer got no stream"
+  sleep 1.5 # a few frames drawn
+}
+shot() { import -window root "$VR_TMP/$1.png"; [ -n "${VR_SHOTS:-}" ] && cp "$VR_TMP/$1.png" "$VR_SHOTS/$mode-$1.png"; true; }
+px() { convert "$VR_TMP/$1.png" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
+n=0
+# check SHOT OX OY S X Y desk|video: guest point X,Y mapped with offset and scale
+check() {
+  local shot=$1 ox=$2 oy=$3 s=$4 gx=$5 gy=$6 what=$7 x y p
+  x=$(awk -v o="$ox" -v s="$s" -v g="$gx" 'BEGIN{printf "%d", o + g * s}')
+  y=$(awk -v o="$oy" -v s="$s" -v g="$gy" 'BEGIN{printf "%d", o + g * s}')
+  p=$(px "$shot" "$x" "$y")
+  if [ "$what" = desk ]; then
+    [ "$p" = "$want" ] || vr_fail "$shot: guest ($gx,$gy) at ($x,$y) should show the desktop $want, shows $p"
+  else
+    [ "$p" != "$want" ] || vr_fail "$shot: guest ($gx,$gy) at ($x,$y) should show video, shows the desktop"
+  fi
+  n=$((n + 1))
+}
+# The window at WX,WY: 8 video points inside the visible region, 8 desktop
+# points in the hole and around the window.
+check_window() {
+  local shot=$1 ox=$2 oy=$3 s=$4 wx=$5 wy=$6 p
+  for p in "10 10" "$((wx - 2)) $((wy + 100))" "$((wx + 642)) $((wy + 100))" "$((wx + 300)) $((wy - 2))" \
+           "$((wx + 300)) $((wy + 362))" "$((wx + 300)) $((wy + 150))" "$((wx + 210)) $((wy + 110))" \
+           "$((wx + 390)) $((wy + 190))"; do
+    check "$shot" "$ox" "$oy" "$s" $p desk
+  done
+  for p in "$((wx + 5)) $((wy + 5))" "$((wx + 635)) $((wy + 5))" "$((wx + 5)) $((wy + 355))" \
+           "$((wx + 635)) $((wy + 355))" "$((wx + 100)) $((wy + 150))" "$((wx + 500)) $((wy + 150))" \
+           "$((wx + 300)) $((wy + 50))" "$((wx + 300)) $((wy + 250))"; do
+    check "$shot" "$ox" "$oy" "$s" $p video
+  done
+}
+# Where the guest desktop starts on screen: the first row that shows the
+# desktop colour at x=10 (remote-viewer has a tool bar above it).
+desk_top() {
+  local y
+  for y in $(seq 0 120); do [ "$(px "$1" 10 "$y")" = "$want" ] && { echo "$y"; return; }; done
+  vr_fail "$1: the desktop is not on the screen"
+}
+
+# ... and the first column at that row + 10 (window borders).
+desk_left() {
+  local x
+  for x in $(seq 0 40); do [ "$(px "$1" "$x" "$(($2 + 10))")" = "$want" ] && { echo "$x"; return; }; done
+  vr_fail "$1: the desktop's left edge is not on the screen"
+}
+
+capture 300 200
+shot one
+oy=$(desk_top one)
+ox=$(desk_left one "$oy")
+echo "$mode: guest desktop at +$ox+$oy on the screen"
+check_window one "$ox" "$oy" 1 300 200
+if [ "$mode" = viewer ]; then
+  # Half-size window: spice-gtk scales the desktop to 640x400; the overlay follows.
+  kill "$viewer"; wait "$viewer" 2>/dev/null || true
+  kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
+  "$VR_BIN/videoredir-viewer" --size 640x400 "$uri" >"$VR_TMP/viewer.log" 2>&1 &
+  viewer=$!
+  VR_PIDS+=("$viewer")
+  capture 300 200
+  shot half
+  # The widget may be taller than 400: spice-gtk letterboxes, so does the overlay.
+  oy=$(desk_top half)
+  check "half" 0 "$oy" 0.5 600 100 desk
+  check "half" 0 "$oy" 0.5 320 220 video
+  check "half" 0 "$oy" 0.5 920 540 video
+  check "half" 0 "$oy" 0.5 600 350 desk
+  check "half" 0 "$oy" 0.5 500 450 video
+  check "half" 0 "$oy" 0.5 1000 350 desk
+  # The guest's window moves (new geometry): the overlay moves with it.
+  kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
+  : >"$VR_TMP/viewer.log"
+  capture 500 300
+  shot moved
+  check_window moved 0 "$oy" 0.5 500 300
+fi
+echo "$mode: $n pixels checked (video inside the visible region, desktop in the hole and around)"
