@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# videoredir-viewer connected to a real QEMU VM (QXL, QEMU's spice-server):
+# the guest's capture streams into the VM's /dev/virtio-ports device with its
+# window at 40,20 640x360 on the VM's 720x400 text-mode screen; a screenshot
+# under Xvfb must show the video there and the VM's own (black) screen
+# around it. Screenshot kept in $VR_SHOTS when set.
+here=$(dirname "$0")
+. "$here/../e2e/lib.sh"
+. "$here/vmlib.sh"
+for t in Xvfb import convert; do command -v $t >/dev/null || vr_fail "$t is needed"; done
+cat >"$VR_TMP/guest.sh" <<GUEST
+'$VR_BIN/videoredir-capture' --device '/dev/virtio-ports/$VR_VM_PORT_NAME' --pace realtime --loop -1 \
+  --window 40,20,640,360 --connect-timeout 120 '${VR_SAMPLES:?}/h264-bframes.mp4'
+GUEST
+exec 8>"$VR_TMP/displayfd"
+Xvfb -displayfd 8 -screen 0 1024x768x24 -nolisten tcp >"$VR_TMP/xvfb.log" 2>&1 &
+VR_PIDS+=("$!")
+for _ in $(seq 100); do [ -s "$VR_TMP/displayfd" ] && break; sleep 0.05; done
+export DISPLAY=":$(head -n 1 "$VR_TMP/displayfd")"
+vr_vm_start "$VR_TMP/guest.sh"
+"$VR_BIN/videoredir-viewer" --size 720x400 "spice://127.0.0.1:$VM_SPICE_PORT" >"$VR_TMP/viewer.log" 2>&1 &
+viewer=$!
+VR_PIDS+=("$viewer")
+vr_wait_for "$VR_TMP/viewer.log" "stream 1: h264" "$viewer" 90 || vr_fail "the viewer got no stream from the VM"
+sleep 2
+import -window root "$VR_TMP/vm.png"
+[ -n "${VR_SHOTS:-}" ] && cp "$VR_TMP/vm.png" "$VR_SHOTS/vm-viewer.png"
+px() { convert "$VR_TMP/vm.png" -format "%[hex:p{$1,$2}]" info: | cut -c1-6; }
+# Colour class of a pixel (decoded video is close to, not exactly, the bars).
+cls() {
+  local h r g b
+  h=$(px "$1" "$2"); r=$((16#${h:0:2})); g=$((16#${h:2:2})); b=$((16#${h:4:2}))
+  if [ $r -lt 16 ] && [ $g -lt 16 ] && [ $b -lt 16 ]; then echo black
+  elif [ $r -gt 200 ] && [ $g -lt 60 ] && [ $b -lt 60 ]; then echo red
+  elif [ $r -lt 60 ] && [ $g -gt 200 ] && [ $b -gt 200 ]; then echo cyan
+  else echo "other($h)"; fi
+}
+# spice-gtk centres the 720x400 screen in the widget: find the top of the
+# cyan bar (guest y 20 at x 675) to learn the vertical offset.
+oy=-1
+for y in $(seq 0 120); do [ "$(cls 675 "$y")" = cyan ] && { oy=$((y - 20)); break; }; done
+[ "$oy" -ge 0 ] || vr_fail "no video on the screen"
+n=0
+for p in "700 390" "20 390" "700 10" "360 395"; do # the VM's screen around the window
+  set -- $p
+  got=$(cls "$1" $(($2 + oy)))
+  [ "$got" = black ] || vr_fail "guest ($1,$2) should show the VM's black screen, shows $got"
+  n=$((n + 1))
+done
+# The clip's colour bars: red along the left edge, cyan along the right; a
+# moving diagonal band may cover one point of each column.
+for col in "41 red" "678 cyan"; do
+  set -- $col
+  hits=0
+  for y in 70 150 230 300 370; do [ "$(cls "$1" $((y + oy)))" = "$2" ] && hits=$((hits + 1)); done
+  [ "$hits" -ge 4 ] || vr_fail "guest x=$1 should show the video's $2 bar: $hits of 5 points do"
+  n=$((n + 5))
+done
+# Just outside the window: the VM's screen again.
+for p in "38 200" "682 200" "360 382"; do
+  set -- $p
+  got=$(cls "$1" $(($2 + oy)))
+  [ "$got" = black ] || vr_fail "guest ($1,$2), outside the window, shows $got"
+  n=$((n + 1))
+done
+echo "vm viewer: $n pixels checked: the video at the guest's 40,20 640x360 over the VM's QXL screen"
