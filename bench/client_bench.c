@@ -1,0 +1,179 @@
+/*
+ * bench-client: the client's decode + composite rate, and the compositing
+ * cost against the number of visible rectangles.
+ *
+ *   bench-client --fps CLIP PASSES   decodes the clip PASSES times with the
+ *       client's decoder (vr_decoder, software) and composites every frame
+ *       into a 1280x800 desktop at its size: prints "frames N seconds S fps F"
+ *       (CPU time of this process, so a busy machine does not count).
+ *   bench-client --composite CLIP    composites the clip's first frame scaled
+ *       to 1920x1080 onto a 1920x1080 desktop, clipped to a region of 1, 16
+ *       and 64 rectangles (a grid, each cell shrunk by a gap): prints
+ *       "rects R us_per_frame U" for each.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavutil/log.h>
+
+#include <videoredir/capture.h>
+#include <videoredir/client.h>
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int die(const char *what, int err)
+{
+    fprintf(stderr, "bench-client: %s: %s\n", what, strerror(err < 0 ? -err : err));
+    return 1;
+}
+
+/* Decodes every AU of one pass; calls fn for every frame out. */
+static int run_pass(struct vr_source *src, struct vr_decoder *dec,
+                    int (*fn)(const AVFrame *f, void *user), void *user, uint64_t *frames)
+{
+    struct vr_au au;
+    int ret;
+    while ((ret = vr_source_read(src, &au)) == 1) {
+        struct vr_frame fr = { .flags = au.flags, .pts = au.pts, .dts = au.dts,
+                               .duration = au.duration, .data_len = au.len, .data = au.data };
+        if ((ret = vr_decoder_send(dec, &fr)) < 0)
+            return ret;
+        const AVFrame *f;
+        while (vr_decoder_receive(dec, &f) == 0) {
+            (*frames)++;
+            if (fn && (ret = fn(f, user)) < 0)
+                return ret;
+        }
+    }
+    return ret; /* 0 at the end of the file */
+}
+
+struct comp {
+    pixman_image_t *canvas;
+    struct vr_rect dst;
+};
+
+static int composite(const AVFrame *f, void *user)
+{
+    struct comp *c = user;
+    return vr_composite_frame(c->canvas, f, &c->dst, NULL);
+}
+
+static int bench_fps(const char *clip, int passes)
+{
+    char err[256];
+    struct vr_source *src = NULL;
+    int ret = vr_source_open(clip, &src, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "bench-client: %s\n", err);
+        return 1;
+    }
+    const struct vr_stream_start *start = vr_source_stream_start(src);
+    struct vr_decoder *dec = NULL;
+    if ((ret = vr_decoder_open(start, VR_HWDEC_NONE, NULL, NULL, &dec)) < 0)
+        return die("decoder", ret);
+    struct comp c = { .canvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, 1280, 800, NULL, 0),
+                      .dst = { 320, 200, start->width, start->height } };
+    if (!c.canvas)
+        return die("canvas", ENOMEM);
+    uint64_t frames = 0;
+    double t0 = cpu_seconds();
+    for (int p = 0; p < passes; p++) {
+        if (p > 0) {
+            /* A new decoder per pass: the same work as ffmpeg -stream_loop. */
+            vr_decoder_close(dec);
+            dec = NULL;
+            if ((ret = vr_source_rewind(src)) < 0 ||
+                (ret = vr_decoder_open(start, VR_HWDEC_NONE, NULL, NULL, &dec)) < 0)
+                return die("rewind", ret);
+        }
+        if ((ret = run_pass(src, dec, composite, &c, &frames)) < 0)
+            return die("decode", ret);
+        vr_decoder_drain(dec);
+        const AVFrame *f;
+        while (vr_decoder_receive(dec, &f) == 0) {
+            frames++;
+            composite(f, &c);
+        }
+    }
+    double secs = cpu_seconds() - t0;
+    printf("frames %" PRIu64 " seconds %.3f fps %.1f\n", frames, secs, (double)frames / secs);
+    vr_decoder_close(dec);
+    vr_source_close(src);
+    pixman_image_unref(c.canvas);
+    return 0;
+}
+
+static int keep_first(const AVFrame *f, void *user)
+{
+    AVFrame **out = user;
+    if (!*out)
+        *out = av_frame_clone(f);
+    return 0;
+}
+
+static int bench_composite(const char *clip)
+{
+    char err[256];
+    struct vr_source *src = NULL;
+    int ret = vr_source_open(clip, &src, err, sizeof(err));
+    if (ret < 0) {
+        fprintf(stderr, "bench-client: %s\n", err);
+        return 1;
+    }
+    struct vr_decoder *dec = NULL;
+    if ((ret = vr_decoder_open(vr_source_stream_start(src), VR_HWDEC_NONE, NULL, NULL, &dec)) < 0)
+        return die("decoder", ret);
+    AVFrame *first = NULL;
+    uint64_t frames = 0;
+    run_pass(src, dec, keep_first, &first, &frames);
+    if (!first)
+        return die("no frame", EINVAL);
+    pixman_image_t *canvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, 1920, 1080, NULL, 0);
+    struct vr_rect dst = { 0, 0, 1920, 1080 };
+    const int grids[] = { 1, 4, 8 }; /* 1, 16, 64 rectangles */
+    for (size_t g = 0; g < sizeof(grids) / sizeof(grids[0]); g++) {
+        int n = grids[g];
+        pixman_region32_t region;
+        pixman_region32_init(&region);
+        int cw = 1920 / n, ch = 1080 / n, gap = n > 1 ? 8 : 0;
+        for (int y = 0; y < n; y++)
+            for (int x = 0; x < n; x++)
+                pixman_region32_union_rect(&region, &region, x * cw, y * ch,
+                                           (unsigned)(cw - gap), (unsigned)(ch - gap));
+        int rects = pixman_region32_n_rects(&region);
+        int iters = 40;
+        double t0 = cpu_seconds();
+        for (int i = 0; i < iters; i++)
+            if ((ret = vr_composite_frame(canvas, first, &dst, &region)) < 0)
+                return die("composite", ret);
+        double us = (cpu_seconds() - t0) / iters * 1e6;
+        printf("rects %d us_per_frame %.0f\n", rects, us);
+        pixman_region32_fini(&region);
+    }
+    av_frame_free(&first);
+    pixman_image_unref(canvas);
+    vr_decoder_close(dec);
+    vr_source_close(src);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    av_log_set_level(AV_LOG_ERROR);
+    if (argc == 4 && strcmp(argv[1], "--fps") == 0 && atoi(argv[3]) > 0)
+        return bench_fps(argv[2], atoi(argv[3]));
+    if (argc == 3 && strcmp(argv[1], "--composite") == 0)
+        return bench_composite(argv[2]);
+    fprintf(stderr, "usage: bench-client --fps CLIP PASSES | --composite CLIP\n");
+    return 2;
+}
