@@ -117,6 +117,15 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     vh=$(awk -v x="$(field "$c" videoredir 7)" -v y="$(field "$c" videoredir 8)" 'BEGIN{printf "%.2f", x + y}')
     ah=$(field "$c" spice-all 7)
     echo "| <a id=\"cpu-$c\"></a>guest + host CPU s, $c | $vh (capture + host relay) | $ah (local decode + spice-server re-encode) | $(ratio "$vh" "$ah") | [CPU](#cpu) |"
+    # The guest alone: the capture against decoding the clip locally (FFmpeg,
+    # one thread), both as CPU seconds per second of video.
+    ffps=$(sed -n "s/.*id=\"client-$c\"><\/a>[^|]*| [0-9.]* | \([0-9.]*\) |.*/\1/p" "$work/client_bench.sh.md" 2>/dev/null || true)
+    if [ -n "$ffps" ]; then
+      secs=$(awk -v l="${VR_BENCH_LOOPS:-3}" 'BEGIN{print (l + 1) * 3}')
+      gc=$(awk -v x="$(field "$c" videoredir 8)" -v s="$secs" 'BEGIN{printf "%.4f", x / s}')
+      ld=$(awk -v f="$ffps" 'BEGIN{printf "%.4f", 25 / f}')
+      echo "| <a id=\"guest-cpu-$c\"></a>guest CPU s per s of video, $c | $gc (videoredir-capture) | $ld (local software decode, ffmpeg) | $(ratio "$gc" "$ld") | [CPU](#cpu), [client](#the-client-decode--composite-against-ffmpeg-decode-only) |"
+    fi
   done
   echo
   echo "## Bandwidth"

@@ -5,6 +5,9 @@
 # initramfs built here; the host's / mounted read-only over 9p so the guest
 # runs this build's binaries. Sourced after tests/e2e/lib.sh (VR_BIN, VR_TMP,
 # VR_PIDS, vr_wait_for, vr_fail). Readiness comes from console lines.
+# multidevs=remap: the host's / spans several file systems (/proc, /sys...);
+# without it their inode numbers collide in the guest and a mount on one
+# directory shows up on another.
 VR_VM_CACHE=${VR_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/videoredir/vm}
 VR_VM_PORT_NAME=${VR_VM_PORT_NAME:-org.spice-space.videoredir.0}
 # Modules for the virtio PCI transport, virtio-serial and 9p, each after its
@@ -119,7 +122,7 @@ vr_vm_start() {
       -device virtio-serial-pci \
       -chardev "spiceport,name=$VR_VM_PORT_NAME,id=vr0" \
       -device "virtserialport,chardev=vr0,name=$VR_VM_PORT_NAME" \
-      -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on \
+      -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
       -kernel "$VM_KERNEL" -initrd "$VR_TMP/initrd.img" \
       -append "console=ttyS0 panic=-1 quiet vr.script=$script" \
       -serial "file:$VM_CONSOLE" -monitor none -no-reboot \
