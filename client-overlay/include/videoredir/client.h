@@ -168,6 +168,44 @@ int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region
 uint64_t vr_client_protocol_errors(const struct vr_client *c);
 
 /* ---------------------------------------------------------------------- */
+/* Viewport: guest desktop coordinates -> widget device pixels.            */
+
+/*
+ * The guest area src (desktop coordinates: a monitor's rectangle, or the
+ * zoomed part of it) is shown scaled into dst (widget device pixels). Every
+ * edge maps through one rounding function, so rectangles that touch in the
+ * guest still touch after scaling: no seams, no overlaps.
+ */
+struct vr_viewport {
+    struct vr_rect src;
+    struct vr_rect dst;
+};
+
+/*
+ * Sets vp to show src in a widget_w x widget_h widget: stretched to the whole
+ * widget, or with keep_aspect the largest rectangle of src's aspect ratio,
+ * centred (letterbox or pillarbox). An empty src or widget gives an empty dst.
+ */
+void vr_viewport_fit(struct vr_viewport *vp, const struct vr_rect *src, uint32_t widget_w,
+                     uint32_t widget_h, bool keep_aspect);
+
+/*
+ * Maps the desktop rectangle in to widget pixels in out, NOT clipped to dst
+ * (the content rectangle a frame is scaled into may reach past the widget).
+ * out may be empty when in is thinner than a pixel after scaling. Returns 0,
+ * -EINVAL (NULL, or an empty vp->src), or -ERANGE if out does not fit a vr_rect.
+ */
+int vr_viewport_map_rect(const struct vr_viewport *vp, const struct vr_rect *in, struct vr_rect *out);
+
+/*
+ * Maps the desktop region in to widget pixels in out (an initialised region;
+ * in and out may be the same), clipped to vp->dst. Returns 0, -EINVAL or
+ * -ENOMEM (out is then empty).
+ */
+int vr_viewport_map_region(const struct vr_viewport *vp, const pixman_region32_t *in,
+                           pixman_region32_t *out);
+
+/* ---------------------------------------------------------------------- */
 /* framemd5 writer (FFmpeg's own muxer, rawvideo packets as ffmpeg packs them). */
 
 struct vr_framemd5;
