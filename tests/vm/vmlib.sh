@@ -12,7 +12,7 @@ VR_VM_CACHE=${VR_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/videoredir/vm}
 VR_VM_PORT_NAME=${VR_VM_PORT_NAME:-org.spice-space.videoredir.0}
 # Modules for the virtio PCI transport, virtio-serial and 9p, each after its
 # dependencies.
-VR_VM_MODULES="virtio_pci virtio_console 9pnet_virtio 9p"
+VR_VM_MODULES="virtio_pci virtio_console 9pnet_virtio 9p overlay"
 
 # Exit code ctest reports as "skipped" (SKIP_RETURN_CODE).
 vr_vm_skip() { echo "SKIP: $*"; exit 77; }
@@ -89,12 +89,23 @@ for p in /sys/class/virtio-ports/*; do
   [ -e "$p/name" ] && ln -s "/dev/${p##*/}" "/dev/virtio-ports/$(cat "$p/name")"
 done
 mount -t tmpfs shm /dev/shm
-mount --bind /dev /host/dev
-mount -t proc proc /host/proc
-mount -t sysfs sys /host/sys
+root=/host
+# vr.overlay=1: the host's root with a RAM layer on top, so programs that
+# write where they please (Xvfb's socket and lock in /tmp) can, while the
+# host's files, the test's own in /tmp included, stay visible.
+if grep -q 'vr\.overlay=1' /proc/cmdline; then
+  mkdir -p /ovl /root
+  mount -t tmpfs ovl /ovl
+  mkdir -p /ovl/upper /ovl/work
+  mount -t overlay -o lowerdir=/host,upperdir=/ovl/upper,workdir=/ovl/work overlay /root &&
+    root=/root || echo "VR-VM: no overlay root"
+fi
+mount --bind /dev "$root/dev"
+mount -t proc proc "$root/proc"
+mount -t sysfs sys "$root/sys"
 script=$(sed -n 's/.*vr\.script=\([^ ]*\).*/\1/p' /proc/cmdline)
 echo "VR-VM: ready $(ls /dev/virtio-ports)"
-TMPDIR=/dev/shm HOME=/dev/shm chroot /host /bin/sh "$script"
+TMPDIR=/dev/shm HOME=/dev/shm chroot "$root" /bin/sh "$script"
 echo "VR-VM: exit rc=$?"
 poweroff -f
 INIT
@@ -103,7 +114,8 @@ INIT
 }
 
 # vr_vm_start SCRIPT: boots the VM running SCRIPT (a host path; the guest
-# sees the host's / read-only, and /dev, /proc, /sys and TMPDIR of its own).
+# sees the host's / read-only, and /dev, /proc, /sys and TMPDIR of its own;
+# with VR_VM_OVERLAY=1 the whole root is writable, changes kept in guest RAM).
 # Sets VM_SPICE_PORT, VM_PID, VM_CONSOLE; returns once the guest says ready.
 vr_vm_start() {
   local script=$1 try accel=tcg
@@ -124,7 +136,7 @@ vr_vm_start() {
       -device "virtserialport,chardev=vr0,name=$VR_VM_PORT_NAME" \
       -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
       -kernel "$VM_KERNEL" -initrd "$VR_TMP/initrd.img" \
-      -append "console=ttyS0 panic=-1 quiet vr.script=$script" \
+      -append "console=ttyS0 panic=-1 quiet vr.script=$script vr.overlay=${VR_VM_OVERLAY:-0}" \
       -serial "file:$VM_CONSOLE" -monitor none -no-reboot \
       >"$VR_TMP/qemu.log" 2>&1 &
     VM_PID=$!
