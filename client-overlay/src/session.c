@@ -36,15 +36,28 @@
 #define SENT_RING 64u
 /* Our pings that a pong may answer. */
 #define PING_RING 4u
+/* Jitter buffer bounds (config 0: defaults; never more than MAX_QUEUE). */
+#define MAX_QUEUE 64u
+#define DEFAULT_QUEUE_FRAMES 32u
+#define DEFAULT_QUEUE_BYTES ((uint64_t)256 << 20)
 
 #ifndef VR_VERSION_STRING
 #define VR_VERSION_STRING "0"
 #endif
 
+/* A decoded frame waiting for its due time. */
+struct qframe {
+    AVFrame *frame;
+    uint64_t send_us; /* guest send time of its access unit, 0 unknown */
+    size_t bytes;
+};
+
 struct stream {
     bool used, active, ended;
+    bool ending; /* EOS received: queued frames are still shown, then it ends */
     uint32_t id;
-    struct vr_stream_start start; /* extradata not kept */
+    struct vr_stream_start start; /* extradata points to our copy */
+    uint8_t *extradata;           /* kept to reopen the decoder in software */
     struct vr_decoder *dec;
     AVFrame *last;       /* latest decoded frame, for compositing */
     bool has_geometry, has_region;
@@ -65,6 +78,13 @@ struct stream {
         uint64_t send_us;
     } sent[SENT_RING];
     uint32_t n_sent;
+    /* Scheduling (see client.h): the guest's last CLOCK and the queue. */
+    bool has_clock, preroll;
+    struct vr_clock clock;
+    struct qframe queue[MAX_QUEUE];
+    uint32_t q_head, q_len;
+    uint64_t q_bytes;
+    uint64_t presented, late, flushed, geometry_seq;
 };
 
 struct vr_client {
@@ -159,6 +179,13 @@ static void send_hello(struct vr_client *c, bool reply)
     h->features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ;
     h->max_streams = c->cfg.max_streams;
     h->n_codecs = vr_decoder_caps(c->cfg.hwdec, c->cb.log, c->user, h->codecs, VR_MAX_CODECS);
+    if (c->cfg.codec_mask) {
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < h->n_codecs; i++)
+            if (h->codecs[i].codec < 32 && (c->cfg.codec_mask & (1u << h->codecs[i].codec)))
+                h->codecs[n++] = h->codecs[i];
+        h->n_codecs = n;
+    }
     for (uint32_t i = 0; i < h->n_codecs; i++) {
         if (h->codecs[i].max_width > c->cfg.max_width)
             h->codecs[i].max_width = c->cfg.max_width;
@@ -180,8 +207,18 @@ static struct stream *find(struct vr_client *c, uint32_t id)
     return NULL;
 }
 
+static void queue_discard(struct stream *s)
+{
+    for (uint32_t k = 0; k < s->q_len; k++)
+        av_frame_free(&s->queue[(s->q_head + k) % MAX_QUEUE].frame);
+    s->q_head = s->q_len = 0;
+    s->q_bytes = 0;
+}
+
 static void stream_clear(struct stream *s)
 {
+    queue_discard(s);
+    free(s->extradata);
     vr_decoder_close(s->dec);
     av_frame_free(&s->last);
     free(s->region);
@@ -198,7 +235,7 @@ static void send_feedback(struct vr_client *c, struct stream *s)
     fb->decoded = (uint32_t)s->decoded;
     fb->dropped = (uint32_t)s->dropped;
     fb->lost = (uint32_t)s->lost;
-    fb->queue_depth = 0; /* decoded synchronously: nothing waits */
+    fb->queue_depth = s->q_len;
     fb->latency_us = s->latency_us;
     s->since_feedback = 0;
     s->last_feedback_us = now_us(c);
@@ -249,24 +286,148 @@ static uint64_t send_time_of(const struct stream *s, const AVFrame *f)
     return s->sent[(s->n_sent - 1) % SENT_RING].send_us;
 }
 
+static size_t frame_bytes(const AVFrame *f)
+{
+    size_t n = 0;
+    for (int i = 0; i < AV_NUM_DATA_POINTERS && f->buf[i]; i++)
+        n += f->buf[i]->size;
+    return n;
+}
+
+enum due { DUE_NOW, DUE_AT, DUE_HELD };
+
+/* When frame f of s is due on our clock (*at, for DUE_AT). Frames of a stream
+ * without CLOCK, without a clock offset yet or without pts are due at once;
+ * paused streams hold theirs, except the picture of a paused seek. */
+static enum due due_time(const struct vr_client *c, const struct stream *s, const AVFrame *f,
+                         uint64_t *at)
+{
+    if (!s->has_clock || !c->have_offset || f->pts == AV_NOPTS_VALUE || !s->start.timebase_num ||
+        !s->start.timebase_den)
+        return DUE_NOW;
+    if (s->clock.rate_q16 == 0)
+        return s->preroll ? DUE_NOW : DUE_HELD;
+    /* In double: hostile pts must not overflow, and microseconds over
+     * centuries still fit the 53-bit mantissa. */
+    double d = ((double)f->pts - (double)s->clock.pts) * s->start.timebase_num * 1e6 /
+               s->start.timebase_den * 65536.0 / s->clock.rate_q16;
+    double local = (double)s->clock.time_us + d - (double)c->offset_us;
+    *at = local <= 0 ? 0 : local >= 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)local;
+    return DUE_AT;
+}
+
+static uint32_t clamp_u32(int64_t v)
+{
+    return v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* Makes f (owned, freed here) the shown frame of s. */
+static void show(struct vr_client *c, struct stream *s, AVFrame *f, uint64_t send_us, uint64_t now)
+{
+    if (c->have_offset && send_us) /* the guest's clock is ahead of ours by offset_us */
+        s->latency_us = clamp_u32((int64_t)now - ((int64_t)send_us - c->offset_us));
+    s->preroll = false;
+    s->presented++;
+    if (!s->last)
+        s->last = f;
+    else {
+        av_frame_unref(s->last);
+        av_frame_move_ref(s->last, f);
+        av_frame_free(&f);
+    }
+    emit(c, VR_CLIENT_EV_PRESENT, s->id);
+}
+
+static void finish_stream(struct vr_client *c, struct stream *s);
+
+/* Shows the newest queued frame that is due at now; older due ones are late.
+ * Finishes an ending stream whose queue ran empty. Returns whether the shown
+ * frame changed. */
+static bool present_stream(struct vr_client *c, struct stream *s, uint64_t now)
+{
+    struct qframe pick = { 0 };
+    while (s->q_len) {
+        struct qframe *q = &s->queue[s->q_head];
+        uint64_t at = 0;
+        enum due kind = due_time(c, s, q->frame, &at);
+        if (kind == DUE_HELD || (kind == DUE_AT && at > now))
+            break;
+        bool paused_seek = s->preroll && s->has_clock && s->clock.rate_q16 == 0;
+        if (pick.frame) {
+            av_frame_free(&pick.frame);
+            s->dropped++;
+            s->late++;
+        }
+        pick = *q;
+        q->frame = NULL;
+        s->q_head = (s->q_head + 1) % MAX_QUEUE;
+        s->q_len--;
+        s->q_bytes -= pick.bytes;
+        if (paused_seek)
+            break; /* one picture while paused */
+    }
+    if (pick.frame)
+        show(c, s, pick.frame, pick.send_us, now);
+    if (s->ending && !s->q_len)
+        finish_stream(c, s);
+    return pick.frame != NULL;
+}
+
 static void on_frame_out(struct vr_client *c, struct stream *s, const AVFrame *f)
 {
     s->decoded++;
     uint64_t sent = send_time_of(s, f);
-    if (c->have_offset && sent) {
-        /* The guest's clock is ahead of ours by offset_us. */
-        int64_t lat = (int64_t)now_us(c) - ((int64_t)sent - c->offset_us);
-        s->latency_us = lat < 0 ? 0 : lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
-    }
-    if (!s->last)
-        s->last = av_frame_alloc();
-    if (s->last) {
-        av_frame_unref(s->last);
-        if (av_frame_ref(s->last, f) < 0)
-            av_frame_unref(s->last);
-    }
     if (c->cb.frame)
         c->cb.frame(c->user, s->id, f);
+    AVFrame *copy = av_frame_clone(f);
+    if (!copy) {
+        s->dropped++;
+        return;
+    }
+    uint64_t now = now_us(c);
+    if (!s->has_clock) { /* no timing from the guest: show it now */
+        show(c, s, copy, sent, now);
+        return;
+    }
+    size_t bytes = frame_bytes(copy);
+    while (s->q_len && (s->q_len >= c->cfg.jitter_frames || s->q_bytes + bytes > c->cfg.jitter_bytes)) {
+        /* Full: the guest runs too far ahead (or we are stuck): the oldest goes. */
+        struct qframe *q = &s->queue[s->q_head];
+        s->q_bytes -= q->bytes;
+        av_frame_free(&q->frame);
+        s->q_head = (s->q_head + 1) % MAX_QUEUE;
+        s->q_len--;
+        s->dropped++;
+        s->late++;
+    }
+    s->queue[(s->q_head + s->q_len) % MAX_QUEUE] = (struct qframe){ copy, sent, bytes };
+    s->q_len++;
+    s->q_bytes += bytes;
+    present_stream(c, s, now);
+}
+
+/* A hardware decoder failed mid-stream: continue in software from the next
+ * keyframe (the caller asks the guest for one). Returns whether it switched. */
+static bool fall_back_to_software(struct vr_client *c, struct stream *s, int err)
+{
+    if (!s->hw)
+        return false;
+    struct vr_decoder *sw = NULL;
+    int ret = vr_decoder_open(&s->start, VR_HWDEC_NONE, c->cb.log, c->user, &sw);
+    if (ret < 0) {
+        logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": hardware decoder %s failed (%s) and "
+              "software cannot open: %s", s->id, s->decoder, av_err2str(err), strerror(-ret));
+        return false;
+    }
+    logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": hardware decoder %s failed (%s): decoding in "
+          "software (%s) from the next keyframe", s->id, s->decoder, av_err2str(err),
+          vr_decoder_name(sw));
+    vr_decoder_close(s->dec);
+    s->dec = sw;
+    s->hw = false;
+    snprintf(s->decoder, sizeof(s->decoder), "%s", vr_decoder_name(sw));
+    s->n_sent = 0;
+    return true;
 }
 
 /* Takes every frame the decoder has ready. */
@@ -279,6 +440,7 @@ static void receive_all(struct vr_client *c, struct stream *s)
     if (ret != -EAGAIN && ret != AVERROR_EOF) {
         s->errors++;
         logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": decode error: %s", s->id, av_err2str(ret));
+        fall_back_to_software(c, s, ret);
         request_key(c, s, VR_REASON_DECODE_ERROR);
     }
 }
@@ -292,15 +454,29 @@ static void end_stream(struct vr_client *c, struct stream *s, uint32_t reason)
     if (reason == VR_REASON_EOS && s->dec && vr_decoder_drain(s->dec) == 0)
         receive_all(c, s);
     s->active = false;
-    s->ended = true;
     s->stop_reason = reason;
+    if (reason == VR_REASON_EOS && s->q_len) {
+        s->ending = true; /* present_stream finishes it after the last frame */
+        return;
+    }
+    s->flushed += s->q_len;
+    queue_discard(s);
+    finish_stream(c, s);
+}
+
+static void finish_stream(struct vr_client *c, struct stream *s)
+{
+    uint32_t reason = s->stop_reason;
+    s->ending = false;
+    s->ended = true;
     c->ended_count++;
     c->eos_count += reason == VR_REASON_EOS;
     send_feedback(c, s);
     logf_(c, VR_CLOG_INFO,
           "stream %" PRIu32 " ended (%s): %" PRIu64 " frames received, %" PRIu64 " decoded, %" PRIu64
-          " dropped, %" PRIu64 " lost",
-          s->id, vr_reason_name(reason), s->received, s->decoded, s->dropped, s->lost);
+          " dropped, %" PRIu64 " lost, %" PRIu64 " presented (%" PRIu64 " late)",
+          s->id, vr_reason_name(reason), s->received, s->decoded, s->dropped, s->lost, s->presented,
+          s->late);
     vr_decoder_close(s->dec);
     s->dec = NULL;
     emit(c, VR_CLIENT_EV_STREAM_END, s->id);
@@ -310,7 +486,7 @@ static void drop_all_streams(struct vr_client *c)
 {
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
         if (c->streams[i].used) {
-            if (c->streams[i].active)
+            if (c->streams[i].active || c->streams[i].ending)
                 emit(c, VR_CLIENT_EV_STREAM_END, c->streams[i].id);
             stream_clear(&c->streams[i]);
         }
@@ -357,6 +533,8 @@ static struct stream *free_slot(struct vr_client *c)
             return &c->streams[i];
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
         if (!c->streams[i].active) {
+            if (c->streams[i].ending)
+                finish_stream(c, &c->streams[i]);
             stream_clear(&c->streams[i]);
             return &c->streams[i];
         }
@@ -372,6 +550,8 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
         logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 " started again while active: replacing it", id);
         end_stream(c, s, VR_REASON_PROTOCOL);
     }
+    if (s && s->ending)
+        finish_stream(c, s); /* its queued tail is not shown */
     if (s)
         stream_clear(s);
     if (st->timebase_num > INT32_MAX || st->timebase_den > INT32_MAX) {
@@ -398,6 +578,11 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
                pixels, c->cfg.max_total_pixels);
         return;
     }
+    if (c->cfg.codec_mask && (st->codec >= 32 || !(c->cfg.codec_mask & (1u << st->codec)))) {
+        reject(c, id, VR_REASON_UNSUPPORTED, "%s is not enabled on this client",
+               vr_codec_name(st->codec));
+        return;
+    }
     s = free_slot(c);
     if (!s) {
         reject(c, id, VR_REASON_TOO_MANY, "no free stream slot");
@@ -416,6 +601,11 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
     s->start = *st;
     s->start.extradata = NULL;
     s->start.extradata_len = 0;
+    if (st->extradata_len && (s->extradata = malloc(st->extradata_len))) {
+        memcpy(s->extradata, st->extradata, st->extradata_len);
+        s->start.extradata = s->extradata;
+        s->start.extradata_len = st->extradata_len;
+    }
     s->dec = dec;
     snprintf(s->decoder, sizeof(s->decoder), "%s", vr_decoder_name(dec));
     s->hw = vr_decoder_is_hw(dec);
@@ -458,6 +648,10 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
             s->dropped++;
             logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": frame %" PRIu32 " rejected by decoder: %s",
                   id, f->seq, av_err2str(ret));
+            if (fall_back_to_software(c, s, ret)) {
+                request_key(c, s, VR_REASON_DECODE_ERROR);
+                return; /* the software decoder starts at the next keyframe */
+            }
             request_key(c, s, VR_REASON_DECODE_ERROR);
         }
         receive_all(c, s);
@@ -475,6 +669,7 @@ static void handle_geometry(struct vr_client *c, uint32_t id, const struct vr_ge
     }
     s->geometry = *g;
     s->has_geometry = true;
+    s->geometry_seq++;
     emit(c, VR_CLIENT_EV_GEOMETRY, id);
 }
 
@@ -489,7 +684,28 @@ static void handle_region(struct vr_client *c, uint32_t id, const struct vr_regi
         return;
     memcpy(s->region, r, sizeof(*r));
     s->has_region = true;
+    s->geometry_seq++;
     emit(c, VR_CLIENT_EV_GEOMETRY, id);
+}
+
+static void handle_clock(struct vr_client *c, uint32_t id, const struct vr_clock *k)
+{
+    struct stream *s = find(c, id);
+    if (!s || !s->active) {
+        c->protocol_errors++;
+        return;
+    }
+    if (k->pts == INT64_MIN || k->rate_q16 > VR_MAX_RATE_Q16) {
+        c->protocol_errors++; /* the decoder checks this too; never trust it */
+        return;
+    }
+    if (!s->has_clock || s->clock.rate_q16 != k->rate_q16)
+        logf_(c, VR_CLOG_DEBUG, "stream %" PRIu32 ": clock pts %" PRId64 " at %" PRIu64 " rate %.3f",
+              id, k->pts, k->time_us, k->rate_q16 / 65536.0);
+    s->clock = *k;
+    s->has_clock = true;
+    /* A new clock can make queued frames due (resume, rate change). */
+    present_stream(c, s, now_us(c));
 }
 
 static void handle_ping(struct vr_client *c, const struct vr_ping *p)
@@ -548,9 +764,16 @@ static void on_message(void *user, const struct vr_msg *m)
             vr_decoder_flush(s->dec);
             s->need_key = true;
             s->n_sent = 0;
+            /* A seek: what waits is from before it; the guest sends a new
+             * CLOCK, until then frames show when decoded. */
+            s->flushed += s->q_len;
+            queue_discard(s);
+            s->has_clock = false;
+            s->preroll = true;
         }
         break;
     }
+    case VR_MSG_CLOCK: handle_clock(c, m->stream_id, &m->u.clock); break;
     default:
         /* Client-bound only: a guest must not send these. */
         c->protocol_errors++;
@@ -612,6 +835,10 @@ int vr_client_create(const struct vr_client_config *cfg, const struct vr_client_
         c->cfg.max_height = DEFAULT_MAX_DIM;
     if (!c->cfg.max_streams || c->cfg.max_streams > VR_MAX_STREAMS)
         c->cfg.max_streams = c->cfg.max_streams ? VR_MAX_STREAMS : DEFAULT_MAX_STREAMS;
+    if (!c->cfg.jitter_frames || c->cfg.jitter_frames > MAX_QUEUE)
+        c->cfg.jitter_frames = c->cfg.jitter_frames ? MAX_QUEUE : DEFAULT_QUEUE_FRAMES;
+    if (!c->cfg.jitter_bytes)
+        c->cfg.jitter_bytes = DEFAULT_QUEUE_BYTES;
     if (!c->cfg.max_total_pixels)
         c->cfg.max_total_pixels = DEFAULT_MAX_TOTAL_PIXELS;
     c->scratch = malloc(sizeof(*c->scratch));
@@ -666,6 +893,7 @@ void vr_client_tick(struct vr_client *c)
     if (!c->open)
         return;
     uint64_t now = now_us(c);
+    vr_client_present(c, now);
     uint64_t in = bytes_in(c);
     if (in != c->last_bytes_in) {
         c->last_bytes_in = in;
@@ -756,7 +984,73 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     st->geometry = s->geometry;
     st->has_region = s->has_region;
     st->n_rects = s->has_region ? s->region->n_rects : 0;
+    st->frames_presented = s->presented;
+    st->frames_late = s->late;
+    st->frames_flushed = s->flushed;
+    st->queue_depth = s->q_len;
+    st->has_clock = s->has_clock;
+    st->rate_q16 = s->clock.rate_q16;
+    st->geometry_seq = s->geometry_seq;
     return 0;
+}
+
+uint64_t vr_client_now_us(const struct vr_client *c)
+{
+    return c->cb.clock ? c->cb.clock(c->user) : vr_time_us();
+}
+
+uint64_t vr_client_next_wakeup(const struct vr_client *c)
+{
+    uint64_t next = UINT64_MAX;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        const struct stream *s = &c->streams[i];
+        uint64_t at = 0;
+        if (!s->used || !s->q_len)
+            continue;
+        enum due kind = due_time(c, s, s->queue[s->q_head].frame, &at);
+        if (kind == DUE_NOW)
+            return 0;
+        if (kind == DUE_AT && at < next)
+            next = at;
+    }
+    return next;
+}
+
+uint32_t vr_client_present(struct vr_client *c, uint64_t now)
+{
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (c->streams[i].used && c->streams[i].q_len && present_stream(c, &c->streams[i], now))
+            mask |= 1u << i;
+    return mask;
+}
+
+const AVFrame *vr_client_frame_due(const struct vr_client *c, uint32_t i, uint64_t now)
+{
+    if (i >= VR_MAX_STREAMS || !c->streams[i].used)
+        return NULL;
+    const struct stream *s = &c->streams[i];
+    const AVFrame *due = NULL;
+    for (uint32_t k = 0; k < s->q_len; k++) {
+        const struct qframe *q = &s->queue[(s->q_head + k) % MAX_QUEUE];
+        uint64_t at = 0;
+        enum due kind = due_time(c, s, q->frame, &at);
+        if (kind == DUE_HELD || (kind == DUE_AT && at > now))
+            break;
+        due = q->frame;
+        if (s->preroll && s->has_clock && s->clock.rate_q16 == 0)
+            break;
+    }
+    return due;
+}
+
+bool vr_client_clock_offset(const struct vr_client *c, int64_t *offset_us, uint32_t *rtt_us)
+{
+    if (offset_us)
+        *offset_us = c->offset_us;
+    if (rtt_us)
+        *rtt_us = c->best_rtt_us;
+    return c->have_offset;
 }
 
 const AVFrame *vr_client_stream_frame(const struct vr_client *c, uint32_t i)

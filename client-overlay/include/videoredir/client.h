@@ -82,14 +82,19 @@ enum vr_client_event {
     VR_CLIENT_EV_SESSION,      /* guest's hello received */
     VR_CLIENT_EV_STREAM_START, /* stream accepted (decoder open) */
     VR_CLIENT_EV_GEOMETRY,     /* geometry or visible region changed */
-    VR_CLIENT_EV_STREAM_END,   /* stream stopped and drained (or dropped) */
+    VR_CLIENT_EV_STREAM_END,   /* stream stopped and drained (or dropped); after EOS
+                                * only once its last queued frame was presented */
+    VR_CLIENT_EV_PRESENT,      /* the stream's shown frame (vr_client_stream_frame)
+                                * changed: redraw its area */
 };
 
 struct vr_client_callbacks {
     vr_client_log_fn log; /* may be NULL */
     /* A stream event. May be NULL. */
     void (*event)(void *user, enum vr_client_event ev, uint32_t stream_id);
-    /* A decoded frame of stream_id, valid only during the call. May be NULL. */
+    /* Every decoded frame of stream_id, in decode order, when it is decoded
+     * (before scheduling: framemd5 sees all of them, also those dropped as
+     * late later). Valid only during the call. May be NULL. */
     void (*frame)(void *user, uint32_t stream_id, const AVFrame *frame);
     /* Output was queued on the conn: the adapter should write it. May be NULL. */
     void (*output)(void *user);
@@ -106,6 +111,15 @@ struct vr_client_config {
      * Bounds the decoders' memory (SECURITY.md). 0: 8192 x 8192. */
     uint64_t max_total_pixels;
     const char *software;           /* in hello; NULL: "videoredir-client <version>" */
+    /* Codecs offered in the hello and accepted: bit (1 << enum vr_codec).
+     * 0: every codec a back end decodes. A start of another codec is
+     * rejected (unsupported). */
+    uint32_t codec_mask;
+    /* Jitter buffer of a stream with CLOCK: decoded frames waiting for their
+     * due time, at most this many / this many bytes (the oldest is dropped,
+     * counted, when full). 0: 32 frames, 256 MiB. */
+    uint32_t jitter_frames;
+    uint64_t jitter_bytes;
     struct vr_conn_config conn;     /* zeros: defaults */
 };
 
@@ -121,7 +135,15 @@ struct vr_client_stream_stats {
     char decoder[64];
     uint64_t frames_received, frames_decoded, frames_dropped, frames_lost;
     uint64_t decode_errors, bytes_received;
-    uint32_t latency_us; /* last frame: guest send -> decoded, via the clock offset */
+    uint32_t latency_us; /* last frame: guest send -> presented, via the clock offset */
+    uint64_t frames_presented; /* frames that became the shown frame */
+    uint64_t frames_late;      /* of frames_dropped: superseded before shown, or the
+                                * jitter buffer overflowed */
+    uint64_t frames_flushed;   /* queued frames a FLUSH discarded (not dropped) */
+    uint32_t queue_depth;      /* decoded frames waiting for their due time */
+    bool has_clock;            /* the guest sent CLOCK: frames wait for their time */
+    uint32_t rate_q16;         /* last CLOCK's rate (0 paused) */
+    uint64_t geometry_seq;     /* changes with every GEOMETRY / REGION */
     bool has_geometry;
     struct vr_geometry geometry;
     bool has_region; /* false: the whole content rectangle is visible */
@@ -156,13 +178,45 @@ uint32_t vr_client_streams_active(const struct vr_client *c);
  * -ENOENT for an empty slot. */
 int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_client_stream_stats *st);
 
-/* Latest decoded frame of the stream in slot i, or NULL. Valid until the
- * next call into c. */
+/* The shown frame of the stream in slot i (the last one presented), or NULL.
+ * Valid until the next call into c. */
 const AVFrame *vr_client_stream_frame(const struct vr_client *c, uint32_t i);
 
 /* Visible region of the stream in slot i, in desktop coordinates, written to
  * out (an initialised region). Empty if hidden or no geometry yet. */
 int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region32_t *out);
+
+/*
+ * Scheduler. A stream without CLOCK shows each frame as soon as it is
+ * decoded. With CLOCK, decoded frames wait in the stream's jitter buffer
+ * until their due time (guest clock mapped to ours with the PING/PONG
+ * offset); when several are due only the newest is shown, the others are
+ * dropped as late (stats and FEEDBACK.dropped). Paused (rate 0): frames are
+ * held, except the first after a FLUSH (the picture of a paused seek). FLUSH
+ * discards the queue; after EOS the queued frames are still shown on time,
+ * then the stream ends. vr_client_tick() also presents, so a presenter that
+ * only ticks every 50 ms works; a smooth one sleeps until
+ * vr_client_next_wakeup() and calls vr_client_present().
+ */
+
+/* Our clock (the callbacks' clock) in microseconds. */
+uint64_t vr_client_now_us(const struct vr_client *c);
+
+/* Our clock time at which the next queued frame is due (a presenter wakes
+ * then), or UINT64_MAX if nothing is queued or everything is paused. */
+uint64_t vr_client_next_wakeup(const struct vr_client *c);
+
+/* Presents every frame due at now (our clock): emits VR_CLIENT_EV_PRESENT for
+ * each stream whose shown frame changed and returns a bit mask of their slots
+ * (bit i: slot i). */
+uint32_t vr_client_present(struct vr_client *c, uint64_t now);
+
+/* The frame of slot i that is due now, without presenting it: NULL if none.
+ * Valid until the next call into c. */
+const AVFrame *vr_client_frame_due(const struct vr_client *c, uint32_t i, uint64_t now);
+
+/* Clock offset guest - client from PING/PONG. Returns false if unknown yet. */
+bool vr_client_clock_offset(const struct vr_client *c, int64_t *offset_us, uint32_t *rtt_us);
 
 /* Protocol errors seen (malformed, unknown, hostile). */
 uint64_t vr_client_protocol_errors(const struct vr_client *c);
