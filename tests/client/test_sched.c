@@ -4,7 +4,9 @@
  * maps that to ours; frames wait in the jitter buffer until due, late ones
  * are dropped and counted, pause holds, FLUSH discards, EOS shows the rest;
  * the jitter buffer is capped; --codecs (codec_mask) restricts the hello.
- * Usage: test_client_sched CLIP (H.264 with B-frames; real decoding)
+ * With "present": the headless presenter over the same session (damage,
+ * visible region, hidden video, viewport scaling), pixels checked.
+ * Usage: test_client_sched CLIP [present] (H.264 with B-frames; real decoding)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -335,12 +337,139 @@ static void test_codec_mask(void)
     end_session();
 }
 
+#define MAGENTA 0x203848u /* the desktop: a colour the colour bars lack */
+
+static uint32_t px(pixman_image_t *img, int x, int y)
+{
+    return pixman_image_get_data(img)[y * (pixman_image_get_stride(img) / 4) + x] & 0xffffffu;
+}
+
+/* No pixel of this clip's frames (colour bars) has the desktop's colour:
+ * it tells desktop from video. Counts desktop pixels in a rectangle. */
+static int magenta_in(pixman_image_t *img, int x0, int y0, int w, int h)
+{
+    int n = 0;
+    for (int y = y0; y < y0 + h; y++)
+        for (int x = x0; x < x0 + w; x++)
+            n += px(img, x, y) == MAGENTA;
+    return n;
+}
+
+static void send_region(const struct vr_rect *r, uint32_t n)
+{
+    struct vr_region *reg = calloc(1, sizeof(*reg));
+    reg->n_rects = n;
+    memcpy(reg->rects, r, n * sizeof(*r));
+    send(VR_MSG_REGION, 1, reg, sizeof(*reg));
+    free(reg);
+}
+
+static void test_presenter(void)
+{
+    struct vr_client_config cfg = { .hwdec = VR_HWDEC_NONE };
+    session(&cfg);
+    CHECK(clip_open(&src, path) == 0, "open");
+    /* Desktop 800x600 of one colour. */
+    pixman_image_t *desk = pixman_image_create_bits(PIXMAN_x8r8g8b8, 800, 600, NULL, 0);
+    for (int i = 0; i < 800 * 600; i++)
+        pixman_image_get_data(desk)[i] = MAGENTA;
+    struct vr_presenter *p = NULL;
+    CHECK(vr_headless_create(800, 600, desk, &p) == 0, "headless");
+    pixman_image_t *img = vr_headless_image(p);
+    CHECK(vr_presenter_sync(p, client) == 0 && p->redraws == 1, "first sync draws the desktop");
+    CHECK(magenta_in(img, 0, 0, 800, 600) == 800 * 600, "all desktop");
+
+    send(VR_MSG_STREAM_START, 1, &src.start, sizeof(src.start));
+    struct vr_geometry g = { .window = { 100, 100, 320, 180 }, .content = { 100, 100, 320, 180 } };
+    send(VR_MSG_GEOMETRY, 1, &g, sizeof(g));
+    /* A window covers the right half of the video: visible is the left half. */
+    struct vr_rect left = { 100, 100, 160, 180 };
+    send_region(&left, 1);
+    send_frames(10); /* no CLOCK: shown as decoded */
+    CHECK(vr_presenter_sync(p, client) == 0, "sync");
+    CHECK(magenta_in(img, 100, 100, 160, 180) == 0, "visible part: video");
+    CHECK(magenta_in(img, 260, 100, 160, 180) == 160 * 180, "covered part: desktop");
+    CHECK(magenta_in(img, 0, 0, 800, 100) == 800 * 100, "above: desktop");
+
+    /* A new frame damages (and draws) only the visible region. */
+    uint64_t drawn = p->pixels_drawn;
+    send_frames(2);
+    uint64_t r0 = p->redraws;
+    vr_presenter_sync(p, client);
+    CHECK(p->redraws == r0 + 1 && p->pixels_drawn - drawn <= 2 * 160 * 180 &&
+              (p->pixels_drawn - drawn) % (160 * 180) == 0,
+          "new frame: %llu pixels drawn", (unsigned long long)(p->pixels_drawn - drawn));
+
+    /* 64 visible rectangles (8x8 checkerboard of 20x10 cells, 2 per cell). */
+    struct vr_rect cells[64];
+    int n = 0;
+    for (int y = 0; y < 16 && n < 64; y++)
+        for (int x = 0; x < 16 && n < 64; x++)
+            if ((x + y) % 2 == 0)
+                cells[n++] = (struct vr_rect){ 100 + x * 20, 100 + y * 11, 20, 11 };
+    send_region(cells, 64);
+    drawn = p->pixels_drawn;
+    vr_presenter_sync(p, client);
+    CHECK(magenta_in(img, 100, 100, 20, 11) == 0 && magenta_in(img, 120, 100, 20, 11) == 20 * 11 &&
+              magenta_in(img, 120, 111, 20, 11) == 0,
+          "checkerboard: video in its cells, desktop between");
+    send_frames(1);
+    drawn = p->pixels_drawn;
+    vr_presenter_sync(p, client);
+    CHECK(p->pixels_drawn - drawn == 64 * 20 * 11 || p->pixels_drawn == drawn,
+          "64 rects: %llu pixels drawn per frame", (unsigned long long)(p->pixels_drawn - drawn));
+
+    /* Hidden (empty region): the desktop comes back; later frames are still
+     * decoded and shown by the client but draw nothing. */
+    send_region(NULL, 0);
+    vr_presenter_sync(p, client);
+    CHECK(magenta_in(img, 100, 100, 320, 180) == 320 * 180, "hidden: desktop");
+    struct vr_client_stream_stats st = st1();
+    uint64_t pres = st.frames_presented;
+    r0 = p->redraws;
+    send_frames(4);
+    vr_presenter_sync(p, client);
+    st = st1();
+    CHECK(st.frames_presented > pres && p->redraws == r0, "hidden: decoded (%llu) but not drawn",
+          (unsigned long long)(st.frames_presented - pres));
+    CHECK(p->slots[0].frame && p->slots[0].frame->pts == shown_pts(), "hidden: newest frame kept");
+
+    /* Visible again and the output scaled to half size, letterboxed: the
+     * video reappears at once with the newest frame, at the mapped place. */
+    send_region(&g.content, 1);
+    struct vr_viewport vp;
+    struct vr_rect desk_rect = { 0, 0, 800, 600 };
+    vr_viewport_fit(&vp, &desk_rect, 800, 400, true); /* 533x400 at x=133 */
+    vr_presenter_set_viewport(p, &vp);
+    vr_presenter_sync(p, client);
+    CHECK(vp.dst.x == 133 && vp.dst.w == 533, "fit %d %u", vp.dst.x, vp.dst.w);
+    /* Content 100,100 320x180 -> x 133+67..133+280, y 67..187. */
+    CHECK(magenta_in(img, 201, 68, 210, 118) == 0, "scaled video at its mapped place");
+    CHECK(magenta_in(img, 133, 0, 60, 60) == 60 * 60, "scaled desktop around it");
+    CHECK(px(img, 10, 10) == 0 && px(img, 790, 390) == 0, "pillarbox bars black");
+    CHECK(vr_write_png(img, "/tmp/vr-present-test.png") == 0, "png");
+
+    /* Stream gone: desktop again. */
+    struct vr_stream_stop stop = { .reason = VR_REASON_USER };
+    send(VR_MSG_STREAM_STOP, 1, &stop, sizeof(stop));
+    vr_presenter_sync(p, client);
+    CHECK(magenta_in(img, 201, 68, 210, 118) == 210 * 118 && !p->slots[0].live, "gone: desktop");
+    vr_presenter_destroy(p);
+    pixman_image_unref(desk);
+    clip_close(&src);
+    end_session();
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2)
+    if (argc != 2 && argc != 3)
         return 2;
     path = argv[1];
     av_log_set_level(AV_LOG_QUIET);
+    if (argc == 3 && !strcmp(argv[2], "present")) {
+        test_presenter();
+        return CHECK_DONE();
+    }
     test_timing();
     test_no_clock_and_cap();
     test_codec_mask();

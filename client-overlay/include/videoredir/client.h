@@ -260,6 +260,93 @@ int vr_viewport_map_region(const struct vr_viewport *vp, const pixman_region32_t
                            pixman_region32_t *out);
 
 /* ---------------------------------------------------------------------- */
+/* Presenters: one interface, back ends behind it (headless here, SDL2 in   */
+/* client-overlay/sdl, GTK in client-overlay/gtk).                         */
+
+/* What a presenter shows of one stream slot, kept by vr_presenter_sync. */
+struct vr_presenter_slot {
+    bool live;                 /* a stream is in the slot */
+    uint64_t serial;           /* the client's serial of that stream */
+    uint64_t presented;        /* its frames_presented when last synced */
+    uint64_t geometry_seq;     /* its geometry_seq when last synced */
+    AVFrame *frame;            /* shown frame (a reference), or NULL */
+    bool has_geometry;
+    struct vr_rect content;    /* desktop coordinates */
+    pixman_region32_t visible; /* desktop coordinates, inside content; empty: hidden */
+};
+
+struct vr_presenter;
+
+/*
+ * A presenter back end. The base (vr_presenter_sync) keeps the scene (slots)
+ * and the damage; the notifications are told after the scene changed and
+ * may be NULL. redraw repaints p->damage (desktop coordinates, mapped to the
+ * output with p->viewport); the base clears the damage afterwards.
+ */
+struct vr_presenter_ops {
+    const char *name;
+    void (*frame_shown)(struct vr_presenter *p, uint32_t slot);
+    void (*geometry_changed)(struct vr_presenter *p, uint32_t slot);
+    void (*stream_gone)(struct vr_presenter *p, uint32_t slot);
+    /* Returns 0 or a negative errno. */
+    int (*redraw)(struct vr_presenter *p);
+    /* Frees the back end's own state (the base is freed by the caller). */
+    void (*destroy)(struct vr_presenter *p);
+};
+
+struct vr_presenter {
+    const struct vr_presenter_ops *ops;
+    struct vr_viewport viewport;       /* desktop -> output pixels */
+    struct vr_presenter_slot slots[VR_MAX_STREAMS];
+    pixman_region32_t damage;          /* desktop coordinates, to repaint */
+    bool damage_output;                /* repaint the whole output, bars too */
+    uint64_t redraws;                  /* redraw calls */
+    uint64_t pixels_drawn;             /* output pixels of video drawn, by back ends */
+};
+
+/* Initialises the base of a back end's presenter (an identity viewport of
+ * 0x0 until vr_presenter_set_viewport). */
+void vr_presenter_init(struct vr_presenter *p, const struct vr_presenter_ops *ops);
+/* Calls ops->destroy and frees the base's storage (not p itself). */
+void vr_presenter_fini(struct vr_presenter *p);
+
+/* Output resized or zoomed: everything is damaged (damage_output). */
+void vr_presenter_set_viewport(struct vr_presenter *p, const struct vr_viewport *vp);
+
+/* Marks the whole output (vp.src) damaged, e.g. after the desktop changed. */
+void vr_presenter_damage_all(struct vr_presenter *p);
+
+/*
+ * Brings p up to date with c: streams gone, geometry and region changes, new
+ * shown frames, each damaging the area concerned; then, if anything is
+ * damaged, ops->redraw. A hidden stream (empty region) keeps its newest frame
+ * but damages nothing. Returns 0 or redraw's error.
+ */
+int vr_presenter_sync(struct vr_presenter *p, const struct vr_client *c);
+
+/*
+ * The damaged part of slot's video in output pixels (an initialised region):
+ * visible ∩ damage, mapped through the viewport and clipped to it. Empty when
+ * there is nothing to draw. Returns 0 or a negative errno.
+ */
+int vr_presenter_slot_draw_region(const struct vr_presenter *p, uint32_t slot,
+                                  pixman_region32_t *out);
+
+/*
+ * Headless presenter: composites into an x8r8g8b8 image of width x height
+ * output pixels (background: an image of the desktop shown scaled like the
+ * video, referenced; its transform and filter are set by the presenter;
+ * NULL: black). Used by videoredir-client --snapshot, the
+ * tests and the benchmarks. Free with vr_presenter_destroy.
+ */
+int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *background,
+                       struct vr_presenter **out);
+/* The headless presenter's image (owned by it). */
+pixman_image_t *vr_headless_image(struct vr_presenter *p);
+/* Frees a presenter made by a *_create function (fini + free). NULL ok. */
+void vr_presenter_destroy(struct vr_presenter *p);
+
+/* ---------------------------------------------------------------------- */
 /* framemd5 writer (FFmpeg's own muxer, rawvideo packets as ffmpeg packs them). */
 
 struct vr_framemd5;
