@@ -29,6 +29,10 @@ struct app {
     struct vr_framemd5 *md5;
     char *latency_path;
     FILE *latency; /* --latency-log: one line per decoded frame */
+    char *present_path;
+    FILE *present_log; /* --present-log: one line per presented frame */
+    char *codecs;      /* --codecs */
+    guint wake_id;     /* timer for the next queued frame's due time */
     int exit_code;
     bool finishing;
     bool port_seen; /* a guest opened the port at least once */
@@ -45,6 +49,8 @@ struct app {
         uint64_t serial; /* 0: slot not seen yet */
         uint64_t frames, bytes;
         bool final_printed;
+        uint32_t lat[1024]; /* send -> presented since the last stats line, us */
+        uint32_t n_lat;
     } stat[VR_MAX_STREAMS];
     uint64_t last_stats_us;
 };
@@ -82,6 +88,8 @@ static void quit(struct app *a, int code)
     g_main_loop_quit(a->loop);
 }
 
+static gboolean on_wakeup(gpointer user);
+
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
     struct app *a = user;
@@ -97,6 +105,8 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
             latency_us = st.latency_us;
         }
     }
+    if (!a->wake_id)
+        a->wake_id = g_idle_add(on_wakeup, a); /* after this input: when is it due */
     if (a->latency)
         fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 "\n", stream_id,
                 frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us);
@@ -208,6 +218,12 @@ static void write_snapshot(struct app *a, const char *path)
     a->snapshot_pending = false;
 }
 
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
 /* One line per live stream, and a last one for each stream that ended since
  * the previous call. Rates are over the time since the previous call. */
 static void print_stats(struct app *a, uint64_t now)
@@ -231,23 +247,51 @@ static void print_stats(struct app *a, uint64_t now)
         double mbit = (st.bytes_received - a->stat[i].bytes) * 8 / secs / 1e6;
         a->stat[i].frames = st.frames_decoded;
         a->stat[i].bytes = st.bytes_received;
-        char latency[32] = "unknown"; /* until a pong gave the clock offset */
-        if (st.latency_us)
+        char latency[96] = "unknown"; /* until a pong gave the clock offset */
+        uint32_t n = a->stat[i].n_lat;
+        if (n) {
+            qsort(a->stat[i].lat, n, sizeof(uint32_t), cmp_u32);
+            snprintf(latency, sizeof(latency), "p50 %.1f ms p99 %.1f ms (%" PRIu32 " frames)",
+                     a->stat[i].lat[n / 2] / 1000.0, a->stat[i].lat[(n * 99) / 100] / 1000.0, n);
+            a->stat[i].n_lat = 0;
+        } else if (st.latency_us)
             snprintf(latency, sizeof(latency), "%.1f ms", st.latency_us / 1000.0);
         fprintf(stderr,
                 "stats: stream %" PRIu32 " %s %" PRIu32 "x%" PRIu32 " decoder %s | %.1f fps %.2f Mbit/s"
-                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | latency %s%s%s\n",
+                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | presented %" PRIu64
+                " late %" PRIu64 " queued %" PRIu32 "%s | latency %s%s%s\n",
                 st.stream_id, vr_codec_name(st.codec), st.width, st.height, st.decoder, fps, mbit,
-                st.frames_decoded, st.frames_dropped, st.frames_lost, latency,
+                st.frames_decoded, st.frames_dropped, st.frames_lost, st.frames_presented,
+                st.frames_late, st.queue_depth, st.has_clock ? (st.rate_q16 ? " clocked" : " paused") : "",
+                latency,
                 st.ended ? " | ended: " : "", st.ended ? vr_reason_name(st.stop_reason) : "");
     }
 }
 
 /* The videos at the end of a stream are captured at once; the picture is
  * written when the desktop has been drawn at least once. */
+/* A frame became the shown one: its latency (guest send -> presented). */
+static void on_present(struct app *a, uint32_t stream_id)
+{
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        const AVFrame *f = vr_client_stream_frame(a->client, i);
+        if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id ||
+            st.ended)
+            continue;
+        if (st.latency_us && a->stat[i].n_lat < G_N_ELEMENTS(a->stat[i].lat))
+            a->stat[i].lat[a->stat[i].n_lat++] = st.latency_us;
+        if (a->present_log)
+            fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 "\n", stream_id,
+                    f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us);
+    }
+}
+
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
     struct app *a = user;
+    if (ev == VR_CLIENT_EV_PRESENT)
+        on_present(a, stream_id);
     if (ev != VR_CLIENT_EV_STREAM_END)
         return;
     if (a->stats)
@@ -285,11 +329,38 @@ static void finish(struct app *a)
     }
 }
 
+static void arm_wakeup(struct app *a);
+
+static gboolean on_wakeup(gpointer user)
+{
+    struct app *a = user;
+    a->wake_id = 0;
+    vr_client_present(a->client, vr_client_now_us(a->client));
+    arm_wakeup(a);
+    return G_SOURCE_REMOVE;
+}
+
+/* Sleeps until the next queued frame is due (the 50 ms tick alone would
+ * show frames up to 50 ms late). */
+static void arm_wakeup(struct app *a)
+{
+    uint64_t at = vr_client_next_wakeup(a->client), now = vr_client_now_us(a->client);
+    if (a->wake_id) {
+        g_source_remove(a->wake_id);
+        a->wake_id = 0;
+    }
+    if (at == UINT64_MAX)
+        return;
+    uint64_t us = at > now ? at - now : 0;
+    a->wake_id = g_timeout_add((guint)((us + 999) / 1000), on_wakeup, a);
+}
+
 static gboolean on_tick(gpointer user)
 {
     struct app *a = user;
     uint64_t now = vr_time_us();
     vr_client_tick(a->client);
+    arm_wakeup(a);
     if (a->stats && now - a->last_stats_us >= 1000000)
         print_stats(a, now);
     if (a->snapshot_path && a->snapshot_at > 0 && !a->snapshot_at_done && a->first_frame_us &&
@@ -405,6 +476,11 @@ int main(int argc, char **argv)
         { "latency-log", 0, 0, G_OPTION_ARG_FILENAME, &a.latency_path,
           "write 'stream pts latency_us' per decoded frame (guest send -> decoded, "
           "through the ping/pong clock offset; 0 = offset not known yet)", "PATH" },
+        { "present-log", 0, 0, G_OPTION_ARG_FILENAME, &a.present_path,
+          "write 'stream pts latency_us' per presented frame (guest send -> presented at its "
+          "due time)", "PATH" },
+        { "codecs", 0, 0, G_OPTION_ARG_STRING, &a.codecs,
+          "offer and accept only these codecs (comma separated: h264,hevc,vp8,vp9,av1)", "LIST" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
           "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
@@ -471,6 +547,23 @@ int main(int argc, char **argv)
         return 1;
     }
     struct vr_client_config cfg = { .hwdec = hwdec };
+    if (a.codecs) {
+        gchar **names = g_strsplit(a.codecs, ",", -1);
+        for (gchar **n = names; *n; n++) {
+            enum vr_codec codec = vr_codec_from_name(g_strstrip(*n));
+            if (codec == VR_CODEC_NONE) {
+                g_printerr("videoredir-client: unknown codec '%s' in --codecs\n", *n);
+                g_strfreev(names);
+                return 2;
+            }
+            cfg.codec_mask |= 1u << codec;
+        }
+        g_strfreev(names);
+    }
+    if (a.present_path && !(a.present_log = fopen(a.present_path, "w"))) {
+        g_printerr("videoredir-client: cannot open %s: %s\n", a.present_path, g_strerror(errno));
+        return 1;
+    }
     struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
                                       .output = on_output };
     if (vr_client_create(&cfg, &cb, &a, &a.client) < 0) {
@@ -493,6 +586,8 @@ int main(int argc, char **argv)
     g_message("connecting to %s", a.uri);
     g_main_loop_run(a.loop);
 
+    if (a.wake_id)
+        g_source_remove(a.wake_id);
     finish(&a);
     vr_spiceport_free(a.port);
     spice_session_disconnect(a.session);
@@ -509,6 +604,12 @@ int main(int argc, char **argv)
         a.exit_code = 1;
     }
     g_free(a.latency_path);
+    if (a.present_log && fclose(a.present_log) != 0 && a.exit_code == 0) {
+        g_printerr("videoredir-client: cannot write %s\n", a.present_path);
+        a.exit_code = 1;
+    }
+    g_free(a.present_path);
+    g_free(a.codecs);
     g_free(a.snapshot_path);
     g_free(a.hwdec_name);
     return a.exit_code;
