@@ -135,8 +135,9 @@ static bool device_usable(size_t bi, vr_client_log_fn log, void *user)
         if (ret < 0) {
             device_failed[bi] = true;
             logf_(log, user, VR_CLOG_INFO,
-                  "hardware decoder %s not used: cannot open a device (%s); falling back",
-                  backends[bi].name, av_err2str(ret));
+                  "hardware decoder %s not used: cannot open a %s device (%s); falling back to "
+                  "the next back end (software last)",
+                  backends[bi].name, av_hwdevice_get_type_name(backends[bi].device), av_err2str(ret));
         }
         av_buffer_unref(&dev);
     }
