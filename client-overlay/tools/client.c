@@ -16,6 +16,9 @@
 
 #include <videoredir/client.h>
 #include <videoredir/transport-spice.h>
+#ifdef VR_HAVE_SDL
+#include <videoredir/sdl.h>
+#endif
 
 /* Largest black canvas made when there is no desktop. */
 #define MAX_CANVAS 8192
@@ -33,6 +36,13 @@ struct app {
     FILE *present_log; /* --present-log: one line per presented frame */
     char *codecs;      /* --codecs */
     guint wake_id;     /* timer for the next queued frame's due time */
+#ifdef VR_HAVE_SDL
+    gboolean sdl;                 /* --sdl */
+    char *sdl_size;               /* --sdl-size WxH */
+    struct vr_presenter *window;  /* the SDL presenter */
+    guint sdl_idle, sdl_timer;
+    bool desktop_dirty;           /* the SPICE desktop changed since the window got it */
+#endif
     int exit_code;
     bool finishing;
     bool port_seen; /* a guest opened the port at least once */
@@ -89,6 +99,55 @@ static void quit(struct app *a, int code)
 }
 
 static gboolean on_wakeup(gpointer user);
+
+#ifdef VR_HAVE_SDL
+static pixman_image_t *make_canvas(struct app *a);
+
+/* Brings the window up to date: desktop picture (at most every 15 ms), the
+ * videos' frames and places. */
+static void sdl_sync(struct app *a)
+{
+    if (!a->window)
+        return;
+    if (a->desktop_dirty) {
+        SpiceDisplayPrimary p;
+        a->desktop_dirty = false;
+        if (a->display && spice_display_channel_get_primary(a->display, 0, &p)) {
+            struct vr_rect desk = { 0, 0, (uint32_t)p.width, (uint32_t)p.height };
+            vr_sdl_set_desktop(a->window, &desk);
+        }
+        pixman_image_t *img = make_canvas(a);
+        if (img) {
+            vr_sdl_set_background(a->window, img);
+            pixman_image_unref(img);
+        }
+    }
+    int ret = vr_presenter_sync(a->window, a->client);
+    if (ret < 0)
+        g_warning("sdl: cannot draw: %s (%s)", strerror(-ret), vr_sdl_error());
+}
+
+static gboolean sdl_idle(gpointer user)
+{
+    struct app *a = user;
+    a->sdl_idle = 0;
+    sdl_sync(a);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean sdl_timer(gpointer user)
+{
+    struct app *a = user;
+    if (!vr_sdl_handle_events(a->window)) {
+        g_message("sdl: window closed");
+        a->sdl_timer = 0;
+        quit(a, 0);
+        return G_SOURCE_REMOVE;
+    }
+    sdl_sync(a);
+    return G_SOURCE_CONTINUE;
+}
+#endif
 
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
@@ -292,6 +351,10 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
     struct app *a = user;
     if (ev == VR_CLIENT_EV_PRESENT)
         on_present(a, stream_id);
+#ifdef VR_HAVE_SDL
+    if (a->window && !a->sdl_idle) /* draw after this input, not inside it */
+        a->sdl_idle = g_idle_add(sdl_idle, a);
+#endif
     if (ev != VR_CLIENT_EV_STREAM_END)
         return;
     if (a->stats)
@@ -309,6 +372,9 @@ static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h,
 {
     struct app *a = user;
     a->desktop_drawn = true;
+#ifdef VR_HAVE_SDL
+    a->desktop_dirty = true;
+#endif
     if (a->snapshot_pending)
         write_snapshot(a, a->snapshot_path);
 }
@@ -494,6 +560,12 @@ int main(int argc, char **argv)
         { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &a.timeout, "give up (exit 1) after SECONDS", "SECONDS" },
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &a.hwdec_name,
           "decoder back end: auto, none, vaapi, vdpau, cuda (default auto)", "NAME" },
+#ifdef VR_HAVE_SDL
+        { "sdl", 0, 0, G_OPTION_ARG_NONE, &a.sdl,
+          "show the desktop and the videos in an SDL2 window (q or Esc closes it)", NULL },
+        { "sdl-size", 0, 0, G_OPTION_ARG_STRING, &a.sdl_size,
+          "initial window size (default: the SPICE desktop's, 1280x800 until known)", "WxH" },
+#endif
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &a.verbose, "log details (like G_MESSAGES_DEBUG=all)", NULL },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
@@ -571,6 +643,25 @@ int main(int argc, char **argv)
         return 1;
     }
 
+#ifdef VR_HAVE_SDL
+    if (a.sdl) {
+        struct vr_sdl_config sc = { .title = "videoredir-client", .keep_aspect = true, .x = 0, .y = 0 };
+        unsigned w = 0, h = 0;
+        if (a.sdl_size && (sscanf(a.sdl_size, "%ux%u", &w, &h) != 2 || !w || !h)) {
+            g_printerr("videoredir-client: bad --sdl-size %s (want WxH)\n", a.sdl_size);
+            return 2;
+        }
+        sc.width = w;
+        sc.height = h;
+        int ret = vr_sdl_create(&sc, &a.window);
+        if (ret < 0) {
+            g_printerr("videoredir-client: cannot open an SDL window: %s\n", vr_sdl_error());
+            return 1;
+        }
+        g_message("sdl: window open");
+        a.sdl_timer = g_timeout_add(15, sdl_timer, &a);
+    }
+#endif
     a.loop = g_main_loop_new(NULL, FALSE);
     a.session = spice_session_new();
     g_object_set(a.session, "uri", a.uri, NULL);
@@ -588,6 +679,14 @@ int main(int argc, char **argv)
 
     if (a.wake_id)
         g_source_remove(a.wake_id);
+#ifdef VR_HAVE_SDL
+    if (a.sdl_idle)
+        g_source_remove(a.sdl_idle);
+    if (a.sdl_timer)
+        g_source_remove(a.sdl_timer);
+    vr_presenter_destroy(a.window);
+    g_free(a.sdl_size);
+#endif
     finish(&a);
     vr_spiceport_free(a.port);
     spice_session_disconnect(a.session);
