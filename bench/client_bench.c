@@ -2,14 +2,17 @@
  * bench-client: the client's decode + composite rate, and the compositing
  * cost against the number of visible rectangles.
  *
- *   bench-client --fps CLIP PASSES   decodes the clip PASSES times with the
- *       client's decoder (vr_decoder, software) and composites every frame
+ *   bench-client --fps CLIP PASSES [THREADS]   decodes the clip PASSES times
+ *       with the client's decoder (vr_decoder, software, THREADS decoding
+ *       threads, default 1) and composites every frame
  *       into a 1280x800 desktop at its size: prints "frames N seconds S fps F"
  *       (CPU time of this process, so a busy machine does not count).
  *   bench-client --composite CLIP    composites the clip's first frame scaled
  *       to 1920x1080 onto a 1920x1080 desktop, clipped to a region of 1, 16
  *       and 64 rectangles (a grid, each cell shrunk by a gap): prints
- *       "rects R us_per_frame U" for each.
+ *       "rects R us_per_frame U presenter_us P" for each: U for
+ *       vr_composite_frame alone, P for the headless presenter showing a new
+ *       frame (scaled once, visible boxes copied).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +30,13 @@ static double cpu_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -68,7 +78,7 @@ static int composite(const AVFrame *f, void *user)
     return vr_composite_frame(c->canvas, f, &c->dst, NULL);
 }
 
-static int bench_fps(const char *clip, int passes)
+static int bench_fps(const char *clip, int passes, int threads)
 {
     char err[256];
     struct vr_source *src = NULL;
@@ -79,21 +89,21 @@ static int bench_fps(const char *clip, int passes)
     }
     const struct vr_stream_start *start = vr_source_stream_start(src);
     struct vr_decoder *dec = NULL;
-    if ((ret = vr_decoder_open(start, VR_HWDEC_NONE, NULL, NULL, &dec)) < 0)
+    if ((ret = vr_decoder_open_threads(start, VR_HWDEC_NONE, threads, NULL, NULL, &dec)) < 0)
         return die("decoder", ret);
     struct comp c = { .canvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, 1280, 800, NULL, 0),
                       .dst = { 320, 200, start->width, start->height } };
     if (!c.canvas)
         return die("canvas", ENOMEM);
     uint64_t frames = 0;
-    double t0 = cpu_seconds();
+    double t0 = cpu_seconds(), w0 = wall_seconds();
     for (int p = 0; p < passes; p++) {
         if (p > 0) {
             /* A new decoder per pass: the same work as ffmpeg -stream_loop. */
             vr_decoder_close(dec);
             dec = NULL;
             if ((ret = vr_source_rewind(src)) < 0 ||
-                (ret = vr_decoder_open(start, VR_HWDEC_NONE, NULL, NULL, &dec)) < 0)
+                (ret = vr_decoder_open_threads(start, VR_HWDEC_NONE, threads, NULL, NULL, &dec)) < 0)
                 return die("rewind", ret);
         }
         if ((ret = run_pass(src, dec, composite, &c, &frames)) < 0)
@@ -106,7 +116,9 @@ static int bench_fps(const char *clip, int passes)
         }
     }
     double secs = cpu_seconds() - t0;
-    printf("frames %" PRIu64 " seconds %.3f fps %.1f\n", frames, secs, (double)frames / secs);
+    double wall = wall_seconds() - w0;
+    printf("frames %" PRIu64 " seconds %.3f fps %.1f wall_seconds %.3f wall_fps %.1f\n", frames, secs,
+           (double)frames / secs, wall, (double)frames / wall);
     vr_decoder_close(dec);
     vr_source_close(src);
     pixman_image_unref(c.canvas);
@@ -157,7 +169,29 @@ static int bench_composite(const char *clip)
             if ((ret = vr_composite_frame(canvas, first, &dst, &region)) < 0)
                 return die("composite", ret);
         double us = (cpu_seconds() - t0) / iters * 1e6;
-        printf("rects %d us_per_frame %.0f\n", rects, us);
+        /* The headless presenter, as vr_presenter_sync drives it when a new
+         * frame of a stream with this region is shown: frame_shown, damage
+         * of the visible region, redraw. */
+        struct vr_presenter *p = NULL;
+        if ((ret = vr_headless_create(1920, 1080, NULL, &p)) < 0)
+            return die("presenter", ret);
+        struct vr_presenter_slot *sl = &p->slots[0];
+        sl->live = sl->has_geometry = true;
+        sl->content = dst;
+        sl->frame = av_frame_clone(first);
+        pixman_region32_copy(&sl->visible, &region);
+        p->ops->redraw(p);
+        t0 = cpu_seconds();
+        for (int i = 0; i < iters; i++) {
+            p->ops->frame_shown(p, 0);
+            pixman_region32_union(&p->damage, &p->damage, &sl->visible);
+            if ((ret = p->ops->redraw(p)) < 0)
+                return die("presenter redraw", ret);
+            pixman_region32_clear(&p->damage);
+        }
+        double pus = (cpu_seconds() - t0) / iters * 1e6;
+        vr_presenter_destroy(p);
+        printf("rects %d us_per_frame %.0f presenter_us %.0f\n", rects, us, pus);
         pixman_region32_fini(&region);
     }
     av_frame_free(&first);
@@ -170,10 +204,10 @@ static int bench_composite(const char *clip)
 int main(int argc, char **argv)
 {
     av_log_set_level(AV_LOG_ERROR);
-    if (argc == 4 && strcmp(argv[1], "--fps") == 0 && atoi(argv[3]) > 0)
-        return bench_fps(argv[2], atoi(argv[3]));
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--fps") == 0 && atoi(argv[3]) > 0)
+        return bench_fps(argv[2], atoi(argv[3]), argc == 5 ? atoi(argv[4]) : 1);
     if (argc == 3 && strcmp(argv[1], "--composite") == 0)
         return bench_composite(argv[2]);
-    fprintf(stderr, "usage: bench-client --fps CLIP PASSES | --composite CLIP\n");
+    fprintf(stderr, "usage: bench-client --fps CLIP PASSES [THREADS] | --composite CLIP\n");
     return 2;
 }

@@ -24,6 +24,7 @@ struct vr_decoder {
     char name[64];
     vr_client_log_fn log;
     void *log_user;
+    int threads; /* software decoding threads, 0 auto */
 };
 
 /*
@@ -233,6 +234,8 @@ static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
         d->ctx->extradata_size = (int)s->extradata_len;
     }
     int ret = b->setup(d, bi, codec, why, sizeof(why));
+    if (ret == 0 && !d->hw)
+        d->ctx->thread_count = d->threads;
     if (ret < 0) {
         logf_(d->log, d->log_user, VR_CLOG_DEBUG, "%s back end not used for %s: %s", b->name,
               codec->name, why);
@@ -252,7 +255,13 @@ static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
 int vr_decoder_open(const struct vr_stream_start *start, enum vr_hwdec hwdec,
                     vr_client_log_fn log, void *log_user, struct vr_decoder **out)
 {
-    if (!start || !out)
+    return vr_decoder_open_threads(start, hwdec, 1, log, log_user, out);
+}
+
+int vr_decoder_open_threads(const struct vr_stream_start *start, enum vr_hwdec hwdec, int threads,
+                            vr_client_log_fn log, void *log_user, struct vr_decoder **out)
+{
+    if (!start || !out || threads < 0 || threads > 64)
         return -EINVAL;
     enum AVCodecID id = codec_id(start->codec);
     const AVCodec *codec = id == AV_CODEC_ID_NONE ? NULL : avcodec_find_decoder(id);
@@ -264,6 +273,7 @@ int vr_decoder_open(const struct vr_stream_start *start, enum vr_hwdec hwdec,
         return -ENOMEM;
     d->log = log;
     d->log_user = log_user;
+    d->threads = threads;
     d->pkt = av_packet_alloc();
     d->frame = av_frame_alloc();
     d->sw_frame = av_frame_alloc();

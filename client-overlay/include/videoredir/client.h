@@ -51,6 +51,11 @@ typedef void (*vr_client_log_fn)(void *user, enum vr_client_log level, const cha
  */
 int vr_decoder_open(const struct vr_stream_start *start, enum vr_hwdec hwdec,
                     vr_client_log_fn log, void *log_user, struct vr_decoder **out);
+/* As vr_decoder_open, with threads decoding threads for a software decoder
+ * (0: libavcodec picks by CPU count; vr_decoder_open uses 1, libavcodec's
+ * default). Hardware back ends ignore it. */
+int vr_decoder_open_threads(const struct vr_stream_start *start, enum vr_hwdec hwdec, int threads,
+                            vr_client_log_fn log, void *log_user, struct vr_decoder **out);
 void vr_decoder_close(struct vr_decoder *d);
 
 /* Sends one access unit (data is copied). Returns 0 or a negative errno /
