@@ -124,6 +124,16 @@ vr_vm_start() {
   # TCG by default: it boots in seconds here, while this machine's /dev/kvm
   # (nested) hung at boot. VR_VM_ACCEL=kvm to try it elsewhere.
   [ "${VR_VM_ACCEL:-tcg}" = kvm ] && accel=kvm
+  # The guest starts with an empty environment: hand it the sanitizer
+  # settings of the test (the ASan pass runs ASan binaries in the guest too).
+  {
+    local v
+    for v in ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS; do
+      [ -n "${!v:-}" ] && printf 'export %s=%q\n' "$v" "${!v}"
+    done
+    printf '. %q\n' "$script"
+  } >"$VR_TMP/vm-run.sh"
+  script="$VR_TMP/vm-run.sh"
   VM_CONSOLE="$VR_TMP/console.log"
   for try in 1 2 3 4 5 6; do
     VM_SPICE_PORT=$((20000 + RANDOM % 30000))
