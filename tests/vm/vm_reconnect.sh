@@ -35,4 +35,13 @@ sec_check_run_from_key "$VR_TMP/b.md5" "$VR_TMP/ref.md5" "$(seq -s ' ' 0 25 $((p
 [ "$(vr_md5_column "$VR_TMP/b.md5" | tail -n 1)" = "$(vr_md5_column "$VR_TMP/ref.md5" | tail -n 1)" ] ||
   vr_fail "the second client did not get the stream to its end"
 vr_vm_wait_exit 120
-grep -i "client\|session" "$VM_CONSOLE" | grep -v "^\[" | head -n 8
+# The guest side, from its console: it noticed the client going (the port
+# closed under it, or the client fell silent), announced the stream again to
+# the new client, which accepted it, and ended at the clip's end.
+log=$(tr -d '\r' <"$VM_CONSOLE" | grep '^videoredir-capture')
+grep -q 'closed by the host\|treating it as gone\|client restarted' <<<"$log" ||
+  { echo "$log" >&2; vr_fail "the guest did not notice the client going away"; }
+[ "$(grep -c 'stream 1 accepted' <<<"$log")" = 2 ] ||
+  { echo "$log" >&2; vr_fail "the guest should have streamed to two clients"; }
+grep -q 'stream 1 stopped (eos)' <<<"$log" || { echo "$log" >&2; vr_fail "the guest did not end at EOS"; }
+grep 'closed by the host\|treating it as gone\|client restarted\|accepted\|stopped' <<<"$log"
