@@ -27,8 +27,15 @@ vr_vm_kernel() {
     flock 9
     if [ ! -f "$VR_VM_CACHE/ready" ]; then
       local dep dl
-      dep=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}')
-      [ -n "$dep" ] || { echo "cannot resolve linux-image-amd64 (apt-get update?)" >&2; exit 1; }
+      resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
+      dep=$(resolve)
+      if [ -z "$dep" ]; then
+        # A fresh machine or container may have no package lists yet.
+        echo "vm: linux-image-amd64 unknown to apt: apt-get update" >&2
+        if [ "$(id -u)" = 0 ]; then apt-get update -q >&2; else sudo -n apt-get update -q >&2; fi || true
+        dep=$(resolve)
+      fi
+      [ -n "$dep" ] || { echo "cannot resolve linux-image-amd64 with apt-cache (apt-get update failed?)" >&2; exit 1; }
       dl=$(mktemp -d "$VR_VM_CACHE/dl.XXXXXX")
       (cd "$dl" && apt-get download "$dep" >"$dl/apt.log" 2>&1) ||
         { cat "$dl/apt.log" >&2; echo "apt-get download $dep failed" >&2; exit 1; }
