@@ -4,8 +4,9 @@
 #   viewer         videoredir-viewer
 #   remote-viewer  stock remote-viewer with GTK_MODULES=libvideoredir-gtk-module.so
 # The guest's capture streams into the VM's /dev/virtio-ports device with its
-# window at 40,20 640x360 on the VM's 720x400 text-mode screen; a screenshot
-# must show the video exactly there and the VM's own (black) screen around it.
+# window at 40,20 640x360 on the VM's 720x400 text-mode screen, part of it
+# covered; a screenshot must show the video exactly in the visible region and
+# the VM's own (black) screen around it and in the covered part.
 # Screenshot kept in $VR_SHOTS when set.
 mode=${1:-viewer}
 here=$(dirname "$0")
@@ -19,9 +20,12 @@ if [ "$mode" = remote-viewer ]; then
   [ "${VR_SANITIZED:-0}" = 1 ] &&
     vr_vm_skip "remote-viewer with the GTK module is not run in the sanitizer build"
 fi
+# Another guest window covers 240,120 200x100 of the video: the visible
+# region has that hole, where the VM's own screen must show.
+region="40,20,640,100;40,120,200,100;440,120,240,100;40,220,640,160"
 cat >"$VR_TMP/guest.sh" <<GUEST
 '$VR_BIN/videoredir-capture' --device '/dev/virtio-ports/$VR_VM_PORT_NAME' --pace realtime --loop -1 \
-  --window 40,20,640,360 --connect-timeout 120 '${VR_SAMPLES:?}/h264-bframes.mp4'
+  --window 40,20,640,360 --region '$region' --connect-timeout 120 '${VR_SAMPLES:?}/h264-bframes.mp4'
 GUEST
 exec 8>"$VR_TMP/displayfd"
 Xvfb -displayfd 8 -screen 0 1024x768x24 -nolisten tcp >"$VR_TMP/xvfb.log" 2>&1 &
@@ -82,11 +86,12 @@ for col in "41 red" "678 cyan"; do
   [ "$hits" -ge 4 ] || vr_fail "guest x=$1 should show the video's $2 bar: $hits of 5 points do"
   n=$((n + 5))
 done
-# Just outside the window on every side: the VM's screen again.
-for p in "38 200" "682 200" "360 382" "600 18"; do
+# Just outside the window on every side, and in the hole of the visible
+# region: the VM's screen again.
+for p in "38 200" "682 200" "360 382" "600 18" "340 170" "245 125" "435 215"; do
   set -- $p
   got=$(at "$1" "$2")
-  [ "$got" = black ] || vr_fail "guest ($1,$2), outside the window, shows $got"
+  [ "$got" = black ] || vr_fail "guest ($1,$2), outside the window or in its hole, shows $got"
   n=$((n + 1))
 done
-echo "vm $mode: $n pixels checked: the video at the guest's 40,20 640x360 over the VM's QXL screen"
+echo "vm $mode: $n pixels checked: the video at the guest's 40,20 640x360 minus the covered 240,120 200x100, over the VM's QXL screen"
