@@ -359,7 +359,8 @@ static void send_region(const struct vr_rect *r, uint32_t n)
 {
     struct vr_region *reg = calloc(1, sizeof(*reg));
     reg->n_rects = n;
-    memcpy(reg->rects, r, n * sizeof(*r));
+    if (n)
+        memcpy(reg->rects, r, n * sizeof(*r));
     send(VR_MSG_REGION, 1, reg, sizeof(*reg));
     free(reg);
 }

@@ -142,10 +142,14 @@ vr_vm_start() {
   } >"$VR_TMP/vm-run.sh"
   script="$VR_TMP/vm-run.sh"
   VM_CONSOLE="$VR_TMP/console.log"
+  # The cleanup trap cannot run when the test is SIGKILLed (a ctest timeout):
+  # QEMU then dies with it (parent-death signal), and its pid is in qemu.pid.
+  VM_WATCH=""
+  setpriv --help 2>/dev/null | grep -q pdeathsig && VM_WATCH="setpriv --pdeathsig KILL"
   for try in 1 2 3 4 5 6; do
     VM_SPICE_PORT=$((20000 + RANDOM % 30000))
     : >"$VM_CONSOLE"
-    qemu-system-x86_64 -nodefaults -machine pc -accel "$accel" -m 1024 -smp 1 \
+    $VM_WATCH qemu-system-x86_64 -nodefaults -machine pc -accel "$accel" -m 1024 -smp 1 \
       -display none -vga qxl \
       -spice "port=$VM_SPICE_PORT,addr=127.0.0.1,disable-ticketing=on" \
       -device virtio-serial-pci \
@@ -154,7 +158,7 @@ vr_vm_start() {
       -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
       -kernel "$VM_KERNEL" -initrd "$VR_TMP/initrd.img" \
       -append "console=ttyS0 panic=-1 quiet vr.script=$script vr.overlay=${VR_VM_OVERLAY:-0}" \
-      -serial "file:$VM_CONSOLE" -monitor none -no-reboot \
+      -serial "file:$VM_CONSOLE" -monitor none -no-reboot -pidfile "$VR_TMP/qemu.pid" \
       >"$VR_TMP/qemu.log" 2>&1 &
     VM_PID=$!
     VR_PIDS+=("$VM_PID")
