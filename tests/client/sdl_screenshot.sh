@@ -22,6 +22,11 @@ for try in 1 2 3 4 5 6 7 8; do
   kill -0 "$xpid" 2>/dev/null && [ -e "/tmp/.X11-unix/X$dpy" ] && break
 done
 export DISPLAY=":$dpy" SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software
+# Under ASan the suite asks for the slow unwinder on malloc; SDL's GL probe
+# loads Mesa's llvmpipe, whose JIT registers EH frames with libgcc while
+# holding its lock, and the slow unwinder re-enters that lock from malloc: a
+# deadlock in libgcc, not in our code. This process uses the fast unwinder.
+[ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=1"
 
 vr_start_host --desktop "$VR_TMP/desk.png"
 "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --sdl --sdl-size 640x400 \
