@@ -26,6 +26,17 @@
 #define DEFAULT_ACCEPT_US 3000000u
 #define DEFAULT_PEER_US 5000000u
 #define DEFAULT_WINDOW (2u << 20)
+#define DEFAULT_GOP_FRAMES 600u
+#define DEFAULT_GOP_BYTES (64u << 20)
+#define DEFAULT_BACKLOG 25u
+
+/* One access unit of the GOP cache (player mode). */
+struct gop_entry {
+    uint8_t *data;
+    uint32_t len, flags;
+    int64_t pts, dts, duration;
+    bool skip; /* dropped for the current client (drop policy) */
+};
 
 #ifndef VR_VERSION_STRING
 #define VR_VERSION_STRING "0.1"
@@ -69,6 +80,21 @@ struct vr_guest {
     bool has_region;
     struct vr_region *region;  /* owned, allocated once (it is large) */
     bool need_key;
+
+    /* Player mode: the GOP since the last keyframe; entries before cursor
+     * went to the current client, the rest wait for the window. */
+    bool player;
+    struct gop_entry *gop;
+    uint32_t gop_n, gop_cap;
+    uint64_t gop_bytes;
+    uint32_t cursor;
+    uint32_t resend_end;     /* entries below this index are resends */
+    bool resendable;         /* gop[0] is a keyframe and nothing was forgotten */
+    bool skip_to_key;        /* dropping until the next keyframe */
+    bool resend_discont;     /* the next frame sent starts a resend */
+    uint32_t gop_max_frames, gop_max_bytes, max_backlog;
+    bool has_clock;
+    struct vr_clock clock;
 
     struct vr_guest_stats stats;
 };
@@ -274,6 +300,9 @@ static void handle_hello(struct vr_guest *g, const struct vr_hello *h)
     session_up(g);
 }
 
+static void player_restart(struct vr_guest *g, bool flush);
+static void send_clock(struct vr_guest *g);
+
 static void handle_feedback(struct vr_guest *g, const struct vr_feedback *fb)
 {
     uint64_t out = bytes_out(g);
@@ -332,6 +361,8 @@ static void on_message(void *user, const struct vr_msg *msg)
         logf_(g, VR_LOG_INFO, "stream %" PRIu32 " accepted, decoder %s%s", g->stream_id,
               msg->u.accept.decoder, (msg->u.accept.flags & VR_CODEC_CAP_HW) ? " (hardware)" : "");
         set_state(g, VR_GUEST_STREAMING);
+        send_clock(g);
+        player_restart(g, false);
         emit(g, VR_GUEST_EV_ACCEPTED, msg->u.accept.decoder);
         break;
     case VR_MSG_REJECT:
@@ -348,9 +379,12 @@ static void on_message(void *user, const struct vr_msg *msg)
         if (!ours)
             break;
         g->stats.keyframe_requests++;
-        /* Without a GOP cache the next keyframe of the source answers it. */
+        /* In player mode the cached GOP answers it; otherwise the next
+         * keyframe of the source does. */
         logf_(g, VR_LOG_INFO, "client asked for a keyframe (%s)",
               vr_reason_name(msg->u.keyframe_request.reason));
+        if (g->state == VR_GUEST_STREAMING)
+            player_restart(g, true);
         emit(g, VR_GUEST_EV_KEYFRAME_REQUEST, vr_reason_name(msg->u.keyframe_request.reason));
         break;
     default:
@@ -406,6 +440,10 @@ int vr_guest_create(const struct vr_guest_config *cfg, const struct vr_guest_cal
     g->peer_us = cfg->peer_timeout_us ? cfg->peer_timeout_us : DEFAULT_PEER_US;
     snprintf(g->software, sizeof(g->software), "%s",
              cfg->software ? cfg->software : "videoredir-capture " VR_VERSION_STRING);
+    g->gop_max_frames = cfg->gop_max_frames ? cfg->gop_max_frames : DEFAULT_GOP_FRAMES;
+    g->gop_max_bytes = cfg->gop_max_bytes ? cfg->gop_max_bytes : DEFAULT_GOP_BYTES;
+    g->max_backlog = cfg->max_backlog ? cfg->max_backlog : DEFAULT_BACKLOG;
+    g->skip_to_key = true;
 
     struct vr_conn_callbacks ccb = { .on_message = on_message, .on_gap = on_gap, .on_error = on_error };
     int ret = vr_conn_create(&cfg->conn, &ccb, g, &g->conn);
@@ -424,6 +462,9 @@ void vr_guest_destroy(struct vr_guest *g)
     if (!g)
         return;
     vr_conn_destroy(g->conn);
+    for (uint32_t i = 0; i < g->gop_n; i++)
+        free(g->gop[i].data);
+    free(g->gop);
     free(g->extradata);
     free(g->region);
     free(g);
@@ -731,4 +772,240 @@ const struct vr_hello *vr_guest_peer_hello(const struct vr_guest *g)
 void vr_guest_get_stats(const struct vr_guest *g, struct vr_guest_stats *st)
 {
     *st = g->stats;
+    st->cache_frames = g->gop_n;
+    st->cache_bytes = (uint32_t)g->gop_bytes;
+    st->backlog = g->gop_n - g->cursor;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Player mode: GOP cache, backlog and drop policy.                        */
+
+static void gop_clear(struct vr_guest *g)
+{
+    for (uint32_t i = 0; i < g->gop_n; i++)
+        free(g->gop[i].data);
+    g->gop_n = g->cursor = g->resend_end = 0;
+    g->gop_bytes = 0;
+}
+
+/* Unsent frames the current client will not get: counted, skipped. */
+static void drop_backlog(struct vr_guest *g)
+{
+    for (uint32_t i = g->cursor; i < g->gop_n && g->state == VR_GUEST_STREAMING; i++)
+        if (!g->gop[i].skip)
+            g->stats.frames_dropped++;
+    g->cursor = g->gop_n;
+}
+
+/* The GOP is too long to keep: forget what was sent; it can no longer be
+ * replayed from its keyframe. */
+static void gop_forget_sent(struct vr_guest *g)
+{
+    if (g->resendable) {
+        g->stats.gop_overflows++;
+        logf_(g, VR_LOG_INFO, "GOP longer than %" PRIu32 " frames / %" PRIu32 " bytes: not kept",
+              g->gop_max_frames, g->gop_max_bytes);
+    }
+    for (uint32_t i = 0; i < g->cursor; i++) {
+        g->gop_bytes -= g->gop[i].len;
+        free(g->gop[i].data);
+    }
+    memmove(g->gop, g->gop + g->cursor, (g->gop_n - g->cursor) * sizeof(*g->gop));
+    g->gop_n -= g->cursor;
+    g->cursor = g->resend_end = 0;
+    g->resendable = false;
+}
+
+static void send_clock(struct vr_guest *g)
+{
+    if (!g->has_clock || g->state != VR_GUEST_STREAMING)
+        return;
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_CLOCK;
+    m.stream_id = g->stream_id;
+    m.u.clock = g->clock;
+    send_msg(g, &m);
+}
+
+static void send_flush(struct vr_guest *g)
+{
+    struct vr_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = VR_MSG_FLUSH;
+    m.stream_id = g->stream_id;
+    send_msg(g, &m);
+}
+
+/* A client starts (ACCEPT) or restarts (keyframe request, flush first):
+ * from the cached keyframe if there is one, else from the next keyframe. */
+static void player_restart(struct vr_guest *g, bool flush)
+{
+    if (!g->player)
+        return;
+    if (g->resendable && g->gop_n) {
+        if (flush) {
+            send_flush(g);
+            send_clock(g);
+            g->need_key = true;
+            g->resend_discont = true;
+        }
+        if (g->cursor > 0) {
+            g->stats.gop_resends++;
+            logf_(g, VR_LOG_INFO, "sending the cached GOP again (%" PRIu32 " frames)", g->gop_n);
+        }
+        g->resend_end = g->cursor;
+        g->cursor = 0;
+        for (uint32_t i = 0; i < g->gop_n; i++)
+            g->gop[i].skip = false;
+        g->skip_to_key = false;
+    } else {
+        drop_backlog(g);
+        g->skip_to_key = true;
+    }
+    vr_guest_pump(g);
+}
+
+int vr_guest_pump(struct vr_guest *g)
+{
+    int sent = 0;
+    if (!g->player || g->state != VR_GUEST_STREAMING)
+        return 0;
+    while (g->cursor < g->gop_n) {
+        struct gop_entry *e = &g->gop[g->cursor];
+        if (e->flags & VR_FRAME_KEY)
+            g->skip_to_key = false;
+        if (e->skip || g->skip_to_key) {
+            if (!e->skip)
+                g->stats.frames_dropped++;
+            g->cursor++;
+            continue;
+        }
+        if (!vr_guest_can_send(g, e->len))
+            break;
+        struct vr_au au = { e->data, e->len, e->flags, e->pts, e->dts, e->duration };
+        int r = vr_guest_send_frame(g, &au, g->resend_discont ? VR_FRAME_DISCONT : 0);
+        if (r < 0)
+            break;
+        if (r == 1) {
+            sent++;
+            g->resend_discont = false;
+            if (g->cursor < g->resend_end)
+                g->stats.frames_resent++;
+        }
+        g->cursor++;
+    }
+    return sent;
+}
+
+/* Too many frames wait: drop what no other frame needs, then the rest of
+ * the GOP (the next keyframe starts clean). */
+static void apply_drop_policy(struct vr_guest *g)
+{
+    if (g->state != VR_GUEST_STREAMING || g->gop_n - g->cursor <= g->max_backlog)
+        return;
+    uint32_t waiting = 0;
+    for (uint32_t i = g->cursor; i < g->gop_n; i++) {
+        struct gop_entry *e = &g->gop[i];
+        if (!e->skip && (e->flags & VR_FRAME_DROPPABLE) && !(e->flags & VR_FRAME_KEY)) {
+            e->skip = true;
+            g->stats.frames_dropped++;
+        }
+        waiting += !e->skip;
+    }
+    if (waiting <= g->max_backlog)
+        return;
+    /* A waiting keyframe starts clean: drop only what comes before it. */
+    uint32_t key = g->gop_n;
+    for (uint32_t i = g->cursor; i < g->gop_n; i++)
+        if (g->gop[i].flags & VR_FRAME_KEY)
+            key = i;
+    for (uint32_t i = g->cursor; i < key; i++)
+        if (!g->gop[i].skip) {
+            g->gop[i].skip = true;
+            g->stats.frames_dropped++;
+        }
+    if (key == g->gop_n) {
+        g->skip_to_key = true;
+        g->cursor = g->gop_n;
+    }
+    logf_(g, VR_LOG_INFO, "client behind: %" PRIu32 " frames waiting, dropped up to the next keyframe",
+          waiting);
+}
+
+int vr_guest_push_frame(struct vr_guest *g, const struct vr_au *au, uint32_t extra_flags)
+{
+    if (!au || !au->data || au->len == 0 || au->len > VR_MAX_FRAME_DATA)
+        return -EINVAL;
+    g->player = true;
+    uint32_t flags = (au->flags | extra_flags) & (VR_FRAME_KEY | VR_FRAME_DISCONT | VR_FRAME_DROPPABLE);
+    bool key = flags & VR_FRAME_KEY;
+    bool streaming = g->state == VR_GUEST_STREAMING;
+    if (key) {
+        drop_backlog(g); /* the tail of the old GOP: nothing after needs it */
+        gop_clear(g);
+        g->resendable = true;
+        g->skip_to_key = false;
+    } else if (!g->resendable && !streaming) {
+        /* No keyframe to start from and no client: useless to keep. */
+        g->stats.frames_skipped++;
+        return 0;
+    }
+    if (g->gop_n + 1 > g->gop_max_frames || g->gop_bytes + au->len > g->gop_max_bytes) {
+        gop_forget_sent(g);
+        if (g->gop_n + 1 > g->gop_max_frames || g->gop_bytes + au->len > g->gop_max_bytes) {
+            /* Even the unsent frames exceed the cap: give them up. */
+            drop_backlog(g);
+            gop_clear(g);
+            g->skip_to_key = true;
+            if (!key) {
+                g->stats.frames_dropped += streaming;
+                return 0;
+            }
+        }
+    }
+    if (g->gop_n == g->gop_cap) {
+        uint32_t cap = g->gop_cap ? g->gop_cap * 2 : 64;
+        if (cap > g->gop_max_frames)
+            cap = g->gop_max_frames;
+        struct gop_entry *n = realloc(g->gop, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        g->gop = n;
+        g->gop_cap = cap;
+    }
+    uint8_t *copy = malloc(au->len);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, au->data, au->len);
+    g->gop[g->gop_n++] = (struct gop_entry){ copy, au->len, flags, au->pts, au->dts, au->duration, false };
+    g->gop_bytes += au->len;
+    vr_guest_pump(g);
+    apply_drop_policy(g);
+    return 0;
+}
+
+int vr_guest_flush(struct vr_guest *g)
+{
+    if (!g->has_stream)
+        return -ENOENT;
+    drop_backlog(g);
+    gop_clear(g);
+    g->resendable = false;
+    g->skip_to_key = true;
+    g->has_clock = false;
+    g->need_key = true;
+    if (g->state == VR_GUEST_STREAMING)
+        send_flush(g);
+    return 0;
+}
+
+int vr_guest_set_clock(struct vr_guest *g, int64_t pts, uint64_t time_us, uint32_t rate_q16)
+{
+    if (pts == INT64_MIN)
+        return -EINVAL;
+    g->clock = (struct vr_clock){ pts, time_us, rate_q16, 0 };
+    g->has_clock = true;
+    send_clock(g);
+    return 0;
 }

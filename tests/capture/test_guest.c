@@ -657,6 +657,161 @@ static void test_geometry_updates(void)
     free(f);
 }
 
+/* Frames the client received from index `from`: their seq, flags and pts. */
+static size_t frames_since(const struct fixture *f, size_t from, const struct seen **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = from; i < f->n_seen && n < max; i++)
+        if (f->seen[i].type == VR_MSG_FRAME)
+            out[n++] = &f->seen[i];
+    return n;
+}
+
+/* Player mode: the GOP cache serves a client that accepts late, a client
+ * that comes back, and a keyframe request; the clock goes out before the
+ * first frame. */
+static void test_player_gop_cache(void)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    static uint8_t data[2000];
+    const struct seen *fr[64];
+    setup(f, 0, false);
+    establish(f);
+    /* No ACCEPT yet: a non-key frame before any keyframe is not kept, the
+     * GOP from the keyframe is, nothing goes out. */
+    struct vr_au au = au_of(data, 100, false, -512);
+    CHECK(vr_guest_push_frame(f->g, &au, 0) == 0, "push");
+    for (int i = 0; i < 5; i++) {
+        au = au_of(data, 1000 + i, i == 0, i * 512);
+        CHECK(vr_guest_push_frame(f->g, &au, 0) == 0, "push %d", i);
+    }
+    CHECK(vr_guest_set_clock(f->g, 0, 5000000, 65536) == 0, "clock");
+    size_t mark = f->n_seen;
+    to_client(f);
+    CHECK(count(f, mark, VR_MSG_FRAME) == 0 && count(f, mark, VR_MSG_CLOCK) == 0, "sent before accept");
+    struct vr_guest_stats gs;
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(gs.cache_frames == 5 && gs.backlog == 5, "cache %u backlog %u", gs.cache_frames, gs.backlog);
+
+    client_simple(f, VR_MSG_ACCEPT, 0, "h264 (software)");
+    to_client(f);
+    const struct seen *clk = find(f, mark, VR_MSG_CLOCK);
+    const struct seen *first = find(f, mark, VR_MSG_FRAME);
+    CHECK(clk && first && clk < first, "clock before the first frame");
+    size_t n = frames_since(f, mark, fr, 64);
+    CHECK(n == 5, "client got %zu frames", n);
+    for (size_t i = 0; i < n; i++)
+        CHECK(fr[i]->seq == i && fr[i]->data_len == 1000 + i && (!!(fr[i]->flags & VR_FRAME_KEY)) == (i == 0),
+              "frame %zu: seq %u len %u flags %u", i, fr[i]->seq, fr[i]->data_len, fr[i]->flags);
+    /* Live frames flow straight through. */
+    au = au_of(data, 1005, false, 5 * 512);
+    vr_guest_push_frame(f->g, &au, 0);
+    mark = f->n_seen;
+    to_client(f);
+    CHECK(count(f, mark, VR_MSG_FRAME) == 1, "live frame");
+
+    /* The client restarts: announced again, and after ACCEPT the cached GOP
+     * (6 frames from the keyframe) comes at once. */
+    client_hello(f, 0, 1, 1);
+    client_simple(f, VR_MSG_ACCEPT, 0, "h264 (software)");
+    mark = f->n_seen;
+    to_client(f);
+    n = frames_since(f, mark, fr, 64);
+    CHECK(n == 6 && (fr[0]->flags & VR_FRAME_KEY) && fr[0]->data_len == 1000 && fr[5]->data_len == 1005,
+          "resent %zu frames", n);
+    CHECK(find(f, mark, VR_MSG_CLOCK) != NULL, "clock after the second accept");
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(gs.gop_resends == 1 && gs.frames_resent == 6, "resends %" PRIu64 " frames %" PRIu64, gs.gop_resends,
+          gs.frames_resent);
+
+    /* A keyframe request: FLUSH, CLOCK, then the GOP, the keyframe marked
+     * as a discontinuity. */
+    client_simple(f, VR_MSG_KEYFRAME_REQUEST, VR_REASON_DECODE_ERROR, "");
+    mark = f->n_seen;
+    to_client(f);
+    const struct seen *fl = find(f, mark, VR_MSG_FLUSH);
+    first = find(f, mark, VR_MSG_FRAME);
+    CHECK(fl && first && fl < first && (first->flags & VR_FRAME_KEY) && (first->flags & VR_FRAME_DISCONT),
+          "flush then keyframe (flags %u)", first ? first->flags : 0);
+    CHECK(count(f, mark, VR_MSG_FRAME) == 6, "keyframe request answered with %zu frames",
+          count(f, mark, VR_MSG_FRAME));
+
+    /* A seek: FLUSH, nothing until the next keyframe, the cache restarts. */
+    CHECK(vr_guest_flush(f->g) == 0, "flush");
+    au = au_of(data, 700, false, 9000);
+    vr_guest_push_frame(f->g, &au, 0);
+    au = au_of(data, 800, true, 10000);
+    vr_guest_push_frame(f->g, &au, 0);
+    mark = f->n_seen;
+    to_client(f);
+    n = frames_since(f, mark, fr, 64);
+    CHECK(find(f, mark, VR_MSG_FLUSH) && n == 1 && fr[0]->data_len == 800, "after seek %zu frames", n);
+    CHECK(f->gaps == 0, "gaps %u", f->gaps);
+    teardown(f);
+    free(f);
+}
+
+/* Player mode with a client that stops reading: droppable frames go first,
+ * then the rest of the GOP; the next frame the client gets after a dropped
+ * reference frame is a keyframe. */
+static void test_player_drop_policy(void)
+{
+    enum { WINDOW = 16 * 1024, FRAME = 1000, GOP = 12 };
+    struct fixture *f = calloc(1, sizeof(*f));
+    static uint8_t data[FRAME];
+    const struct seen *fr[512];
+    setup(f, WINDOW, false);
+    establish(f);
+    client_simple(f, VR_MSG_ACCEPT, 0, "h264 (software)");
+    size_t mark = f->n_seen;
+    /* 4 GOPs of 12: key, then alternating reference / droppable frames. */
+    for (int i = 0; i < 4 * GOP; i++) {
+        struct vr_au au = au_of(data, FRAME, i % GOP == 0, i * 512);
+        if (i % GOP && i % 2 == 0)
+            au.flags |= VR_FRAME_DROPPABLE;
+        au.pts = i;
+        CHECK(vr_guest_push_frame(f->g, &au, 0) == 0, "push %d", i);
+    }
+    struct vr_guest_stats gs;
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(gs.frames_dropped > 0, "nothing dropped with a full window");
+    CHECK(gs.backlog <= 25, "backlog %u over the cap", gs.backlog);
+    /* The client catches up. */
+    for (int round = 0; round < 20; round++) {
+        to_client(f);
+        client_feedback(f);
+        vr_guest_pump(f->g);
+    }
+    to_client(f);
+    size_t n = frames_since(f, mark, fr, 512);
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(n + gs.frames_dropped == 4 * GOP, "sent %zu + dropped %" PRIu64 " != %d", n, gs.frames_dropped, 4 * GOP);
+    CHECK(gs.backlog == 0, "backlog %u after catching up", gs.backlog);
+    /* Decodability: every frame after a missing reference frame of its GOP
+     * is not sent; a missing droppable frame harms nothing. */
+    int64_t expect = 0;
+    bool gop_broken = false;
+    for (size_t i = 0; i < n; i++) {
+        int64_t p = fr[i]->pts;
+        CHECK(p >= expect, "frame order");
+        for (int64_t q = expect; q < p; q++) {
+            bool droppable = q % GOP && q % 2 == 0;
+            if (!droppable && q % GOP)
+                gop_broken = true;
+            if (q % GOP == 0)
+                gop_broken = true; /* a whole GOP gone from its key */
+        }
+        if (p % GOP == 0)
+            gop_broken = false;
+        CHECK(!gop_broken, "frame pts %" PRId64 " sent after a dropped reference frame", p);
+        CHECK(fr[i]->seq == i, "seq %u at %zu", fr[i]->seq, i);
+        expect = p + 1;
+    }
+    CHECK(f->gaps == 0, "gaps %u", f->gaps);
+    teardown(f);
+    free(f);
+}
+
 int main(void)
 {
     test_handshake();
@@ -668,6 +823,8 @@ int main(void)
     test_ping_pong();
     test_peer_gone_and_restart();
     test_geometry_updates();
+    test_player_gop_cache();
+    test_player_drop_policy();
     if (vr_failures)
         fprintf(stderr, "%d check(s) failed\n", vr_failures);
     else

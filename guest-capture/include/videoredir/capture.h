@@ -134,6 +134,14 @@ struct vr_guest_config {
     const char *software;          /* sent in hello; NULL = "videoredir-capture <version>" */
     /* Timers in microseconds; 0 = the protocol's defaults (1 s, 1 s, 3 s, 5 s). */
     uint64_t hello_interval_us, ping_interval_us, accept_timeout_us, peer_timeout_us;
+    /* Player mode (vr_guest_push_frame) only. GOP cache caps: a group of
+     * pictures longer than this is not kept for resending (a reconnecting
+     * client then waits for the player's next keyframe); 0 = 600 frames,
+     * 64 MiB. Backlog: frames the window has not let out yet; above it the
+     * drop policy runs; 0 = 25. */
+    uint32_t gop_max_frames;
+    uint32_t gop_max_bytes;
+    uint32_t max_backlog;
 };
 
 struct vr_guest_stats {
@@ -143,6 +151,13 @@ struct vr_guest_stats {
     uint64_t sessions;                    /* sessions established */
     uint64_t peer_acked;                  /* bytes the client reported in this session */
     uint32_t rtt_us;                      /* last ping round trip, 0 = unknown */
+    /* Player mode. */
+    uint64_t frames_dropped;              /* not sent: the client fell behind */
+    uint64_t frames_resent;               /* sent again from the GOP cache */
+    uint64_t gop_resends;                 /* times the cached GOP was replayed */
+    uint64_t gop_overflows;               /* GOPs too long to keep */
+    uint32_t cache_frames, cache_bytes;   /* GOP cache now */
+    uint32_t backlog;                     /* frames waiting for the window now */
     struct vr_feedback last_feedback;     /* the client's last report */
 };
 
@@ -195,6 +210,38 @@ bool vr_guest_can_send(const struct vr_guest *g, uint32_t data_len);
  * is full (see vr_guest_can_send), or another negative errno.
  */
 int vr_guest_send_frame(struct vr_guest *g, const struct vr_au *au, uint32_t extra_flags);
+
+/*
+ * Player mode, for a sink that cannot wait for the client: hands over one
+ * access unit (copied) and sends what the flow-control window lets out, in
+ * order; the rest waits (vr_guest_pump). Never blocks and never refuses for
+ * flow control. The access units since the last keyframe stay in a GOP
+ * cache, so a client that connects, reconnects or asks for a keyframe gets a
+ * decodable stream at once: the cached GOP from its keyframe (after a FLUSH
+ * when the client was already decoding). When more than max_backlog frames
+ * wait, droppable frames (VR_FRAME_DROPPABLE) are dropped first, then the
+ * rest of the GOP up to the next keyframe, never a reference frame a later
+ * sent frame needs; counted in frames_dropped. Returns 0 or -EINVAL/-ENOMEM.
+ * Do not mix with vr_guest_send_frame on one guest.
+ */
+int vr_guest_push_frame(struct vr_guest *g, const struct vr_au *au, uint32_t extra_flags);
+/* Sends waiting frames the window now allows (call after input was fed).
+ * Returns the number sent. */
+int vr_guest_pump(struct vr_guest *g);
+/*
+ * A seek in the player: FLUSH to the client (it drops what it holds and
+ * resets its decoder), the GOP cache and the backlog are emptied, the clock
+ * is forgotten until the next vr_guest_set_clock, frames wait for a keyframe.
+ * Returns 0 or a negative errno.
+ */
+int vr_guest_flush(struct vr_guest *g);
+/*
+ * Ties stream timestamps to the guest clock (see struct vr_clock): the frame
+ * with timestamp pts is due at time_us (vr_time_us scale) at rate_q16
+ * (65536 normal, 0 paused). Sent now when streaming, and again after every
+ * ACCEPT and resend FLUSH. Returns 0 or -EINVAL.
+ */
+int vr_guest_set_clock(struct vr_guest *g, int64_t pts, uint64_t time_us, uint32_t rate_q16);
 
 /* Ends the stream: STREAM_STOP with reason (VR_REASON_EOS at end of file).
  * The guest goes IDLE. Returns 0, -ENOENT if no stream is set, or a negative
