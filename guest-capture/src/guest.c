@@ -774,7 +774,9 @@ void vr_guest_get_stats(const struct vr_guest *g, struct vr_guest_stats *st)
     *st = g->stats;
     st->cache_frames = g->gop_n;
     st->cache_bytes = (uint32_t)g->gop_bytes;
-    st->backlog = g->gop_n - g->cursor;
+    st->backlog = 0;
+    for (uint32_t i = g->cursor; i < g->gop_n; i++)
+        st->backlog += !g->gop[i].skip;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -913,11 +915,15 @@ static void apply_drop_policy(struct vr_guest *g)
         }
         waiting += !e->skip;
     }
-    if (waiting <= g->max_backlog)
+    if (waiting <= g->max_backlog) {
+        logf_(g, VR_LOG_DEBUG, "client behind: dropped droppable frames, %" PRIu32 " waiting", waiting);
         return;
-    /* A waiting keyframe starts clean: drop only what comes before it. */
+    }
+    /* A later keyframe that waits starts clean: drop only what comes
+     * before it. Otherwise the whole rest of this GOP goes, its keyframe
+     * too, since what follows it until the next one would still be late. */
     uint32_t key = g->gop_n;
-    for (uint32_t i = g->cursor; i < g->gop_n; i++)
+    for (uint32_t i = g->cursor + 1; i < g->gop_n; i++)
         if (g->gop[i].flags & VR_FRAME_KEY)
             key = i;
     for (uint32_t i = g->cursor; i < key; i++)

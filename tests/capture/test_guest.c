@@ -756,7 +756,7 @@ static void test_player_gop_cache(void)
  * reference frame is a keyframe. */
 static void test_player_drop_policy(void)
 {
-    enum { WINDOW = 16 * 1024, FRAME = 1000, GOP = 12 };
+    enum { WINDOW = 16 * 1024, FRAME = 1000, GOP = 80 };
     struct fixture *f = calloc(1, sizeof(*f));
     static uint8_t data[FRAME];
     const struct seen *fr[512];
@@ -764,7 +764,7 @@ static void test_player_drop_policy(void)
     establish(f);
     client_simple(f, VR_MSG_ACCEPT, 0, "h264 (software)");
     size_t mark = f->n_seen;
-    /* 4 GOPs of 12: key, then alternating reference / droppable frames. */
+    /* 4 GOPs of 80: key, then alternating reference / droppable frames. */
     for (int i = 0; i < 4 * GOP; i++) {
         struct vr_au au = au_of(data, FRAME, i % GOP == 0, i * 512);
         if (i % GOP && i % 2 == 0)
