@@ -491,6 +491,15 @@ void vr_guest_channel_open(struct vr_guest *g)
     g->next_hello_us = now_us(g) + g->hello_us;
 }
 
+void vr_guest_retry(struct vr_guest *g)
+{
+    if (g->state != VR_GUEST_FAILED)
+        return;
+    g->error[0] = '\0';
+    g->have_peer = false;
+    set_state(g, VR_GUEST_CLOSED);
+}
+
 void vr_guest_channel_closed(struct vr_guest *g)
 {
     if (g->state == VR_GUEST_FAILED)

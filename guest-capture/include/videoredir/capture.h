@@ -178,6 +178,10 @@ struct vr_conn *vr_guest_conn(struct vr_guest *g);
  * starts the handshake (HELLO now and every hello interval). Not to be
  * called from inside a callback. */
 void vr_guest_channel_open(struct vr_guest *g);
+/* Leaves FAILED (rejected, no answer, no common version) for CLOSED, with
+ * the stream and the GOP cache kept, so that the next channel tries again:
+ * another client may take what this one refused. No-op in other states. */
+void vr_guest_retry(struct vr_guest *g);
 /* The channel went away (EOF, error): back to CLOSED; the stream, if any, is
  * kept and announced again on the next session. */
 void vr_guest_channel_closed(struct vr_guest *g);

@@ -1,0 +1,1088 @@
+/*
+ * videoredirsink: takes compressed video (H.264, HEVC, VP8, VP9, AV1) from a
+ * player and sends the access units, undecoded, through the videoredir port
+ * to the SPICE client, which decodes them and draws them over the guest's
+ * window. The guest window shows a placeholder meanwhile.
+ *
+ * Threads. The streaming thread (render/event) hands access units to the
+ * guest state machine; an I/O thread owns the port (open, read, write,
+ * reopen), the guest's timers and the X11 window. Both take `lock` around
+ * everything they share.
+ *
+ * Never a black hole: until a client has accepted the stream, and whenever
+ * it rejects it or goes away, the sink plays the video locally: a private
+ * pipeline (appsrc ! decodebin ! videoconvert ! videoscale ! local-sink) on
+ * the same clock and base time, drawing into the same window. Switching to
+ * it replays the current GOP (kept as buffer references) from its keyframe,
+ * so the picture comes back at once; switching away stops it. The guest
+ * state machine keeps its own copy of the GOP for the client's side.
+ *
+ * Timestamps go out in microseconds (time base 1/1000000) with CLOCK
+ * messages that tie them to the guest's monotonic clock through the pipeline
+ * clock, so the client presents each frame when the player would have. The
+ * sink renders `lead` ms ahead of time (ts-offset) so the frame is at the
+ * client before it is due.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gst/video/videooverlay.h>
+
+#include <videoredir/capture.h>
+
+#include "sink.h"
+#include "window.h"
+
+GST_DEBUG_CATEGORY_STATIC(vr_sink_debug);
+#define GST_CAT_DEFAULT vr_sink_debug
+
+#define DEFAULT_PORT_NAME "org.spice-space.videoredir.0"
+#define DEFAULT_LEAD_MS 100
+#define DEFAULT_LOCAL_SINK "ximagesink"
+#define REOPEN_US 500000
+#define GOP_MAX 600
+#define EOS_DRAIN_US 3000000
+
+enum mode { MODE_LOCAL = 0, MODE_REDIRECT };
+
+struct _GstVideoredirSink {
+    GstBaseSink parent;
+
+    GMutex lock;
+    /* Properties. */
+    gchar *device, *port_name, *local_sink_desc, *display_name;
+    guint lead_ms;
+    gboolean fallback;
+
+    /* Port and session (I/O thread and streaming thread, under lock). */
+    struct vr_guest *guest;
+    int fd;
+    gchar *path;               /* device path in use */
+    uint64_t next_open_us;
+    gboolean open_failed_logged;
+    enum mode mode;
+    gboolean have_stream;
+    struct vr_stream_start start;
+    guint8 *extradata;
+    gboolean need_clock;
+    uint64_t last_clock_us;
+    gint64 last_pts_us;
+    gboolean eos;
+
+    /* I/O thread. */
+    GThread *io_thread;
+    int wake[2];
+    gboolean stop;
+
+    /* Window (I/O thread creates it; handles may come from any thread). */
+    struct vr_sink_window *win;
+    guintptr app_handle;
+    gboolean want_window;
+    gboolean window_failed;
+    gint rx, ry, rw, rh;
+    gboolean rect_dirty;
+    guint vid_w, vid_h;
+
+    /* The current GOP as buffer references, for the local branch. */
+    GPtrArray *gop;
+    /* Local branch. */
+    GstElement *local, *appsrc, *local_sink;
+    gboolean local_on;
+    GstCaps *caps;
+
+    /* Statistics. */
+    guint64 frames_in, frames_local, switches_local, switches_redirect;
+};
+
+static void overlay_init(GstVideoOverlayInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(GstVideoredirSink, gst_videoredir_sink, GST_TYPE_BASE_SINK,
+                        G_IMPLEMENT_INTERFACE(GST_TYPE_VIDEO_OVERLAY, overlay_init));
+
+enum {
+    PROP_0,
+    PROP_DEVICE,
+    PROP_PORT_NAME,
+    PROP_LEAD,
+    PROP_FALLBACK,
+    PROP_LOCAL_SINK,
+    PROP_DISPLAY,
+    PROP_MODE,
+    PROP_STATS,
+};
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS("video/x-h264, stream-format=(string){ avc, avc3, byte-stream }, alignment=(string)au; "
+                    "video/x-h265, stream-format=(string){ hvc1, hev1, byte-stream }, alignment=(string)au; "
+                    "video/x-vp8; "
+                    "video/x-vp9; "
+                    "video/x-av1, stream-format=(string)obu-stream, alignment=(string)tu"));
+
+/* ---------------------------------------------------------------------- */
+/* Helpers.                                                                 */
+
+static void wake_io(GstVideoredirSink *s)
+{
+    if (s->wake[1] >= 0) {
+        char c = 1;
+        ssize_t r = write(s->wake[1], &c, 1);
+        (void)r; /* full pipe: a wakeup is pending anyway */
+    }
+}
+
+static void guest_log(void *user, enum vr_log_level level, const char *msg)
+{
+    GstVideoredirSink *s = user;
+    switch (level) {
+    case VR_LOG_ERROR: GST_ERROR_OBJECT(s, "%s", msg); break;
+    case VR_LOG_WARNING: GST_WARNING_OBJECT(s, "%s", msg); break;
+    case VR_LOG_INFO: GST_INFO_OBJECT(s, "%s", msg); break;
+    default: GST_DEBUG_OBJECT(s, "%s", msg); break;
+    }
+}
+
+/* Called with lock held, from inside the guest: logs what happened. The
+ * I/O thread applies the resulting mode afterwards (apply_mode). */
+static void guest_event(void *user, enum vr_guest_event ev, const char *detail)
+{
+    GstVideoredirSink *s = user;
+    switch (ev) {
+    case VR_GUEST_EV_ACCEPTED:
+        GST_INFO_OBJECT(s, "client accepted the stream (decoder %s): video goes to the client", detail);
+        break;
+    case VR_GUEST_EV_REJECTED:
+        GST_WARNING_OBJECT(s, "client rejected the stream: %s; playing locally", detail);
+        break;
+    case VR_GUEST_EV_ACCEPT_TIMEOUT:
+    case VR_GUEST_EV_VERSION_MISMATCH:
+        GST_WARNING_OBJECT(s, "no usable client (%s); playing locally", vr_guest_error(s->guest));
+        break;
+    case VR_GUEST_EV_PEER_GONE:
+        GST_WARNING_OBJECT(s, "client went silent; playing locally");
+        break;
+    case VR_GUEST_EV_PEER_RESTART:
+        GST_INFO_OBJECT(s, "client restarted (%s)", detail);
+        break;
+    default:
+        break;
+    }
+}
+
+static void free_extradata(GstVideoredirSink *s)
+{
+    g_free(s->extradata);
+    s->extradata = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Local playback branch.                                                   */
+
+static GstClockTime running_time(GstVideoredirSink *s, GstClockTime ts)
+{
+    GstBaseSink *bs = GST_BASE_SINK(s);
+    GstClockTime rt;
+    GST_OBJECT_LOCK(s);
+    rt = gst_segment_to_running_time(&bs->segment, GST_FORMAT_TIME, ts);
+    GST_OBJECT_UNLOCK(s);
+    return rt;
+}
+
+/* A copy of the buffer's metadata with timestamps in running time: the
+ * local pipeline plays one plain segment from 0 on the same base time. */
+static void local_push(GstVideoredirSink *s, GstBuffer *buf, gboolean discont)
+{
+    GstClockTime pts = GST_BUFFER_PTS(buf), dts = GST_BUFFER_DTS(buf);
+    GstBuffer *b = gst_buffer_copy_region(buf, GST_BUFFER_COPY_FLAGS | GST_BUFFER_COPY_MEMORY, 0, -1);
+    if (!b)
+        return;
+    GST_BUFFER_PTS(b) = GST_CLOCK_TIME_IS_VALID(pts) ? running_time(s, pts) : GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DTS(b) = GST_CLOCK_TIME_IS_VALID(dts) ? running_time(s, dts) : GST_CLOCK_TIME_NONE;
+    GST_BUFFER_DURATION(b) = GST_BUFFER_DURATION(buf);
+    if (discont)
+        GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
+    if (gst_app_src_push_buffer(GST_APP_SRC(s->appsrc), b) == GST_FLOW_OK)
+        s->frames_local++;
+}
+
+static GstElement *make_local(GstVideoredirSink *s, GError **error)
+{
+    gchar *desc = g_strdup_printf("appsrc name=src format=time is-live=false max-bytes=67108864 block=false ! "
+                                  "decodebin ! videoconvert ! videoscale ! %s name=vsink",
+                                  s->local_sink_desc ? s->local_sink_desc : DEFAULT_LOCAL_SINK);
+    GstElement *p = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, error);
+    g_free(desc);
+    if (!p)
+        return NULL;
+    if (!GST_IS_PIPELINE(p)) {
+        gst_object_unref(p);
+        g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "local branch is not a pipeline");
+        return NULL;
+    }
+    return p;
+}
+
+/* Lock held. Starts local playback from the cached GOP. */
+static void local_start(GstVideoredirSink *s)
+{
+    if (s->local_on || !s->caps)
+        return;
+    if (!s->local) {
+        GError *err = NULL;
+        s->local = make_local(s, &err);
+        if (!s->local) {
+            GST_ELEMENT_WARNING(s, RESOURCE, FAILED, ("cannot play locally"),
+                                ("local branch: %s", err ? err->message : "?"));
+            g_clear_error(&err);
+            return;
+        }
+        s->appsrc = gst_bin_get_by_name(GST_BIN(s->local), "src");
+        s->local_sink = gst_bin_get_by_name(GST_BIN(s->local), "vsink");
+    }
+    gst_app_src_set_caps(GST_APP_SRC(s->appsrc), s->caps);
+    /* Into the same window as the placeholder. */
+    if (s->local_sink && s->win) {
+        GstElement *vs = s->local_sink;
+        if (GST_IS_BIN(vs))
+            vs = gst_bin_get_by_interface(GST_BIN(vs), GST_TYPE_VIDEO_OVERLAY);
+        else
+            gst_object_ref(vs);
+        if (vs && GST_IS_VIDEO_OVERLAY(vs)) {
+            gst_video_overlay_set_window_handle(GST_VIDEO_OVERLAY(vs), vr_sink_window_xid(s->win));
+            if (s->rw > 0 && s->rh > 0)
+                gst_video_overlay_set_render_rectangle(GST_VIDEO_OVERLAY(vs), s->rx, s->ry, s->rw, s->rh);
+        }
+        if (vs)
+            gst_object_unref(vs);
+    }
+    if (s->win)
+        vr_sink_window_set_placeholder(s->win, false);
+    GstClock *clock = gst_element_get_clock(GST_ELEMENT(s));
+    if (clock) {
+        gst_pipeline_use_clock(GST_PIPELINE(s->local), clock);
+        gst_object_unref(clock);
+    }
+    gst_element_set_start_time(s->local, GST_CLOCK_TIME_NONE);
+    gst_element_set_base_time(s->local, gst_element_get_base_time(GST_ELEMENT(s)));
+    GstState cur = GST_STATE(s);
+    gst_element_set_state(s->local, cur == GST_STATE_PLAYING ? GST_STATE_PLAYING : GST_STATE_PAUSED);
+    s->local_on = TRUE;
+    for (guint i = 0; i < s->gop->len; i++)
+        local_push(s, g_ptr_array_index(s->gop, i), i == 0);
+    GST_INFO_OBJECT(s, "playing locally (%u frames of the current GOP replayed)", s->gop->len);
+}
+
+/* Lock held. */
+static void local_stop(GstVideoredirSink *s)
+{
+    if (!s->local_on)
+        return;
+    s->local_on = FALSE;
+    gst_element_set_state(s->local, GST_STATE_NULL);
+    if (s->win)
+        vr_sink_window_set_placeholder(s->win, true);
+}
+
+static void local_destroy(GstVideoredirSink *s)
+{
+    if (s->local)
+        gst_element_set_state(s->local, GST_STATE_NULL);
+    s->local_on = FALSE;
+    g_clear_object(&s->appsrc);
+    g_clear_object(&s->local_sink);
+    g_clear_object(&s->local);
+}
+
+/* Lock held. The video is the client's while it streams it; otherwise
+ * (no client, waiting for its answer, refused, gone) it plays locally. */
+static void apply_mode(GstVideoredirSink *s)
+{
+    enum vr_guest_state gs = vr_guest_get_state(s->guest);
+    if (gs == VR_GUEST_IDLE)
+        return; /* between streams */
+    enum mode want = (gs == VR_GUEST_STREAMING || !s->fallback) ? MODE_REDIRECT : MODE_LOCAL;
+    if (want == s->mode && (want != MODE_LOCAL || s->local_on || !s->caps || s->eos))
+        return;
+    if (want == MODE_LOCAL) {
+        if (s->mode != MODE_LOCAL)
+            s->switches_local++;
+        s->mode = MODE_LOCAL;
+        if (!s->eos)
+            local_start(s);
+    } else {
+        s->mode = MODE_REDIRECT;
+        s->switches_redirect++;
+        local_stop(s);
+        GST_INFO_OBJECT(s, "video shown by the SPICE client");
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Port and I/O thread.                                                     */
+
+/* Lock held. */
+static void port_close(GstVideoredirSink *s, const char *why)
+{
+    if (s->fd < 0)
+        return;
+    GST_INFO_OBJECT(s, "port %s closed: %s", s->path, why);
+    close(s->fd);
+    s->fd = -1;
+    vr_guest_channel_closed(s->guest);
+    s->next_open_us = vr_time_us() + REOPEN_US;
+}
+
+/* Lock held. A failed session (rejected, no answer) gets a fresh guest on
+ * the next channel: a different client may take the stream. */
+static void port_try_open(GstVideoredirSink *s)
+{
+    int fd = vr_fd_open(s->path);
+    if (fd < 0) {
+        if (!s->open_failed_logged)
+            GST_WARNING_OBJECT(s, "cannot open %s: %s; retrying every %u ms, playing locally meanwhile",
+                               s->path, g_strerror(-fd), REOPEN_US / 1000);
+        s->open_failed_logged = TRUE;
+        s->next_open_us = vr_time_us() + REOPEN_US;
+        return;
+    }
+    s->open_failed_logged = FALSE;
+    s->fd = fd;
+    vr_guest_retry(s->guest);
+    GST_INFO_OBJECT(s, "port %s open", s->path);
+    vr_guest_channel_open(s->guest);
+    vr_fd_flush(vr_guest_conn(s->guest), s->fd);
+}
+
+/* Lock held. Moves bytes both ways; closes the port on EOF/error. */
+static void port_io(GstVideoredirSink *s, short revents)
+{
+    if (s->fd < 0)
+        return;
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        for (int i = 0; i < 64; i++) {
+            int r = vr_fd_read(vr_guest_conn(s->guest), s->fd);
+            if (r == -EAGAIN)
+                break;
+            if (r < 0) {
+                port_close(s, r == -EPIPE ? "the host side went away" : g_strerror(-r));
+                return;
+            }
+        }
+    }
+    vr_guest_tick(s->guest);
+    vr_guest_pump(s->guest);
+    int r = vr_fd_flush(vr_guest_conn(s->guest), s->fd);
+    if (r < 0 && r != -EAGAIN)
+        port_close(s, g_strerror(-r));
+}
+
+/* Lock held. */
+static void window_update(GstVideoredirSink *s, int *timeout_ms)
+{
+    *timeout_ms = -1;
+    if (!s->win)
+        return;
+    if (s->rect_dirty) {
+        vr_sink_window_set_render_rect(s->win, s->rx, s->ry, s->rw, s->rh);
+        s->rect_dirty = FALSE;
+    }
+    struct vr_geometry geom;
+    static struct vr_region region; /* large; only the I/O thread uses it */
+    int ch = vr_sink_window_process(s->win, &geom, &region, timeout_ms);
+    if (ch == -ENOENT) {
+        GST_WARNING_OBJECT(s, "the video window is gone");
+        vr_sink_window_close(s->win);
+        s->win = NULL;
+        return;
+    }
+    if (ch > 0) {
+        if (ch & 1)
+            vr_guest_set_geometry(s->guest, &geom);
+        vr_guest_set_region(s->guest, &region);
+        GST_DEBUG_OBJECT(s, "window at %d,%d %ux%u, %u visible rectangles", geom.content.x, geom.content.y,
+                         geom.content.w, geom.content.h, region.n_rects);
+    }
+}
+
+/* Lock held. */
+static void window_open(GstVideoredirSink *s)
+{
+    s->want_window = FALSE;
+    char err[256] = "";
+    int r = vr_sink_window_open(s->display_name, s->app_handle, s->vid_w, s->vid_h, "videoredir", &s->win, err,
+                                sizeof(err));
+    if (r < 0) {
+        s->window_failed = TRUE;
+        GST_WARNING_OBJECT(s, "no video window: %s (geometry stays the video's size at 0,0)", err);
+        return;
+    }
+    s->rect_dirty = TRUE;
+    vr_sink_window_set_placeholder(s->win, s->mode == MODE_REDIRECT);
+    if (s->local_on) {
+        /* Started before the window existed: restart into it. */
+        local_stop(s);
+        local_start(s);
+    }
+}
+
+static gpointer io_main(gpointer user)
+{
+    GstVideoredirSink *s = user;
+    g_mutex_lock(&s->lock);
+    while (!s->stop) {
+        uint64_t now = vr_time_us();
+        if (s->want_window && !s->win && !s->window_failed)
+            window_open(s);
+        if (s->fd < 0 && now >= s->next_open_us)
+            port_try_open(s);
+        apply_mode(s);
+
+        struct pollfd pfd[3];
+        int n = 0;
+        pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+        int port_i = -1, x_i = -1;
+        if (s->fd >= 0) {
+            port_i = n;
+            pfd[n++] = (struct pollfd){ .fd = s->fd,
+                                        .events = POLLIN | (vr_guest_output_empty(s->guest) ? 0 : POLLOUT) };
+        }
+        int xt = -1;
+        window_update(s, &xt);
+        if (s->win) {
+            x_i = n;
+            pfd[n++] = (struct pollfd){ .fd = vr_sink_window_fd(s->win), .events = POLLIN };
+        }
+        uint64_t t = vr_guest_next_timeout(s->guest);
+        if (s->fd < 0)
+            t = s->next_open_us > now ? s->next_open_us - now : 0;
+        int timeout = t == UINT64_MAX ? 1000 : (int)MIN(t / 1000 + 1, 1000);
+        if (xt >= 0 && xt < timeout)
+            timeout = xt;
+        g_mutex_unlock(&s->lock);
+        poll(pfd, (nfds_t)n, timeout);
+        g_mutex_lock(&s->lock);
+        if (pfd[0].revents & POLLIN) {
+            char buf[64];
+            while (read(s->wake[0], buf, sizeof(buf)) > 0) {
+            }
+        }
+        if (port_i >= 0 && s->fd == pfd[port_i].fd)
+            port_io(s, pfd[port_i].revents);
+        else if (s->fd >= 0)
+            port_io(s, 0);
+        (void)x_i;
+    }
+    g_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Caps to a stream description.                                            */
+
+static gboolean caps_to_start(GstVideoredirSink *s, GstCaps *caps, struct vr_stream_start *st)
+{
+    memset(st, 0, sizeof(*st));
+    GstStructure *str = gst_caps_get_structure(caps, 0);
+    const gchar *name = gst_structure_get_name(str);
+    const gchar *fmt = gst_structure_get_string(str, "stream-format");
+    if (!strcmp(name, "video/x-h264")) {
+        st->codec = VR_CODEC_H264;
+        if (fmt && !strcmp(fmt, "byte-stream"))
+            st->flags |= VR_STREAM_ANNEXB;
+    } else if (!strcmp(name, "video/x-h265")) {
+        st->codec = VR_CODEC_HEVC;
+        if (fmt && !strcmp(fmt, "byte-stream"))
+            st->flags |= VR_STREAM_ANNEXB;
+    } else if (!strcmp(name, "video/x-vp8")) {
+        st->codec = VR_CODEC_VP8;
+    } else if (!strcmp(name, "video/x-vp9")) {
+        st->codec = VR_CODEC_VP9;
+    } else if (!strcmp(name, "video/x-av1")) {
+        st->codec = VR_CODEC_AV1;
+    } else {
+        return FALSE;
+    }
+    gint w = 0, h = 0, fn = 0, fd = 1;
+    gst_structure_get_int(str, "width", &w);
+    gst_structure_get_int(str, "height", &h);
+    if (w <= 0 || h <= 0 || w > (gint)VR_MAX_DIMENSION || h > (gint)VR_MAX_DIMENSION) {
+        GST_WARNING_OBJECT(s, "caps carry no usable size (%dx%d)", w, h);
+        return FALSE;
+    }
+    st->width = (uint32_t)w;
+    st->height = (uint32_t)h;
+    if (gst_structure_get_fraction(str, "framerate", &fn, &fd) && fn > 0 && fd > 0) {
+        st->fps_num = (uint32_t)fn;
+        st->fps_den = (uint32_t)fd;
+    }
+    st->timebase_num = 1;
+    st->timebase_den = 1000000;
+    const gchar *cm = gst_structure_get_string(str, "colorimetry");
+    GstVideoColorimetry c;
+    if (cm && gst_video_colorimetry_from_string(&c, cm)) {
+        st->color.primaries = (uint8_t)gst_video_color_primaries_to_iso(c.primaries);
+        st->color.transfer = (uint8_t)gst_video_transfer_function_to_iso(c.transfer);
+        st->color.matrix = (uint8_t)gst_video_color_matrix_to_iso(c.matrix);
+        st->color.full_range = c.range == GST_VIDEO_COLOR_RANGE_0_255;
+    }
+    free_extradata(s);
+    const GValue *v = gst_structure_get_value(str, "codec_data");
+    if (v && G_VALUE_HOLDS(v, GST_TYPE_BUFFER)) {
+        GstBuffer *cd = gst_value_get_buffer(v);
+        gsize len = gst_buffer_get_size(cd);
+        if (len > VR_MAX_EXTRADATA) {
+            GST_WARNING_OBJECT(s, "codec_data of %zu bytes is over the limit", (size_t)len);
+            return FALSE;
+        }
+        s->extradata = g_malloc(len ? len : 1);
+        gst_buffer_extract(cd, 0, s->extradata, len);
+        st->extradata = s->extradata;
+        st->extradata_len = (uint32_t)len;
+    }
+    return TRUE;
+}
+
+static gboolean vr_set_caps(GstBaseSink *bs, GstCaps *caps)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(bs);
+    GST_INFO_OBJECT(s, "caps %" GST_PTR_FORMAT, caps);
+    g_mutex_lock(&s->lock);
+    struct vr_stream_start st;
+    if (!caps_to_start(s, caps, &st)) {
+        g_mutex_unlock(&s->lock);
+        return FALSE;
+    }
+    if (s->have_stream)
+        vr_guest_stop(s->guest, VR_REASON_USER); /* a new stream for new caps */
+    struct vr_geometry geom = { 0, { 0, 0, st.width, st.height }, { 0, 0, st.width, st.height } };
+    int r = vr_guest_set_stream(s->guest, &st, &geom, NULL);
+    if (r < 0) {
+        g_mutex_unlock(&s->lock);
+        GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("unusable stream"), ("%s", g_strerror(-r)));
+        return FALSE;
+    }
+    s->have_stream = TRUE;
+    s->start = st;
+    s->vid_w = st.width;
+    s->vid_h = st.height;
+    gst_caps_replace(&s->caps, caps);
+    g_ptr_array_set_size(s->gop, 0);
+    if (s->local_on)
+        local_stop(s);
+    gboolean need_window = !s->win && !s->window_failed;
+    g_mutex_unlock(&s->lock);
+
+    if (need_window) {
+        /* The application may give us its window now. */
+        gst_video_overlay_prepare_window_handle(GST_VIDEO_OVERLAY(s));
+        g_mutex_lock(&s->lock);
+        s->want_window = TRUE;
+        g_mutex_unlock(&s->lock);
+    }
+    wake_io(s);
+    return TRUE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Data and events.                                                          */
+
+/* Lock held. Ties pts to the guest clock through the pipeline clock. */
+static void send_clock(GstVideoredirSink *s, GstClockTime pts, gboolean paused)
+{
+    GstElement *e = GST_ELEMENT(s);
+    GstClock *clock = gst_element_get_clock(e);
+    if (!clock)
+        return;
+    GstClockTime rt = running_time(s, pts);
+    if (!GST_CLOCK_TIME_IS_VALID(rt)) {
+        gst_object_unref(clock);
+        return;
+    }
+    GstClockTime now_clock = gst_clock_get_time(clock);
+    uint64_t now_us = vr_time_us();
+    gst_object_unref(clock);
+    GstClockTime due = gst_element_get_base_time(e) + rt;
+    int64_t delta_ns = (int64_t)due - (int64_t)now_clock;
+    uint64_t due_us = (uint64_t)((int64_t)now_us + delta_ns / 1000);
+    GstBaseSink *bs = GST_BASE_SINK(s);
+    GST_OBJECT_LOCK(s);
+    double rate = bs->segment.rate * bs->segment.applied_rate;
+    GST_OBJECT_UNLOCK(s);
+    if (rate <= 0)
+        return; /* reverse playback: frames are shown as decoded */
+    uint32_t q16 = paused ? 0 : (uint32_t)MIN(rate * 65536.0, (double)UINT32_MAX);
+    if (paused)
+        due_us = now_us;
+    vr_guest_set_clock(s->guest, (int64_t)(pts / 1000), due_us, q16);
+    s->last_clock_us = now_us;
+    s->need_clock = FALSE;
+}
+
+static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(bs);
+    GstMapInfo map;
+    if (!gst_buffer_map(buf, &map, GST_MAP_READ))
+        return GST_FLOW_ERROR;
+    if (map.size == 0 || map.size > VR_MAX_FRAME_DATA) {
+        GST_WARNING_OBJECT(s, "access unit of %zu bytes skipped", (size_t)map.size);
+        gst_buffer_unmap(buf, &map);
+        return GST_FLOW_OK;
+    }
+    gboolean key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    struct vr_au au = {
+        .data = map.data,
+        .len = (uint32_t)map.size,
+        .flags = (key ? VR_FRAME_KEY : 0) |
+                 (GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DROPPABLE) ? VR_FRAME_DROPPABLE : 0),
+        .pts = GST_BUFFER_PTS_IS_VALID(buf) ? (int64_t)(GST_BUFFER_PTS(buf) / 1000) : INT64_MIN,
+        .dts = GST_BUFFER_DTS_IS_VALID(buf) ? (int64_t)(GST_BUFFER_DTS(buf) / 1000) : INT64_MIN,
+        .duration = GST_BUFFER_DURATION_IS_VALID(buf) ? (int64_t)(GST_BUFFER_DURATION(buf) / 1000) : 0,
+    };
+
+    g_mutex_lock(&s->lock);
+    s->frames_in++;
+    if (key || s->gop->len >= GOP_MAX)
+        g_ptr_array_set_size(s->gop, 0);
+    if (key || s->gop->len > 0)
+        g_ptr_array_add(s->gop, gst_buffer_ref(buf));
+    uint64_t now = vr_time_us();
+    if (GST_BUFFER_PTS_IS_VALID(buf) && (s->need_clock || now - s->last_clock_us >= 1000000))
+        send_clock(s, GST_BUFFER_PTS(buf), FALSE);
+    if (GST_BUFFER_PTS_IS_VALID(buf))
+        s->last_pts_us = au.pts;
+    int r = vr_guest_push_frame(s->guest, &au, 0);
+    if (r < 0)
+        GST_WARNING_OBJECT(s, "cannot queue a frame: %s", g_strerror(-r));
+    if (s->fd >= 0 && !vr_guest_output_empty(s->guest)) {
+        int fr = vr_fd_flush(vr_guest_conn(s->guest), s->fd);
+        if (fr == -EAGAIN)
+            wake_io(s); /* the I/O thread waits for POLLOUT */
+        else if (fr < 0)
+            port_close(s, g_strerror(-fr));
+    }
+    if (s->local_on)
+        local_push(s, buf, FALSE);
+    g_mutex_unlock(&s->lock);
+    gst_buffer_unmap(buf, &map);
+    return GST_FLOW_OK;
+}
+
+/* End of stream: let the backlog reach the client, send STREAM_STOP(EOS)
+ * and wait until the client has acknowledged it all (bounded): a player
+ * that quits at EOS closes the port right after. */
+static void finish_stream(GstVideoredirSink *s)
+{
+    uint64_t until = vr_time_us() + EOS_DRAIN_US;
+    gboolean stopped = FALSE, was_streaming = FALSE;
+    uint64_t feedbacks_at_stop = 0;
+    for (;;) {
+        g_mutex_lock(&s->lock);
+        struct vr_guest_stats st;
+        vr_guest_get_stats(s->guest, &st);
+        gboolean streaming = vr_guest_get_state(s->guest) == VR_GUEST_STREAMING;
+        gboolean late = vr_time_us() >= until;
+        if (!stopped && (!streaming || (st.backlog == 0 && vr_guest_output_empty(s->guest)) || late)) {
+            if (s->have_stream)
+                vr_guest_stop(s->guest, VR_REASON_EOS);
+            s->have_stream = FALSE;
+            if (s->fd >= 0)
+                vr_fd_flush(vr_guest_conn(s->guest), s->fd);
+            if (s->local_on)
+                gst_app_src_end_of_stream(GST_APP_SRC(s->appsrc));
+            s->eos = TRUE;
+            stopped = TRUE;
+            was_streaming = streaming && s->fd >= 0;
+            feedbacks_at_stop = st.feedbacks;
+        }
+        /* The client reports after the stream ended; its queue is then empty:
+         * everything sent was shown. */
+        gboolean shown = st.feedbacks > feedbacks_at_stop && st.last_feedback.queue_depth == 0 &&
+                         vr_guest_drained(s->guest);
+        if (stopped && (!was_streaming || s->fd < 0 || shown || late)) {
+            g_mutex_unlock(&s->lock);
+            return;
+        }
+        g_mutex_unlock(&s->lock);
+        wake_io(s);
+        g_usleep(5000);
+    }
+}
+
+static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(bs);
+    switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_EOS:
+        finish_stream(s);
+        break;
+    case GST_EVENT_FLUSH_STOP:
+        g_mutex_lock(&s->lock);
+        vr_guest_flush(s->guest);
+        g_ptr_array_set_size(s->gop, 0);
+        s->need_clock = TRUE;
+        s->eos = FALSE;
+        if (s->local_on) {
+            /* A fresh local branch: the decoder starts at the next keyframe. */
+            local_stop(s);
+            local_start(s);
+        }
+        g_mutex_unlock(&s->lock);
+        wake_io(s);
+        break;
+    case GST_EVENT_SEGMENT:
+        g_mutex_lock(&s->lock);
+        s->need_clock = TRUE; /* rate or position may have changed */
+        g_mutex_unlock(&s->lock);
+        break;
+    default:
+        break;
+    }
+    return GST_BASE_SINK_CLASS(gst_videoredir_sink_parent_class)->event(bs, event);
+}
+
+/* ---------------------------------------------------------------------- */
+/* State.                                                                    */
+
+static gboolean io_start(GstVideoredirSink *s)
+{
+    struct vr_guest_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.software = "videoredirsink " VR_VERSION_STRING;
+    /* Fall back to local playback soon when nobody answers. */
+    cfg.accept_timeout_us = 2000000;
+    struct vr_guest_callbacks cb = { .log = guest_log, .event = guest_event };
+    int r = vr_guest_create(&cfg, &cb, s, &s->guest);
+    if (r < 0) {
+        GST_ELEMENT_ERROR(s, RESOURCE, FAILED, ("cannot create the session"), ("%s", g_strerror(-r)));
+        return FALSE;
+    }
+    g_free(s->path);
+    s->path = s->device && *s->device ? g_strdup(s->device)
+                                      : g_strdup_printf("/dev/virtio-ports/%s", s->port_name);
+    if (!g_unix_open_pipe(s->wake, FD_CLOEXEC, NULL)) {
+        vr_guest_destroy(s->guest);
+        s->guest = NULL;
+        return FALSE;
+    }
+    fcntl(s->wake[0], F_SETFL, O_NONBLOCK);
+    fcntl(s->wake[1], F_SETFL, O_NONBLOCK);
+    s->fd = -1;
+    s->next_open_us = 0;
+    s->stop = FALSE;
+    s->mode = MODE_REDIRECT;
+    s->window_failed = FALSE;
+    s->eos = FALSE;
+    s->frames_in = s->frames_local = s->switches_local = s->switches_redirect = 0;
+    s->io_thread = g_thread_new("videoredir-io", io_main, s);
+    GST_INFO_OBJECT(s, "port %s, lead %u ms, fallback %s", s->path, s->lead_ms, s->fallback ? "on" : "off");
+    return TRUE;
+}
+
+static void io_stop(GstVideoredirSink *s)
+{
+    if (!s->io_thread)
+        return;
+    g_mutex_lock(&s->lock);
+    s->stop = TRUE;
+    if (s->have_stream)
+        vr_guest_stop(s->guest, VR_REASON_USER);
+    s->have_stream = FALSE;
+    if (s->fd >= 0)
+        vr_fd_flush(vr_guest_conn(s->guest), s->fd);
+    g_mutex_unlock(&s->lock);
+    wake_io(s);
+    g_thread_join(s->io_thread);
+    s->io_thread = NULL;
+    local_destroy(s);
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    vr_sink_window_close(s->win);
+    s->win = NULL;
+    vr_guest_destroy(s->guest);
+    s->guest = NULL;
+    close(s->wake[0]);
+    close(s->wake[1]);
+    s->wake[0] = s->wake[1] = -1;
+    g_ptr_array_set_size(s->gop, 0);
+    gst_caps_replace(&s->caps, NULL);
+    free_extradata(s);
+}
+
+static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(e);
+    switch (t) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+        if (!io_start(s))
+            return GST_STATE_CHANGE_FAILURE;
+        break;
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+        g_mutex_lock(&s->lock);
+        if (s->have_stream && s->last_pts_us > 0)
+            vr_guest_set_clock(s->guest, s->last_pts_us, vr_time_us(), 0); /* paused */
+        s->need_clock = TRUE;
+        if (s->local_on)
+            gst_element_set_state(s->local, GST_STATE_PAUSED);
+        g_mutex_unlock(&s->lock);
+        wake_io(s);
+        break;
+    default:
+        break;
+    }
+    GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_videoredir_sink_parent_class)->change_state(e, t);
+    switch (t) {
+    case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
+        g_mutex_lock(&s->lock);
+        s->need_clock = TRUE;
+        if (s->local_on) {
+            gst_element_set_base_time(s->local, gst_element_get_base_time(e));
+            gst_element_set_state(s->local, GST_STATE_PLAYING);
+        }
+        g_mutex_unlock(&s->lock);
+        break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+        io_stop(s);
+        break;
+    default:
+        break;
+    }
+    return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* GstVideoOverlay.                                                          */
+
+static void overlay_set_window_handle(GstVideoOverlay *o, guintptr handle)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(o);
+    g_mutex_lock(&s->lock);
+    if (handle != s->app_handle) {
+        s->app_handle = handle;
+        if (s->win) {
+            vr_sink_window_close(s->win); /* the I/O thread reopens on the new one */
+            s->win = NULL;
+        }
+        s->window_failed = FALSE;
+        s->want_window = s->caps != NULL || s->win != NULL;
+    }
+    g_mutex_unlock(&s->lock);
+    wake_io(s);
+}
+
+static void overlay_set_render_rectangle(GstVideoOverlay *o, gint x, gint y, gint w, gint h)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(o);
+    g_mutex_lock(&s->lock);
+    if (w <= 0 || h <= 0)
+        x = y = w = h = 0; /* -1: the whole window again */
+    s->rx = x;
+    s->ry = y;
+    s->rw = w;
+    s->rh = h;
+    s->rect_dirty = TRUE;
+    if (s->local_on && s->local_sink && GST_IS_VIDEO_OVERLAY(s->local_sink))
+        gst_video_overlay_set_render_rectangle(GST_VIDEO_OVERLAY(s->local_sink), x, y, w ? w : -1, h ? h : -1);
+    g_mutex_unlock(&s->lock);
+    wake_io(s);
+}
+
+static void overlay_expose(GstVideoOverlay *o)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(o);
+    g_mutex_lock(&s->lock);
+    if (s->win && s->mode == MODE_REDIRECT)
+        vr_sink_window_set_placeholder(s->win, true);
+    if (s->local_on && s->local_sink && GST_IS_VIDEO_OVERLAY(s->local_sink))
+        gst_video_overlay_expose(GST_VIDEO_OVERLAY(s->local_sink));
+    g_mutex_unlock(&s->lock);
+}
+
+static void overlay_init(GstVideoOverlayInterface *iface)
+{
+    iface->set_window_handle = overlay_set_window_handle;
+    iface->set_render_rectangle = overlay_set_render_rectangle;
+    iface->expose = overlay_expose;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Properties.                                                               */
+
+static GstStructure *make_stats(GstVideoredirSink *s)
+{
+    struct vr_guest_stats st;
+    memset(&st, 0, sizeof(st));
+    g_mutex_lock(&s->lock);
+    const char *state = "stopped";
+    if (s->guest) {
+        vr_guest_get_stats(s->guest, &st);
+        state = vr_guest_state_name(vr_guest_get_state(s->guest));
+    }
+    GstStructure *r = gst_structure_new(
+        "videoredirsink-stats", "mode", G_TYPE_STRING, s->mode == MODE_REDIRECT ? "redirect" : "local",
+        "session", G_TYPE_STRING, state, "frames-in", G_TYPE_UINT64, s->frames_in, "frames-sent",
+        G_TYPE_UINT64, st.frames_sent, "frames-dropped", G_TYPE_UINT64, st.frames_dropped, "frames-skipped",
+        G_TYPE_UINT64, st.frames_skipped, "frames-resent", G_TYPE_UINT64, st.frames_resent, "gop-resends",
+        G_TYPE_UINT64, st.gop_resends, "frames-local", G_TYPE_UINT64, s->frames_local, "switches-to-local",
+        G_TYPE_UINT64, s->switches_local, "switches-to-client", G_TYPE_UINT64, s->switches_redirect,
+        "bytes-sent", G_TYPE_UINT64, st.es_bytes, "sessions", G_TYPE_UINT64, st.sessions, "keyframe-requests",
+        G_TYPE_UINT64, st.keyframe_requests, "backlog", G_TYPE_UINT, st.backlog, "gop-cache-frames",
+        G_TYPE_UINT, st.cache_frames, "rtt-us", G_TYPE_UINT, st.rtt_us, "client-latency-us", G_TYPE_UINT,
+        st.last_feedback.latency_us, NULL);
+    g_mutex_unlock(&s->lock);
+    return r;
+}
+
+static void vr_set_property(GObject *obj, guint id, const GValue *v, GParamSpec *ps)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(obj);
+    g_mutex_lock(&s->lock);
+    switch (id) {
+    case PROP_DEVICE: g_free(s->device); s->device = g_value_dup_string(v); break;
+    case PROP_PORT_NAME:
+        g_free(s->port_name);
+        s->port_name = g_value_dup_string(v);
+        if (!s->port_name)
+            s->port_name = g_strdup(DEFAULT_PORT_NAME);
+        break;
+    case PROP_LEAD:
+        s->lead_ms = g_value_get_uint(v);
+        gst_base_sink_set_ts_offset(GST_BASE_SINK(s), -(GstClockTimeDiff)s->lead_ms * GST_MSECOND);
+        break;
+    case PROP_FALLBACK: s->fallback = g_value_get_boolean(v); break;
+    case PROP_LOCAL_SINK: g_free(s->local_sink_desc); s->local_sink_desc = g_value_dup_string(v); break;
+    case PROP_DISPLAY: g_free(s->display_name); s->display_name = g_value_dup_string(v); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps); break;
+    }
+    g_mutex_unlock(&s->lock);
+}
+
+static void vr_get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(obj);
+    if (id == PROP_STATS) {
+        g_value_take_boxed(v, make_stats(s));
+        return;
+    }
+    g_mutex_lock(&s->lock);
+    switch (id) {
+    case PROP_DEVICE: g_value_set_string(v, s->device); break;
+    case PROP_PORT_NAME: g_value_set_string(v, s->port_name); break;
+    case PROP_LEAD: g_value_set_uint(v, s->lead_ms); break;
+    case PROP_FALLBACK: g_value_set_boolean(v, s->fallback); break;
+    case PROP_LOCAL_SINK: g_value_set_string(v, s->local_sink_desc); break;
+    case PROP_DISPLAY: g_value_set_string(v, s->display_name); break;
+    case PROP_MODE: g_value_set_string(v, s->mode == MODE_REDIRECT ? "redirect" : "local"); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, ps); break;
+    }
+    g_mutex_unlock(&s->lock);
+}
+
+static void vr_finalize(GObject *obj)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(obj);
+    g_free(s->device);
+    g_free(s->port_name);
+    g_free(s->local_sink_desc);
+    g_free(s->display_name);
+    g_free(s->path);
+    g_ptr_array_unref(s->gop);
+    gst_caps_replace(&s->caps, NULL);
+    free_extradata(s);
+    g_mutex_clear(&s->lock);
+    G_OBJECT_CLASS(gst_videoredir_sink_parent_class)->finalize(obj);
+}
+
+static void gst_videoredir_sink_init(GstVideoredirSink *s)
+{
+    g_mutex_init(&s->lock);
+    s->port_name = g_strdup(DEFAULT_PORT_NAME);
+    s->local_sink_desc = g_strdup(DEFAULT_LOCAL_SINK);
+    s->lead_ms = DEFAULT_LEAD_MS;
+    s->fallback = TRUE;
+    s->fd = -1;
+    s->wake[0] = s->wake[1] = -1;
+    s->gop = g_ptr_array_new_with_free_func((GDestroyNotify)gst_buffer_unref);
+    gst_base_sink_set_sync(GST_BASE_SINK(s), TRUE);
+    gst_base_sink_set_ts_offset(GST_BASE_SINK(s), -(GstClockTimeDiff)DEFAULT_LEAD_MS * GST_MSECOND);
+    /* Late frames still go out: the client decides what is too late. */
+    gst_base_sink_set_max_lateness(GST_BASE_SINK(s), -1);
+    gst_base_sink_set_qos_enabled(GST_BASE_SINK(s), FALSE);
+    gst_base_sink_set_last_sample_enabled(GST_BASE_SINK(s), FALSE);
+}
+
+static void gst_videoredir_sink_class_init(GstVideoredirSinkClass *klass)
+{
+    GObjectClass *oc = G_OBJECT_CLASS(klass);
+    GstElementClass *ec = GST_ELEMENT_CLASS(klass);
+    GstBaseSinkClass *bc = GST_BASE_SINK_CLASS(klass);
+    GST_DEBUG_CATEGORY_INIT(vr_sink_debug, "videoredirsink", 0, "videoredir sink");
+
+    oc->set_property = vr_set_property;
+    oc->get_property = vr_get_property;
+    oc->finalize = vr_finalize;
+    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+    g_object_class_install_property(
+        oc, PROP_DEVICE,
+        g_param_spec_string("device", "Device",
+                            "Path of the videoredir port: a virtio port device, or the unix socket of the "
+                            "videoredir-host stand-in. Empty: /dev/virtio-ports/<port-name>",
+                            NULL, rw));
+    g_object_class_install_property(
+        oc, PROP_PORT_NAME,
+        g_param_spec_string("port-name", "Port name",
+                            "Name of the virtio port (the SPICE port channel's name) used when device is empty",
+                            DEFAULT_PORT_NAME, rw));
+    g_object_class_install_property(
+        oc, PROP_LEAD,
+        g_param_spec_uint("lead", "Lead (ms)",
+                          "How far ahead of its presentation time a frame is sent, so it reaches the client "
+                          "before it is due",
+                          0, 5000, DEFAULT_LEAD_MS, rw));
+    g_object_class_install_property(
+        oc, PROP_FALLBACK,
+        g_param_spec_boolean("fallback", "Fallback",
+                             "Play locally (decode and display in the guest) while no client takes the video: "
+                             "none answers, it rejects the codec or size, or it goes away",
+                             TRUE, rw));
+    g_object_class_install_property(
+        oc, PROP_LOCAL_SINK,
+        g_param_spec_string("local-sink", "Local sink",
+                            "Video sink (a gst-launch description) of the local fallback branch",
+                            DEFAULT_LOCAL_SINK, rw));
+    g_object_class_install_property(
+        oc, PROP_DISPLAY,
+        g_param_spec_string("display", "Display", "X display of the video window (NULL: $DISPLAY)", NULL, rw));
+    g_object_class_install_property(
+        oc, PROP_MODE,
+        g_param_spec_string("mode", "Mode",
+                            "Where the video is shown now: \"redirect\" (by the SPICE client) or \"local\"",
+                            "local", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+    g_object_class_install_property(
+        oc, PROP_STATS,
+        g_param_spec_boxed("stats", "Statistics",
+                           "mode, session state, frames in/sent/dropped/skipped/resent/shown locally, GOP "
+                           "resends, mode switches, bytes sent, sessions, keyframe requests, backlog, GOP "
+                           "cache size, round trip and the client's latency",
+                           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+    gst_element_class_set_static_metadata(
+        ec, "videoredir sink", "Sink/Video",
+        "Sends compressed video, undecoded, to the SPICE client over a virtio port; the client decodes it "
+        "and draws it over this window. Plays locally while no client takes it.",
+        "videoredir developers");
+    gst_element_class_add_static_pad_template(ec, &sink_template);
+    ec->change_state = vr_change_state;
+    bc->set_caps = vr_set_caps;
+    bc->render = vr_render;
+    bc->event = vr_event;
+}
