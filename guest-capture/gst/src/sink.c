@@ -759,6 +759,9 @@ static gboolean io_start(GstVideoredirSink *s)
     cfg.software = "videoredirsink " VR_VERSION_STRING;
     /* Fall back to local playback soon when nobody answers. */
     cfg.accept_timeout_us = 2000000;
+    /* The client pings every second: two seconds of silence means it is
+     * gone, and the video must come back to the guest's screen. */
+    cfg.peer_timeout_us = 2000000;
     struct vr_guest_callbacks cb = { .log = guest_log, .event = guest_event };
     int r = vr_guest_create(&cfg, &cb, s, &s->guest);
     if (r < 0) {

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# videoredirsink over the real stack: a GStreamer pipeline plays a clip into
+# the sink ("guest"), videoredir-host (libspice-server) carries it, the
+# headless videoredir-client decodes it. Decoded frames are checked against
+# FFmpeg's own decode of the same file.
+# Usage: gst_e2e.sh playbin CLIP          playbin video-sink=videoredirsink
+#        gst_e2e.sh launch CLIP "ELEMENTS" filesrc ! ELEMENTS ! videoredirsink
+#        gst_e2e.sh noclient CLIP          no client: plays locally to the end (Xvfb screenshot)
+#        gst_e2e.sh reject CLIP            the client refuses the codec: plays locally
+#        gst_e2e.sh reconnect              client killed mid-stream, another one comes
+# Needs VR_BIN, VR_GST_PLUGIN (libgstvideoredir.so), VR_GST_PLAY (vr-gst-play).
+mode=$1
+shift
+. "$(dirname "$0")/../e2e/lib.sh"
+: "${VR_GST_PLUGIN:?}" "${VR_GST_PLAY:?}"
+export VR_GST_PLUGIN GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
+unset DISPLAY
+
+play() { # play DESCRIPTION LOG : runs the pipeline, stats and errors into LOG
+  "$VR_GST_PLAY" --timeout 120 "$1" >"$2" 2>&1
+}
+stat_of() { # stat_of LOG FIELD : the field's value in the last stats line
+  grep '^stats:' "$1" | tail -n 1 | sed -n "s/.*[ ,]$2=([a-z0-9]*)\([^,;]*\).*/\1/p" | tr -d '"'
+}
+start_client() { # start_client NAME ARGS... : a headless client, log in NAME.log
+  local name=$1
+  shift
+  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --stats --timeout 120 "$@" \
+    2>"$VR_TMP/$name.log" &
+  CLIENT_PID=$!
+  VR_PIDS+=("$CLIENT_PID")
+  vr_wait_for "$VR_TMP/$name.log" "connecting to" "$CLIENT_PID" 30 || vr_fail "client $name did not start"
+}
+start_xvfb() {
+  local try dpy
+  for try in 1 2 3 4 5 6 7 8; do
+    dpy=$((200 + RANDOM % 700))
+    [ -e "/tmp/.X11-unix/X$dpy" ] && continue
+    Xvfb ":$dpy" -screen 0 800x600x24 -nolisten tcp >"$VR_TMP/xvfb.log" 2>&1 &
+    VR_PIDS+=("$!")
+    for i in $(seq 100); do [ -e "/tmp/.X11-unix/X$dpy" ] && break; sleep 0.05; done
+    [ -e "/tmp/.X11-unix/X$dpy" ] && { export DISPLAY=":$dpy"; return 0; }
+  done
+  vr_fail "no Xvfb"
+}
+sink() { echo "videoredirsink device=$HOST_SOCK $*"; }
+
+case $mode in
+  playbin | launch)
+    clip=$1
+    [ -f "$clip" ] || vr_fail "no clip $clip"
+    vr_start_host
+    start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
+    client=$CLIENT_PID
+    if [ "$mode" = playbin ]; then
+      desc="playbin uri=file://$(realpath "$clip") audio-sink=fakesink video-sink=\"$(sink)\""
+    else
+      desc="filesrc location=$clip ! $2 ! $(sink)"
+    fi
+    play "$desc" "$VR_TMP/play.log" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
+    wait "$client" || vr_fail "client failed"
+    grep '^stats:' "$VR_TMP/play.log" | tail -n 1
+    [ "$(stat_of "$VR_TMP/play.log" mode)" = redirect ] || vr_fail "the sink did not end in redirect mode"
+    grep 'stream 1 ended' "$VR_TMP/client.log" || true
+    vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
+    vr_compare_md5 "$VR_TMP/client.md5" "$VR_TMP/ref.md5"
+    ;;
+
+  noclient)
+    # No host at all: the port cannot open; the video plays in the guest's
+    # own window (ximagesink) to the end.
+    clip=$1
+    command -v import >/dev/null || vr_fail "ImageMagick import is needed"
+    start_xvfb
+    HOST_SOCK=$VR_TMP/nobody.sock
+    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
+      >"$VR_TMP/play.log" 2>&1 &
+    player=$!
+    VR_PIDS+=("$player")
+    # One second into the clip: the window shows the video.
+    vr_wait_for "$VR_TMP/play.log" "frames-local=(guint64)[3-9][0-9]" "$player" 60 ||
+      vr_fail "no local playback: $(tail -n 3 "$VR_TMP/play.log")"
+    import -window root "$VR_TMP/shot.png" || vr_fail "screenshot failed"
+    [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/shot.png" "$VR_SHOT"
+    wait "$player" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
+    grep '^stats:' "$VR_TMP/play.log" | tail -n 1
+    [ "$(stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode"
+    n=$(stat_of "$VR_TMP/play.log" frames-local)
+    [ "$n" = 75 ] || vr_fail "$n frames played locally, want 75"
+    # The window (640x360 at 0,0): testsrc2's picture, many colours, not
+    # the placeholder's flat colour.
+    colours=$(convert "$VR_TMP/shot.png" -crop 640x360+0+0 +repage -unique-colors -format %w info:)
+    [ "$colours" -gt 100 ] || vr_fail "the window shows $colours colours: no video"
+    echo "noclient: 75 frames played locally, the window shows the video ($colours colours)"
+    ;;
+
+  reject)
+    clip=$1
+    vr_start_host
+    start_client client --codecs vp9 --exit-at-eos
+    play "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" "$VR_TMP/play.log" ||
+      vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
+    grep '^stats:' "$VR_TMP/play.log" | tail -n 1
+    [ "$(stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode after the reject"
+    [ "$(stat_of "$VR_TMP/play.log" frames-sent)" = 0 ] || vr_fail "frames went to a client that refused them"
+    n=$(stat_of "$VR_TMP/play.log" frames-local)
+    [ "$n" = 75 ] || vr_fail "$n frames played locally, want 75"
+    grep -i "reject" "$VR_TMP/client.log" | head -n 2 || true
+    echo "reject: the client refused h264, the guest played all 75 frames locally"
+    ;;
+
+  reconnect)
+    # 12 s, a keyframe every 25 frames. Client A takes the video, is killed
+    # 3 s in; the sink notices its silence and plays locally; client B
+    # comes and decodes from a keyframe (the cached GOP) to the end.
+    clip=$VR_TMP/long.mp4
+    ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x180:rate=25:duration=12" -pix_fmt yuv420p \
+      -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
+    vr_start_host
+    start_client a --framemd5 "$VR_TMP/a.md5"
+    a=$CLIENT_PID
+    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
+      >"$VR_TMP/play.log" 2>&1 &
+    player=$!
+    VR_PIDS+=("$player")
+    vr_wait_for "$VR_TMP/a.log" "presented [5-9][0-9]" "$a" 60 || vr_fail "client A shows nothing"
+    kill -9 "$a"
+    vr_wait_for "$VR_TMP/play.log" "mode=(string)local, session=(string)hello" "$player" 30 ||
+      vr_fail "the sink did not notice the client going"
+    local_at=$(stat_of "$VR_TMP/play.log" frames-local)
+    sleep 1 # a second with no client: the guest must show the video itself
+    start_client b --framemd5 "$VR_TMP/b.md5" --exit-at-eos
+    b=$CLIENT_PID
+    wait "$player" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
+    wait "$b" || vr_fail "client B failed"
+    grep '^stats:' "$VR_TMP/play.log" | tail -n 1
+    local_end=$(stat_of "$VR_TMP/play.log" frames-local)
+    [ "$((local_end - local_at))" -ge 15 ] ||
+      vr_fail "$((local_end - local_at)) frames played locally in the second without a client"
+    [ "$(stat_of "$VR_TMP/play.log" sessions)" -ge 2 ] || vr_fail "one session only"
+    vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
+    vr_md5_column "$VR_TMP/ref.md5" >"$VR_TMP/ref.col"
+    vr_md5_column "$VR_TMP/b.md5" >"$VR_TMP/b.col"
+    first=$(head -n 1 "$VR_TMP/b.col")
+    [ -n "$first" ] || vr_fail "client B decoded nothing"
+    k=$(grep -n -m1 -- "$first" "$VR_TMP/ref.col" | cut -d: -f1)
+    [ -n "$k" ] || vr_fail "client B's first frame is not one of FFmpeg's"
+    [ $(((k - 1) % 25)) = 0 ] || vr_fail "client B started at frame $((k - 1)), not a keyframe"
+    tail -n +"$k" "$VR_TMP/ref.col" >"$VR_TMP/ref.tail"
+    cmp -s "$VR_TMP/b.col" "$VR_TMP/ref.tail" ||
+      vr_fail "client B's frames differ from FFmpeg's from frame $((k - 1)): $(diff "$VR_TMP/b.col" "$VR_TMP/ref.tail" | head -n 3)"
+    echo "reconnect: A killed; the guest played $((local_end - local_at))+ frames locally;" \
+      "B decoded frames $((k - 1))..299 from a keyframe, equal to FFmpeg's ($(wc -l <"$VR_TMP/b.col") frames)"
+    ;;
+  *) vr_fail "unknown mode $mode" ;;
+esac

@@ -1,0 +1,162 @@
+/*
+ * A minimal GStreamer player for the sink's tests: loads the videoredir
+ * plugin from VR_GST_PLUGIN (so an ASan build of it runs in an ASan process,
+ * which gst-launch-1.0 cannot do), runs a gst-launch description until end
+ * of stream, and prints the videoredirsink's statistics every half second
+ * and at the end ("stats: <structure>").
+ * Usage: vr-gst-play [--timeout S] PIPELINE-DESCRIPTION
+ * Exit: 0 at EOS, 1 on an error or timeout, 2 on bad usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gst/gst.h>
+
+struct play {
+    GMainLoop *loop;
+    GstElement *pipeline;
+    int status;
+};
+
+static GstElement *find_sink(GstElement *pipeline)
+{
+    GstElement *found = NULL;
+    GstIterator *it = gst_bin_iterate_recurse(GST_BIN(pipeline));
+    GValue v = G_VALUE_INIT;
+    while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+        GstElement *e = g_value_get_object(&v);
+        GstElementFactory *f = gst_element_get_factory(e);
+        if (f && !strcmp(GST_OBJECT_NAME(f), "videoredirsink"))
+            found = gst_object_ref(e);
+        g_value_reset(&v);
+    }
+    g_value_unset(&v);
+    gst_iterator_free(it);
+    if (!found) {
+        /* playbin keeps its video-sink as a property, not a child, until it plays. */
+        GObjectClass *k = G_OBJECT_GET_CLASS(pipeline);
+        if (g_object_class_find_property(k, "video-sink"))
+            g_object_get(pipeline, "video-sink", &found, NULL);
+    }
+    return found;
+}
+
+static void print_stats(struct play *p)
+{
+    GstElement *sink = find_sink(p->pipeline);
+    if (!sink)
+        return;
+    GstStructure *st = NULL;
+    g_object_get(sink, "stats", &st, NULL);
+    if (st) {
+        gchar *s = gst_structure_to_string(st);
+        printf("stats: %s\n", s);
+        fflush(stdout);
+        g_free(s);
+        gst_structure_free(st);
+    }
+    gst_object_unref(sink);
+}
+
+static gboolean on_tick(gpointer user)
+{
+    print_stats(user);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_timeout(gpointer user)
+{
+    struct play *p = user;
+    fprintf(stderr, "vr-gst-play: timed out\n");
+    p->status = 1;
+    g_main_loop_quit(p->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
+{
+    (void)bus;
+    struct play *p = user;
+    switch (GST_MESSAGE_TYPE(m)) {
+    case GST_MESSAGE_EOS:
+        printf("eos\n");
+        g_main_loop_quit(p->loop);
+        break;
+    case GST_MESSAGE_ERROR: {
+        GError *err = NULL;
+        gchar *dbg = NULL;
+        gst_message_parse_error(m, &err, &dbg);
+        fprintf(stderr, "vr-gst-play: error from %s: %s (%s)\n", GST_OBJECT_NAME(m->src), err->message,
+                dbg ? dbg : "");
+        g_clear_error(&err);
+        g_free(dbg);
+        p->status = 1;
+        g_main_loop_quit(p->loop);
+        break;
+    }
+    case GST_MESSAGE_WARNING: {
+        GError *err = NULL;
+        gst_message_parse_warning(m, &err, NULL);
+        fprintf(stderr, "vr-gst-play: warning from %s: %s\n", GST_OBJECT_NAME(m->src), err->message);
+        g_clear_error(&err);
+        break;
+    }
+    default:
+        break;
+    }
+    return TRUE;
+}
+
+int main(int argc, char **argv)
+{
+    double timeout = 120;
+    int i = 1;
+    if (i + 1 < argc && !strcmp(argv[i], "--timeout")) {
+        timeout = atof(argv[i + 1]);
+        i += 2;
+    }
+    if (i != argc - 1) {
+        fprintf(stderr, "usage: vr-gst-play [--timeout S] PIPELINE-DESCRIPTION\n");
+        return 2;
+    }
+    gst_init(NULL, NULL);
+    const char *plugin = getenv("VR_GST_PLUGIN");
+    if (plugin) {
+        GError *err = NULL;
+        GstPlugin *pl = gst_plugin_load_file(plugin, &err);
+        if (!pl) {
+            fprintf(stderr, "vr-gst-play: cannot load %s: %s\n", plugin, err ? err->message : "?");
+            return 1;
+        }
+        gst_object_unref(pl);
+    }
+    GError *err = NULL;
+    struct play p = { 0 };
+    p.pipeline = gst_parse_launch(argv[i], &err);
+    if (!p.pipeline) {
+        fprintf(stderr, "vr-gst-play: %s\n", err ? err->message : "bad pipeline");
+        g_clear_error(&err);
+        return 2;
+    }
+    g_clear_error(&err); /* a recoverable warning */
+    p.loop = g_main_loop_new(NULL, FALSE);
+    GstBus *bus = gst_element_get_bus(p.pipeline);
+    gst_bus_add_watch(bus, on_bus, &p);
+    g_timeout_add(500, on_tick, &p);
+    g_timeout_add((guint)(timeout * 1000), on_timeout, &p);
+    if (gst_element_set_state(p.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+        fprintf(stderr, "vr-gst-play: the pipeline does not start\n");
+        p.status = 1;
+    } else {
+        g_main_loop_run(p.loop);
+    }
+    print_stats(&p);
+    gst_element_set_state(p.pipeline, GST_STATE_NULL);
+    gst_bus_remove_watch(bus);
+    gst_object_unref(bus);
+    gst_object_unref(p.pipeline);
+    g_main_loop_unref(p.loop);
+    gst_deinit();
+    return p.status;
+}
