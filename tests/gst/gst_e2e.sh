@@ -6,6 +6,7 @@
 # Usage: gst_e2e.sh playbin CLIP          playbin video-sink=videoredirsink
 #        gst_e2e.sh launch CLIP "ELEMENTS" filesrc ! ELEMENTS ! videoredirsink
 #        gst_e2e.sh noclient CLIP          no client: plays locally to the end (Xvfb screenshot)
+#        gst_e2e.sh placeholder CLIP       Xvfb: placeholder in the guest window, video at its place in the client
 #        gst_e2e.sh reject CLIP            the client refuses the codec: plays locally
 #        gst_e2e.sh reconnect              client killed mid-stream, another one comes
 # Needs VR_BIN, VR_GST_PLUGIN (libgstvideoredir.so), VR_GST_PLAY (vr-gst-play).
@@ -92,6 +93,42 @@ case $mode in
     colours=$(convert "$VR_TMP/shot.png" -crop 640x360+0+0 +repage -unique-colors -format %w info:)
     [ "$colours" -gt 100 ] || vr_fail "the window shows $colours colours: no video"
     echo "noclient: 75 frames played locally, the window shows the video ($colours colours)"
+    ;;
+
+  placeholder)
+    # A client takes the video: the sink's own window (X11, tracked) shows
+    # the flat placeholder, and the client draws the video where that window
+    # is (the tracker's geometry: 0,0 640x360 on the guest's screen).
+    clip=$1
+    command -v import >/dev/null || vr_fail "ImageMagick import is needed"
+    start_xvfb
+    vr_start_host
+    start_client client --snapshot "$VR_TMP/client.png" --exit-at-eos
+    client=$CLIENT_PID
+    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
+      >"$VR_TMP/play.log" 2>&1 &
+    player=$!
+    VR_PIDS+=("$player")
+    vr_wait_for "$VR_TMP/play.log" "mode=(string)redirect, session=(string)streaming, frames-in=(guint64)[2-9][0-9]" \
+      "$player" 60 || vr_fail "the client did not take the video: $(tail -n 3 "$VR_TMP/play.log")"
+    import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
+    wait "$player" || vr_fail "pipeline failed"
+    wait "$client" || vr_fail "client failed"
+    [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/guest.png" "$VR_SHOT"
+    px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
+    n=0
+    for p in "5 5" "600 40" "30 330" "620 340" "320 100"; do
+      set -- $p
+      [ "$(px "$VR_TMP/guest.png" "$1" "$2")" = 202830 ] ||
+        vr_fail "guest window at ($1,$2) shows $(px "$VR_TMP/guest.png" "$1" "$2"), not the placeholder"
+      n=$((n + 1))
+    done
+    colours=$(convert "$VR_TMP/guest.png" -crop 640x360+0+0 +repage -unique-colors -format %w info:)
+    [ "$colours" -le 4 ] || vr_fail "the guest window has $colours colours: the video is drawn in the guest"
+    # The client's picture: the video (many colours) inside 0,0 640x360.
+    colours=$(convert "$VR_TMP/client.png" -crop 640x360+0+0 +repage -unique-colors -format %w info:)
+    [ "$colours" -gt 100 ] || vr_fail "the client shows no video at the window's place ($colours colours)"
+    echo "placeholder: $n guest pixels are the placeholder; the client shows the video at 0,0 640x360 ($colours colours)"
     ;;
 
   reject)
