@@ -17,6 +17,7 @@
 
 #include <videoredir/capture.h>
 #include <videoredir/protocol.h>
+#include <videoredir/record.h>
 #include <videoredir/transport.h>
 
 #ifndef VR_VERSION_STRING
@@ -39,6 +40,20 @@ enum exit_code {
 
 enum pace { PACE_REALTIME, PACE_NONE };
 
+/* A change at a time of the stream (--geometry-at, --region-at, --flush-at,
+ * --restart-at): applied before the first frame at or after at_us of play
+ * time (microseconds since the first frame, counting on over restarts). */
+enum change_kind { CHANGE_GEOMETRY, CHANGE_REGION, CHANGE_FLUSH, CHANGE_RESTART };
+#define MAX_CHANGES 64
+
+struct change {
+    enum change_kind kind;
+    uint64_t at_us;
+    struct vr_rect rect;       /* GEOMETRY: the new window (and content) */
+    struct vr_region *region;  /* REGION: owned; NULL = all visible again */
+    bool done;
+};
+
 struct options {
     const char *device;
     const char *file;
@@ -52,6 +67,10 @@ struct options {
     uint32_t stream_id;
     double connect_timeout;
     bool verbose;
+    bool have_device;
+    const char *record;        /* --record FILE */
+    struct change changes[MAX_CHANGES];
+    uint32_t n_changes;
 };
 
 struct app {
@@ -75,9 +94,33 @@ struct app {
     bool stop_sent;
     uint64_t stop_us;
     uint64_t start_us;
+
+    struct vr_record_writer *rec; /* --record */
+    struct vr_geometry geom;      /* as announced now (kept over restarts) */
+    const struct vr_region *cur_region; /* NULL: all visible */
+    bool have_t_first, discont;
+    double t_first_us;            /* time of the first frame sent */
 };
 
 static volatile sig_atomic_t interrupted;
+
+/* --record without --device: nobody is waiting for the frames, so time is
+ * virtual: it jumps to when the next thing is due instead of sleeping. The
+ * recording then has the timing of a real-time session, made at once, and
+ * is the same bytes on every run. */
+static bool virtual_clock;
+static uint64_t vclock_us = 1000000;
+
+static uint64_t now_us(void)
+{
+    return virtual_clock ? vclock_us : vr_time_us();
+}
+
+static uint64_t clock_cb(void *user)
+{
+    (void)user;
+    return now_us();
+}
 
 static void on_signal(int sig)
 {
@@ -107,6 +150,18 @@ static void usage(FILE *f)
             "  -l, --loop N             play the file N more times (-1: forever)\n"
             "  -s, --stream-id N        stream id (default 1)\n"
             "  -t, --connect-timeout S  seconds to wait for a client (default 30)\n"
+            "      --record FILE        record the session (protocol/RECORDING.md); without\n"
+            "                           --device no client is needed: a stand-in accepts the\n"
+            "                           stream and time is virtual (made at once, real-time\n"
+            "                           timestamps with --pace realtime)\n"
+            "      --geometry-at T:X,Y,W,H  at T seconds of play time, move/resize the window\n"
+            "                           (content = window); may be repeated\n"
+            "      --region-at T:LIST   at T seconds, send visible region LIST (as --region;\n"
+            "                           \"all\" = whole content visible again); may be repeated\n"
+            "      --flush-at T         at T seconds, seek: FLUSH, then the file again from its\n"
+            "                           start (keyframe with DISCONT)\n"
+            "      --restart-at T       at T seconds, stop the stream (user) and start it again\n"
+            "                           from the file's start\n"
             "  -v, --verbose            log protocol details\n"
             "  -h, --help               this text\n"
             "      --version            print the version\n"
@@ -181,6 +236,62 @@ static bool parse_region(const char *s, struct vr_region *reg)
     return true;
 }
 
+/* "T" or "T:REST": T seconds (>= 0) of play time; *rest after the colon. */
+static bool parse_time(const char *s, uint64_t *at_us, const char **rest, bool want_rest)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v >= 0) || v > 86400.0)
+        return false;
+    if (want_rest ? *end != ':' : *end != '\0')
+        return false;
+    *at_us = (uint64_t)(v * 1e6 + 0.5);
+    *rest = want_rest ? end + 1 : end;
+    return true;
+}
+
+static int parse_change(int opt, const char *arg, struct options *o)
+{
+    static const char *const names[] = { "--geometry-at", "--region-at", "--flush-at", "--restart-at" };
+    enum change_kind kind = opt == 'G' ? CHANGE_GEOMETRY : opt == 'E' ? CHANGE_REGION
+                          : opt == 'F' ? CHANGE_FLUSH : CHANGE_RESTART;
+    if (o->n_changes >= MAX_CHANGES) {
+        fprintf(stderr, "videoredir-capture: at most %d timed changes\n", MAX_CHANGES);
+        return -1;
+    }
+    struct change *ch = &o->changes[o->n_changes];
+    memset(ch, 0, sizeof(*ch));
+    ch->kind = kind;
+    const char *rest;
+    bool ok = parse_time(arg, &ch->at_us, &rest, kind == CHANGE_GEOMETRY || kind == CHANGE_REGION);
+    if (ok && kind == CHANGE_GEOMETRY)
+        ok = parse_rect(rest, &ch->rect);
+    if (ok && kind == CHANGE_REGION && strcmp(rest, "all") != 0) {
+        ch->region = calloc(1, sizeof(*ch->region));
+        ok = ch->region && parse_region(rest, ch->region);
+        if (!ok) {
+            free(ch->region);
+            ch->region = NULL;
+        }
+    }
+    if (!ok) {
+        fprintf(stderr, "videoredir-capture: %s wants %s, not '%s'\n", names[kind],
+                kind == CHANGE_GEOMETRY ? "SECONDS:X,Y,W,H"
+                : kind == CHANGE_REGION ? "SECONDS:X,Y,W,H;... (or SECONDS:all)" : "SECONDS", arg);
+        return -1;
+    }
+    /* Kept in time order (stable: equal times apply as given). */
+    uint32_t i = o->n_changes++;
+    while (i > 0 && o->changes[i - 1].at_us > o->changes[i].at_us) {
+        struct change t = o->changes[i - 1];
+        o->changes[i - 1] = o->changes[i];
+        o->changes[i] = t;
+        i--;
+    }
+    return 0;
+}
+
 static void on_log(void *user, enum vr_log_level level, const char *msg)
 {
     const struct app *a = user;
@@ -193,7 +304,7 @@ static void on_log(void *user, enum vr_log_level level, const char *msg)
 static void on_event(void *user, enum vr_guest_event ev, const char *detail)
 {
     struct app *a = user;
-    uint64_t now = vr_time_us();
+    uint64_t now = now_us();
     switch (ev) {
     case VR_GUEST_EV_SESSION:
     case VR_GUEST_EV_PEER_RESTART:
@@ -228,6 +339,11 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
+        { "record", required_argument, NULL, 'R' },
+        { "geometry-at", required_argument, NULL, 'G' },
+        { "region-at", required_argument, NULL, 'E' },
+        { "flush-at", required_argument, NULL, 'F' },
+        { "restart-at", required_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
     o->device = DEFAULT_DEVICE;
@@ -239,6 +355,17 @@ static int parse_options(int argc, char **argv, struct options *o)
         switch (c) {
         case 'd':
             o->device = optarg;
+            o->have_device = true;
+            break;
+        case 'R':
+            o->record = optarg;
+            break;
+        case 'G':
+        case 'E':
+        case 'F':
+        case 'S':
+            if (parse_change(c, optarg, o) < 0)
+                return -1;
             break;
         case 'p':
             if (!strcmp(optarg, "realtime"))
@@ -346,11 +473,12 @@ static void close_channel(struct app *a, const char *why)
                 REOPEN_US / 1000);
     close(a->fd);
     a->fd = -1;
+    vr_record_write_event(a->rec, VR_RECORD_EV_CLOSE);
     vr_guest_channel_closed(a->guest);
-    a->next_open_us = vr_time_us() + REOPEN_US;
+    a->next_open_us = now_us() + REOPEN_US;
     if (!a->waiting) {
         a->waiting = true;
-        a->wait_since_us = vr_time_us();
+        a->wait_since_us = now_us();
     }
 }
 
@@ -358,7 +486,7 @@ static void try_open(struct app *a)
 {
     int fd = vr_fd_open(a->o.device);
     if (fd < 0) {
-        a->next_open_us = vr_time_us() + REOPEN_US;
+        a->next_open_us = now_us() + REOPEN_US;
         if (a->o.verbose)
             fprintf(stderr, "videoredir-capture: %s: %s; retrying\n", a->o.device, strerror(-fd));
         return;
@@ -366,6 +494,7 @@ static void try_open(struct app *a)
     a->fd = fd;
     if (a->o.verbose)
         fprintf(stderr, "videoredir-capture: %s opened\n", a->o.device);
+    vr_record_write_event(a->rec, VR_RECORD_EV_OPEN); /* no-op without --record */
     vr_guest_channel_open(a->guest);
 }
 
@@ -379,6 +508,63 @@ static double au_time_us(const struct app *a)
     if (st->fps_num && st->fps_den)
         return (double)a->au_index * 1e6 * st->fps_den / st->fps_num;
     return (double)a->au_index * 40000.0; /* 25 fps when nothing says otherwise */
+}
+
+/* Applies the timed changes due at play time rel_us. Returns 0, 1 when the
+ * file starts over (the pending access unit is dropped), -1 on error (*err). */
+static int apply_changes(struct app *a, double rel_us, int *err)
+{
+    for (uint32_t i = 0; i < a->o.n_changes; i++) {
+        struct change *ch = &a->o.changes[i];
+        if (ch->done || (double)ch->at_us > rel_us)
+            continue;
+        ch->done = true;
+        int r = 0, over = 0;
+        const char *what = "";
+        switch (ch->kind) {
+        case CHANGE_GEOMETRY:
+            what = "change the geometry";
+            a->geom.window = a->geom.content = ch->rect;
+            r = vr_guest_set_geometry(a->guest, &a->geom);
+            break;
+        case CHANGE_REGION:
+            what = "change the region";
+            a->cur_region = ch->region;
+            r = vr_guest_set_region(a->guest, ch->region);
+            break;
+        case CHANGE_FLUSH:
+            what = "flush";
+            r = vr_guest_flush(a->guest);
+            if (r == 0)
+                r = vr_source_rewind(a->src);
+            a->discont = true;
+            over = 1;
+            break;
+        case CHANGE_RESTART:
+            what = "restart the stream";
+            r = vr_guest_stop(a->guest, VR_REASON_USER);
+            if (r == 0)
+                r = vr_source_rewind(a->src);
+            if (r == 0)
+                r = vr_guest_set_stream(a->guest, vr_source_stream_start(a->src), &a->geom,
+                                        a->cur_region);
+            over = 1;
+            break;
+        }
+        if (r < 0) {
+            fprintf(stderr, "videoredir-capture: cannot %s at %.3f s: %s\n", what, ch->at_us / 1e6,
+                    strerror(-r));
+            *err = r;
+            return -1;
+        }
+        if (a->o.verbose)
+            fprintf(stderr, "videoredir-capture: %s at %.3f s\n", what, ch->at_us / 1e6);
+        if (over) {
+            a->have_au = false;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Sends what may be sent now. Returns microseconds until pacing allows the
@@ -414,13 +600,22 @@ static uint64_t pump(struct app *a, int *err)
             a->have_au = true;
         }
         double t = au_time_us(a);
-        uint64_t now = vr_time_us();
+        if (!a->have_t_first) {
+            a->have_t_first = true;
+            a->t_first_us = t;
+        }
+        int ch = apply_changes(a, t - a->t_first_us, err);
+        if (ch < 0)
+            return 0;
+        if (ch > 0)
+            continue;
+        uint64_t now = now_us();
         if (a->o.pace == PACE_REALTIME && a->pace_set) {
             double due = (double)a->pace_start_us + (t - a->pace_t0_us);
             if (due > (double)now)
                 return (uint64_t)(due - (double)now) + 1;
         }
-        int r = vr_guest_send_frame(a->guest, &a->au, 0);
+        int r = vr_guest_send_frame(a->guest, &a->au, a->discont ? VR_FRAME_DISCONT : 0);
         if (r == -EAGAIN)
             return UINT64_MAX; /* window full or not streaming: input wakes us */
         if (r < 0) {
@@ -433,6 +628,8 @@ static uint64_t pump(struct app *a, int *err)
             a->pace_start_us = now;
             a->pace_t0_us = t;
         }
+        if (r == 1)
+            a->discont = false;
         a->have_au = false;
         a->au_index++;
     }
@@ -445,7 +642,7 @@ static void print_summary(struct app *a)
     struct vr_conn_stats cs;
     vr_guest_get_stats(a->guest, &gs);
     vr_conn_get_stats(vr_guest_conn(a->guest), &cs);
-    double secs = (double)(vr_time_us() - a->start_us) / 1e6;
+    double secs = (double)(now_us() - a->start_us) / 1e6;
     double overhead = gs.es_bytes ? 100.0 * ((double)cs.bytes_out - (double)gs.es_bytes) / (double)gs.es_bytes : 0;
     printf("videoredir-capture: %" PRIu64 " frames, %" PRIu64 " bytes sent, %" PRIu64
            " elementary stream bytes, overhead %.2f%%, %.2f s\n",
@@ -456,7 +653,7 @@ static void print_summary(struct app *a)
 static int run(struct app *a)
 {
     uint64_t connect_us = (uint64_t)(a->o.connect_timeout * 1e6);
-    a->start_us = vr_time_us();
+    a->start_us = now_us();
     a->wait_since_us = a->start_us;
     a->waiting = true;
 
@@ -467,15 +664,16 @@ static int run(struct app *a)
     }
     if (fd >= 0) {
         a->fd = fd;
+        vr_record_write_event(a->rec, VR_RECORD_EV_OPEN);
         vr_guest_channel_open(a->guest);
     } else {
         fprintf(stderr, "videoredir-capture: %s: %s; retrying every %u ms\n", a->o.device, strerror(-fd),
                 REOPEN_US / 1000);
-        a->next_open_us = vr_time_us() + REOPEN_US;
+        a->next_open_us = now_us() + REOPEN_US;
     }
 
     for (;;) {
-        uint64_t now = vr_time_us();
+        uint64_t now = now_us();
         if (interrupted && !a->stop_sent) {
             vr_guest_stop(a->guest, VR_REASON_USER);
             a->stop_sent = true;
@@ -516,7 +714,7 @@ static int run(struct app *a)
         }
 
         if (a->stop_sent) {
-            now = vr_time_us();
+            now = now_us();
             if (a->fd >= 0 && vr_guest_drained(a->guest))
                 break;
             uint64_t limit = interrupted ? STOP_DRAIN_US : DRAIN_TIMEOUT_US;
@@ -533,7 +731,7 @@ static int run(struct app *a)
         }
 
         /* How long poll() may sleep. */
-        now = vr_time_us();
+        now = now_us();
         uint64_t t = vr_guest_next_timeout(a->guest);
         if (t < wait)
             wait = t;
@@ -575,6 +773,76 @@ static int run(struct app *a)
     }
     print_summary(a);
     return interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+}
+
+/* --record without --device: the session with a stand-in client, on the
+ * virtual clock. */
+static int run_offline(struct app *a)
+{
+    struct vr_record_peer *peer = NULL;
+    int ret = vr_record_peer_create("videoredir-capture --record (no client)", &peer);
+    if (ret < 0) {
+        fprintf(stderr, "videoredir-capture: %s\n", strerror(-ret));
+        return EXIT_DEVICE;
+    }
+    struct vr_conn *conn = vr_guest_conn(a->guest);
+    a->start_us = now_us();
+    a->waiting = false;
+    vr_record_write_event(a->rec, VR_RECORD_EV_OPEN);
+    vr_guest_channel_open(a->guest);
+    int code = EXIT_OK;
+    for (;;) {
+        if (interrupted && !a->stop_sent) {
+            vr_guest_stop(a->guest, VR_REASON_USER);
+            a->stop_sent = true;
+        }
+        enum vr_guest_state st = vr_guest_get_state(a->guest);
+        if (st == VR_GUEST_FAILED) {
+            fprintf(stderr, "videoredir-capture: %s\n", vr_guest_error(a->guest));
+            code = EXIT_REJECTED;
+            break;
+        }
+        uint64_t wait = UINT64_MAX;
+        if (!a->stop_sent && st == VR_GUEST_STREAMING) {
+            int err = 0;
+            wait = pump(a, &err);
+            if (err) {
+                code = EXIT_INPUT;
+                break;
+            }
+            if (a->eof && !a->have_au) {
+                vr_guest_stop(a->guest, VR_REASON_EOS);
+                a->stop_sent = true;
+            }
+        }
+        long moved = vr_record_peer_pump(peer, conn, now_us());
+        vr_guest_tick(a->guest);
+        moved += vr_record_peer_pump(peer, conn, now_us());
+        if (moved < 0) {
+            fprintf(stderr, "videoredir-capture: stand-in client: %s\n", strerror((int)-moved));
+            code = EXIT_DEVICE;
+            break;
+        }
+        if (a->stop_sent && vr_guest_drained(a->guest))
+            break;
+        if (moved > 0 || wait == 0)
+            continue; /* something happened: look again before time moves */
+        uint64_t t = vr_guest_next_timeout(a->guest);
+        if (t < wait)
+            wait = t;
+        if (wait == UINT64_MAX) {
+            fprintf(stderr, "videoredir-capture: the session stalled (state %s)\n",
+                    vr_guest_state_name(st));
+            code = EXIT_DEVICE;
+            break;
+        }
+        vclock_us += wait;
+    }
+    vr_record_write_event(a->rec, VR_RECORD_EV_CLOSE);
+    vr_record_peer_destroy(peer);
+    if (code == EXIT_OK)
+        print_summary(a);
+    return interrupted && code == EXIT_OK ? EXIT_INTERRUPTED : code;
 }
 
 int main(int argc, char **argv)
@@ -622,7 +890,10 @@ int main(int argc, char **argv)
     struct vr_guest_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.stream_id = a->o.stream_id;
-    struct vr_guest_callbacks cb = { .log = on_log, .event = on_event, .clock = NULL };
+    struct vr_guest_callbacks cb = { .log = on_log, .event = on_event, .clock = clock_cb };
+    virtual_clock = a->o.record && !a->o.have_device;
+    a->geom = geom;
+    a->cur_region = a->o.have_region ? a->o.region : NULL;
     ret = vr_guest_create(&cfg, &cb, a, &a->guest);
     if (ret == 0)
         ret = vr_guest_set_stream(a->guest, ss, &geom, a->o.have_region ? a->o.region : NULL);
@@ -633,9 +904,33 @@ int main(int argc, char **argv)
         return EXIT_INPUT;
     }
 
-    int code = run(a);
+    if (a->o.record) {
+        ret = vr_record_writer_open(a->o.record, VR_RECORD_SIDE_GUEST, clock_cb, NULL, &a->rec);
+        if (ret < 0) {
+            fprintf(stderr, "videoredir-capture: cannot create %s: %s\n", a->o.record, strerror(-ret));
+            vr_guest_destroy(a->guest);
+            vr_source_close(a->src);
+            return EXIT_DEVICE;
+        }
+        vr_conn_set_tap(vr_guest_conn(a->guest), vr_record_tap, a->rec);
+    }
+    int code = virtual_clock ? run_offline(a) : run(a);
     if (a->fd >= 0)
         close(a->fd);
+    if (a->rec) {
+        vr_conn_set_tap(vr_guest_conn(a->guest), NULL, NULL);
+        uint64_t n = vr_record_writer_count(a->rec);
+        ret = vr_record_writer_close(a->rec);
+        if (ret < 0) {
+            fprintf(stderr, "videoredir-capture: cannot write %s: %s\n", a->o.record, strerror(-ret));
+            if (code == EXIT_OK)
+                code = EXIT_DEVICE;
+        } else if (a->o.verbose) {
+            fprintf(stderr, "videoredir-capture: %" PRIu64 " records written to %s\n", n, a->o.record);
+        }
+    }
+    for (uint32_t i = 0; i < a->o.n_changes; i++)
+        free(a->o.changes[i].region);
     vr_guest_destroy(a->guest);
     vr_source_close(a->src);
     return code;
