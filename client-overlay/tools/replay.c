@@ -1,0 +1,812 @@
+/*
+ * videoredir-replay: feeds a session recording (protocol/RECORDING.md)
+ * through the client pipeline (vr_client: decoder back ends, scheduler,
+ * presenters) without a network. The client's clock is the recording's:
+ * time jumps from one record (or timer, or due frame) to the next, so a
+ * replay is deterministic; --pace waits for each in real time instead.
+ * A thin loop around vr_record_reader and vr_client.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavutil/imgutils.h>
+#include <libavutil/log.h>
+#include <libavutil/md5.h>
+
+#include <videoredir/client.h>
+#include <videoredir/record.h>
+#ifdef VR_HAVE_SDL
+#include <videoredir/sdl.h>
+#endif
+
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_ERROR = 1,    /* cannot open, not a recording, output error */
+    EXIT_USAGE = 2,
+    EXIT_MISMATCH = 3, /* --verify: a frame differs */
+    EXIT_DAMAGED = 4,  /* the recording is truncated or corrupt: replayed up to there */
+};
+
+#define TICK_US 50000u
+#define MAX_SNAPSHOTS 32
+#define MAX_EXPECTED 1000000u
+/* After the last record: due frames are still shown, for at most this long. */
+#define DRAIN_US 10000000u
+/* Checker of the stand-in desktop (the SPICE display is not recorded). */
+#define DESK_SQUARE 32
+#define DESK_DARK 0x305070u
+#define DESK_LIGHT 0x406080u
+
+struct expected {
+    char md5[33];
+    char pts[24];
+};
+
+struct snapshot {
+    const char *path;
+    double at;    /* seconds since the recording's origin; < 0: at the end */
+    bool done;
+};
+
+struct app {
+    /* options */
+    const char *file, *framemd5_path, *verify_path, *hwdec_name;
+    bool pace, sdl, verbose, quiet;
+    uint32_t desk_w, desk_h;
+    struct snapshot snaps[MAX_SNAPSHOTS];
+    uint32_t n_snaps, n_snap_times;
+
+    struct vr_record_reader *rd;
+    const struct vr_record_info *info;
+    struct vr_client *client;
+    struct vr_framemd5 *md5;
+    struct vr_presenter *headless;
+    pixman_image_t *desktop;
+#ifdef VR_HAVE_SDL
+    struct vr_presenter *window;
+#endif
+    uint64_t now;        /* the client's clock: origin + recording time */
+    uint64_t next_tick;
+    uint64_t first_abs;  /* time of the first record (pacing) */
+    uint64_t wall_start;
+    bool open, paced_started, quit;
+
+    /* PONGs for the client's own pings, with the offset its clock had */
+    bool have_offset;
+    int64_t offset_us;
+    uint64_t best_rtt;
+
+    struct expected *exp;
+    uint64_t n_exp, n_got;
+    int result;          /* EXIT_MISMATCH once a frame differed */
+    uint8_t *pack;
+    size_t pack_cap;
+
+    uint64_t records, fed, fed_bytes, frames, events;
+};
+
+static struct app app;
+
+static void logmsg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logmsg(const char *level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "videoredir-replay: %s%s", level, *level ? ": " : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: videoredir-replay [OPTIONS] RECORDING\n"
+            "Feeds the guest->client messages of a videoredir session recording through the\n"
+            "client (decoders, scheduler, compositor) without a network. The client's clock is\n"
+            "driven by the recording's timestamps; its own output is discarded.\n"
+            "\n"
+            "Options:\n"
+            "      --framemd5 FILE      write decoded frames as FFmpeg framemd5 (- for stdout)\n"
+            "      --verify FILE        compare every decoded frame with an expected framemd5\n"
+            "                           list (e.g. from ffmpeg -f framemd5); exit 3 at the first\n"
+            "                           difference, naming the frame\n"
+            "      --snapshot PNG       write the composited desktop (videos placed and clipped)\n"
+            "                           at the matching --snapshot-at time, or at the end; may\n"
+            "                           be repeated (the n-th --snapshot-at goes with the n-th PNG)\n"
+            "      --snapshot-at T      seconds since the start of the recording\n"
+            "      --desktop-size WxH   size of the stand-in desktop (default 1280x720: a checker\n"
+            "                           of 32-pixel squares, #305070 and #406080)\n"
+            "      --pace               replay in real time (default: as fast as possible)\n"
+#ifdef VR_HAVE_SDL
+            "      --sdl                show the desktop and videos in an SDL2 window (paced)\n"
+#endif
+            "      --hwdec NAME         auto, none, vaapi, vdpau, cuda (default none: bit-exact\n"
+            "                           software decode)\n"
+            "  -q, --quiet              no summary\n"
+            "  -v, --verbose            log the client's details\n"
+            "  -h, --help               this text\n"
+            "\n"
+            "Exit status: 0 done (and every frame matched), 1 cannot read the recording or write\n"
+            "an output, 2 bad usage, 3 --verify found a difference, 4 the recording is damaged\n"
+            "(truncated or corrupt: replayed up to the damage, which is named).\n");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Expected frames (--verify).                                              */
+
+static void trim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = 0;
+    size_t k = strspn(s, " \t");
+    memmove(s, s + k, n - k + 1);
+}
+
+static int load_expected(struct app *a, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        logmsg("error", "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[1024];
+    uint64_t cap = 0, lineno = 0;
+    int ret = 0;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            logmsg("error", "%s:%" PRIu64 ": line too long", path, lineno);
+            ret = -1;
+            break;
+        }
+        if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0)
+            continue;
+        /* stream, dts, pts, duration, size, md5 */
+        char *field[8];
+        int n = 0;
+        for (char *p = line, *tok; n < 8 && (tok = strsep(&p, ",")); )
+            field[n++] = tok;
+        if (n != 6) {
+            logmsg("error", "%s:%" PRIu64 ": not a framemd5 line", path, lineno);
+            ret = -1;
+            break;
+        }
+        trim(field[5]);
+        trim(field[2]);
+        if (strlen(field[5]) != 32 || strspn(field[5], "0123456789abcdef") != 32) {
+            logmsg("error", "%s:%" PRIu64 ": bad md5 '%s'", path, lineno, field[5]);
+            ret = -1;
+            break;
+        }
+        if (a->n_exp == MAX_EXPECTED) {
+            logmsg("error", "%s: more than %u frames", path, MAX_EXPECTED);
+            ret = -1;
+            break;
+        }
+        if (a->n_exp == cap) {
+            cap = cap ? cap * 2 : 256;
+            struct expected *ne = realloc(a->exp, cap * sizeof(*ne));
+            if (!ne) {
+                ret = -1;
+                break;
+            }
+            a->exp = ne;
+        }
+        struct expected *e = &a->exp[a->n_exp++];
+        memcpy(e->md5, field[5], 33);
+        snprintf(e->pts, sizeof(e->pts), "%.23s", field[2]);
+    }
+    fclose(f);
+    if (ret == 0 && a->n_exp == 0) {
+        logmsg("error", "%s: no frames in it", path);
+        ret = -1;
+    }
+    return ret;
+}
+
+/* md5 of the frame packed as FFmpeg's rawvideo encoder packs it (what the
+ * framemd5 muxer hashes). */
+static int frame_md5(struct app *a, const AVFrame *fr, char out[33])
+{
+    int size = av_image_get_buffer_size(fr->format, fr->width, fr->height, 1);
+    if (size < 0)
+        return size;
+    if ((size_t)size > a->pack_cap) {
+        uint8_t *nb = realloc(a->pack, (size_t)size);
+        if (!nb)
+            return -ENOMEM;
+        a->pack = nb;
+        a->pack_cap = (size_t)size;
+    }
+    int ret = av_image_copy_to_buffer(a->pack, size, (const uint8_t *const *)fr->data, fr->linesize,
+                                      fr->format, fr->width, fr->height, 1);
+    if (ret < 0)
+        return ret;
+    uint8_t d[16];
+    av_md5_sum(d, a->pack, size);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Client callbacks.                                                        */
+
+static void client_log(void *user, enum vr_client_log level, const char *msg)
+{
+    struct app *a = user;
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+    if (level >= VR_CLOG_INFO && !a->verbose)
+        return;
+    logmsg(names[level], "%s", msg);
+}
+
+static bool stream_info(struct app *a, uint32_t stream_id, struct vr_client_stream_stats *st)
+{
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (vr_client_stream_stats(a->client, i, st) == 0 && st->stream_id == stream_id && st->active)
+            return true;
+    return false;
+}
+
+static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
+{
+    struct app *a = user;
+    struct vr_client_stream_stats st;
+    int tb_num = 1, tb_den = 25;
+    if (stream_info(a, stream_id, &st)) {
+        tb_num = (int)st.timebase_num;
+        tb_den = (int)st.timebase_den;
+    }
+    uint64_t index = a->frames++;
+    if (a->md5) {
+        int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
+        if (ret < 0) {
+            logmsg("error", "cannot write framemd5: %s", av_err2str(ret));
+            vr_framemd5_close(a->md5);
+            a->md5 = NULL;
+            a->result = EXIT_ERROR;
+            a->quit = true;
+        }
+    }
+    if (!a->exp || a->result == EXIT_MISMATCH)
+        return;
+    char got[33];
+    int ret = frame_md5(a, frame, got);
+    if (ret < 0) {
+        logmsg("error", "cannot hash frame %" PRIu64 ": %s", index, av_err2str(ret));
+        a->result = EXIT_ERROR;
+        a->quit = true;
+        return;
+    }
+    int64_t pts = frame->pts == AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
+    char pts_s[24];
+    if (pts == AV_NOPTS_VALUE)
+        snprintf(pts_s, sizeof(pts_s), "none");
+    else
+        snprintf(pts_s, sizeof(pts_s), "%" PRId64, (int64_t)pts);
+    a->n_got++;
+    if (index >= a->n_exp) {
+        logmsg("", "MISMATCH: stream %" PRIu32 " frame %" PRIu64 " (pts %s): not expected (the list "
+               "has %" PRIu64 " frames); got %s", stream_id, index, pts_s, a->n_exp, got);
+    } else if (strcmp(a->exp[index].md5, got) != 0) {
+        logmsg("", "MISMATCH: stream %" PRIu32 " frame %" PRIu64 " (pts %s, expected list pts %s): "
+               "expected %s, got %s", stream_id, index, pts_s, a->exp[index].pts, a->exp[index].md5, got);
+    } else {
+        return;
+    }
+    a->result = EXIT_MISMATCH;
+    a->quit = true;
+}
+
+/* sync: bring the picture up to date first (not at a stream's end: that
+ * would take the ending stream's last frame away). */
+static int write_snapshot(struct app *a, const char *path, bool sync)
+{
+    int ret = sync ? vr_presenter_sync(a->headless, a->client) : 0;
+    if (ret == 0)
+        ret = vr_write_png(vr_headless_image(a->headless), path);
+    if (ret < 0) {
+        logmsg("error", "cannot write snapshot %s: %s", path, av_err2str(ret));
+        a->result = a->result ? a->result : EXIT_ERROR;
+        return ret;
+    }
+    if (a->verbose)
+        logmsg("info", "snapshot %s at %.3f s", path, (double)(a->now - a->info->origin_us) / 1e6);
+    return 0;
+}
+
+static void sync_presenters(struct app *a)
+{
+    if (a->headless)
+        vr_presenter_sync(a->headless, a->client);
+#ifdef VR_HAVE_SDL
+    if (a->window && vr_presenter_sync(a->window, a->client) < 0)
+        logmsg("warning", "sdl: cannot draw: %s", vr_sdl_error());
+#endif
+}
+
+static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
+{
+    struct app *a = user;
+    (void)stream_id;
+    a->events++;
+    if (ev == VR_CLIENT_EV_STREAM_END) {
+        /* The last picture of the stream, before it goes: the snapshots
+         * without a time (written again at each stream's end). */
+        for (uint32_t i = 0; i < a->n_snaps; i++)
+            if (a->snaps[i].at < 0)
+                write_snapshot(a, a->snaps[i].path, false);
+    }
+    sync_presenters(a);
+}
+
+static uint64_t clock_cb(void *user)
+{
+    return ((struct app *)user)->now;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Driving the client.                                                      */
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* --pace: waits until recording time t is due on the wall clock. */
+static void pace_to(struct app *a, uint64_t t)
+{
+    if (!a->pace)
+        return;
+    if (!a->paced_started) {
+        a->paced_started = true;
+        a->first_abs = t;
+        a->wall_start = wall_us();
+        return;
+    }
+    uint64_t due = a->wall_start + (t > a->first_abs ? t - a->first_abs : 0);
+    for (;;) {
+        uint64_t w = wall_us();
+        if (w >= due)
+            return;
+        uint64_t left = due - w;
+        if (left > 15000)
+            left = 15000;
+#ifdef VR_HAVE_SDL
+        if (a->window && !vr_sdl_handle_events(a->window)) {
+            logmsg("info", "sdl: window closed");
+            a->quit = true;
+            return;
+        }
+#endif
+        struct timespec ts = { 0, (long)left * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The client's output is discarded, except that its PINGs are answered (as
+ * the guest answered the recorded client's) with a PONG carrying the clock
+ * offset the recording shows, so that CLOCK'd streams are scheduled as in
+ * the session. */
+static void drain_output(struct app *a)
+{
+    struct vr_conn *conn = vr_client_conn(a->client);
+    const uint8_t *data;
+    size_t n;
+    struct vr_ping pings[16];
+    uint32_t n_pings = 0;
+    while ((n = vr_conn_out_peek(conn, &data)) > 0) {
+        size_t off = 0;
+        while (off + VR_HEADER_SIZE <= n) {
+            struct vr_header h;
+            if (vr_header_decode(data + off, n - off, &h) < 0 || h.length > n - off - VR_HEADER_SIZE)
+                break;
+            size_t len = VR_HEADER_SIZE + h.length;
+            if (h.type == VR_MSG_PING && n_pings < 16) {
+                static struct vr_msg m;
+                if (vr_msg_decode(data + off, len, &m) == 0)
+                    pings[n_pings++] = m.u.ping;
+            }
+            off += len;
+        }
+        vr_conn_out_consume(conn, n);
+    }
+    if (!a->have_offset)
+        return;
+    for (uint32_t i = 0; i < n_pings; i++) {
+        struct vr_msg m;
+        memset(&m, 0, sizeof(m));
+        m.type = VR_MSG_PONG;
+        m.u.pong.id = pings[i].id;
+        m.u.pong.ping_time_us = pings[i].time_us;
+        m.u.pong.time_us = (uint64_t)((int64_t)pings[i].time_us + a->offset_us);
+        uint8_t buf[64];
+        long len = vr_msg_encode(&m, buf, sizeof(buf));
+        if (len > 0)
+            vr_conn_feed(conn, buf, (size_t)len);
+    }
+    while ((n = vr_conn_out_peek(conn, &data)) > 0)
+        vr_conn_out_consume(conn, n);
+}
+
+/* A recorded PONG from the guest (client-side recording): the offset of the
+ * guest's clock to the recorder's, as the recorded client estimated it. */
+static void learn_offset(struct app *a, const uint8_t *raw, size_t len, uint64_t arrival)
+{
+    struct vr_header h;
+    if (vr_header_decode(raw, len, &h) < 0 || h.type != VR_MSG_PONG)
+        return;
+    struct vr_msg m;
+    if (vr_msg_decode(raw, len, &m) < 0 || m.u.pong.ping_time_us > arrival)
+        return;
+    uint64_t rtt = arrival - m.u.pong.ping_time_us;
+    if (a->have_offset && rtt > a->best_rtt)
+        return;
+    a->offset_us = (int64_t)m.u.pong.time_us - (int64_t)(m.u.pong.ping_time_us + rtt / 2);
+    a->best_rtt = rtt;
+    a->have_offset = true;
+}
+
+static void open_channel(struct app *a)
+{
+    if (a->open)
+        vr_client_channel_closed(a->client);
+    a->open = true;
+    a->next_tick = a->now + TICK_US;
+    vr_client_channel_open(a->client);
+    drain_output(a);
+}
+
+/* Runs the timers (ticks, due frames, timed snapshots) up to recording time
+ * target: each at its own time. ticks: run the client's ticks too (not
+ * after the last record, where its 5 s silence timer would drop streams). */
+static void advance_to(struct app *a, uint64_t target, bool ticks)
+{
+    while (!a->quit) {
+        uint64_t t = UINT64_MAX;
+        int what = 0; /* 1 tick, 2 present, 3 snapshot */
+        if (ticks && a->open && a->next_tick < t) {
+            t = a->next_tick;
+            what = 1;
+        }
+        uint64_t wake = vr_client_next_wakeup(a->client);
+        if (wake < t) {
+            t = wake < a->now ? a->now : wake;
+            what = 2;
+        }
+        int snap = -1;
+        for (uint32_t i = 0; i < a->n_snaps; i++) {
+            const struct snapshot *s = &a->snaps[i];
+            if (s->done || s->at < 0)
+                continue;
+            uint64_t at = a->info->origin_us + (uint64_t)(s->at * 1e6 + 0.5);
+            /* Strictly before target: records stamped at the snapshot's
+             * time are fed first. */
+            if (at < target && at < t) {
+                t = at < a->now ? a->now : at;
+                what = 3;
+                snap = (int)i;
+            }
+        }
+        if (what == 0 || t > target)
+            return;
+        pace_to(a, t);
+        a->now = t;
+        if (what == 1) {
+            vr_client_tick(a->client);
+            a->next_tick += TICK_US;
+            if (a->next_tick <= a->now)
+                a->next_tick = a->now + TICK_US;
+        } else if (what == 2) {
+            vr_client_present(a->client, a->now);
+        } else {
+            a->snaps[snap].done = true;
+            write_snapshot(a, a->snaps[snap].path, true);
+        }
+        drain_output(a);
+    }
+}
+
+static int replay(struct app *a)
+{
+    struct vr_record rec;
+    int ret = 0;
+    a->now = a->info->origin_us;
+    a->have_offset = a->info->side == VR_RECORD_SIDE_GUEST; /* our clock is the guest's */
+    a->offset_us = 0;
+    while (!a->quit && (ret = vr_record_read(a->rd, &rec)) == 1) {
+        a->records++;
+        uint64_t t = a->info->origin_us + rec.time_us;
+        advance_to(a, t, true);
+        if (a->quit)
+            break;
+        pace_to(a, t);
+        a->now = t;
+        if (rec.kind == VR_RECORD_EVENT) {
+            if (rec.event == VR_RECORD_EV_OPEN)
+                open_channel(a);
+            else if (rec.event == VR_RECORD_EV_CLOSE && a->open) {
+                a->open = false;
+                vr_client_channel_closed(a->client);
+            }
+            continue;
+        }
+        if (rec.kind != VR_RECORD_MSG || rec.dir != VR_RECORD_TO_CLIENT)
+            continue; /* the client's own output, or a kind from a later version */
+        if (!a->open)
+            open_channel(a); /* a recording without events */
+        if (a->info->side == VR_RECORD_SIDE_CLIENT)
+            learn_offset(a, rec.data, rec.len, t);
+        a->fed++;
+        a->fed_bytes += rec.len;
+        int r = vr_conn_feed(vr_client_conn(a->client), rec.data, rec.len);
+        if (r < 0)
+            logmsg("warning", "record %" PRIu64 ": the client refused the bytes: %s", rec.index,
+                   strerror(-r));
+        drain_output(a);
+    }
+    /* Frames still queued are shown at their time; then the end. */
+    if (!a->quit)
+        advance_to(a, a->now + DRAIN_US, false);
+    if (ret < 0 && !a->quit)
+        return ret;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
+{
+    unsigned a, b;
+    char tail;
+    if (sscanf(s, "%ux%u%c", &a, &b, &tail) != 2 || a == 0 || b == 0 || a > 8192 || b > 8192)
+        return false;
+    *w = a;
+    *h = b;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, struct app *a)
+{
+    enum { O_FRAMEMD5 = 256, O_VERIFY, O_SNAPSHOT, O_SNAPSHOT_AT, O_DESKTOP, O_PACE, O_SDL, O_HWDEC };
+    static const struct option longopts[] = {
+        { "framemd5", required_argument, NULL, O_FRAMEMD5 },
+        { "verify", required_argument, NULL, O_VERIFY },
+        { "snapshot", required_argument, NULL, O_SNAPSHOT },
+        { "snapshot-at", required_argument, NULL, O_SNAPSHOT_AT },
+        { "desktop-size", required_argument, NULL, O_DESKTOP },
+        { "pace", no_argument, NULL, O_PACE },
+        { "sdl", no_argument, NULL, O_SDL },
+        { "hwdec", required_argument, NULL, O_HWDEC },
+        { "quiet", no_argument, NULL, 'q' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    a->desk_w = 1280;
+    a->desk_h = 720;
+    for (uint32_t i = 0; i < MAX_SNAPSHOTS; i++)
+        a->snaps[i].at = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_FRAMEMD5: a->framemd5_path = optarg; break;
+        case O_VERIFY: a->verify_path = optarg; break;
+        case O_SNAPSHOT:
+            if (a->n_snaps == MAX_SNAPSHOTS) {
+                logmsg("error", "at most %d snapshots", MAX_SNAPSHOTS);
+                return -1;
+            }
+            a->snaps[a->n_snaps++].path = optarg;
+            break;
+        case O_SNAPSHOT_AT: {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(v >= 0) || v > 1e6) {
+                logmsg("error", "--snapshot-at wants seconds >= 0, not '%s'", optarg);
+                return -1;
+            }
+            if (a->n_snap_times == MAX_SNAPSHOTS) {
+                logmsg("error", "at most %d snapshots", MAX_SNAPSHOTS);
+                return -1;
+            }
+            a->snaps[a->n_snap_times++].at = v;
+            break;
+        }
+        case O_DESKTOP:
+            if (!parse_size(optarg, &a->desk_w, &a->desk_h)) {
+                logmsg("error", "--desktop-size wants WxH (1..8192), not '%s'", optarg);
+                return -1;
+            }
+            break;
+        case O_PACE: a->pace = true; break;
+        case O_SDL:
+#ifdef VR_HAVE_SDL
+            a->sdl = a->pace = true;
+            break;
+#else
+            logmsg("error", "built without SDL2: no --sdl");
+            return -1;
+#endif
+        case O_HWDEC: a->hwdec_name = optarg; break;
+        case 'q': a->quiet = true; break;
+        case 'v': a->verbose = true; break;
+        case 'h': usage(stdout); exit(EXIT_OK);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (a->n_snap_times > a->n_snaps) {
+        logmsg("error", "%u --snapshot-at for %u --snapshot", a->n_snap_times, a->n_snaps);
+        return -1;
+    }
+    if (optind != argc - 1) {
+        logmsg("error", "%s (see --help)", optind >= argc ? "no RECORDING given" : "only one RECORDING");
+        return -1;
+    }
+    a->file = argv[optind];
+    return 0;
+}
+
+static pixman_image_t *make_desktop(uint32_t w, uint32_t h)
+{
+    pixman_image_t *img = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)w, (int)h, NULL, 0);
+    if (!img)
+        return NULL;
+    uint32_t *px = pixman_image_get_data(img);
+    int stride = pixman_image_get_stride(img) / 4;
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            px[(size_t)y * (size_t)stride + x] =
+                ((x / DESK_SQUARE + y / DESK_SQUARE) & 1) ? DESK_LIGHT : DESK_DARK;
+    return img;
+}
+
+static void summary(struct app *a, double secs)
+{
+    if (a->quiet)
+        return;
+    uint64_t presented = 0, dropped = 0, lost = 0, errors = 0;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        if (vr_client_stream_stats(a->client, i, &st) < 0)
+            continue;
+        presented += st.frames_presented;
+        dropped += st.frames_dropped;
+        lost += st.frames_lost;
+        errors += st.decode_errors;
+    }
+    fprintf(stderr,
+            "videoredir-replay: %s: %" PRIu64 " records, %" PRIu64 " messages to the client, %"
+            PRIu64 " frames decoded (%.1f fps); streams ended %" PRIu32 " (eos %" PRIu32
+            "); last streams: presented %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64
+            " decode errors %" PRIu64 "; protocol errors %" PRIu64 "; %.3f s of recording in %.3f s\n",
+            a->file, a->records, a->fed, a->frames, secs > 0 ? (double)a->frames / secs : 0.0,
+            vr_client_streams_ended(a->client), vr_client_streams_eos(a->client), presented, dropped,
+            lost, errors, vr_client_protocol_errors(a->client),
+            (double)(a->now - a->info->origin_us) / 1e6, secs);
+}
+
+int main(int argc, char **argv)
+{
+    struct app *a = &app;
+    if (parse_options(argc, argv, a) < 0)
+        return EXIT_USAGE;
+    av_log_set_level(a->verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+    enum vr_hwdec hwdec = VR_HWDEC_NONE;
+    if (a->hwdec_name && vr_hwdec_from_name(a->hwdec_name, &hwdec) < 0) {
+        logmsg("error", "unknown --hwdec %s", a->hwdec_name);
+        return EXIT_USAGE;
+    }
+    if (a->verify_path && load_expected(a, a->verify_path) < 0)
+        return EXIT_ERROR;
+
+    int ret = vr_record_reader_open(a->file, &a->rd);
+    if (ret < 0) {
+        logmsg("error", "%s: %s", a->file, vr_record_reader_error(NULL));
+        free(a->exp);
+        return EXIT_ERROR;
+    }
+    a->info = vr_record_reader_info(a->rd);
+    int code = EXIT_ERROR;
+    if (a->framemd5_path && (ret = vr_framemd5_open(a->framemd5_path, &a->md5)) < 0) {
+        logmsg("error", "cannot open %s: %s", a->framemd5_path, strerror(-ret));
+        goto out;
+    }
+    struct vr_client_config cfg = { .hwdec = hwdec, .software = "videoredir-replay" };
+    struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
+                                      .clock = clock_cb };
+    a->now = a->info->origin_us;
+    if (vr_client_create(&cfg, &cb, a, &a->client) < 0) {
+        logmsg("error", "out of memory");
+        goto out;
+    }
+    if (a->n_snaps || a->sdl) {
+        a->desktop = make_desktop(a->desk_w, a->desk_h);
+        if (!a->desktop) {
+            logmsg("error", "out of memory");
+            goto out;
+        }
+    }
+    if (a->n_snaps) {
+        if (vr_headless_create(a->desk_w, a->desk_h, a->desktop, &a->headless) < 0) {
+            logmsg("error", "cannot make the compositor");
+            goto out;
+        }
+        struct vr_viewport vp = { { 0, 0, a->desk_w, a->desk_h }, { 0, 0, a->desk_w, a->desk_h } };
+        vr_presenter_set_viewport(a->headless, &vp);
+    }
+#ifdef VR_HAVE_SDL
+    if (a->sdl) {
+        struct vr_sdl_config sc = { .title = "videoredir-replay", .keep_aspect = true,
+                                    .desktop = { 0, 0, a->desk_w, a->desk_h }, .x = -1, .y = -1 };
+        if (vr_sdl_create(&sc, &a->window) < 0) {
+            logmsg("error", "cannot open an SDL window: %s", vr_sdl_error());
+            goto out;
+        }
+        vr_sdl_set_background(a->window, a->desktop);
+    }
+#endif
+
+    uint64_t w0 = wall_us();
+    ret = replay(a);
+    double secs = (double)(wall_us() - w0) / 1e6;
+    /* Pictures asked for beyond the end: the last one. */
+    for (uint32_t i = 0; i < a->n_snaps && a->result != EXIT_MISMATCH; i++) {
+        if (a->snaps[i].done)
+            continue;
+        if (a->snaps[i].at >= 0)
+            logmsg("warning", "snapshot at %.3f s is after the end of the recording (%.3f s): it "
+                   "shows the last picture", a->snaps[i].at,
+                   (double)(a->now - a->info->origin_us) / 1e6);
+        if (a->snaps[i].at >= 0 || vr_client_streams_active(a->client) > 0 || !vr_client_streams_ended(a->client))
+            write_snapshot(a, a->snaps[i].path, true);
+    }
+    code = a->result ? a->result : EXIT_OK;
+    if (ret < 0) {
+        logmsg("error", "%s: damaged recording: %s; replayed the %" PRIu64 " records before it",
+               a->file, vr_record_reader_error(a->rd), vr_record_reader_count(a->rd));
+        if (code == EXIT_OK)
+            code = EXIT_DAMAGED;
+    }
+    if (a->exp && code == EXIT_OK && a->n_got < a->n_exp) {
+        logmsg("", "MISMATCH: expected %" PRIu64 " frames, got %" PRIu64 "; first missing: frame %"
+               PRIu64 " (expected list pts %s, md5 %s)", a->n_exp, a->n_got, a->n_got,
+               a->exp[a->n_got].pts, a->exp[a->n_got].md5);
+        code = EXIT_MISMATCH;
+    } else if (a->exp && code == EXIT_OK && !a->quiet) {
+        logmsg("", "verify: all %" PRIu64 " frames equal to %s", a->n_got, a->verify_path);
+    }
+    summary(a, secs);
+out:
+    if (a->md5) {
+        ret = vr_framemd5_close(a->md5);
+        if (ret < 0 && code == EXIT_OK) {
+            logmsg("error", "cannot finish %s: %s", a->framemd5_path, av_err2str(ret));
+            code = EXIT_ERROR;
+        }
+    }
+#ifdef VR_HAVE_SDL
+    vr_presenter_destroy(a->window);
+#endif
+    vr_presenter_destroy(a->headless);
+    if (a->desktop)
+        pixman_image_unref(a->desktop);
+    vr_client_destroy(a->client);
+    vr_record_reader_close(a->rd);
+    free(a->exp);
+    free(a->pack);
+    return code;
+}
