@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Damaged recordings replay up to the damage and say where it is: a cut in
+# the middle of a frame record, a flipped byte in a frame's payload, a
+# flipped byte in a record header. videoredir-replay must exit 4 and name
+# the record and offset that vrrec.py (an independent reader of
+# RECORDING.md) finds, and the frames it decoded must be exactly FFmpeg's
+# first frames, one per whole FRAME record before the damage (VP9: the
+# decoder holds no frames back).
+# Usage: replay_damaged.sh truncated|payload|header   (env: VR_BIN, VR_SAMPLES)
+set -euo pipefail
+mode=${1:?mode}
+: "${VR_BIN:?}" "${VR_SAMPLES:?}"
+here=$(cd "$(dirname "$0")" && pwd)
+src=$VR_SAMPLES/recordings/vp9.vrr
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-damaged.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+col() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
+
+# Record 100 is a FRAME (about frame 47); damage it in the chosen way.
+read -r off len < <(python3 "$here/vrrec.py" list "$src" | awk '$1 == 100 { print $2, 0 }')
+[ -n "$off" ] || fail "no record 100 in $src"
+python3 "$here/vrrec.py" list "$src" | awk '$1 == 100' | grep -q FRAME || fail "record 100 is not a FRAME"
+python3 - "$src" "$tmp/bad.vrr" "$mode" "$off" <<'PY'
+import sys
+src, dst, mode, off = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+data = bytearray(open(src, "rb").read())
+if mode == "truncated":
+    data = data[:off + 20 + 700]        # inside record 100's payload
+elif mode == "payload":
+    data[off + 20 + 500] ^= 0x40        # one bit of the frame's data
+elif mode == "header":
+    data[off + 6] ^= 0x01               # the length field (bit 16)
+else:
+    sys.exit("unknown mode " + mode)
+open(dst, "wb").write(data)
+PY
+
+set +e
+python3 "$here/vrrec.py" check "$tmp/bad.vrr" >"$tmp/vrrec.out"
+py=$?
+"$VR_BIN/videoredir-replay" --framemd5 "$tmp/got.md5" "$tmp/bad.vrr" 2>"$tmp/replay.log"
+rc=$?
+set -e
+cat "$tmp/replay.log"
+cat "$tmp/vrrec.out"
+[ $py = 4 ] || fail "vrrec.py did not find the damage"
+[ $rc = 4 ] || fail "videoredir-replay exited $rc, want 4 (damaged)"
+grep -q "damaged recording: record 100 at offset $off: " "$tmp/replay.log" \
+  || fail "the message does not name record 100 at offset $off"
+grep -q "record 100 at offset $off" "$tmp/vrrec.out" || fail "vrrec.py disagrees about the place"
+case $mode in
+  truncated) grep -q "truncated" "$tmp/replay.log" || fail "not called truncated" ;;
+  payload) grep -q "payload CRC mismatch" "$tmp/replay.log" || fail "not called a payload CRC mismatch" ;;
+  header) grep -q "header CRC mismatch" "$tmp/replay.log" || fail "not called a header CRC mismatch" ;;
+esac
+
+# Frames: one per whole FRAME record before record 100, equal to ffmpeg's.
+frames=$(python3 "$here/vrrec.py" list "$src" | awk '$1 < 100 && /guest->client FRAME/' | wc -l)
+ffmpeg -nostdin -v error -i "$VR_SAMPLES/vp9.webm" -map 0:v:0 -frames:v "$frames" -f framemd5 - >"$tmp/ref.md5"
+col "$tmp/got.md5" >"$tmp/got.col"
+col "$tmp/ref.md5" >"$tmp/want.col"
+cmp -s "$tmp/got.col" "$tmp/want.col" \
+  || fail "got $(wc -l <"$tmp/got.col") frames, want ffmpeg's first $frames"
+echo "$mode: replayed up to record 100 at offset $off: $frames frames equal to ffmpeg's"
