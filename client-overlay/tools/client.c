@@ -15,6 +15,7 @@
 #include <spice-client.h>
 
 #include <videoredir/client.h>
+#include <videoredir/record.h>
 #include <videoredir/transport-spice.h>
 #ifdef VR_HAVE_SDL
 #include <videoredir/sdl.h>
@@ -30,6 +31,8 @@ struct app {
     VrSpicePort *port;
     struct vr_client *client;
     struct vr_framemd5 *md5;
+    char *record_path;
+    struct vr_record_writer *rec; /* --record: the session, both directions */
     char *latency_path;
     FILE *latency; /* --latency-log: one line per decoded frame */
     char *present_path;
@@ -477,6 +480,7 @@ static void port_opened(void *user, gboolean opened)
     struct app *a = user;
     g_message("videoredir port %s", opened ? "opened by the guest" : "closed");
     a->port_seen |= opened;
+    vr_record_write_event(a->rec, opened ? VR_RECORD_EV_OPEN : VR_RECORD_EV_CLOSE);
     if (opened)
         vr_client_channel_open(a->client);
     else
@@ -549,6 +553,8 @@ int main(int argc, char **argv)
           "offer and accept only these codecs (comma separated: h264,hevc,vp8,vp9,av1)", "LIST" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
           "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
+        { "record", 0, 0, G_OPTION_ARG_FILENAME, &a.record_path,
+          "record the session to FILE for videoredir-replay (protocol/RECORDING.md)", "FILE" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
           "write a PNG of the desktop with the video composited when a stream ends (and at exit)", "PNG" },
         { "snapshot-at", 0, 0, G_OPTION_ARG_DOUBLE, &a.snapshot_at,
@@ -642,6 +648,14 @@ int main(int argc, char **argv)
         g_printerr("videoredir-client: out of memory\n");
         return 1;
     }
+    if (a.record_path) {
+        int ret = vr_record_writer_open(a.record_path, VR_RECORD_SIDE_CLIENT, NULL, NULL, &a.rec);
+        if (ret < 0) {
+            g_printerr("videoredir-client: cannot create %s: %s\n", a.record_path, g_strerror(-ret));
+            return 1;
+        }
+        vr_conn_set_tap(vr_client_conn(a.client), vr_record_tap, a.rec);
+    }
 
 #ifdef VR_HAVE_SDL
     if (a.sdl) {
@@ -693,6 +707,15 @@ int main(int argc, char **argv)
     if (a.display)
         g_object_unref(a.display);
     g_object_unref(a.session);
+    if (a.rec) {
+        vr_conn_set_tap(vr_client_conn(a.client), NULL, NULL);
+        int ret = vr_record_writer_close(a.rec);
+        if (ret < 0) {
+            g_printerr("videoredir-client: cannot write %s: %s\n", a.record_path, g_strerror(-ret));
+            a.exit_code = 1;
+        }
+    }
+    g_free(a.record_path);
     vr_client_destroy(a.client);
     g_main_loop_unref(a.loop);
     g_free(a.uri);
