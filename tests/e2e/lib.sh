@@ -8,7 +8,7 @@ VR_PIDS=()
 
 vr_cleanup() {
   local p
-  for p in "${VR_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${VR_PIDS[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
   for p in "${VR_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "${VR_KEEP_TMP:-0}" = 1 ]; then echo "kept $VR_TMP"; else rm -rf "$VR_TMP"; fi
 }

@@ -8,6 +8,7 @@
 #   kill-client     SIGKILL the client mid-stream, start another one
 #   restart-host    SIGTERM the host stand-in mid-stream, start it again
 #   restart-capture SIGKILL the guest capture mid-stream, start it again
+#   close-in-flight the port closes (client killed) while a guest write is blocked half-way
 clip=$1
 fault=$2
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -94,6 +95,62 @@ restart-host)
   wait "$c2" || vr_fail "second client exit status $?"
   wait "$cap" || vr_fail "capture exit status $?"
   sec_check_run_from_key "$VR_TMP/client2.md5" "$VR_TMP/ref.md5" "$KEYS"
+  sec_rss client2
+  ;;
+close-in-flight)
+  # The port closes while the guest's write is in flight. A 20 Mbit/s clip
+  # (made here, ~100 KB a frame) plays in real time; the host stand-in stops
+  # (SIGSTOP, as a stalled QEMU) until the guest's socket holds unsent bytes
+  # of a frame (its write blocked half-way); the client is killed and the
+  # host continues: it sees the client gone and the port closes under the
+  # guest's pending write. The guest must notice, keep its half-written frame
+  # from corrupting the next session, and a new client resumes from a keyframe.
+  ffmpeg -nostdin -v error -f lavfi -i "testsrc2=s=640x360:r=25,noise=alls=60:allf=t" -t 5 \
+    -c:v libx264 -preset ultrafast -b:v 20M -g 25 -bf 2 -pix_fmt yuv420p "$VR_TMP/hb.mp4" \
+    || vr_fail "cannot make the high-bitrate clip"
+  clip=$VR_TMP/hb.mp4
+  KEYS="0 25 50 75 100"
+  vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
+  vr_start_host
+  sec_start_client client1 --framemd5 "$VR_TMP/client1.md5"
+  c1=$CLIENT_PID
+  start_capture capture --pace realtime
+  cap=$CAPTURE_PID
+  sec_watch capture "$cap"
+  vr_wait_for "$VR_TMP/client1.log" 'decoded [1-9]' "$c1" 60 || vr_fail "no frames before the stall"
+  kill -STOP "$HOST_PID"
+  # Bounded wait until the guest has bytes the host did not take: the unix
+  # socket's send queue as the kernel reports it, the same for 0.2 s.
+  inflight=0
+  prev=-1
+  for _ in $(seq 20); do
+    sleep 0.2
+    inflight=$(sec_unsent "$cap")
+    [ "$inflight" -gt 0 ] && [ "$inflight" = "$prev" ] && break
+    prev=$inflight
+    inflight=0
+  done
+  [ "$inflight" -gt 0 ] || { kill -CONT "$HOST_PID"; vr_fail "the guest's write never blocked"; }
+  echo "guest blocked with $inflight bytes unsent in its socket"
+  kill -KILL "$c1"
+  wait "$c1" 2>/dev/null || true
+  kill -CONT "$HOST_PID"
+  sec_watch host "$HOST_PID"
+  vr_wait_for "$VR_TMP/host.log" 'client closed the port' "$HOST_PID" 20 \
+    || vr_fail "the host did not see the client go"
+  kill -0 "$cap" || vr_fail "capture died when the port closed under its write"
+  sec_start_client client2 --framemd5 "$VR_TMP/client2.md5" --exit-at-eos --timeout 60
+  c2=$CLIENT_PID
+  wait "$c2" || vr_fail "second client exit status $?"
+  wait "$cap" || vr_fail "capture exit status $?"
+  grep -q 'client restarted\|client silent\|closed by the host' "$VR_TMP/capture.log" \
+    || vr_fail "the guest did not notice the client going"
+  sec_check_run_from_key "$VR_TMP/client2.md5" "$VR_TMP/ref.md5" "$KEYS"
+  grep -E '^stats' "$VR_TMP/client2.log" | tail -n 1 | grep -q 'lost 0 ' \
+    || vr_fail "second client reports lost frames"
+  ! grep -q 'skipped bad input' "$VR_TMP/client2.log" \
+    || vr_fail "second client got a torn message of the old session"
+  sec_rss capture
   sec_rss client2
   ;;
 restart-capture)

@@ -73,3 +73,10 @@ sec_check_run_from_key() {
     || vr_fail "frames after the fault are not consecutive from keyframe $start"
   echo "resumed at keyframe $start: $n consecutive frames equal to ffmpeg's"
 }
+
+# Bytes PID has written to its unix stream sockets that the peer has not read
+# yet (the kernel's send queue, as `ss` reports it); 0 if none or unknown.
+sec_unsent() {
+  command -v ss >/dev/null || { echo 0; return; }
+  ss -x -p -H 2>/dev/null | awk -v p="pid=$1," 'index($0, p) { s += $4 } END { print s + 0 }'
+}
