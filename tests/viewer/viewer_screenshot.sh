@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The overlay as a person sees it, on a real X server (Xvfb), a real SPICE
 # server (videoredir-host) and a real guest side (videoredir-capture):
-#   viewer         videoredir-viewer at 1:1, then its window at half size
-#                  (the overlay must rescale with spice-gtk's desktop), then
+#   viewer         videoredir-viewer at 1:1, then its window resized live to
+#                  half size (the overlay must rescale with spice-gtk's desktop), then
 #                  the guest's window moved (new geometry)
 #   remote-viewer  stock remote-viewer with GTK_MODULES=libvideoredir-gtk-module.so
 # Pixels of `import -window root` are checked: inside the visible region the
@@ -10,7 +10,7 @@
 # window the desktop. Screenshots are kept in $VR_SHOTS when set.
 mode=${1:?viewer or remote-viewer}
 . "$(dirname "$0")/../e2e/lib.sh"
-for t in Xvfb import convert; do command -v $t >/dev/null || vr_fail "$t is needed"; done
+for t in Xvfb import convert xdotool; do command -v $t >/dev/null || vr_fail "$t is needed"; done
 desk=0x305070
 want=$(printf '%06X' "$desk")
 ffmpeg -nostdin -v error -f lavfi -i "color=c=$desk:s=1280x800,format=rgb24" -frames:v 1 "$VR_TMP/desk.png"
@@ -109,13 +109,19 @@ ox=$(desk_left one "$oy")
 echo "$mode: guest desktop at +$ox+$oy on the screen"
 check_window one "$ox" "$oy" 1 300 200
 if [ "$mode" = viewer ]; then
-  # Half-size window: spice-gtk scales the desktop to 640x400; the overlay follows.
-  kill "$viewer"; wait "$viewer" 2>/dev/null || true
-  kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
-  "$VR_BIN/videoredir-viewer" --size 640x400 "$uri" >"$VR_TMP/viewer.log" 2>&1 &
-  viewer=$!
-  VR_PIDS+=("$viewer")
-  capture 300 200
+  # The viewer's window resized live to half size (as a person drags its
+  # corner; no window manager here, so the X request itself): spice-gtk
+  # scales the desktop to 640x400 and the overlay follows, mid-stream.
+  wid=$(xdotool search --sync --onlyvisible --pid "$viewer" | head -n 1)
+  [ -n "$wid" ] || vr_fail "no window of the viewer found"
+  xdotool windowsize "$wid" 640 400
+  for _ in $(seq 50); do
+    eval "$(xdotool getwindowgeometry --shell "$wid")"
+    [ "$WIDTH" = 640 ] && break
+    sleep 0.1
+  done
+  [ "$WIDTH" = 640 ] || vr_fail "the viewer's window is $WIDTH wide after the resize, want 640"
+  sleep 1.5 # relayout and a few frames drawn
   shot half
   # The widget may be taller than 400: spice-gtk letterboxes, so does the overlay.
   oy=$(desk_top half)
