@@ -66,6 +66,11 @@ struct app {
         uint32_t n_lat;
     } stat[VR_MAX_STREAMS];
     uint64_t last_stats_us;
+    struct {
+        uint64_t serial;   /* the stream this slot's start time is of */
+        uint64_t start_us; /* when it was accepted */
+        bool shown;        /* its first frame was presented (and logged) */
+    } first[VR_MAX_STREAMS];
 };
 
 static void client_log(void *user, enum vr_client_log level, const char *msg)
@@ -341,6 +346,14 @@ static void on_present(struct app *a, uint32_t stream_id)
         if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id ||
             st.ended)
             continue;
+        if (a->first[i].serial == st.serial && !a->first[i].shown) {
+            uint64_t now = vr_time_us();
+            a->first[i].shown = true;
+            g_message("stream %" PRIu32 ": first frame shown %.1f ms after its start, %.1f ms after "
+                      "the client started",
+                      stream_id, (double)(now - a->first[i].start_us) / 1e3,
+                      (double)(now - a->start_us) / 1e3);
+        }
         if (st.latency_us && a->stat[i].n_lat < G_N_ELEMENTS(a->stat[i].lat))
             a->stat[i].lat[a->stat[i].n_lat++] = st.latency_us;
         if (a->present_log)
@@ -349,11 +362,26 @@ static void on_present(struct app *a, uint32_t stream_id)
     }
 }
 
+/* A stream was accepted: the time its first shown frame is measured from. */
+static void note_start(struct app *a, uint32_t stream_id)
+{
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        if (vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id || st.ended)
+            continue;
+        a->first[i].serial = st.serial;
+        a->first[i].start_us = vr_time_us();
+        a->first[i].shown = false;
+    }
+}
+
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
     struct app *a = user;
     if (ev == VR_CLIENT_EV_PRESENT)
         on_present(a, stream_id);
+    if (ev == VR_CLIENT_EV_STREAM_START)
+        note_start(a, stream_id);
 #ifdef VR_HAVE_SDL
     if (a->window && !a->sdl_idle) /* draw after this input, not inside it */
         a->sdl_idle = g_idle_add(sdl_idle, a);
