@@ -3,7 +3,7 @@
 # server (videoredir-host) and a real guest side (videoredir-capture):
 #   viewer         videoredir-viewer at 1:1, then its window resized live to
 #                  half size (the overlay must rescale with spice-gtk's desktop), then
-#                  the guest's window moved (new geometry)
+#                  the guest's window moved mid-stream (new geometry and region)
 #   remote-viewer  stock remote-viewer with GTK_MODULES=libvideoredir-gtk-module.so
 # Pixels of `import -window root` are checked: inside the visible region the
 # video (never the desktop's colour), in the covered part and around the
@@ -45,11 +45,12 @@ VR_PIDS+=("$viewer")
 
 # Streams the clip in a loop with the window at X,Y 640x360 and a 200x100
 # hole 200,100 into it (another window on top of the video).
-capture() {
+holed() { local x=$1 y=$2; echo "$x,$y,640,100;$x,$((y + 100)),200,100;$((x + 400)),$((y + 100)),240,100;$x,$((y + 200)),640,160"; }
+capture() { # X Y [more capture options]
   local x=$1 y=$2
-  local region="$x,$y,640,100;$x,$((y + 100)),200,100;$((x + 400)),$((y + 100)),240,100;$x,$((y + 200)),640,160"
+  shift 2
   "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --loop -1 \
-    --window "$x,$y,640,360" --region "$region" "$VR_SAMPLES/h264-bframes.mp4" \
+    --window "$x,$y,640,360" --region "$(holed "$x" "$y")" "$@" "$VR_SAMPLES/h264-bframes.mp4" \
     >"$VR_TMP/capture.log" 2>&1 &
   CAPTURE=$!
   VR_PIDS+=("$CAPTURE")
@@ -131,10 +132,14 @@ if [ "$mode" = viewer ]; then
   check "half" 0 "$oy" 0.5 600 350 desk
   check "half" 0 "$oy" 0.5 500 450 video
   check "half" 0 "$oy" 0.5 1000 350 desk
-  # The guest's window moves (new geometry): the overlay moves with it.
+  # The guest's window moves mid-stream (GEOMETRY and REGION 3 s into a new
+  # stream): before, the overlay is at the old place; after, at the new one.
   kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
   : >"$VR_TMP/viewer.log"
-  capture 500 300
+  capture 300 200 --geometry-at 3:500,300,640,360 --region-at "3:$(holed 500 300)"
+  shot before-move
+  check_window before-move 0 "$oy" 0.5 300 200
+  sleep 3
   shot moved
   check_window moved 0 "$oy" 0.5 500 300
 fi
