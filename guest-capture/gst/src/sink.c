@@ -74,7 +74,8 @@ struct _GstVideoredirSink {
     guint8 *extradata;
     gboolean need_clock;
     uint64_t last_clock_us;
-    gint64 last_pts_us;
+    gint64 last_pts_us;        /* -1: none yet */
+    gboolean discont;          /* flushed: the next keyframe carries DISCONT */
     gboolean eos;
 
     /* I/O thread. */
@@ -659,7 +660,14 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
         send_clock(s, GST_BUFFER_PTS(buf), FALSE);
     if (GST_BUFFER_PTS_IS_VALID(buf))
         s->last_pts_us = au.pts;
-    int r = vr_guest_push_frame(s->guest, &au, 0);
+    /* After a seek the stream resumes with a keyframe marked DISCONT
+     * (PROTOCOL.md, "Seek"); frames before it are not sent anyway. */
+    uint32_t extra = 0;
+    if (key && s->discont) {
+        extra = VR_FRAME_DISCONT;
+        s->discont = FALSE;
+    }
+    int r = vr_guest_push_frame(s->guest, &au, extra);
     if (r < 0)
         GST_WARNING_OBJECT(s, "cannot queue a frame: %s", g_strerror(-r));
     if (s->fd >= 0 && !vr_guest_output_empty(s->guest)) {
@@ -729,6 +737,7 @@ static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
         vr_guest_flush(s->guest);
         g_ptr_array_set_size(s->gop, 0);
         s->need_clock = TRUE;
+        s->discont = TRUE;
         s->eos = FALSE;
         if (s->local_on) {
             /* A fresh local branch: the decoder starts at the next keyframe. */
@@ -784,6 +793,8 @@ static gboolean io_start(GstVideoredirSink *s)
     s->mode = MODE_REDIRECT;
     s->window_failed = FALSE;
     s->eos = FALSE;
+    s->last_pts_us = -1;
+    s->discont = FALSE;
     s->frames_in = s->frames_local = s->switches_local = s->switches_redirect = 0;
     s->io_thread = g_thread_new("videoredir-io", io_main, s);
     GST_INFO_OBJECT(s, "port %s, lead %u ms, fallback %s", s->path, s->lead_ms, s->fallback ? "on" : "off");
@@ -831,7 +842,7 @@ static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
         break;
     case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
         g_mutex_lock(&s->lock);
-        if (s->have_stream && s->last_pts_us > 0)
+        if (s->have_stream && s->last_pts_us >= 0)
             vr_guest_set_clock(s->guest, s->last_pts_us, vr_time_us(), 0); /* paused */
         s->need_clock = TRUE;
         if (s->local_on)
