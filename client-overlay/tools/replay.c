@@ -56,7 +56,7 @@ struct snapshot {
 
 struct app {
     /* options */
-    const char *file, *framemd5_path, *verify_path, *hwdec_name;
+    const char *file, *framemd5_path, *verify_path, *hwdec_name, *present_path;
     bool pace, sdl, verbose, quiet;
     uint32_t desk_w, desk_h;
     struct snapshot snaps[MAX_SNAPSHOTS];
@@ -66,6 +66,7 @@ struct app {
     const struct vr_record_info *info;
     struct vr_client *client;
     struct vr_framemd5 *md5;
+    FILE *present_log;   /* --present-log */
     struct vr_presenter *headless;
     pixman_image_t *desktop;
 #ifdef VR_HAVE_SDL
@@ -81,6 +82,9 @@ struct app {
     bool have_offset;
     int64_t offset_us;
     uint64_t best_rtt;
+    struct vr_ping pending[16]; /* pings not answered yet (offset unknown) */
+    uint32_t n_pending;
+    bool offset_given;          /* a ping was answered this session */
 
     struct expected *exp;
     uint64_t n_exp, n_got;
@@ -122,6 +126,8 @@ static void usage(FILE *f)
             "                           at the matching --snapshot-at time, or at the end; may\n"
             "                           be repeated (the n-th --snapshot-at goes with the n-th PNG)\n"
             "      --snapshot-at T      seconds since the start of the recording\n"
+            "      --present-log FILE   write 'stream pts time_us' per presented frame: the frame\n"
+            "                           the scheduler showed, at that recording time (us)\n"
             "      --desktop-size WxH   size of the stand-in desktop (default 1280x720: a checker\n"
             "                           of 32-pixel squares, #305070 and #406080)\n"
             "      --pace               replay in real time (default: as fast as possible)\n"
@@ -335,11 +341,24 @@ static void sync_presenters(struct app *a)
 #endif
 }
 
+static void log_present(struct app *a, uint32_t stream_id)
+{
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_client_stream_stats st;
+        const AVFrame *f = vr_client_stream_frame(a->client, i);
+        if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id || st.ended)
+            continue;
+        fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu64 "\n", stream_id,
+                f->pts == AV_NOPTS_VALUE ? INT64_MIN : (int64_t)f->pts, a->now - a->info->origin_us);
+    }
+}
+
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
     struct app *a = user;
-    (void)stream_id;
     a->events++;
+    if (ev == VR_CLIENT_EV_PRESENT && a->present_log)
+        log_present(a, stream_id);
     if (ev == VR_CLIENT_EV_STREAM_END) {
         /* The last picture of the stream, before it goes: the snapshots
          * without a time (written again at each stream's end). */
@@ -399,14 +418,14 @@ static void pace_to(struct app *a, uint64_t t)
 /* The client's output is discarded, except that its PINGs are answered (as
  * the guest answered the recorded client's) with a PONG carrying the clock
  * offset the recording shows, so that CLOCK'd streams are scheduled as in
- * the session. */
+ * the session. Pings wait while the offset is not known yet; the answer's
+ * time makes the client's estimate exactly the offset, whatever the wait. */
 static void drain_output(struct app *a)
 {
     struct vr_conn *conn = vr_client_conn(a->client);
     const uint8_t *data;
     size_t n;
-    struct vr_ping pings[16];
-    uint32_t n_pings = 0;
+    struct vr_ping *pings = a->pending;
     while ((n = vr_conn_out_peek(conn, &data)) > 0) {
         size_t off = 0;
         while (off + VR_HEADER_SIZE <= n) {
@@ -414,10 +433,13 @@ static void drain_output(struct app *a)
             if (vr_header_decode(data + off, n - off, &h) < 0 || h.length > n - off - VR_HEADER_SIZE)
                 break;
             size_t len = VR_HEADER_SIZE + h.length;
-            if (h.type == VR_MSG_PING && n_pings < 16) {
+            if (h.type == VR_MSG_PING) {
                 static struct vr_msg m;
-                if (vr_msg_decode(data + off, len, &m) == 0)
-                    pings[n_pings++] = m.u.ping;
+                if (vr_msg_decode(data + off, len, &m) == 0) {
+                    if (a->n_pending == 16) /* keep the newest */
+                        memmove(pings, pings + 1, 15 * sizeof(*pings));
+                    pings[a->n_pending < 16 ? a->n_pending++ : 15] = m.u.ping;
+                }
             }
             off += len;
         }
@@ -425,17 +447,22 @@ static void drain_output(struct app *a)
     }
     if (!a->have_offset)
         return;
+    uint32_t n_pings = a->n_pending;
+    a->n_pending = 0;
     for (uint32_t i = 0; i < n_pings; i++) {
         struct vr_msg m;
         memset(&m, 0, sizeof(m));
         m.type = VR_MSG_PONG;
         m.u.pong.id = pings[i].id;
         m.u.pong.ping_time_us = pings[i].time_us;
-        m.u.pong.time_us = (uint64_t)((int64_t)pings[i].time_us + a->offset_us);
+        /* The client takes offset = time_us - (ping_time + rtt / 2). */
+        uint64_t half = a->now > pings[i].time_us ? (a->now - pings[i].time_us) / 2 : 0;
+        m.u.pong.time_us = (uint64_t)((int64_t)(pings[i].time_us + half) + a->offset_us);
         uint8_t buf[64];
         long len = vr_msg_encode(&m, buf, sizeof(buf));
         if (len > 0)
             vr_conn_feed(conn, buf, (size_t)len);
+        a->offset_given = true;
     }
     while ((n = vr_conn_out_peek(conn, &data)) > 0)
         vr_conn_out_consume(conn, n);
@@ -464,6 +491,7 @@ static void open_channel(struct app *a)
     if (a->open)
         vr_client_channel_closed(a->client);
     a->open = true;
+    a->offset_given = false;
     a->next_tick = a->now + TICK_US;
     vr_client_channel_open(a->client);
     drain_output(a);
@@ -555,6 +583,11 @@ static int replay(struct app *a)
         if (r < 0)
             logmsg("warning", "record %" PRIu64 ": the client refused the bytes: %s", rec.index,
                    strerror(-r));
+        /* The offset is known and the session up: let the client ping now
+         * (its tick would, up to 50 ms later), so that it has the offset
+         * from here on, as the recorded client had it. */
+        if (a->have_offset && !a->offset_given && !a->n_pending && vr_client_established(a->client))
+            vr_client_tick(a->client);
         drain_output(a);
     }
     /* Frames still queued are shown at their time; then the end. */
@@ -580,10 +613,11 @@ static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
 
 static int parse_options(int argc, char **argv, struct app *a)
 {
-    enum { O_FRAMEMD5 = 256, O_VERIFY, O_SNAPSHOT, O_SNAPSHOT_AT, O_DESKTOP, O_PACE, O_SDL, O_HWDEC };
+    enum { O_FRAMEMD5 = 256, O_PRESENT, O_VERIFY, O_SNAPSHOT, O_SNAPSHOT_AT, O_DESKTOP, O_PACE, O_SDL, O_HWDEC };
     static const struct option longopts[] = {
         { "framemd5", required_argument, NULL, O_FRAMEMD5 },
         { "verify", required_argument, NULL, O_VERIFY },
+        { "present-log", required_argument, NULL, O_PRESENT },
         { "snapshot", required_argument, NULL, O_SNAPSHOT },
         { "snapshot-at", required_argument, NULL, O_SNAPSHOT_AT },
         { "desktop-size", required_argument, NULL, O_DESKTOP },
@@ -604,6 +638,7 @@ static int parse_options(int argc, char **argv, struct app *a)
         switch (c) {
         case O_FRAMEMD5: a->framemd5_path = optarg; break;
         case O_VERIFY: a->verify_path = optarg; break;
+        case O_PRESENT: a->present_path = optarg; break;
         case O_SNAPSHOT:
             if (a->n_snaps == MAX_SNAPSHOTS) {
                 logmsg("error", "at most %d snapshots", MAX_SNAPSHOTS);
@@ -725,6 +760,10 @@ int main(int argc, char **argv)
         logmsg("error", "cannot open %s: %s", a->framemd5_path, strerror(-ret));
         goto out;
     }
+    if (a->present_path && !(a->present_log = fopen(a->present_path, "w"))) {
+        logmsg("error", "cannot open %s: %s", a->present_path, strerror(errno));
+        goto out;
+    }
     struct vr_client_config cfg = { .hwdec = hwdec, .software = "videoredir-replay" };
     struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
                                       .clock = clock_cb };
@@ -797,6 +836,10 @@ out:
             logmsg("error", "cannot finish %s: %s", a->framemd5_path, av_err2str(ret));
             code = EXIT_ERROR;
         }
+    }
+    if (a->present_log && fclose(a->present_log) != 0 && code == EXIT_OK) {
+        logmsg("error", "cannot write %s", a->present_path);
+        code = EXIT_ERROR;
     }
 #ifdef VR_HAVE_SDL
     vr_presenter_destroy(a->window);
