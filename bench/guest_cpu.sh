@@ -4,7 +4,7 @@
 # (demux, parse, avdec_h264, no display at all, so the local side is
 # flattered), both paced in real time like a player. Rounds alternate A and B
 # in one run on this machine; medians and their ratio are printed and written
-# to bench/GUEST_CPU.md with the command.
+# to bench/GUEST_CPU.md with the command (and the same Markdown to stdout).
 # Usage: bench/guest_cpu.sh [BUILD_DIR] [ROUNDS] [SIZE] [SECONDS]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,7 +49,7 @@ for r in $(seq "$rounds"); do
   sent=$(grep '^stats:' "$VR_TMP/a.log" | tail -n 1 | sed -n 's/.*frames-sent=(guint64)\([0-9]*\).*/\1/p')
   [ "$sent" = "$frames" ] || vr_fail "the sink sent $sent of $frames frames"
   b=$(cpu "$VR_TMP/b.log" "filesrc location=$clip ! qtdemux ! h264parse ! avdec_h264 ! fakesink sync=true")
-  echo "round $r: sink $a s, local decode $b s (CPU for $frames frames)"
+  echo "round $r: sink $a s, local decode $b s (CPU for $frames frames)" >&2
   echo "$a" >>"$VR_TMP/a"
   echo "$b" >>"$VR_TMP/b"
 done
@@ -57,7 +57,7 @@ ma=$(median <"$VR_TMP/a")
 mb=$(median <"$VR_TMP/b")
 read -r pa pb ratio < <(awk -v a="$ma" -v b="$mb" -v n="$frames" \
   'BEGIN { printf "%.3f %.3f %.3f\n", a * 1000 / n, b * 1000 / n, a / b }')
-echo "guest CPU per frame: videoredirsink $pa ms, local decode $pb ms, ratio $ratio"
+echo "guest CPU per frame: videoredirsink $pa ms, local decode $pb ms, ratio $ratio" >&2
 cmd="bench/guest_cpu.sh ${1:-build} $rounds $size $secs"
 cat >"$top/bench/GUEST_CPU.md" <<EOF
 # Guest CPU per frame: videoredirsink against local decoding
@@ -71,10 +71,11 @@ the whole player process (all threads), median of $rounds rounds.
 
 | path | pipeline | CPU s (median) | CPU ms per frame |
 |---|---|---|---|
-| A: videoredirsink | \`filesrc ! qtdemux ! h264parse ! videoredirsink\` (sends to videoredir-host + headless client) | $ma | $pa |
+| <a id="guest-cpu-sink"></a>A: videoredirsink | \`filesrc ! qtdemux ! h264parse ! videoredirsink\` (sends to videoredir-host + headless client) | $ma | $pa |
 | B: local decode | \`filesrc ! qtdemux ! h264parse ! avdec_h264 ! fakesink sync=true\` (decode only, no conversion, no display) | $mb | $pb |
 
 **Ratio A / B: $ratio.** A real local player also converts and draws each frame,
 so B understates what the guest saves.
 EOF
-echo "wrote bench/GUEST_CPU.md"
+echo "wrote bench/GUEST_CPU.md" >&2
+cat "$top/bench/GUEST_CPU.md"

@@ -31,7 +31,7 @@ log "transport and wire overhead (bench/run.sh)"
 
 # Optional parts, each owned by its own script: included when present.
 extra=()
-for part in client_bench.sh guest_cpu.sh replay_bench.sh vm_bench.sh; do
+for part in client_bench.sh guest_cpu.sh first_frame.sh replay_bench.sh vm_bench.sh; do
   if [ -x "$top/bench/$part" ]; then
     log "bench/$part"
     if VR_BENCH_OUT="$work" "$top/bench/$part" "$build" >"$work/$part.md" 2>"$work/$part.log"; then
@@ -127,6 +127,21 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
       echo "| <a id=\"guest-cpu-$c\"></a>guest CPU s per s of video, $c | $gc (videoredir-capture) | $ld (local software decode, ffmpeg) | $(ratio "$gc" "$ld") | [CPU](#cpu), [client](#the-client-decode--composite-against-ffmpeg-decode-only) |"
     fi
   done
+  # Rows from the other parts, when they ran. cell PART ID N: the Nth cell
+  # (1-based, the anchored cell being 1) of the row anchored ID in PART's output.
+  cell() { sed -n "s/.*id=\"$2\"><\/a>//p" "$work/$1.md" 2>/dev/null | head -n 1 | awk -F'|' -v n="$3" '{gsub(/^ +| +$/, "", $n); print $n}'; }
+  spice_detect=$(awk '$2 == "spice-all" && $10 ~ /ms$/ {sub(/ms$/, "", $10); print $10; exit}' "$raw")
+  sa=$(cell guest_cpu.sh guest-cpu-sink 4)
+  sb=$(sed -n 's/^| B: local decode |.*| \([0-9.]*\) |$/\1/p' "$work/guest_cpu.sh.md" 2>/dev/null | head -n 1)
+  if [ -n "$sa" ] && [ -n "$sb" ]; then
+    echo "| <a id=\"guest-cpu-gst\"></a>guest CPU ms per frame, 1080p H.264 in GStreamer | $sa (videoredirsink) | $sb (avdec_h264, no display) | $(ratio "$sa" "$sb") | [guest CPU](#guest-cpu-per-frame-videoredirsink-against-local-decoding) |"
+  fi
+  fs=$(cell first_frame.sh first-start 2)
+  if [ -n "$fs" ] && [ -n "$spice_detect" ]; then
+    echo "| <a id=\"first-frame\"></a>ms from stream start to the video on the screen, $first_clip | $fs (first frame shown) | $spice_detect (SPICE streaming-video=all: first drawn frame to STREAM_CREATE) | $(ratio "$fs" "$spice_detect") | [first frame](#time-to-the-first-frame-shown), [bandwidth](#bandwidth) |"
+    rk=$(cell first_frame.sh first-reconnect-sink 2)
+    [ -z "$rk" ] || echo "| <a id=\"first-frame-reconnect\"></a>ms from a client's (re)start to the video on the screen | $rk (videoredirsink GOP cache, SPICE connection included) | $spice_detect (SPICE stream detection alone) | $(ratio "$rk" "$spice_detect") | [first frame](#time-to-the-first-frame-shown) |"
+  fi
   echo
   echo "## Bandwidth"
   echo
@@ -158,7 +173,11 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
   echo "the host drew to the display channel's STREAM_CREATE (spice-server waits for about 20 frames of"
   echo "a changing region, and with \`filter\` may never decide the region is video; until then the frames"
   echo "go as lossless images, the burst at the start of the plot); for videoredir, from STREAM_START to"
-  echo "the first FRAME passing the tap (the client's ACCEPT round trip included)."
+  echo "the first FRAME passing the tap (the client's ACCEPT round trip included). The time until the"
+  echo "video is on the client's screen, and after a client reconnects, is measured on the client in"
+  echo "[Time to the first frame shown](#time-to-the-first-frame-shown); the latency of every frame"
+  echo "(guest send -> presented, p50/p99) in [the client](#the-client-decode--composite-against-ffmpeg-decode-only)"
+  echo "section and, for the real VM, in [the VM path](#the-real-vm-path-against-the-host-stand-in)."
   echo
   echo "## Transport"
   echo
