@@ -38,6 +38,10 @@ enum exit_code {
 #define MAX_EXPECTED 1000000u
 /* After the last record: due frames are still shown, for at most this long. */
 #define DRAIN_US 10000000u
+/* A guest heard from within this long answers the client's pings. */
+#define GUEST_ALIVE_US 2000000u
+/* Longest silence replayed as it was (timers, --pace); longer ones are cut. */
+#define MAX_GAP_US 10000000u
 /* Checker of the stand-in desktop (the SPICE display is not recorded). */
 #define DESK_SQUARE 32
 #define DESK_DARK 0x305070u
@@ -85,6 +89,7 @@ struct app {
     struct vr_ping pending[16]; /* pings not answered yet (offset unknown) */
     uint32_t n_pending;
     bool offset_given;          /* a ping was answered this session */
+    uint64_t last_guest_us;     /* when the last guest -> client record was fed */
 
     struct expected *exp;
     uint64_t n_exp, n_got;
@@ -377,6 +382,12 @@ static uint64_t clock_cb(void *user)
 /* ---------------------------------------------------------------------- */
 /* Driving the client.                                                      */
 
+/* Times come from the recording (untrusted): never wrap. */
+static uint64_t sat_add(uint64_t x, uint64_t y)
+{
+    return x > UINT64_MAX - y ? UINT64_MAX : x + y;
+}
+
 static uint64_t wall_us(void)
 {
     struct timespec ts;
@@ -395,7 +406,14 @@ static void pace_to(struct app *a, uint64_t t)
         a->wall_start = wall_us();
         return;
     }
-    uint64_t due = a->wall_start + (t > a->first_abs ? t - a->first_abs : 0);
+    uint64_t rel = t > a->first_abs ? t - a->first_abs : 0;
+    uint64_t elapsed = wall_us() - a->wall_start;
+    if (rel > elapsed + MAX_GAP_US) {
+        /* A long silence in the recording is cut short, not waited for. */
+        a->first_abs += rel - (elapsed + MAX_GAP_US);
+        rel = elapsed + MAX_GAP_US;
+    }
+    uint64_t due = a->wall_start + rel;
     for (;;) {
         uint64_t w = wall_us();
         if (w >= due)
@@ -445,6 +463,10 @@ static void drain_output(struct app *a)
         }
         vr_conn_out_consume(conn, n);
     }
+    /* A guest that has been silent for 2 s (it pings every second) would
+     * not answer either: the client must see the silence it saw. */
+    if (a->now - a->last_guest_us > GUEST_ALIVE_US)
+        a->n_pending = 0;
     if (!a->have_offset)
         return;
     uint32_t n_pings = a->n_pending;
@@ -457,7 +479,7 @@ static void drain_output(struct app *a)
         m.u.pong.ping_time_us = pings[i].time_us;
         /* The client takes offset = time_us - (ping_time + rtt / 2). */
         uint64_t half = a->now > pings[i].time_us ? (a->now - pings[i].time_us) / 2 : 0;
-        m.u.pong.time_us = (uint64_t)((int64_t)(pings[i].time_us + half) + a->offset_us);
+        m.u.pong.time_us = pings[i].time_us + half + (uint64_t)a->offset_us; /* mod 2^64 */
         uint8_t buf[64];
         long len = vr_msg_encode(&m, buf, sizeof(buf));
         if (len > 0)
@@ -481,7 +503,8 @@ static void learn_offset(struct app *a, const uint8_t *raw, size_t len, uint64_t
     uint64_t rtt = arrival - m.u.pong.ping_time_us;
     if (a->have_offset && rtt > a->best_rtt)
         return;
-    a->offset_us = (int64_t)m.u.pong.time_us - (int64_t)(m.u.pong.ping_time_us + rtt / 2);
+    /* Unsigned (the values are the recording's, untrusted): mod 2^64. */
+    a->offset_us = (int64_t)(m.u.pong.time_us - (m.u.pong.ping_time_us + rtt / 2));
     a->best_rtt = rtt;
     a->have_offset = true;
 }
@@ -492,7 +515,7 @@ static void open_channel(struct app *a)
         vr_client_channel_closed(a->client);
     a->open = true;
     a->offset_given = false;
-    a->next_tick = a->now + TICK_US;
+    a->next_tick = sat_add(a->now, TICK_US);
     vr_client_channel_open(a->client);
     drain_output(a);
 }
@@ -502,6 +525,15 @@ static void open_channel(struct app *a)
  * after the last record, where its 5 s silence timer would drop streams). */
 static void advance_to(struct app *a, uint64_t target, bool ticks)
 {
+    /* A gap longer than MAX_GAP_US (the recorder slept, or a hostile time):
+     * the client's timers see MAX_GAP_US of it (its 5 s silence timeout
+     * fires as it did in the session), then the ticks jump to the end of it,
+     * so a time stamp cannot make the replay tick for ever. */
+    if (ticks && target > a->now && target - a->now > MAX_GAP_US) {
+        advance_to(a, sat_add(a->now, MAX_GAP_US), ticks);
+        if (a->next_tick < target)
+            a->next_tick = target;
+    }
     while (!a->quit) {
         uint64_t t = UINT64_MAX;
         int what = 0; /* 1 tick, 2 present, 3 snapshot */
@@ -519,7 +551,7 @@ static void advance_to(struct app *a, uint64_t target, bool ticks)
             const struct snapshot *s = &a->snaps[i];
             if (s->done || s->at < 0)
                 continue;
-            uint64_t at = a->info->origin_us + (uint64_t)(s->at * 1e6 + 0.5);
+            uint64_t at = sat_add(a->info->origin_us, (uint64_t)(s->at * 1e6 + 0.5));
             /* Strictly before target: records stamped at the snapshot's
              * time are fed first. */
             if (at < target && at < t) {
@@ -534,9 +566,9 @@ static void advance_to(struct app *a, uint64_t target, bool ticks)
         a->now = t;
         if (what == 1) {
             vr_client_tick(a->client);
-            a->next_tick += TICK_US;
-            if (a->next_tick <= a->now)
-                a->next_tick = a->now + TICK_US;
+            a->next_tick = sat_add(a->next_tick, TICK_US);
+            if (a->next_tick <= a->now) /* at UINT64_MAX: no tick is ever due again */
+                a->next_tick = sat_add(a->now, TICK_US);
         } else if (what == 2) {
             vr_client_present(a->client, a->now);
         } else {
@@ -556,7 +588,7 @@ static int replay(struct app *a)
     a->offset_us = 0;
     while (!a->quit && (ret = vr_record_read(a->rd, &rec)) == 1) {
         a->records++;
-        uint64_t t = a->info->origin_us + rec.time_us;
+        uint64_t t = sat_add(a->info->origin_us, rec.time_us);
         advance_to(a, t, true);
         if (a->quit)
             break;
@@ -579,6 +611,7 @@ static int replay(struct app *a)
             learn_offset(a, rec.data, rec.len, t);
         a->fed++;
         a->fed_bytes += rec.len;
+        a->last_guest_us = t;
         int r = vr_conn_feed(vr_client_conn(a->client), rec.data, rec.len);
         if (r < 0)
             logmsg("warning", "record %" PRIu64 ": the client refused the bytes: %s", rec.index,
@@ -592,7 +625,7 @@ static int replay(struct app *a)
     }
     /* Frames still queued are shown at their time; then the end. */
     if (!a->quit)
-        advance_to(a, a->now + DRAIN_US, false);
+        advance_to(a, sat_add(a->now, DRAIN_US), false);
     if (ret < 0 && !a->quit)
         return ret;
     return 0;
