@@ -525,6 +525,7 @@ static void open_channel(struct app *a)
  * after the last record, where its 5 s silence timer would drop streams). */
 static void advance_to(struct app *a, uint64_t target, bool ticks)
 {
+    uint32_t stuck = 0; /* presents at one instant that left a frame due */
     /* A gap longer than MAX_GAP_US (the recorder slept, or a hostile time):
      * the client's timers see MAX_GAP_US of it (its 5 s silence timeout
      * fires as it did in the session), then the ticks jump to the end of it,
@@ -571,6 +572,12 @@ static void advance_to(struct app *a, uint64_t target, bool ticks)
                 a->next_tick = sat_add(a->now, TICK_US);
         } else if (what == 2) {
             vr_client_present(a->client, a->now);
+            /* A frame still due after presenting: never loop on it. */
+            if (vr_client_next_wakeup(a->client) <= a->now && ++stuck > 64) {
+                logmsg("warning", "the client keeps a frame due at %.6f s: moving on",
+                       (double)(a->now - a->info->origin_us) / 1e6);
+                return;
+            }
         } else {
             a->snaps[snap].done = true;
             write_snapshot(a, a->snaps[snap].path, true);
