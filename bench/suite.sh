@@ -142,6 +142,12 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     rk=$(cell first_frame.sh first-reconnect-sink 2)
     [ -z "$rk" ] || echo "| <a id=\"first-frame-reconnect\"></a>ms from a client's (re)start to the video on the screen | $rk (videoredirsink GOP cache, SPICE connection included) | $spice_detect (SPICE stream detection alone) | $(ratio "$rk" "$spice_detect") | [first frame](#time-to-the-first-frame-shown) |"
   fi
+  for c in h264-bframes.mp4 vp9.webm av1.mkv; do
+    ro=$(cell replay_bench.sh "replay-$c" 3)
+    rf=$(cell replay_bench.sh "replay-$c" 4)
+    [ -n "$ro" ] && [ -n "$rf" ] || continue
+    echo "| <a id=\"sum-replay-$c\"></a>replay frames per CPU s, $c | $ro (videoredir-replay: read, decode, composite) | $rf (ffmpeg decode-only) | $(ratio "$ro" "$rf") | [replay](#replay-throughput-videoredir-replay-against-ffmpeg-decode-only) |"
+  done
   echo
   echo "## Bandwidth"
   echo
