@@ -4,7 +4,8 @@
  * presenters) without a network. The client's clock is the recording's:
  * time jumps from one record (or timer, or due frame) to the next, so a
  * replay is deterministic; --pace waits for each in real time instead.
- * A thin loop around vr_record_reader and vr_client.
+ * A thin loop around vr_record_reader and vr_client; --dump-stream also
+ * hands the messages to the stream dump (dump.c), alone without a client.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +25,8 @@
 #ifdef VR_HAVE_SDL
 #include <videoredir/sdl.h>
 #endif
+
+#include "dump.h"
 
 enum exit_code {
     EXIT_OK = 0,
@@ -60,7 +63,9 @@ struct snapshot {
 
 struct app {
     /* options */
-    const char *file, *framemd5_path, *verify_path, *hwdec_name, *present_path;
+    const char *file, *framemd5_path, *verify_path, *hwdec_name, *present_path, *dump_path;
+    bool has_dump_id;
+    uint32_t dump_id;
     bool pace, sdl, verbose, quiet;
     uint32_t desk_w, desk_h;
     struct snapshot snaps[MAX_SNAPSHOTS];
@@ -68,7 +73,8 @@ struct app {
 
     struct vr_record_reader *rd;
     const struct vr_record_info *info;
-    struct vr_client *client;
+    struct vr_client *client; /* NULL: --dump-stream alone, nothing decoded */
+    struct vr_dump *dump;
     struct vr_framemd5 *md5;
     FILE *present_log;   /* --present-log */
     struct vr_presenter *headless;
@@ -133,6 +139,14 @@ static void usage(FILE *f)
             "      --snapshot-at T      seconds since the start of the recording\n"
             "      --present-log FILE   write 'stream pts time_us' per presented frame: the frame\n"
             "                           the scheduler showed, at that recording time (us)\n"
+            "      --dump-stream FILE   write the access units of one stream, undecoded, into FILE\n"
+            "                           (Matroska, or the container its extension names:\n"
+            "                           .h264, .hevc, .ivf, .obu, .webm) for ffmpeg to decode;\n"
+            "                           each restart of the stream (a new STREAM_START) goes\n"
+            "                           to FILE-2, FILE-3, ... (before the extension). Without\n"
+            "                           --framemd5, --verify, --snapshot, --present-log or --sdl\n"
+            "                           nothing is decoded\n"
+            "      --dump-stream-id N   the stream to dump (default: the first one started)\n"
             "      --desktop-size WxH   size of the stand-in desktop (default 1280x720: a checker\n"
             "                           of 32-pixel squares, #305070 and #406080)\n"
             "      --pace               replay in real time (default: as fast as possible)\n"
@@ -586,6 +600,23 @@ static void advance_to(struct app *a, uint64_t target, bool ticks)
     }
 }
 
+/* --dump-stream: every guest -> client message, as the client gets it. */
+static void dump_msg(struct app *a, const struct vr_record *rec)
+{
+    int ret = vr_dump_feed(a->dump, rec->data, rec->len);
+    if (ret < 0) {
+        logmsg("error", "cannot write the stream dump (%s): %s", a->dump_path, av_err2str(ret));
+        a->result = EXIT_ERROR;
+        a->quit = true;
+    }
+}
+
+static void dump_log(void *user, const char *msg)
+{
+    (void)user;
+    logmsg("warning", "%s", msg);
+}
+
 static int replay(struct app *a)
 {
     struct vr_record rec;
@@ -596,6 +627,12 @@ static int replay(struct app *a)
     while (!a->quit && (ret = vr_record_read(a->rd, &rec)) == 1) {
         a->records++;
         uint64_t t = sat_add(a->info->origin_us, rec.time_us);
+        if (a->dump && rec.kind == VR_RECORD_MSG && rec.dir == VR_RECORD_TO_CLIENT)
+            dump_msg(a, &rec);
+        if (!a->client) { /* --dump-stream alone */
+            a->now = t;
+            continue;
+        }
         advance_to(a, t, true);
         if (a->quit)
             break;
@@ -631,7 +668,7 @@ static int replay(struct app *a)
         drain_output(a);
     }
     /* Frames still queued are shown at their time; then the end. */
-    if (!a->quit)
+    if (!a->quit && a->client)
         advance_to(a, sat_add(a->now, DRAIN_US), false);
     if (ret < 0 && !a->quit)
         return ret;
@@ -653,7 +690,8 @@ static bool parse_size(const char *s, uint32_t *w, uint32_t *h)
 
 static int parse_options(int argc, char **argv, struct app *a)
 {
-    enum { O_FRAMEMD5 = 256, O_PRESENT, O_VERIFY, O_SNAPSHOT, O_SNAPSHOT_AT, O_DESKTOP, O_PACE, O_SDL, O_HWDEC };
+    enum { O_FRAMEMD5 = 256, O_PRESENT, O_VERIFY, O_SNAPSHOT, O_SNAPSHOT_AT, O_DESKTOP, O_PACE, O_SDL, O_HWDEC,
+           O_DUMP, O_DUMP_ID };
     static const struct option longopts[] = {
         { "framemd5", required_argument, NULL, O_FRAMEMD5 },
         { "verify", required_argument, NULL, O_VERIFY },
@@ -664,6 +702,8 @@ static int parse_options(int argc, char **argv, struct app *a)
         { "pace", no_argument, NULL, O_PACE },
         { "sdl", no_argument, NULL, O_SDL },
         { "hwdec", required_argument, NULL, O_HWDEC },
+        { "dump-stream", required_argument, NULL, O_DUMP },
+        { "dump-stream-id", required_argument, NULL, O_DUMP_ID },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -717,6 +757,20 @@ static int parse_options(int argc, char **argv, struct app *a)
             return -1;
 #endif
         case O_HWDEC: a->hwdec_name = optarg; break;
+        case O_DUMP: a->dump_path = optarg; break;
+        case O_DUMP_ID: {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || v == 0 || v > VR_MAX_STREAM_ID) {
+                logmsg("error", "--dump-stream-id wants a stream id 1..%u, not '%s'", VR_MAX_STREAM_ID,
+                       optarg);
+                return -1;
+            }
+            a->has_dump_id = true;
+            a->dump_id = (uint32_t)v;
+            break;
+        }
         case 'q': a->quiet = true; break;
         case 'v': a->verbose = true; break;
         case 'h': usage(stdout); exit(EXIT_OK);
@@ -725,6 +779,10 @@ static int parse_options(int argc, char **argv, struct app *a)
     }
     if (a->n_snap_times > a->n_snaps) {
         logmsg("error", "%u --snapshot-at for %u --snapshot", a->n_snap_times, a->n_snaps);
+        return -1;
+    }
+    if (a->has_dump_id && !a->dump_path) {
+        logmsg("error", "--dump-stream-id without --dump-stream");
         return -1;
     }
     if (optind != argc - 1) {
@@ -753,6 +811,20 @@ static void summary(struct app *a, double secs)
 {
     if (a->quiet)
         return;
+    if (a->dump) {
+        struct vr_dump_stats ds;
+        vr_dump_get_stats(a->dump, &ds);
+        if (ds.found)
+            fprintf(stderr, "videoredir-replay: dumped stream %" PRIu32 ": %" PRIu64 " access units in %"
+                    PRIu32 " file%s (%s%s), %" PRIu64 " skipped\n", ds.stream_id, ds.packets, ds.segments,
+                    ds.segments == 1 ? "" : "s", a->dump_path, ds.segments > 1 ? ", then -2, ..." : "",
+                    ds.skipped);
+    }
+    if (!a->client) {
+        fprintf(stderr, "videoredir-replay: %s: %" PRIu64 " records, %.3f s of recording in %.3f s\n",
+                a->file, a->records, (double)(a->now - a->info->origin_us) / 1e6, secs);
+        return;
+    }
     uint64_t presented = 0, dropped = 0, lost = 0, errors = 0;
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
         struct vr_client_stream_stats st;
@@ -804,11 +876,22 @@ int main(int argc, char **argv)
         logmsg("error", "cannot open %s: %s", a->present_path, strerror(errno));
         goto out;
     }
+    if (a->dump_path) {
+        struct vr_dump_config dc = { .path = a->dump_path, .has_stream_id = a->has_dump_id,
+                                     .stream_id = a->dump_id, .log = dump_log, .user = a };
+        if (vr_dump_create(&dc, &a->dump) < 0) {
+            logmsg("error", "out of memory");
+            goto out;
+        }
+    }
+    /* Dumping alone needs no decoding. */
+    bool decode = !a->dump_path || a->framemd5_path || a->verify_path || a->present_path ||
+                  a->n_snaps || a->sdl;
     struct vr_client_config cfg = { .hwdec = hwdec, .software = "videoredir-replay" };
     struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
                                       .clock = clock_cb };
     a->now = a->info->origin_us;
-    if (vr_client_create(&cfg, &cb, a, &a->client) < 0) {
+    if (decode && vr_client_create(&cfg, &cb, a, &a->client) < 0) {
         logmsg("error", "out of memory");
         goto out;
     }
@@ -850,7 +933,8 @@ int main(int argc, char **argv)
             logmsg("warning", "snapshot at %.3f s is after the end of the recording (%.3f s): it "
                    "shows the last picture", a->snaps[i].at,
                    (double)(a->now - a->info->origin_us) / 1e6);
-        if (a->snaps[i].at >= 0 || vr_client_streams_active(a->client) > 0 || !vr_client_streams_ended(a->client))
+        if (a->snaps[i].at >= 0 || vr_client_streams_active(a->client) > 0 ||
+            !vr_client_streams_ended(a->client))
             write_snapshot(a, a->snaps[i].path, true);
     }
     code = a->result ? a->result : EXIT_OK;
@@ -868,8 +952,26 @@ int main(int argc, char **argv)
     } else if (a->exp && code == EXIT_OK && !a->quiet) {
         logmsg("", "verify: all %" PRIu64 " frames equal to %s", a->n_got, a->verify_path);
     }
+    if (a->dump) {
+        struct vr_dump_stats ds;
+        vr_dump_get_stats(a->dump, &ds);
+        if (!ds.found && a->result != EXIT_ERROR) {
+            if (a->has_dump_id)
+                logmsg("error", "--dump-stream: no stream %" PRIu32 " started in %s", a->dump_id, a->file);
+            else
+                logmsg("error", "--dump-stream: no stream started in %s", a->file);
+            if (code == EXIT_OK)
+                code = EXIT_ERROR;
+        }
+    }
     summary(a, secs);
 out:
+    /* The dump up to here (a damaged recording: up to the damage) is finished. */
+    if (a->dump && (ret = vr_dump_close(a->dump)) < 0 && a->result != EXIT_ERROR) {
+        logmsg("error", "cannot write the stream dump (%s): %s", a->dump_path, av_err2str(ret));
+        if (code == EXIT_OK || code == EXIT_DAMAGED)
+            code = EXIT_ERROR;
+    }
     if (a->md5) {
         ret = vr_framemd5_close(a->md5);
         if (ret < 0 && code == EXIT_OK) {
