@@ -56,9 +56,10 @@ stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 : >"$VR_TMP/connect"
 for r in $(seq "$rounds"); do
   # Stream start.
+  n=$(vr_port_channels)
   client c0
   c0=$CL
-  vr_wait_for "$VR_TMP/c0.log" "connecting to" "$c0" 30 || vr_fail "client did not start"
+  vr_wait_port_channel "$n" "$c0"
   "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime "$top/samples/vp9.webm" \
     >"$VR_TMP/cap0.log" 2>&1 &
   cap=$!

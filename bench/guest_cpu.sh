@@ -39,11 +39,12 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 : >"$VR_TMP/a"
 : >"$VR_TMP/b"
 for r in $(seq "$rounds"); do
+  n=$(vr_port_channels)
   "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --exit-at-eos --timeout 120 \
     2>"$VR_TMP/client.log" &
   client=$!
   VR_PIDS+=("$client")
-  vr_wait_for "$VR_TMP/client.log" "connecting to" "$client" 30 || vr_fail "client did not start"
+  vr_wait_port_channel "$n" "$client"
   a=$(cpu "$VR_TMP/a.log" "filesrc location=$clip ! qtdemux ! h264parse ! videoredirsink device=$HOST_SOCK fallback=false")
   wait "$client" || vr_fail "client failed"
   sent=$(grep '^stats:' "$VR_TMP/a.log" | tail -n 1 | sed -n 's/.*frames-sent=(guint64)\([0-9]*\).*/\1/p')

@@ -46,6 +46,25 @@ vr_start_host() {
   vr_fail "videoredir-host did not start"
 }
 
+# How many times a SPICE client opened the port channel of the host stand-in
+# (vr_start_host) so far.
+vr_port_channels() { grep -c "SPICE client opened the port channel" "$VR_TMP/host.log" 2>/dev/null || true; }
+
+# Waits until a client opened the port channel more than N times, i.e. the
+# client started after vr_port_channels said N is ready for a guest (a slow
+# start, e.g. under ASan on a loaded machine, would otherwise leave a guest
+# that starts at once without a client for its first frames). Fails if PID
+# dies first or after 60 s.
+vr_wait_port_channel() {
+  local n=$1 pid=$2 i
+  for ((i = 0; i < 1200; i++)); do
+    [ "$(vr_port_channels)" -gt "${n:-0}" ] && return 0
+    kill -0 "$pid" 2>/dev/null || vr_fail "the client died before its port channel opened"
+    sleep 0.05
+  done
+  vr_fail "no port channel opened within 60 s"
+}
+
 # md5 column of a framemd5 file (comment lines skipped).
 vr_md5_column() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
 

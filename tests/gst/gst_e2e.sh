@@ -23,14 +23,15 @@ play() { # play DESCRIPTION LOG : runs the pipeline, stats and errors into LOG
 stat_of() { # stat_of LOG FIELD : the field's value in the last stats line
   grep '^stats:' "$1" | tail -n 1 | sed -n "s/.*[ ,]$2=([a-z0-9]*)\([^,;]*\).*/\1/p" | tr -d '"'
 }
-start_client() { # start_client NAME ARGS... : a headless client, log in NAME.log
-  local name=$1
+start_client() { # start_client NAME ARGS... : a headless client, log in NAME.log; returns once its port channel is open
+  local name=$1 opened
   shift
+  opened=$(vr_port_channels)
   "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --stats --timeout 120 "$@" \
     2>"$VR_TMP/$name.log" &
   CLIENT_PID=$!
   VR_PIDS+=("$CLIENT_PID")
-  vr_wait_for "$VR_TMP/$name.log" "connecting to" "$CLIENT_PID" 30 || vr_fail "client $name did not start"
+  vr_wait_port_channel "$opened" "$CLIENT_PID"
 }
 start_xvfb() {
   local try dpy
@@ -165,7 +166,15 @@ case $mode in
     vr_wait_for "$VR_TMP/play.log" "mode=(string)local, session=(string)hello" "$player" 30 ||
       vr_fail "the sink did not notice the client going"
     local_at=$(stat_of "$VR_TMP/play.log" frames-local)
-    sleep 1 # a second with no client: the guest must show the video itself
+    # With no client the guest must show the video itself: wait (bounded)
+    # until it has played 15 more frames locally.
+    for ((i = 0; i < 600; i++)); do
+      [ "$(stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] && break
+      kill -0 "$player" 2>/dev/null || vr_fail "the pipeline ended without a client"
+      sleep 0.05
+    done
+    [ "$(stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] ||
+      vr_fail "the guest did not play locally without a client ($(stat_of "$VR_TMP/play.log" frames-local) frames, from $local_at)"
     start_client b --framemd5 "$VR_TMP/b.md5" --exit-at-eos
     b=$CLIENT_PID
     wait "$player" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"

@@ -17,11 +17,12 @@ unset DISPLAY
 [ -f "$clip" ] || vr_fail "no clip $clip"
 
 vr_start_host
+opened=$(vr_port_channels)
 "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --record "$VR_TMP/client.vrr" \
   --framemd5 "$VR_TMP/live.md5" --exit-at-eos --timeout 120 2>"$VR_TMP/client.log" &
 client=$!
 VR_PIDS+=("$client")
-vr_wait_for "$VR_TMP/client.log" "connecting to" "$client" 30 || vr_fail "client did not start"
+vr_wait_port_channel "$opened" "$client"
 "$VR_GST_PLAY" --timeout 120 "playbin uri=file://$(realpath "$clip") audio-sink=fakesink \
 video-sink=\"videoredirsink device=$HOST_SOCK\"" >"$VR_TMP/play.log" 2>&1 || vr_fail "pipeline failed"
 wait "$client" || vr_fail "client failed"
