@@ -94,7 +94,7 @@ int vr_hwdec_from_name(const char *name, enum vr_hwdec *out)
     return -EINVAL;
 }
 
-static enum AVCodecID codec_id(uint16_t codec)
+enum AVCodecID vr_codec_av_id(uint16_t codec)
 {
     switch (codec) {
     case VR_CODEC_H264: return AV_CODEC_ID_H264;
@@ -263,7 +263,7 @@ int vr_decoder_open_threads(const struct vr_stream_start *start, enum vr_hwdec h
 {
     if (!start || !out || threads < 0 || threads > 64)
         return -EINVAL;
-    enum AVCodecID id = codec_id(start->codec);
+    enum AVCodecID id = vr_codec_av_id(start->codec);
     const AVCodec *codec = id == AV_CODEC_ID_NONE ? NULL : avcodec_find_decoder(id);
     if (!codec)
         return -ENOTSUP;
@@ -374,7 +374,7 @@ uint32_t vr_decoder_caps(enum vr_hwdec hwdec, vr_client_log_fn log, void *log_us
 {
     uint32_t n = 0;
     for (uint16_t c = VR_CODEC_H264; c < VR_CODEC_COUNT_ && n < max; c++) {
-        enum AVCodecID id = codec_id(c);
+        enum AVCodecID id = vr_codec_av_id(c);
         const AVCodec *codec = avcodec_find_decoder(id);
         if (!codec)
             continue;

@@ -16,6 +16,7 @@
 #include <libavutil/pixfmt.h>
 #include <libavutil/rational.h>
 
+#include <videoredir/client.h>
 #include <videoredir/protocol.h>
 
 #include "dump.h"
@@ -114,18 +115,6 @@ static void close_segment(struct vr_dump *d)
     d->oc = NULL;
 }
 
-static enum AVCodecID codec_id(uint16_t codec)
-{
-    switch (codec) {
-    case VR_CODEC_H264: return AV_CODEC_ID_H264;
-    case VR_CODEC_HEVC: return AV_CODEC_ID_HEVC;
-    case VR_CODEC_VP8: return AV_CODEC_ID_VP8;
-    case VR_CODEC_VP9: return AV_CODEC_ID_VP9;
-    case VR_CODEC_AV1: return AV_CODEC_ID_AV1;
-    default: return AV_CODEC_ID_NONE;
-    }
-}
-
 /* Opens the file of a new run (the stream's n-th STREAM_START). */
 static int open_segment(struct vr_dump *d, const struct vr_stream_start *s)
 {
@@ -137,7 +126,7 @@ static int open_segment(struct vr_dump *d, const struct vr_stream_start *s)
              VR_DUMP_MAX_SEGMENTS);
         return 0;
     }
-    enum AVCodecID id = codec_id(s->codec);
+    enum AVCodecID id = vr_codec_av_id(s->codec);
     if (id == AV_CODEC_ID_NONE) {
         note(d, "stream %" PRIu32 ": codec %u unknown, run not written", d->id, (unsigned)s->codec);
         return 0;

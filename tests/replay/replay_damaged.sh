@@ -14,27 +14,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 src=$VR_SAMPLES/recordings/vp9.vrr
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-damaged.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-col() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
+. "$here/lib.sh"
 
 # Record 100 is a FRAME (about frame 47); damage it in the chosen way.
-read -r off len < <(python3 "$here/vrrec.py" list "$src" | awk '$1 == 100 { print $2, 0 }')
-[ -n "$off" ] || fail "no record 100 in $src"
-python3 "$here/vrrec.py" list "$src" | awk '$1 == 100' | grep -q FRAME || fail "record 100 is not a FRAME"
-python3 - "$src" "$tmp/bad.vrr" "$mode" "$off" <<'PY'
-import sys
-src, dst, mode, off = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-data = bytearray(open(src, "rb").read())
-if mode == "truncated":
-    data = data[:off + 20 + 700]        # inside record 100's payload
-elif mode == "payload":
-    data[off + 20 + 500] ^= 0x40        # one bit of the frame's data
-elif mode == "header":
-    data[off + 6] ^= 0x01               # the length field (bit 16)
-else:
-    sys.exit("unknown mode " + mode)
-open(dst, "wb").write(data)
-PY
+off=$(replay_damage "$src" "$tmp/bad.vrr" "$mode")
 
 set +e
 python3 "$here/vrrec.py" check "$tmp/bad.vrr" >"$tmp/vrrec.out"

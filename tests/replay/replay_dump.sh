@@ -17,23 +17,13 @@ files=${3:-1}
 recs=$VR_SAMPLES/recordings
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-dump.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-col() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
+. "$(dirname "$0")/lib.sh"
 # Every decoded frame, as decoded: no frame-rate conversion by the CLI
 # (timestamps from a recording are the guest's, not always evenly spaced).
 ffdec() { ffmpeg -nostdin -v error -i "$1" -map 0:v:0 -autoscale 0 -fps_mode passthrough -f framemd5 -; }
 
 # FFmpeg's decode of the original clip(s), as replay_frames.sh computes it.
-recipe=$(awk -v n="$name" '$1 == n { print $2 }' "$recs/recordings.txt")
-[ -n "$recipe" ] || fail "$name is not in recordings.txt"
-IFS=+ read -ra parts <<<"$recipe"
-for part in "${parts[@]}"; do
-  clip=${part%%:*}
-  n=""
-  [ "$clip" = "$part" ] || n=${part#*:}
-  case "$clip" in recordings/*) clip="$recs/${clip#recordings/}" ;; *) clip="$VR_SAMPLES/$clip" ;; esac
-  ffmpeg -nostdin -v error -i "$clip" -map 0:v:0 -autoscale 0 ${n:+-frames:v "$n"} -f framemd5 -
-done >"$tmp/clip.md5"
+replay_reference "$name" "$tmp/clip.md5"
 col "$tmp/clip.md5" >"$tmp/clip.col"
 [ -s "$tmp/clip.col" ] || fail "ffmpeg gave no frames for $recipe"
 

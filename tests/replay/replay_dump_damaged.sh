@@ -18,8 +18,7 @@ src=$VR_SAMPLES/recordings/vp9.vrr
 replay=$VR_BIN/videoredir-replay
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-dump-damaged.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-col() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
+. "$here/lib.sh"
 
 if [ "$mode" = options ]; then
   "$replay" -q --dump-stream "$tmp/default.mkv" "$src" || fail "default dump failed"
@@ -79,20 +78,7 @@ PY
   exit 0
 fi
 
-off=$(python3 "$here/vrrec.py" list "$src" | awk '$1 == 100 && /FRAME/ { print $2 }')
-[ -n "$off" ] || fail "record 100 of $src is not a FRAME"
-python3 - "$src" "$tmp/bad.vrr" "$mode" "$off" <<'PY'
-import sys
-src, dst, mode, off = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-data = bytearray(open(src, "rb").read())
-if mode == "truncated":
-    data = data[:off + 20 + 700]        # inside record 100's payload
-elif mode == "payload":
-    data[off + 20 + 500] ^= 0x40        # one bit of the frame's data
-else:
-    sys.exit("unknown mode " + mode)
-open(dst, "wb").write(data)
-PY
+off=$(replay_damage "$src" "$tmp/bad.vrr" "$mode")
 
 set +e
 "$replay" --dump-stream "$tmp/out.mkv" "$tmp/bad.vrr" 2>"$tmp/dump.log"

@@ -11,20 +11,9 @@ name=${1:?name}
 recs=$VR_SAMPLES/recordings
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vr-replay.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-col() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
+. "$(dirname "$0")/lib.sh"
 
-recipe=$(awk -v n="$name" '$1 == n { print $2 }' "$recs/recordings.txt")
-[ -n "$recipe" ] || fail "$name is not in recordings.txt"
-IFS=+ read -ra parts <<<"$recipe"
-for part in "${parts[@]}"; do
-  clip=${part%%:*}
-  n=""
-  [ "$clip" = "$part" ] || n=${part#*:}
-  case "$clip" in recordings/*) clip="$recs/${clip#recordings/}" ;; *) clip="$VR_SAMPLES/$clip" ;; esac
-  ffmpeg -nostdin -v error -i "$clip" -map 0:v:0 -autoscale 0 ${n:+-frames:v "$n"} -f framemd5 -
-done >"$tmp/ffmpeg.md5"
-[ -s "$tmp/ffmpeg.md5" ] || fail "ffmpeg gave no frames for $recipe"
+replay_reference "$name" "$tmp/ffmpeg.md5"
 
 "$VR_BIN/videoredir-replay" --framemd5 "$tmp/got.md5" "$recs/$name.vrr" 2>"$tmp/replay.log" \
   || { cat "$tmp/replay.log" >&2; fail "videoredir-replay failed"; }

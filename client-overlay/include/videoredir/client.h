@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libavcodec/codec_id.h>
 #include <libavutil/frame.h>
 #include <pixman.h>
 
@@ -72,6 +73,10 @@ void vr_decoder_flush(struct vr_decoder *d);
 /* "h264 (software)" etc.; static for the decoder's life. */
 const char *vr_decoder_name(const struct vr_decoder *d);
 bool vr_decoder_is_hw(const struct vr_decoder *d);
+
+/* libavcodec's id of a protocol codec (enum vr_codec), AV_CODEC_ID_NONE for
+ * an unknown one. Any thread. */
+enum AVCodecID vr_codec_av_id(uint16_t codec);
 
 /* Codec list for the hello: every codec with a usable back end. Returns the
  * count written to caps (at most max). */
