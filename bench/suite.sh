@@ -130,7 +130,7 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
   # Rows from the other parts, when they ran. cell PART ID N: the Nth cell
   # (1-based, the anchored cell being 1) of the row anchored ID in PART's output.
   cell() { sed -n "s/.*id=\"$2\"><\/a>//p" "$work/$1.md" 2>/dev/null | head -n 1 | awk -F'|' -v n="$3" '{gsub(/^ +| +$/, "", $n); print $n}'; }
-  spice_detect=$(awk '$2 == "spice-all" && $10 ~ /ms$/ {sub(/ms$/, "", $10); print $10; exit}' "$raw")
+  read -r spice_clip spice_detect < <(awk '$2 == "spice-all" && $10 ~ /ms$/ {sub(/ms$/, "", $10); print $1, $10; exit}' "$raw") || true
   sa=$(cell guest_cpu.sh guest-cpu-sink 4)
   sb=$(sed -n 's/^| B: local decode |.*| \([0-9.]*\) |$/\1/p' "$work/guest_cpu.sh.md" 2>/dev/null | head -n 1)
   if [ -n "$sa" ] && [ -n "$sb" ]; then
@@ -138,9 +138,13 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
   fi
   fs=$(cell first_frame.sh first-start 2)
   if [ -n "$fs" ] && [ -n "$spice_detect" ]; then
-    echo "| <a id=\"first-frame\"></a>ms from stream start to the video on the screen, $first_clip | $fs (first frame shown) | $spice_detect (SPICE streaming-video=all: first drawn frame to STREAM_CREATE) | $(ratio "$fs" "$spice_detect") | [first frame](#time-to-the-first-frame-shown), [bandwidth](#bandwidth) |"
+    echo "| <a id=\"first-frame\"></a>ms from stream start to the video on the screen | $fs (vp9.webm: accepted -> first frame shown) | $spice_detect (SPICE streaming-video=all, $spice_clip: first drawn frame -> STREAM_CREATE) | $(ratio "$fs" "$spice_detect") | [first frame](#time-to-the-first-frame-shown), [bandwidth](#bandwidth) |"
     rk=$(cell first_frame.sh first-reconnect-sink 2)
     [ -z "$rk" ] || echo "| <a id=\"first-frame-reconnect\"></a>ms from a client's (re)start to the video on the screen | $rk (videoredirsink GOP cache, SPICE connection included) | $spice_detect (SPICE stream detection alone) | $(ratio "$rk" "$spice_detect") | [first frame](#time-to-the-first-frame-shown) |"
+  fi
+  read -r traw tvr tratio < <(sed -n 's/^median raw \([0-9.]*\) MB\/s, videoredir \([0-9.]*\) MB\/s.*ratio videoredir\/raw \([0-9.]*\).*/\1 \2 \3/p' "$work/transport.md") || true
+  if [ -n "${tratio:-}" ]; then
+    echo "| <a id=\"transport-goodput\"></a>MB/s through spice-server's port channel, loopback | $tvr (videoredir frames, flow control, payload goodput) | $traw (raw bytes on the port) | $tratio (median of the rounds' ratios) | [transport](#transport) |"
   fi
   for c in h264-bframes.mp4 vp9.webm av1.mkv; do
     ro=$(cell replay_bench.sh "replay-$c" 3)
