@@ -5,16 +5,22 @@
 #   host stand-in) -> SPICE port channel -> videoredir-client (spice-glib,
 #   libavcodec), printing statistics while it plays and leaving a snapshot of
 #   the video composited onto the SPICE desktop at its window rectangle.
+#   On the stand-in's built-in desktop the top-left window is on top of the
+#   video's window (the visible region sent leaves it out: the snapshot shows
+#   that window over the video) and the bottom-right one under it.
 #
 # With --vm the guest side runs in a real QEMU VM instead (Debian's kernel,
 # fetched once; the capture writes to the VM's /dev/virtio-ports device and
 # QEMU's own spice-server carries it), as in tests/vm.
 #
-# Usage: scripts/demo.sh [--vm] [--clip FILE] [--window X,Y,W,H] [--out DIR] [--pace realtime|none]
+# Usage: scripts/demo.sh [--vm] [--clip FILE] [--window X,Y,W,H] [--region "X,Y,W,H;..."]
+#                        [--out DIR] [--pace realtime|none]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 clip="$top/samples/h264-bframes.mp4"
 window=
+region=
+region_set=0
 out="$top/out"
 pace=realtime
 vm=0
@@ -22,16 +28,28 @@ while [ $# -gt 0 ]; do
   case $1 in
     --clip) clip=$2; shift 2 ;;
     --window) window=$2; shift 2 ;;
+    --region) region=$2; region_set=1; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --pace) pace=$2; shift 2 ;;
     --vm) vm=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -f "$clip" ] || { echo "demo: no clip $clip" >&2; exit 1; }
 # The VM's screen is QXL in VGA text mode (720x400): keep the window on it.
-[ -n "$window" ] || { [ "$vm" = 1 ] && window=40,20,640,360 || window=320,200,640,360; }
+if [ -z "$window" ]; then
+  if [ "$vm" = 1 ]; then
+    window=40,20,640,360
+  else
+    window=320,200,640,360
+    # The built-in 1280x800 desktop's top-left window (80,80 426x266) is on
+    # top: the video's visible part is its rectangle minus that window's.
+    [ "$region_set" = 1 ] || region="506,200,454,146;320,346,640,214"
+  fi
+fi
+region_arg=()
+[ -z "$region" ] && [ "$region_set" = 0 ] || region_arg=(--region "$region")
 clip=$(realpath "$clip")
 
 "$top/scripts/bootstrap.sh" "$top/build"
@@ -43,7 +61,7 @@ if [ "$vm" = 1 ]; then
   . "$top/tests/vm/vmlib.sh"
   cat >"$VR_TMP/guest.sh" <<GUEST
 '$VR_BIN/videoredir-capture' --device '/dev/virtio-ports/$VR_VM_PORT_NAME' --pace '$pace' \
-  --window '$window' --connect-timeout 120 '$clip'
+  --window '$window' ${region_arg[*]:+--region '$region'} --connect-timeout 120 '$clip'
 GUEST
   echo "demo: booting the VM (QEMU, TCG; console in $VR_TMP/console.log)"
   vr_vm_start "$VR_TMP/guest.sh"
@@ -63,8 +81,9 @@ if [ "$vm" = 1 ]; then
   vr_vm_wait_exit 120
   grep '^videoredir-capture' "$VM_CONSOLE" | tail -n 1
 else
-  "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace "$pace" --window "$window" "$clip"
+  "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace "$pace" --window "$window" \
+    "${region_arg[@]}" "$clip"
 fi
 wait "$client" 2>/dev/null || true
 echo "demo: decoded frames: $(grep -vc '^#' "$out/demo.framemd5") (framemd5 in $out/demo.framemd5)"
-echo "demo: snapshot of the desktop with the video at $window: $out/demo-snapshot.png"
+echo "demo: snapshot of the desktop with the video at $window${region:+, visible region $region}: $out/demo-snapshot.png"
