@@ -11,17 +11,8 @@ command -v import >/dev/null || vr_fail "ImageMagick import is needed"
 desk=0x305070
 ffmpeg -nostdin -v error -f lavfi -i "color=c=$desk:s=1280x800,format=rgb24" -frames:v 1 "$VR_TMP/desk.png"
 
-# A free display number.
-for try in 1 2 3 4 5 6 7 8; do
-  dpy=$((200 + RANDOM % 700))
-  [ -e "/tmp/.X11-unix/X$dpy" ] && continue
-  Xvfb ":$dpy" -screen 0 800x600x24 -nolisten tcp >"$VR_TMP/xvfb.log" 2>&1 &
-  xpid=$!
-  VR_PIDS+=("$xpid")
-  for i in $(seq 100); do [ -e "/tmp/.X11-unix/X$dpy" ] && break; sleep 0.05; done
-  kill -0 "$xpid" 2>/dev/null && [ -e "/tmp/.X11-unix/X$dpy" ] && break
-done
-export DISPLAY=":$dpy" SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software
+vr_start_xvfb 800x600x24
+export SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software
 # Under ASan the suite asks for the slow unwinder on malloc; SDL's GL probe
 # loads Mesa's llvmpipe, whose JIT registers EH frames with libgcc while
 # holding its lock, and the slow unwinder re-enters that lock from malloc: a

@@ -6,9 +6,25 @@ set -euo pipefail
 VR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vr-e2e.XXXXXX")
 VR_PIDS=()
 
+# True while PID runs (exited children stay as zombies until waited for).
+vr_running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]; }
+
 vr_cleanup() {
-  local p
+  local p i alive
   for p in "${VR_PIDS[@]}"; do kill "$p" 2>/dev/null || true; kill -CONT "$p" 2>/dev/null || true; done
+  # What has not exited 10 s after SIGTERM (a hung main loop cannot run its
+  # signal handler) is killed, so a test never hangs in its cleanup.
+  for ((i = 0; i < 200; i++)); do
+    alive=0
+    for p in "${VR_PIDS[@]}"; do vr_running "$p" && { alive=1; break; }; done
+    [ "$alive" = 0 ] && break
+    sleep 0.05
+  done
+  if [ "$alive" = 1 ]; then
+    for p in "${VR_PIDS[@]}"; do
+      vr_running "$p" && { echo "cleanup: pid $p ignored SIGTERM for 10 s: SIGKILL" >&2; kill -KILL "$p" 2>/dev/null || true; }
+    done
+  fi
   for p in "${VR_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "${VR_KEEP_TMP:-0}" = 1 ]; then echo "kept $VR_TMP"; else rm -rf "$VR_TMP"; fi
 }
@@ -44,6 +60,22 @@ vr_start_host() {
     wait "$HOST_PID" 2>/dev/null || true
   done
   vr_fail "videoredir-host did not start"
+}
+
+# Starts Xvfb on a display number the server picks itself (-displayfd: no
+# race with parallel tests for a free number) and exports DISPLAY. SIZE:
+# WxHxDEPTH, default 1280x800x24. The server is stopped with the test.
+vr_start_xvfb() {
+  local size=${1:-1280x800x24} i
+  : >"$VR_TMP/displayfd"
+  Xvfb -displayfd 9 -screen 0 "$size" -nolisten tcp 9>"$VR_TMP/displayfd" >"$VR_TMP/xvfb.log" 2>&1 &
+  VR_PIDS+=("$!")
+  for ((i = 0; i < 200; i++)); do
+    grep -q '^[0-9][0-9]*$' "$VR_TMP/displayfd" 2>/dev/null && break
+    sleep 0.05
+  done
+  grep -q '^[0-9][0-9]*$' "$VR_TMP/displayfd" || vr_fail "Xvfb did not start: $(tail -n 3 "$VR_TMP/xvfb.log")"
+  export DISPLAY=":$(head -n 1 "$VR_TMP/displayfd")"
 }
 
 # How many times a SPICE client opened the port channel of the host stand-in

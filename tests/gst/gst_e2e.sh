@@ -33,18 +33,7 @@ start_client() { # start_client NAME ARGS... : a headless client, log in NAME.lo
   VR_PIDS+=("$CLIENT_PID")
   vr_wait_port_channel "$opened" "$CLIENT_PID"
 }
-start_xvfb() {
-  local try dpy
-  for try in 1 2 3 4 5 6 7 8; do
-    dpy=$((200 + RANDOM % 700))
-    [ -e "/tmp/.X11-unix/X$dpy" ] && continue
-    Xvfb ":$dpy" -screen 0 800x600x24 -nolisten tcp >"$VR_TMP/xvfb.log" 2>&1 &
-    VR_PIDS+=("$!")
-    for i in $(seq 100); do [ -e "/tmp/.X11-unix/X$dpy" ] && break; sleep 0.05; done
-    [ -e "/tmp/.X11-unix/X$dpy" ] && { export DISPLAY=":$dpy"; return 0; }
-  done
-  vr_fail "no Xvfb"
-}
+start_xvfb() { vr_start_xvfb 800x600x24; }
 sink() { echo "videoredirsink device=$HOST_SOCK $*"; }
 
 case $mode in

@@ -11,21 +11,25 @@ pids=()
 cleanup() {
   local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # Killed outright if SIGTERM did not end it within 10 s: never hang here.
+  for p in "${pids[@]}"; do
+    for i in $(seq 200); do
+      [ -r "/proc/$p/stat" ] && [ "$(sed 's/.*) //' "/proc/$p/stat" | cut -d' ' -f1)" != Z ] || break
+      sleep 0.05
+    done
+    kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/replay.log" ] && cat "$tmp/replay.log" >&2; exit 1; }
-for try in 1 2 3 4 5 6 7 8; do
-  dpy=$((200 + RANDOM % 700))
-  [ -e "/tmp/.X11-unix/X$dpy" ] && continue
-  Xvfb ":$dpy" -screen 0 1280x720x24 -nolisten tcp >"$tmp/xvfb.log" 2>&1 &
-  xpid=$!
-  pids+=("$xpid")
-  for i in $(seq 100); do [ -e "/tmp/.X11-unix/X$dpy" ] && break; sleep 0.05; done
-  kill -0 "$xpid" 2>/dev/null && [ -e "/tmp/.X11-unix/X$dpy" ] && break
-done
-export DISPLAY=":$dpy" SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software
+# The X server picks a free display itself (-displayfd: no race with parallel tests).
+Xvfb -displayfd 9 -screen 0 1280x720x24 -nolisten tcp 9>"$tmp/displayfd" >"$tmp/xvfb.log" 2>&1 &
+pids+=("$!")
+for i in $(seq 200); do grep -q '^[0-9][0-9]*$' "$tmp/displayfd" 2>/dev/null && break; sleep 0.05; done
+grep -q '^[0-9][0-9]*$' "$tmp/displayfd" || fail "Xvfb did not start"
+export DISPLAY=":$(head -n 1 "$tmp/displayfd")" SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software
 # As in tests/client/sdl_screenshot.sh: llvmpipe's JIT and ASan's slow unwinder deadlock.
 # With that unwinder the leak reports of SDL's video init (libdbus, and Mesa's
 # swrast driver, unloaded before exit: no symbols to suppress) cannot be
