@@ -45,3 +45,16 @@ open(dst, "wb").write(data)
 PY
   echo "$off"
 }
+
+# replay_check_prefix GOT_MD5 SRC CLIP WHAT: the frames in GOT_MD5 must be
+# FFmpeg's first N frames of CLIP, N = the whole FRAME records of recording
+# SRC before record 100 (the one replay_damage damages). Sets frames.
+replay_check_prefix() {
+  local got=$1 src=$2 clip=$3 what=$4
+  frames=$(python3 "$replay_here/vrrec.py" list "$src" | awk '$1 < 100 && /guest->client FRAME/' | wc -l)
+  ffmpeg -nostdin -v error -i "$clip" -map 0:v:0 -frames:v "$frames" -f framemd5 - >"$tmp/ref.md5"
+  col "$got" >"$tmp/got.col"
+  col "$tmp/ref.md5" >"$tmp/want.col"
+  cmp -s "$tmp/got.col" "$tmp/want.col" \
+    || fail "$what $(wc -l <"$tmp/got.col") frames, want ffmpeg's first $frames of $(basename "$clip")"
+}
