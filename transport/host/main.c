@@ -4,6 +4,7 @@
  * unix socket, so the whole chain runs without a VM.
  */
 #include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* spice-server writes to client sockets with plain write(): a client
+     * that vanishes with data in flight would kill us with SIGPIPE instead of
+     * the EPIPE that spice-server handles (QEMU ignores it for the same reason). */
+    signal(SIGPIPE, SIG_IGN);
     loop = g_main_loop_new(NULL, FALSE);
     /* From here on a signal ends the program through the cleanup below
      * (dispatched once the loop runs), so the socket file never stays. */
