@@ -876,6 +876,10 @@ int main(int argc, char **argv)
         logmsg("error", "cannot open %s: %s", a->present_path, strerror(errno));
         goto out;
     }
+    /* Line by line: whoever follows the file (tail -f, a test pacing its
+     * screenshots with --sdl) sees each frame as it is shown. */
+    if (a->present_log)
+        setvbuf(a->present_log, NULL, _IOLBF, 0);
     if (a->dump_path) {
         struct vr_dump_config dc = { .path = a->dump_path, .has_stream_id = a->has_dump_id,
                                      .stream_id = a->dump_id, .log = dump_log, .user = a };

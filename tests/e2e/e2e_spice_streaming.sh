@@ -3,7 +3,7 @@
 # videoredir-host --play draws a clip frame by frame (QXL_DRAW_COPY) like a
 # guest player decoding locally; with --streaming-video all spice-server must
 # detect the region and stream it (STREAM_CREATE, then STREAM_DATA per
-# frame), with off it must send every frame as a drawing. bench-spice-tap
+# frame), with off it must send the frames as drawings. bench-spice-tap
 # between client and server sees the real display channel messages.
 . "$(dirname "$0")/lib.sh"
 clip=${VR_SAMPLES:?}/h264-bframes.mp4
@@ -44,5 +44,8 @@ echo "streaming-video=all: $creates stream(s), $data stream frames, $(field all 
 run off
 [ "$(field off stream_creates)" = 0 ] || vr_fail "streaming-video=off: a stream was created"
 draws=$(field off draw_copies)
-[ "${draws:-0}" -ge 75 ] || vr_fail "streaming-video=off: ${draws:-0} drawings for 75 frames"
+# spice-server removes a queued drawing that a newer opaque one covers
+# before it went out, so a slow client (ASan, a loaded machine) sees a few
+# fewer than 75; a stream would have made them stream frames instead.
+[ "${draws:-0}" -ge 60 ] || vr_fail "streaming-video=off: ${draws:-0} drawings for 75 frames"
 echo "streaming-video=off: $draws drawings, $(field off s2c_bytes) display bytes"
