@@ -8,12 +8,23 @@
  * session connected), a port with another name is ignored, data flows both
  * ways in order (big frames, many 64 KiB writes), and guest-side close and
  * reopen reach the callbacks with the conn reset.
+ *
+ * `test_transport_spiceport windowed`: the server and a guest that keeps its
+ * flow-control window full run in a child process (as QEMU and the guest
+ * do: a server in the same process cannot refill the client's socket while
+ * the client reads), the client here takes its time over each frame. The
+ * guest must keep hearing the client's FEEDBACK while it works through the
+ * window: spice-gtk sends only once it finds its socket empty, so feeding
+ * the conn inside port-data held every answer back until the client had
+ * taken everything in flight (and a real guest gives up after 5 s).
  */
 #include <errno.h>
 #include <glib-unix.h>
 #include <netinet/in.h>
 #include <spice.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <videoredir/transport-spice.h>
@@ -39,9 +50,59 @@ static struct peer guest, client;
 static SpiceCharDeviceInstance port_sin;
 static SpiceCharDeviceInstance other_sin;
 
+/* Windowed mode: WIN_FRAMES frames of WIN_FRAME bytes under a WIN_BYTES
+ * window; the client takes WIN_SLOW_US per frame and sends FEEDBACK every 8
+ * frames, as the real one does. Counters shared between the processes. */
+#define WIN_FRAMES 1500u
+#define WIN_FRAME 4096u
+#define WIN_BYTES (1u << 20)
+#define WIN_SLOW_US 400
+struct win_shared {
+    volatile int ready, done;          /* child: server listening; guest finished */
+    volatile size_t client_frames;     /* parent: frames taken so far */
+    volatile size_t max_gap, feedbacks; /* child: the result */
+};
+static struct win_shared *win;
+static size_t win_sent;
+static VrSpicePort *client_port;
+
+static uint64_t bytes_in(struct vr_conn *c)
+{
+    struct vr_conn_stats st;
+    vr_conn_get_stats(c, &st);
+    return st.bytes_in;
+}
+
+static void windowed_msg(struct peer *p, const struct vr_msg *m)
+{
+    if (p == &client && m->type == VR_MSG_FRAME) {
+        g_usleep(WIN_SLOW_US); /* decoding */
+        size_t n = ++win->client_frames;
+        if (n % 8 == 0 || n == WIN_FRAMES) {
+            struct vr_msg fb = { .type = VR_MSG_FEEDBACK, .stream_id = 1 };
+            fb.u.feedback.bytes_received = bytes_in(client.c);
+            fb.u.feedback.decoded = (uint32_t)n;
+            CHECK(vr_conn_send(client.c, &fb) == 0, "queue feedback");
+            vr_spiceport_flush(client_port);
+        }
+    } else if (p == &guest && m->type == VR_MSG_FEEDBACK) {
+        /* Frames the client took between sending this and our hearing it. */
+        vr_conn_ack(guest.c, m->u.feedback.bytes_received);
+        size_t gap = win->client_frames - m->u.feedback.decoded;
+        win->max_gap = MAX(win->max_gap, gap);
+        win->feedbacks++;
+        if (m->u.feedback.decoded >= WIN_FRAMES)
+            win->done = 1;
+    }
+}
+
 static void peer_msg(void *user, const struct vr_msg *m)
 {
     struct peer *p = user;
+    if (win) {
+        windowed_msg(p, m);
+        return;
+    }
     p->msgs++;
     if (m->type == VR_MSG_FRAME) {
         if (m->u.frame.seq != p->next_seq)
@@ -91,6 +152,20 @@ static gboolean guest_pump(gpointer data)
     if (vr_conn_out_queued(guest.c) > 0)
         spice_server_char_device_wakeup(&port_sin);
     return G_SOURCE_CONTINUE;
+}
+
+/* The windowed guest: queues frames while its window has room. */
+static gboolean windowed_pump(gpointer data)
+{
+    static uint8_t au[WIN_FRAME];
+    while (win_sent < WIN_FRAMES && vr_conn_window_available(guest.c) >= WIN_FRAME + 64) {
+        struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+        f.u.frame = (struct vr_frame){ .data_len = WIN_FRAME, .data = au };
+        if (vr_conn_send(guest.c, &f) != 0)
+            break;
+        win_sent++;
+    }
+    return guest_pump(data);
 }
 
 static void dev_event(SpiceCharDeviceInstance *sin, uint8_t event)
@@ -149,6 +224,121 @@ static gboolean client_closed(void) { return !client.is_open; }
 static gboolean client_has_frames(void) { return client.frames >= want_frames; }
 static gboolean guest_has_msgs(void) { return guest.msgs >= want_msgs; }
 
+static gboolean win_done(void) { return win->done; }
+static gboolean win_ready(void) { return win->ready; }
+
+/* SPICE server on 127.0.0.1:port with our port (opened by the guest) and one
+ * with another name. */
+static SpiceServer *start_server(int port)
+{
+    SpiceServer *server = spice_server_new();
+    spice_server_set_addr(server, "127.0.0.1", 0);
+    spice_server_set_port(server, port);
+    spice_server_set_noauth(server);
+    if (spice_server_init(server, &vr_host_core) != 0) {
+        fprintf(stderr, "spice_server_init failed\n");
+        exit(2);
+    }
+    port_sin.base.sif = &char_iface.base;
+    port_sin.subtype = "port";
+    port_sin.portname = VR_DEFAULT_PORT_NAME;
+    other_sin.base.sif = &char_iface.base;
+    other_sin.subtype = "port";
+    other_sin.portname = "org.example.other";
+    CHECK(spice_server_add_interface(server, &other_sin.base) == 0, "add other port");
+    CHECK(spice_server_add_interface(server, &port_sin.base) == 0, "add port");
+    /* The guest has the port open, as QEMU reports when the guest opens it. */
+    spice_server_port_event(&port_sin, SPICE_PORT_EVENT_OPENED);
+    spice_server_port_event(&other_sin, SPICE_PORT_EVENT_OPENED);
+    return server;
+}
+
+static void stop_server(SpiceServer *server)
+{
+    spice_server_remove_interface(&port_sin.base);
+    spice_server_remove_interface(&other_sin.base);
+    spice_server_destroy(server);
+}
+
+static SpiceSession *new_session(int port)
+{
+    SpiceSession *session = spice_session_new();
+    char portstr[16];
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    g_object_set(session, "host", "127.0.0.1", "port", portstr, NULL);
+    return session;
+}
+
+static int free_port(void);
+
+static int windowed(void)
+{
+    const struct vr_conn_callbacks ccb = { .on_message = peer_msg };
+    win = mmap(NULL, sizeof(*win), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (win == MAP_FAILED) {
+        perror("mmap");
+        return 2;
+    }
+    memset(win, 0, sizeof(*win));
+    int port = free_port();
+    pid_t child = fork();
+    if (child < 0) {
+        perror("fork");
+        return 2;
+    }
+    if (child == 0) {
+        /* QEMU's side: spice-server and the guest. */
+        struct vr_conn_config wc = { .window_bytes = WIN_BYTES };
+        CHECK(vr_conn_create(&wc, &ccb, &guest, &guest.c) == 0, "guest conn");
+        SpiceServer *server = start_server(port);
+        g_timeout_add(1, windowed_pump, NULL);
+        win->ready = 1;
+        run_until(win_done, 60);
+        /* Until the parent has seen the answer to the end. */
+        for (int i = 0; i < 200 && win->ready; i++)
+            g_main_context_iteration(NULL, FALSE), g_usleep(5000);
+        stop_server(server);
+        vr_conn_destroy(guest.c);
+        _exit(t_failures ? 1 : 0);
+    }
+
+    CHECK(vr_conn_create(NULL, &ccb, &client, &client.c) == 0, "client conn");
+    for (int i = 0; i < 1000 && !win_ready(); i++)
+        g_usleep(10000);
+    CHECK(win->ready, "server started");
+    SpiceSession *session = new_session(port);
+    const struct vr_spiceport_callbacks pcb = { port_opened, port_error };
+    client_port = vr_spiceport_new(session, NULL, client.c, &pcb, &client);
+    CHECK(spice_session_connect(session), "connect");
+    CHECK(run_until(win_done, 90), "the guest heard %zu of %u frames taken (%zu feedbacks)",
+          (size_t)win->client_frames, WIN_FRAMES, (size_t)win->feedbacks);
+    const size_t window_frames = WIN_BYTES / WIN_FRAME;
+    printf("windowed: %zu frames taken, %zu feedbacks heard by the guest, at most %zu frames "
+           "taken between sending one and the guest hearing it (the window holds %zu)\n",
+           (size_t)win->client_frames, (size_t)win->feedbacks, (size_t)win->max_gap,
+           window_frames);
+    CHECK(win->max_gap <= window_frames / 4,
+          "a FEEDBACK reached the guest only %zu frames later (window %zu frames)",
+          (size_t)win->max_gap, window_frames);
+    win->ready = 0;
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "server process status %d", status);
+    vr_spiceport_free(client_port);
+    spice_session_disconnect(session);
+    g_object_unref(session);
+    for (int i = 0; i < 50; i++)
+        g_main_context_iteration(NULL, FALSE);
+    vr_conn_destroy(client.c);
+    munmap(win, sizeof(*win));
+    if (t_failures) {
+        fprintf(stderr, "%d check(s) failed\n", t_failures);
+        return 1;
+    }
+    printf("transport spiceport windowed: all checks passed\n");
+    return 0;
+}
+
 static int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -163,8 +353,10 @@ static int free_port(void)
     return ntohs(sa.sin_port);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "windowed") == 0)
+        return windowed();
     t_pool_init(17);
     const struct vr_conn_callbacks ccb = { .on_message = peer_msg };
     struct vr_conn_config big = { .max_out_bytes = 64u << 20 };
@@ -173,30 +365,8 @@ int main(void)
 
     /* Server with our port and one with another name. */
     int port = free_port();
-    SpiceServer *server = spice_server_new();
-    spice_server_set_addr(server, "127.0.0.1", 0);
-    spice_server_set_port(server, port);
-    spice_server_set_noauth(server);
-    if (spice_server_init(server, &vr_host_core) != 0) {
-        fprintf(stderr, "spice_server_init failed\n");
-        return 2;
-    }
-    port_sin.base.sif = &char_iface.base;
-    port_sin.subtype = "port";
-    port_sin.portname = VR_DEFAULT_PORT_NAME;
-    other_sin.base.sif = &char_iface.base;
-    other_sin.subtype = "port";
-    other_sin.portname = "org.example.other";
-    CHECK(spice_server_add_interface(server, &other_sin.base) == 0, "add other port");
-    CHECK(spice_server_add_interface(server, &port_sin.base) == 0, "add port");
-    /* The guest has the port open, as QEMU reports when the guest opens it. */
-    spice_server_port_event(&port_sin, SPICE_PORT_EVENT_OPENED);
-    spice_server_port_event(&other_sin, SPICE_PORT_EVENT_OPENED);
-
-    SpiceSession *session = spice_session_new();
-    char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", port);
-    g_object_set(session, "host", "127.0.0.1", "port", portstr, NULL);
+    SpiceServer *server = start_server(port);
+    SpiceSession *session = new_session(port);
     const struct vr_spiceport_callbacks pcb = { port_opened, port_error };
     VrSpicePort *vp = vr_spiceport_new(session, NULL, client.c, &pcb, &client);
     struct peer wrong = { 0 };
@@ -290,9 +460,7 @@ int main(void)
     g_object_unref(session);
     for (int i = 0; i < 50; i++)
         g_main_context_iteration(NULL, FALSE);
-    spice_server_remove_interface(&port_sin.base);
-    spice_server_remove_interface(&other_sin.base);
-    spice_server_destroy(server);
+    stop_server(server);
     vr_conn_destroy(guest.c);
     vr_conn_destroy(client.c);
     vr_conn_destroy(wrong.c);

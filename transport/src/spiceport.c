@@ -12,12 +12,32 @@
  * buffer until the message is sent). The copied bytes are consumed from the
  * conn as soon as they are handed over, so a vr_conn_reset while the write
  * is in flight can never make us consume the wrong bytes afterwards.
+ *
+ * Reads: spice-gtk's channel coroutine reads messages for as long as its
+ * socket is readable and only then sends what was queued. Feeding the conn
+ * (and so decoding) inside `port-data` would keep the socket readable while
+ * a slow client works through the guest's window, and its FEEDBACK would
+ * wait behind all of it: seconds of silence, after which the guest gives the
+ * client up. So `port-data` only appends to a pending buffer, and an idle
+ * source feeds the conn about a millisecond at a time, letting the main loop
+ * (and the coroutine's writes) run in between. A guest that honours the
+ * window keeps that buffer under the window; past PENDING_SYNC (a guest
+ * ignoring the window) the data is fed at once, as before, which restores
+ * the socket's own backpressure; PENDING_MAX is the hard limit for data
+ * that arrives while the conn is being fed (input dropped, conn reset).
  */
 #include <string.h>
 
 #include <videoredir/transport-spice.h>
 
 #define WRITE_CHUNK (64u * 1024u)
+#define PENDING_SYNC (4u << 20)
+#define PENDING_MAX (2u * VR_MAX_PAYLOAD + (8u << 20))
+#define FEED_SLICE 4096u          /* bytes per vr_conn_feed call */
+/* Feeding per idle dispatch. Short: spice-gtk takes in a large message a
+ * piece per main-loop turn, and sends only once it has read all there is,
+ * so every turn we hold delays our answers by another piece. */
+#define FEED_BUDGET_US 1000
 
 /* One write in flight. Outlives the VrSpicePort if that is freed first:
  * then port is NULL and the completion only cleans up. */
@@ -39,28 +59,123 @@ struct _VrSpicePort {
 
     struct write_op *inflight;
     GCancellable *cancel;
+
+    GByteArray *pending; /* received, not yet fed; from pending_off on */
+    guint pending_off;
+    guint feed_id;       /* idle source feeding it */
+    gboolean feeding;    /* inside vr_conn_feed */
+    gboolean dying;      /* freed while feeding: finish afterwards */
 };
 
-static void set_open(VrSpicePort *p, gboolean open)
+static void free_now(VrSpicePort *p);
+
+static guint pending_len(const VrSpicePort *p)
 {
+    return p->pending->len - p->pending_off;
+}
+
+static void pending_clear(VrSpicePort *p)
+{
+    g_byte_array_set_size(p->pending, 0);
+    p->pending_off = 0;
+    if (p->feed_id) {
+        g_source_remove(p->feed_id);
+        p->feed_id = 0;
+    }
+}
+
+/* Feeds up to max pending bytes (all if max is 0), for at most budget_us
+ * (no limit if 0). Returns FALSE if the port was freed meanwhile. */
+static gboolean feed_pending(VrSpicePort *p, guint max, gint64 budget_us)
+{
+    if (p->feeding)
+        return TRUE; /* a nested call (see port_data): the outer one goes on */
+    gint64 start = budget_us ? g_get_monotonic_time() : 0;
+    guint fed = 0;
+    p->feeding = TRUE;
+    while (pending_len(p) > 0 && !p->dying && (max == 0 || fed < max)) {
+        guint n = MIN(pending_len(p), FEED_SLICE);
+        /* Copied out: callbacks may append to (and so move) the buffer. */
+        guint8 slice[FEED_SLICE];
+        memcpy(slice, p->pending->data + p->pending_off, n);
+        p->pending_off += n;
+        fed += n;
+        int ret = vr_conn_feed(p->conn, slice, n);
+        if (ret < 0)
+            g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
+        if (budget_us && g_get_monotonic_time() - start >= budget_us)
+            break;
+    }
+    p->feeding = FALSE;
+    if (p->dying) {
+        free_now(p);
+        return FALSE;
+    }
+    if (pending_len(p) == 0) {
+        g_byte_array_set_size(p->pending, 0);
+        p->pending_off = 0;
+    } else if (p->pending_off >= p->pending->len / 2) {
+        g_byte_array_remove_range(p->pending, 0, p->pending_off);
+        p->pending_off = 0;
+    }
+    return TRUE;
+}
+
+static gboolean feed_idle(gpointer data)
+{
+    VrSpicePort *p = data;
+    guint self = g_source_get_id(g_main_current_source());
+    if (!feed_pending(p, 0, FEED_BUDGET_US))
+        return G_SOURCE_REMOVE; /* freed: the source went with it */
+    if (p->feed_id != self)
+        return G_SOURCE_REMOVE; /* cleared while feeding; a new one may run */
+    if (pending_len(p) > 0)
+        return G_SOURCE_CONTINUE;
+    p->feed_id = 0;
+    return G_SOURCE_REMOVE;
+}
+
+/* Returns FALSE if p was freed (by a callback of the conn's last input). */
+static gboolean set_open(VrSpicePort *p, gboolean open)
+{
+    /* What arrived before the change belongs to the old session (its last
+     * frames, its EOS): fed first, unless the change came up while the conn
+     * was being fed, where it is dropped with the session. */
+    if (!p->feeding && !feed_pending(p, 0, 0))
+        return FALSE;
+    pending_clear(p);
     /* Every change starts a new byte stream on both sides. */
     vr_conn_reset(p->conn);
     if (p->open == open)
-        return;
+        return TRUE;
     p->open = open;
     g_debug("port %s %s", p->name, open ? "opened" : "closed");
     if (p->cb.opened)
         p->cb.opened(p->user, open);
+    return TRUE;
 }
 
 static void port_data(SpicePortChannel *channel, gpointer data, int size, gpointer user)
 {
     VrSpicePort *p = user;
-    if (channel != p->channel || size <= 0)
+    if (channel != p->channel || size <= 0 || p->dying)
         return;
-    int ret = vr_conn_feed(p->conn, data, (size_t)size);
-    if (ret < 0)
-        g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
+    guint len = pending_len(p);
+    if (p->feeding && len + (guint)size > PENDING_MAX) {
+        /* Only a guest that ignores the flow-control window gets here. */
+        g_warning("port %s: input dropped: over %u MiB received and not yet processed",
+                  p->name, PENDING_MAX >> 20);
+        pending_clear(p);
+        vr_conn_reset(p->conn);
+        return;
+    }
+    g_byte_array_append(p->pending, data, (guint)size);
+    if (!p->feeding && len + (guint)size > PENDING_SYNC) {
+        feed_pending(p, 0, 0); /* may free p: nothing of it is used after */
+        return;
+    }
+    if (!p->feed_id)
+        p->feed_id = g_idle_add(feed_idle, p);
 }
 
 static gboolean channel_port_opened(SpicePortChannel *channel)
@@ -78,16 +193,17 @@ static void port_opened_changed(GObject *obj, GParamSpec *pspec, gpointer user)
     set_open(p, channel_port_opened(p->channel));
 }
 
-static void release(VrSpicePort *p)
+/* Returns FALSE if p was freed meanwhile (see set_open). */
+static gboolean release(VrSpicePort *p)
 {
     if (!p->channel)
-        return;
+        return TRUE;
     SpicePortChannel *ch = p->channel;
     p->channel = NULL;
     g_signal_handlers_disconnect_by_func(ch, G_CALLBACK(port_data), p);
     g_signal_handlers_disconnect_by_func(ch, G_CALLBACK(port_opened_changed), p);
     g_object_unref(ch);
-    set_open(p, FALSE);
+    return set_open(p, FALSE);
 }
 
 static void channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpointer user)
@@ -159,7 +275,8 @@ static void channel_destroy(SpiceSession *session, SpiceChannel *channel, gpoint
         return;
     if (SPICE_PORT_CHANNEL(channel) == p->channel) {
         g_debug("port %s: channel destroyed", p->name);
-        release(p);
+        if (!release(p))
+            return;
     }
     g_signal_handlers_disconnect_by_data(channel, p);
 }
@@ -179,6 +296,7 @@ VrSpicePort *vr_spiceport_new(SpiceSession *session, const char *port_name,
         p->cb = *cb;
     p->user = user;
     p->cancel = g_cancellable_new();
+    p->pending = g_byte_array_new();
     p->new_id = g_signal_connect(session, "channel-new", G_CALLBACK(channel_new), p);
     p->destroy_id = g_signal_connect(session, "channel-destroy", G_CALLBACK(channel_destroy), p);
 
@@ -243,6 +361,18 @@ void vr_spiceport_free(VrSpicePort *p)
 {
     if (!p)
         return;
+    if (p->feeding) {
+        /* From a conn callback: finished when vr_conn_feed returns. */
+        p->dying = TRUE;
+        return;
+    }
+    free_now(p);
+}
+
+static void free_now(VrSpicePort *p)
+{
+    pending_clear(p);
+    g_byte_array_unref(p->pending);
     if (p->inflight)
         p->inflight->port = NULL;
     g_cancellable_cancel(p->cancel);
