@@ -96,12 +96,22 @@ static void windowed_msg(struct peer *p, const struct vr_msg *m)
     }
 }
 
+/* A port freed by its own conn's message callback (the application quits
+ * on a message): the adapter must finish the free once the feeding ends. */
+static struct peer *free_peer;
+static VrSpicePort *free_port_in_cb;
+
 static void peer_msg(void *user, const struct vr_msg *m)
 {
     struct peer *p = user;
     if (win) {
         windowed_msg(p, m);
         return;
+    }
+    if (p == free_peer && free_port_in_cb) {
+        vr_spiceport_flush(free_port_in_cb); /* a write asked for, then the free */
+        vr_spiceport_free(free_port_in_cb);
+        free_port_in_cb = NULL;
     }
     p->msgs++;
     if (m->type == VR_MSG_FRAME) {
@@ -225,6 +235,7 @@ static gboolean client_has_frames(void) { return client.frames >= want_frames; }
 static gboolean guest_has_msgs(void) { return guest.msgs >= want_msgs; }
 
 static gboolean win_done(void) { return win->done; }
+static gboolean late_freed(void) { return free_port_in_cb == NULL; }
 static gboolean win_ready(void) { return win->ready; }
 
 /* SPICE server on 127.0.0.1:port with our port (opened by the guest) and one
@@ -439,8 +450,24 @@ int main(int argc, char **argv)
     vr_conn_create(NULL, &ccb, &late, &late.c);
     VrSpicePort *vp_late = vr_spiceport_new(session, VR_DEFAULT_PORT_NAME, late.c, &pcb, &late);
     CHECK(vr_spiceport_is_open(vp_late) && late.opened == 1, "existing channel adopted");
-    vr_spiceport_free(vp_late);
+    /* It frees itself from inside its first message (ASan checks the rest). */
+    free_peer = &late;
+    free_port_in_cb = vp_late;
+    vr_conn_send(late.c, &(struct vr_msg){ .type = VR_MSG_PING });
+    {
+        struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+        f.u.frame = (struct vr_frame){ .data_len = 3, .data = (const uint8_t *)"abc" };
+        CHECK(vr_conn_send(guest.c, &f) == 0, "queue frame");
+        want_frames = client.frames + 1;
+        pump_id = g_timeout_add(1, guest_pump, NULL);
+        CHECK(run_until(client_has_frames, 10), "frame after the late port");
+        CHECK(run_until(late_freed, 10), "late port's callback ran");
+        g_source_remove(pump_id);
+    }
+    CHECK(late.msgs == 1 && !free_port_in_cb, "late port freed from its callback");
+    free_peer = NULL;
     vr_conn_destroy(late.c);
+    free(late.data.p);
 
     /* The guest closes the port, then opens it again. */
     vr_conn_send(client.c, &(struct vr_msg){ .type = VR_MSG_PING });

@@ -64,7 +64,9 @@ struct _VrSpicePort {
     guint pending_off;
     guint feed_id;       /* idle source feeding it */
     gboolean feeding;    /* inside vr_conn_feed */
-    gboolean dying;      /* freed while feeding: finish afterwards */
+    guint busy;          /* feed_pending calls under way */
+    gboolean flush_wanted; /* vr_spiceport_flush while feeding: done after */
+    gboolean dying;      /* freed while busy: finished by the outermost call */
 };
 
 static void free_now(VrSpicePort *p);
@@ -84,22 +86,22 @@ static void pending_clear(VrSpicePort *p)
     }
 }
 
-/* Feeds up to max pending bytes (all if max is 0), for at most budget_us
- * (no limit if 0). Returns FALSE if the port was freed meanwhile. */
-static gboolean feed_pending(VrSpicePort *p, guint max, gint64 budget_us)
+/* Feeds pending bytes for at most budget_us (all of them if 0), then
+ * starts the writes the callbacks asked for. Returns FALSE if p was freed
+ * meanwhile (by the application, from a callback). */
+static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
 {
     if (p->feeding)
         return TRUE; /* a nested call (see port_data): the outer one goes on */
     gint64 start = budget_us ? g_get_monotonic_time() : 0;
-    guint fed = 0;
+    p->busy++;
     p->feeding = TRUE;
-    while (pending_len(p) > 0 && !p->dying && (max == 0 || fed < max)) {
+    while (pending_len(p) > 0 && !p->dying) {
         guint n = MIN(pending_len(p), FEED_SLICE);
         /* Copied out: callbacks may append to (and so move) the buffer. */
         guint8 slice[FEED_SLICE];
         memcpy(slice, p->pending->data + p->pending_off, n);
         p->pending_off += n;
-        fed += n;
         int ret = vr_conn_feed(p->conn, slice, n);
         if (ret < 0)
             g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
@@ -107,16 +109,28 @@ static gboolean feed_pending(VrSpicePort *p, guint max, gint64 budget_us)
             break;
     }
     p->feeding = FALSE;
+    if (!p->dying) {
+        if (pending_len(p) == 0) {
+            g_byte_array_set_size(p->pending, 0);
+            p->pending_off = 0;
+        } else if (p->pending_off >= p->pending->len / 2) {
+            g_byte_array_remove_range(p->pending, 0, p->pending_off);
+            p->pending_off = 0;
+        }
+        /* Out here, not from inside the conn's callbacks: a write can run
+         * the channel's coroutine at once, which may report the channel
+         * closed, and that must not reach the application in the middle
+         * of its message handler. */
+        if (p->flush_wanted) {
+            p->flush_wanted = FALSE;
+            vr_spiceport_flush(p);
+        }
+    }
+    if (--p->busy > 0)
+        return !p->dying; /* nested: the outermost call finishes a free */
     if (p->dying) {
         free_now(p);
         return FALSE;
-    }
-    if (pending_len(p) == 0) {
-        g_byte_array_set_size(p->pending, 0);
-        p->pending_off = 0;
-    } else if (p->pending_off >= p->pending->len / 2) {
-        g_byte_array_remove_range(p->pending, 0, p->pending_off);
-        p->pending_off = 0;
     }
     return TRUE;
 }
@@ -125,7 +139,7 @@ static gboolean feed_idle(gpointer data)
 {
     VrSpicePort *p = data;
     guint self = g_source_get_id(g_main_current_source());
-    if (!feed_pending(p, 0, FEED_BUDGET_US))
+    if (!feed_pending(p, FEED_BUDGET_US))
         return G_SOURCE_REMOVE; /* freed: the source went with it */
     if (p->feed_id != self)
         return G_SOURCE_REMOVE; /* cleared while feeding; a new one may run */
@@ -141,7 +155,7 @@ static gboolean set_open(VrSpicePort *p, gboolean open)
     /* What arrived before the change belongs to the old session (its last
      * frames, its EOS): fed first, unless the change came up while the conn
      * was being fed, where it is dropped with the session. */
-    if (!p->feeding && !feed_pending(p, 0, 0))
+    if (!p->feeding && !feed_pending(p, 0))
         return FALSE;
     pending_clear(p);
     /* Every change starts a new byte stream on both sides. */
@@ -171,7 +185,7 @@ static void port_data(SpicePortChannel *channel, gpointer data, int size, gpoint
     }
     g_byte_array_append(p->pending, data, (guint)size);
     if (!p->feeding && len + (guint)size > PENDING_SYNC) {
-        feed_pending(p, 0, 0); /* may free p: nothing of it is used after */
+        feed_pending(p, 0); /* may free p: nothing of it is used after */
         return;
     }
     if (!p->feed_id)
@@ -336,6 +350,10 @@ static void write_done(GObject *source, GAsyncResult *res, gpointer data)
 
 void vr_spiceport_flush(VrSpicePort *p)
 {
+    if (p && p->feeding) {
+        p->flush_wanted = TRUE; /* see feed_pending */
+        return;
+    }
     if (!p || p->inflight || !p->channel || !p->open)
         return;
     const guint8 *data;
@@ -361,8 +379,8 @@ void vr_spiceport_free(VrSpicePort *p)
 {
     if (!p)
         return;
-    if (p->feeding) {
-        /* From a conn callback: finished when vr_conn_feed returns. */
+    if (p->busy) {
+        /* From a callback: finished when the feeding returns. */
         p->dying = TRUE;
         return;
     }
