@@ -110,10 +110,8 @@ static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
     }
     p->feeding = FALSE;
     if (!p->dying) {
-        if (pending_len(p) == 0) {
-            g_byte_array_set_size(p->pending, 0);
-            p->pending_off = 0;
-        } else if (p->pending_off >= p->pending->len / 2) {
+        /* Drop what was fed once it is half the buffer (all of it when empty). */
+        if (p->pending_off >= p->pending->len / 2) {
             g_byte_array_remove_range(p->pending, 0, p->pending_off);
             p->pending_off = 0;
         }
