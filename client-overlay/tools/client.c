@@ -485,7 +485,7 @@ static gboolean on_tick(gpointer user)
     /* Let the last feedback reach the guest, and the desktop reach us, before
      * leaving. */
     if (a->finishing && ((vr_conn_out_queued(vr_client_conn(a->client)) == 0 &&
-                          !a->snapshot_pending) ||
+                          !vr_spiceport_writing(a->port) && !a->snapshot_pending) ||
                          now - a->finish_us > 3000000)) {
         quit(a, 0);
         return G_SOURCE_REMOVE;

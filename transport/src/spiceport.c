@@ -368,6 +368,11 @@ void vr_spiceport_flush(VrSpicePort *p)
     spice_port_channel_write_async(p->channel, op->buf, n, p->cancel, write_done, op);
 }
 
+gboolean vr_spiceport_writing(const VrSpicePort *p)
+{
+    return p && (p->inflight || p->flush_wanted);
+}
+
 gboolean vr_spiceport_is_open(const VrSpicePort *p)
 {
     return p && p->channel && p->open;

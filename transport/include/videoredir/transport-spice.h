@@ -37,6 +37,11 @@ VrSpicePort *vr_spiceport_new(SpiceSession *session, const char *port_name,
 /* Starts writing whatever the conn has queued; call after vr_conn_send. */
 void vr_spiceport_flush(VrSpicePort *port);
 
+/* TRUE while output is on its way out: a write not yet sent by spice-gtk,
+ * or one asked for during the feeding. A program that leaves after its last
+ * message waits for FALSE (and for vr_conn_out_queued to be 0). */
+gboolean vr_spiceport_writing(const VrSpicePort *port);
+
 /* TRUE while a matching port channel exists and the guest has it open. */
 gboolean vr_spiceport_is_open(const VrSpicePort *port);
 
