@@ -9,7 +9,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${1:-$top/build}")
-"$top/scripts/bootstrap.sh" "$build" -DVR_WERROR=ON >/dev/null
+VR_DEPS=deps-test.txt "$top/scripts/bootstrap.sh" "$build" -DVR_WERROR=ON >/dev/null
 bin="$build/bin"
 work=$(mktemp -d "${TMPDIR:-/tmp}/vr-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -52,7 +52,9 @@ region_arg=()
 [ -z "$region" ] && [ "$region_set" = 0 ] || region_arg=(--region "$region")
 clip=$(realpath "$clip")
 
-"$top/scripts/bootstrap.sh" "$top/build"
+deps=""
+[ "$vm" = 1 ] && deps=deps-vm.txt
+VR_DEPS="$deps" "$top/scripts/bootstrap.sh" "$top/build"
 export VR_BIN="$top/build/bin"
 . "$top/tests/e2e/lib.sh"
 mkdir -p "$out"

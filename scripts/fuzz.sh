@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (scripts/deps.txt)" >&2; exit 2; }
+command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (scripts/deps-test.txt)" >&2; exit 2; }
 
 # Configure (packages: scripts/bootstrap.sh, run by scripts/test.sh), then
 # build only the fuzz targets.

@@ -16,6 +16,6 @@ if [ "${1:-}" = --sanitize ]; then
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
   export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$top/tests/lsan.supp:print_suppressions=0}
 fi
-"$top/scripts/bootstrap.sh" "$build" "${cmake_args[@]}"
+VR_DEPS="deps-test.txt ${VR_DEPS:-}" "$top/scripts/bootstrap.sh" "$build" "${cmake_args[@]}"
 cd "$build"
 ctest --output-on-failure --timeout 600 -j"$(nproc)" "$@"
