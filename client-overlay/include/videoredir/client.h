@@ -384,6 +384,63 @@ int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struc
 /* Writes an x8r8g8b8/a8r8g8b8 pixman image as PNG. Returns 0 or negative. */
 int vr_write_png(pixman_image_t *image, const char *path);
 
+/* ---------------------------------------------------------------------- */
+/* Placement found in the picture (PROTOCOL.md, section 10).               */
+
+/*
+ * Finds the placement markers (videoredir/marker.h) of watched codes in the
+ * client's copy of the guest display, one invalidated area at a time, and
+ * keeps per code the video's rectangle on the display (the whole frame, also
+ * when part of it is covered) and its visible region (where the marker is
+ * seen). One thread; a detector is not shared.
+ */
+struct vr_marker_detector;
+
+struct vr_marker_stats {
+    uint64_t scans;          /* vr_marker_detector_scan calls that did work */
+    uint64_t pixels_scanned; /* pixels read, all passes */
+    uint64_t candidates;     /* candidate cells decoded */
+    uint64_t found;          /* markers found (one per code per scan) */
+    uint64_t collapsed;      /* visible regions collapsed to their bounding box */
+};
+
+/* Creates a detector watching no code. Returns 0, -EINVAL or -ENOMEM. */
+int vr_marker_detector_create(struct vr_marker_detector **out);
+/* Frees d. NULL is a no-op. */
+void vr_marker_detector_destroy(struct vr_marker_detector *d);
+
+/* Starts (watch) or stops looking for code (1..63); either way forgets what
+ * was found for it. Only watched codes are ever reported. Returns 0 or -EINVAL. */
+int vr_marker_detector_watch(struct vr_marker_detector *d, uint32_t code, bool watch);
+
+/* Forgets every rectangle and region found (a new display surface). */
+void vr_marker_detector_reset(struct vr_marker_detector *d);
+
+/*
+ * Scans area (display coordinates, clipped to the surface) of the display
+ * surface pixels (width x height, B G R x bytes per pixel, stride bytes per
+ * row; read only, borrowed for the call). Updates every watched code whose
+ * marker is found in the area or whose known rectangle meets it: the
+ * rectangle from the marker's lattice, the visible region with the area
+ * replaced by what matches there (at most VR_MAX_RECTS rectangles, else its
+ * bounding box). Sets bit c of *changed (may be NULL) for each code whose
+ * rectangle or region changed. Work is bounded by the area plus a fixed
+ * number of rows and columns per code found. Returns 0, -EINVAL (bad
+ * arguments, a surface over 16384 pixels wide or tall) or -ENOMEM.
+ */
+int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels, uint32_t width,
+                            uint32_t height, size_t stride, const struct vr_rect *area,
+                            uint64_t *changed);
+
+/* What is known of code: its rectangle and a copy of its visible region into
+ * visible (an initialised region); either may be NULL. Returns 0, -ENOENT
+ * (not watched or not found yet) or -EINVAL. */
+int vr_marker_detector_get(const struct vr_marker_detector *d, uint32_t code, struct vr_rect *rect,
+                           pixman_region32_t *visible);
+
+/* Counters since creation. */
+void vr_marker_detector_stats(const struct vr_marker_detector *d, struct vr_marker_stats *st);
+
 #ifdef __cplusplus
 }
 #endif
