@@ -16,6 +16,7 @@
 #include <libavutil/frame.h>
 
 #include "videoredir/client.h"
+#include <videoredir/marker.h>
 
 #define HELLO_US 1000000u
 #define PING_US 1000000u
@@ -114,6 +115,10 @@ struct vr_client {
     uint64_t protocol_errors;
     uint64_t send_errors; /* messages the output queue refused */
     struct vr_msg *scratch; /* outgoing messages; a region is 4 KiB */
+    /* Placement from the picture (VR_STREAM_MARKED streams): the detector,
+     * created with the first such stream, and the codes it watches. */
+    struct vr_marker_detector *marker;
+    uint64_t marker_watched;
 };
 
 static void logf_(struct vr_client *c, enum vr_client_log level, const char *fmt, ...)
@@ -213,6 +218,13 @@ static void queue_discard(struct stream *s)
         av_frame_free(&s->queue[(s->q_head + k) % MAX_QUEUE].frame);
     s->q_head = s->q_len = 0;
     s->q_bytes = 0;
+}
+
+/* The marker code of a stream that takes its placement from the picture, else 0. */
+static uint32_t marker_code(const struct stream *s)
+{
+    return s->used && (s->start.flags & VR_STREAM_MARKED) ? VR_STREAM_MARKER_CODE(s->start.flags)
+                                                          : 0;
 }
 
 static void stream_clear(struct stream *s)
@@ -869,6 +881,7 @@ void vr_client_destroy(struct vr_client *c)
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
         stream_clear(&c->streams[i]);
     vr_conn_destroy(c->conn);
+    vr_marker_detector_destroy(c->marker);
     free(c->scratch);
     free(c);
 }
@@ -1000,6 +1013,18 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     st->has_clock = s->has_clock;
     st->rate_q16 = s->clock.rate_q16;
     st->geometry_seq = s->geometry_seq;
+    uint32_t code = marker_code(s);
+    pixman_region32_t vis;
+    pixman_region32_init(&vis);
+    if (code && c->marker && vr_marker_detector_get(c->marker, code, &st->geometry.content, &vis) == 0) {
+        /* Placement found in the picture wins over the guest's GEOMETRY and
+         * REGION (PROTOCOL.md, section 10.4). */
+        st->has_geometry = true;
+        st->geometry.window = st->geometry.content;
+        st->has_region = true;
+        st->n_rects = (uint32_t)pixman_region32_n_rects(&vis);
+    }
+    pixman_region32_fini(&vis);
     return 0;
 }
 
@@ -1076,6 +1101,9 @@ int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region
     if (i >= VR_MAX_STREAMS || !c->streams[i].used)
         return -ENOENT;
     const struct stream *s = &c->streams[i];
+    uint32_t code = marker_code(s);
+    if (code && c->marker && vr_marker_detector_get(c->marker, code, NULL, out) == 0)
+        return 0;
     if (!s->has_geometry)
         return 0;
     const struct vr_rect *ct = &s->geometry.content;
@@ -1095,4 +1123,49 @@ int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region
 uint64_t vr_client_protocol_errors(const struct vr_client *c)
 {
     return c->protocol_errors;
+}
+
+int vr_client_display_invalidate(struct vr_client *c, const uint8_t *pixels, uint32_t width,
+                                 uint32_t height, size_t stride, const struct vr_rect *area)
+{
+    if (!c || !pixels || !area)
+        return -EINVAL;
+    uint64_t want = 0;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        uint32_t code = marker_code(&c->streams[i]);
+        if (code)
+            want |= 1ull << code;
+    }
+    if (!want && !c->marker)
+        return 0;
+    if (!c->marker) {
+        int ret = vr_marker_detector_create(&c->marker);
+        if (ret < 0)
+            return ret;
+    }
+    uint64_t added = want & ~c->marker_watched;
+    for (uint32_t code = VR_MARKER_CODE_MIN; code <= VR_MARKER_CODE_MAX; code++)
+        if (((want ^ c->marker_watched) >> code) & 1u)
+            vr_marker_detector_watch(c->marker, code, (want >> code) & 1u);
+    c->marker_watched = want;
+    if (!want)
+        return 0;
+    /* A new code may already be on screen, drawn before its stream started. */
+    struct vr_rect all = {0, 0, width, height};
+    uint64_t changed = 0;
+    int ret = vr_marker_detector_scan(c->marker, pixels, width, height, stride,
+                                      added ? &all : area, &changed);
+    for (uint32_t i = 0; i < VR_MAX_STREAMS && changed; i++) {
+        struct stream *s = &c->streams[i];
+        uint32_t code = marker_code(s);
+        if (!code || !((changed >> code) & 1u))
+            continue;
+        struct vr_rect r;
+        if (vr_marker_detector_get(c->marker, code, &r, NULL) == 0)
+            logf_(c, VR_CLOG_DEBUG, "stream %" PRIu32 ": placement from the picture %" PRId32
+                  ",%" PRId32 " %" PRIu32 "x%" PRIu32, s->id, r.x, r.y, r.w, r.h);
+        s->geometry_seq++;
+        emit(c, VR_CLIENT_EV_GEOMETRY, s->id);
+    }
+    return ret;
 }

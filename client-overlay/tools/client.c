@@ -403,6 +403,15 @@ static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h,
 {
     struct app *a = user;
     a->desktop_drawn = true;
+    SpiceDisplayPrimary p; /* streams marked "placement from the picture" */
+    if (w > 0 && h > 0 && spice_display_channel_get_primary(ch, 0, &p) && p.data &&
+        (p.format == SPICE_SURFACE_FMT_32_xRGB || p.format == SPICE_SURFACE_FMT_32_ARGB)) {
+        struct vr_rect area = { x, y, (uint32_t)w, (uint32_t)h };
+        int ret = vr_client_display_invalidate(a->client, p.data, (uint32_t)p.width,
+                                               (uint32_t)p.height, (size_t)p.stride, &area);
+        if (ret < 0)
+            g_warning("placement from the picture: %s", strerror(-ret));
+    }
 #ifdef VR_HAVE_SDL
     a->desktop_dirty = true;
 #endif

@@ -137,6 +137,9 @@ static int check_start(const struct vr_stream_start *s)
     if ((s->flags & VR_STREAM_ANNEXB) && s->codec != VR_CODEC_H264 &&
         s->codec != VR_CODEC_HEVC)
         return -EINVAL;
+    /* A marked stream names its marker code. */
+    if ((s->flags & VR_STREAM_MARKED) && VR_STREAM_MARKER_CODE(s->flags) == 0)
+        return -EINVAL;
     if ((ret = check_dimension(s->width)) < 0 || (ret = check_dimension(s->height)) < 0)
         return ret;
     if (s->timebase_num == 0 || s->timebase_den == 0)

@@ -374,6 +374,11 @@ static void test_decode_malformed(void)
     CHECK_EQ(decode_patched(S_START, 0, U16, VR_CODEC_COUNT_), -EINVAL);
     CHECK_EQ(decode_patched(S_START, 0, U16, 0xffff), -EINVAL);
     CHECK_EQ(decode_patched(S_START, 2, U16, VR_STREAM_ANNEXB), 0);      /* h264 annexb ok */
+    /* placement from the picture: the marker code (bits 8-13) must be set */
+    CHECK_EQ(decode_patched(S_START, 2, U16, VR_STREAM_MARKED | (5u << VR_STREAM_MARKER_SHIFT)), 0);
+    CHECK_EQ(decode_patched(S_START, 2, U16, VR_STREAM_MARKED | VR_STREAM_MARKER_MASK), 0);
+    CHECK_EQ(decode_patched(S_START, 2, U16, VR_STREAM_MARKED), -EINVAL);
+    CHECK_EQ(decode_patched(S_START, 2, U16, 7u << VR_STREAM_MARKER_SHIFT), 0); /* unmarked: ignored */
     CHECK_EQ(decode_patched(S_START, 4, U32, 0), -EINVAL);              /* width 0 */
     CHECK_EQ(decode_patched(S_START, 8, U32, 0), -EINVAL);              /* height 0 */
     CHECK_EQ(decode_patched(S_START, 4, U32, VR_MAX_DIMENSION + 1), -E2BIG);

@@ -231,6 +231,19 @@ bool vr_client_clock_offset(const struct vr_client *c, int64_t *offset_us, uint3
 /* Protocol errors seen (malformed, unknown, hostile). */
 uint64_t vr_client_protocol_errors(const struct vr_client *c);
 
+/*
+ * The guest display changed in area (its coordinates): for streams started
+ * with VR_STREAM_MARKED, looks for their placement marker there (the whole
+ * surface when a marked stream is new) and, where found, takes the video's
+ * rectangle and visible region from the picture instead of GEOMETRY/REGION
+ * (vr_client_stream_stats, vr_client_stream_region; VR_CLIENT_EV_GEOMETRY
+ * when they change). pixels: the display's primary surface, B G R x bytes,
+ * width x height, stride bytes per row, borrowed for the call. Costs nothing
+ * while no stream is marked. Returns 0 or a negative errno.
+ */
+int vr_client_display_invalidate(struct vr_client *c, const uint8_t *pixels, uint32_t width,
+                                 uint32_t height, size_t stride, const struct vr_rect *area);
+
 /* ---------------------------------------------------------------------- */
 /* Viewport: guest desktop coordinates -> widget device pixels.            */
 

@@ -89,6 +89,13 @@ enum vr_role {
 
 /* stream_start.flags */
 #define VR_STREAM_ANNEXB (1u << 0) /* H.264/HEVC in start-code form (no avcC/hvcC) */
+/* The guest's placeholder frames carry the placement marker (videoredir/marker.h)
+ * with the code in bits 8-13 (1..63): the client takes the video's rectangle
+ * and visible region from the picture (PROTOCOL.md, section 10). */
+#define VR_STREAM_MARKED (1u << 1)
+#define VR_STREAM_MARKER_SHIFT 8u
+#define VR_STREAM_MARKER_MASK (0x3fu << VR_STREAM_MARKER_SHIFT)
+#define VR_STREAM_MARKER_CODE(flags) (((uint32_t)(flags) & VR_STREAM_MARKER_MASK) >> VR_STREAM_MARKER_SHIFT)
 
 /* Reasons carried by stop, reject and keyframe_request. */
 enum vr_reason {
