@@ -107,6 +107,7 @@ static void quit(struct app *a, int code)
 }
 
 static gboolean on_wakeup(gpointer user);
+static void find_placement(struct app *a, int x, int y, int w, int h);
 
 #ifdef VR_HAVE_SDL
 static pixman_image_t *make_canvas(struct app *a);
@@ -380,8 +381,10 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
     struct app *a = user;
     if (ev == VR_CLIENT_EV_PRESENT)
         on_present(a, stream_id);
-    if (ev == VR_CLIENT_EV_STREAM_START)
+    if (ev == VR_CLIENT_EV_STREAM_START) {
         note_start(a, stream_id);
+        find_placement(a, 0, 0, 1, 1);
+    }
 #ifdef VR_HAVE_SDL
     if (a->window && !a->sdl_idle) /* draw after this input, not inside it */
         a->sdl_idle = g_idle_add(sdl_idle, a);
@@ -399,19 +402,28 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
         a->snapshot_pending = true;
 }
 
+/* Streams marked "placement from the picture": look for their marker in the
+ * part of the display that changed (the library scans the whole display
+ * itself when a marked stream is new). */
+static void find_placement(struct app *a, int x, int y, int w, int h)
+{
+    SpiceDisplayPrimary p;
+    if (!a->display || w <= 0 || h <= 0 || !spice_display_channel_get_primary(a->display, 0, &p) ||
+        !p.data || (p.format != SPICE_SURFACE_FMT_32_xRGB && p.format != SPICE_SURFACE_FMT_32_ARGB))
+        return;
+    struct vr_rect area = { x, y, (uint32_t)w, (uint32_t)h };
+    g_debug("display changed: %d,%d %dx%d", x, y, w, h);
+    int ret = vr_client_display_invalidate(a->client, p.data, (uint32_t)p.width, (uint32_t)p.height,
+                                           (size_t)p.stride, &area);
+    if (ret < 0)
+        g_warning("placement from the picture: %s", strerror(-ret));
+}
+
 static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
 {
     struct app *a = user;
     a->desktop_drawn = true;
-    SpiceDisplayPrimary p; /* streams marked "placement from the picture" */
-    if (w > 0 && h > 0 && spice_display_channel_get_primary(ch, 0, &p) && p.data &&
-        (p.format == SPICE_SURFACE_FMT_32_xRGB || p.format == SPICE_SURFACE_FMT_32_ARGB)) {
-        struct vr_rect area = { x, y, (uint32_t)w, (uint32_t)h };
-        int ret = vr_client_display_invalidate(a->client, p.data, (uint32_t)p.width,
-                                               (uint32_t)p.height, (size_t)p.stride, &area);
-        if (ret < 0)
-            g_warning("placement from the picture: %s", strerror(-ret));
-    }
+    find_placement(a, x, y, w, h);
 #ifdef VR_HAVE_SDL
     a->desktop_dirty = true;
 #endif

@@ -69,6 +69,7 @@ struct options {
     bool verbose;
     bool have_device;
     const char *record;        /* --record FILE */
+    uint32_t marker;           /* --marker CODE: placement from the picture */
     struct change changes[MAX_CHANGES];
     uint32_t n_changes;
 };
@@ -76,6 +77,7 @@ struct options {
 struct app {
     struct options o;
     struct vr_source *src;
+    struct vr_stream_start start; /* the source's, with --marker's flags */
     struct vr_guest *guest;
     int fd;
     uint64_t next_open_us;
@@ -162,6 +164,10 @@ static void usage(FILE *f)
             "                           start (keyframe with DISCONT)\n"
             "      --restart-at T       at T seconds, stop the stream (user) and start it again\n"
             "                           from the file's start\n"
+            "      --marker CODE        the player shows a placeholder with the placement marker\n"
+            "                           of CODE (1..63, PROTOCOL.md section 10): the client\n"
+            "                           takes the video's place and visible region from the\n"
+            "                           picture; --window etc. are used until it is found\n"
             "  -v, --verbose            log protocol details\n"
             "  -h, --help               this text\n"
             "      --version            print the version\n"
@@ -344,6 +350,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { "region-at", required_argument, NULL, 'E' },
         { "flush-at", required_argument, NULL, 'F' },
         { "restart-at", required_argument, NULL, 'S' },
+        { "marker", required_argument, NULL, 'M' },
         { NULL, 0, NULL, 0 },
     };
     o->device = DEFAULT_DEVICE;
@@ -359,6 +366,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'R':
             o->record = optarg;
+            break;
+        case 'M':
+            if (!parse_u32(optarg, &o->marker) || o->marker < 1 || o->marker > 63) {
+                fprintf(stderr, "videoredir-capture: --marker wants a code 1..63, not '%s'\n", optarg);
+                return -1;
+            }
             break;
         case 'G':
         case 'E':
@@ -546,7 +559,7 @@ static int apply_changes(struct app *a, double rel_us, int *err)
             if (r == 0)
                 r = vr_source_rewind(a->src);
             if (r == 0)
-                r = vr_guest_set_stream(a->guest, vr_source_stream_start(a->src), &a->geom,
+                r = vr_guest_set_stream(a->guest, &a->start, &a->geom,
                                         a->cur_region);
             over = 1;
             break;
@@ -871,7 +884,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "videoredir-capture: %s\n", err);
         return EXIT_INPUT;
     }
-    const struct vr_stream_start *ss = vr_source_stream_start(a->src);
+    a->start = *vr_source_stream_start(a->src);
+    if (a->o.marker)
+        a->start.flags |= VR_STREAM_MARKED | (a->o.marker << VR_STREAM_MARKER_SHIFT);
+    const struct vr_stream_start *ss = &a->start;
     if (a->o.verbose)
         fprintf(stderr, "videoredir-capture: %s: %s, %s %ux%u, time base %u/%u, %u/%u fps, %u bytes extradata%s\n",
                 a->o.file, vr_source_container(a->src), vr_codec_name(ss->codec), ss->width, ss->height,

@@ -1,5 +1,11 @@
 /* The desktop picture: a built-in one with known colours, or an image file
- * decoded and scaled by clip.c. */
+ * decoded and scaled by clip.c; optionally a player's placeholder frame with
+ * the placement marker on it. */
+#include <errno.h>
+
+#include <libswscale/swscale.h>
+#include <videoredir/marker.h>
+
 #include "host.h"
 
 /* Colours screenshot tests can rely on. */
@@ -55,4 +61,42 @@ uint32_t *vr_host_desktop_load(const char *path, uint32_t w, uint32_t h, GError 
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "no picture in %s", path);
     vr_host_clip_close(clip);
     return px;
+}
+
+int vr_host_desktop_paint_marker(uint32_t *px, uint32_t w, uint32_t h, uint32_t code,
+                                 uint32_t src_w, uint32_t src_h, int x, int y, uint32_t rw,
+                                 uint32_t rh)
+{
+    /* As a player shows a placeholder frame: limited-range I420 (BT.709)
+     * scaled with swscale's bilinear filter into its rectangle. */
+    if (x < 0 || y < 0 || rw < 2 || rh < 2 || (uint64_t)x + rw > w || (uint64_t)y + rh > h)
+        return -EINVAL;
+    uint32_t cw = (src_w + 1) / 2, ch = (src_h + 1) / 2;
+    uint8_t *planes = g_malloc((size_t)src_w * src_h + 2u * (size_t)cw * ch);
+    uint8_t *py = planes, *pu = py + (size_t)src_w * src_h, *pv = pu + (size_t)cw * ch;
+    int ret = vr_marker_draw_i420(code, src_w, src_h, 0, py, src_w, pu, cw, pv, cw);
+    struct SwsContext *sws = ret < 0 ? NULL
+                                     : sws_getContext((int)src_w, (int)src_h, AV_PIX_FMT_YUV420P,
+                                                      (int)rw, (int)rh, AV_PIX_FMT_BGRA,
+                                                      SWS_BILINEAR, NULL, NULL, NULL);
+    if (sws) {
+        const int *coef = sws_getCoefficients(SWS_CS_ITU709);
+        sws_setColorspaceDetails(sws, coef, 0, coef, 1, 0, 1 << 16, 1 << 16);
+        const uint8_t *src[4] = {py, pu, pv, NULL};
+        int src_stride[4] = {(int)src_w, (int)cw, (int)cw, 0};
+        uint8_t *dst[4] = {(uint8_t *)(px + (size_t)y * w + (uint32_t)x), NULL, NULL, NULL};
+        int dst_stride[4] = {(int)(w * 4), 0, 0, 0};
+        sws_scale(sws, src, src_stride, 0, (int)src_h, dst, dst_stride);
+        sws_freeContext(sws);
+    } else if (ret == 0) {
+        ret = -ENOMEM;
+    }
+    g_free(planes);
+    return ret;
+}
+
+void vr_host_desktop_fill(uint32_t *px, uint32_t w, uint32_t h, int x, int y, int rw, int rh,
+                          uint32_t colour)
+{
+    fill(px, w, w, h, x, y, rw, rh, colour);
 }

@@ -50,6 +50,16 @@ void vr_host_display_stop(struct vr_host_display *d);
  * *error set. */
 uint32_t *vr_host_desktop_builtin(uint32_t width, uint32_t height);
 uint32_t *vr_host_desktop_load(const char *path, uint32_t width, uint32_t height, GError **error);
+/* Paints into the desktop px (w x h, xRGB) what a player shows of a
+ * placeholder frame of src_w x src_h with the placement marker of code:
+ * limited-range I420 scaled bilinearly into x,y rw x rh (inside the desktop).
+ * Returns 0, -EINVAL or -ENOMEM. */
+int vr_host_desktop_paint_marker(uint32_t *px, uint32_t w, uint32_t h, uint32_t code,
+                                 uint32_t src_w, uint32_t src_h, int x, int y, uint32_t rw,
+                                 uint32_t rh);
+/* Fills x,y rw x rh of the desktop px (w x h) with colour (clipped). */
+void vr_host_desktop_fill(uint32_t *px, uint32_t w, uint32_t h, int x, int y, int rw, int rh,
+                          uint32_t colour);
 
 /* Decoded pictures of a media file (clip.c), converted to x8r8g8b8 at
  * w x h (0 x 0: the coded size). */

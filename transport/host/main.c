@@ -37,12 +37,113 @@ static int parse_streaming(const char *s)
     return -1;
 }
 
+static int parse_image_compression(const char *s)
+{
+    static const struct { const char *name; int mode; } modes[] = {
+        { "off", SPICE_IMAGE_COMPRESSION_OFF }, { "auto_glz", SPICE_IMAGE_COMPRESSION_AUTO_GLZ },
+        { "auto_lz", SPICE_IMAGE_COMPRESSION_AUTO_LZ }, { "quic", SPICE_IMAGE_COMPRESSION_QUIC },
+        { "glz", SPICE_IMAGE_COMPRESSION_GLZ }, { "lz", SPICE_IMAGE_COMPRESSION_LZ },
+        { "lz4", SPICE_IMAGE_COMPRESSION_LZ4 },
+    };
+    if (!s)
+        return SPICE_IMAGE_COMPRESSION_AUTO_GLZ;
+    for (size_t i = 0; i < G_N_ELEMENTS(modes); i++)
+        if (!strcmp(s, modes[i].name))
+            return modes[i].mode;
+    return -1;
+}
+
+static int parse_wan(const char *s)
+{
+    if (!s || !strcmp(s, "auto"))
+        return SPICE_WAN_COMPRESSION_AUTO;
+    if (!strcmp(s, "never"))
+        return SPICE_WAN_COMPRESSION_NEVER;
+    if (!strcmp(s, "always"))
+        return SPICE_WAN_COMPRESSION_ALWAYS;
+    return -1;
+}
+
+/* --marker and --cover: drawn like a player's window once a client watches,
+ * so that spice-server compresses them as it would a guest's drawing (the
+ * desktop a client finds on connecting is always sent lossless). */
+struct extras {
+    struct vr_host_display *display;
+    uint32_t *pixels; /* the desktop with the extras, w x h */
+    unsigned w;
+    int x1, y1, x2, y2; /* what they cover */
+};
+
+static void extras_add(struct extras *e, int x, int y, unsigned rw, unsigned rh, unsigned w,
+                       unsigned h)
+{
+    int x2 = MIN(x + (int)rw, (int)w), y2 = MIN(y + (int)rh, (int)h);
+    x = MAX(x, 0);
+    y = MAX(y, 0);
+    if (x >= x2 || y >= y2)
+        return;
+    if (e->x2 <= e->x1) {
+        e->x1 = x, e->y1 = y, e->x2 = x2, e->y2 = y2;
+        return;
+    }
+    e->x1 = MIN(e->x1, x), e->y1 = MIN(e->y1, y), e->x2 = MAX(e->x2, x2), e->y2 = MAX(e->y2, y2);
+}
+
+static uint32_t *paint_extras(const uint32_t *desk, unsigned w, unsigned h, const char *marker,
+                              const char *cover, struct extras *e)
+{
+    unsigned code, rw, rh;
+    int x, y;
+    char tail;
+    uint32_t *px = g_memdup2(desk, (gsize)w * h * 4);
+    e->w = w;
+    if (marker) {
+        if (sscanf(marker, "%u@%d,%d,%ux%u%c", &code, &x, &y, &rw, &rh, &tail) != 5 ||
+            vr_host_desktop_paint_marker(px, w, h, code, 1280, 720, x, y, rw, rh) < 0) {
+            fprintf(stderr, "videoredir-host: bad --marker %s (CODE@X,Y,WxH: code 1..63, a "
+                    "rectangle inside the desktop)\n", marker);
+            g_free(px);
+            return NULL;
+        }
+        extras_add(e, x, y, rw, rh, w, h);
+    }
+    if (cover) {
+        if (sscanf(cover, "%d,%d,%ux%u%c", &x, &y, &rw, &rh, &tail) != 4 || rw > 8192 || rh > 8192) {
+            fprintf(stderr, "videoredir-host: bad --cover %s (X,Y,WxH)\n", cover);
+            g_free(px);
+            return NULL;
+        }
+        vr_host_desktop_fill(px, w, h, x, y, (int)rw, (int)rh, 0xefebe4u);
+        extras_add(e, x, y, rw, rh, w, h);
+    }
+    return px;
+}
+
+static gboolean paint_extras_when_watched(gpointer data)
+{
+    struct extras *e = data;
+    if (!vr_host_display_has_client(e->display))
+        return G_SOURCE_CONTINUE;
+    if (e->x2 > e->x1 &&
+        vr_host_display_paint(e->display, e->x1, e->y1, (uint32_t)(e->x2 - e->x1),
+                              (uint32_t)(e->y2 - e->y1),
+                              (const uint8_t *)(e->pixels + (size_t)e->y1 * e->w + (size_t)e->x1),
+                              (size_t)e->w * 4) < 0)
+        return G_SOURCE_CONTINUE; /* queue full: next time */
+    g_message("marker and cover painted");
+    g_clear_pointer(&e->pixels, g_free);
+    return G_SOURCE_REMOVE;
+}
+
 int main(int argc, char **argv)
 {
     int port = 5930, status = 1;
     char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
     char *play = NULL, *play_at = NULL, *play_size = NULL, *streaming = NULL, *video_codecs = NULL;
     int play_loops = 1;
+    char *marker = NULL, *cover = NULL, *image_comp = NULL, *jpeg_wan = NULL;
+    struct extras extras = { 0 };
+    guint extras_timer = 0;
     struct vr_host_player *player = NULL;
     GOptionEntry entries[] = {
         { "spice-port", 'p', 0, G_OPTION_ARG_INT, &port, "SPICE TCP port (default 5930)", "N" },
@@ -64,6 +165,17 @@ int main(int argc, char **argv)
           "spice-server's own video detection and re-encoding: off, filter or all (default off, as in QEMU without streaming-video=)", "MODE" },
         { "video-codecs", 0, 0, G_OPTION_ARG_STRING, &video_codecs,
           "spice-server's encoders for streaming, e.g. spice:mjpeg;gstreamer:h264 (default: the server's)", "LIST" },
+        { "marker", 0, 0, G_OPTION_ARG_STRING, &marker,
+          "paint on the desktop a player's placeholder frame with the placement marker of CODE "
+          "(a 1280x720 frame scaled bilinearly into the rectangle)", "CODE@X,Y,WxH" },
+        { "cover", 0, 0, G_OPTION_ARG_STRING, &cover,
+          "paint a flat window (light grey) over the desktop, after --marker", "X,Y,WxH" },
+        { "image-compression", 0, 0, G_OPTION_ARG_STRING, &image_comp,
+          "spice-server's image compression: off, auto_glz, auto_lz, quic, glz, lz, lz4 "
+          "(default: the server's, auto_glz)", "MODE" },
+        { "jpeg-wan-compression", 0, 0, G_OPTION_ARG_STRING, &jpeg_wan,
+          "spice-server's lossy JPEG for photo-like images: auto, never, always (default: the "
+          "server's, auto)", "MODE" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     /* stdout carries only the ready line: debug output goes to stderr too. */
@@ -143,6 +255,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "videoredir-host: %s\n", err->message);
         goto out;
     }
+    if ((marker || cover) && !(extras.pixels = paint_extras(pixels, w, h, marker, cover, &extras))) {
+        status = 2;
+        goto out;
+    }
+    int image_mode = parse_image_compression(image_comp), jpeg_mode = parse_wan(jpeg_wan);
+    if (image_mode < 0 || jpeg_mode < 0) {
+        fprintf(stderr, "videoredir-host: bad --%s %s (see --help)\n",
+                image_mode < 0 ? "image-compression" : "jpeg-wan-compression",
+                image_mode < 0 ? image_comp : jpeg_wan);
+        status = 2;
+        goto out;
+    }
 
     /* spice-server writes to client sockets with plain write(): a client
      * that vanishes with data in flight would kill us with SIGPIPE instead of
@@ -158,6 +282,10 @@ int main(int argc, char **argv)
     spice_server_set_port(server, port);
     spice_server_set_noauth(server);
     spice_server_set_streaming_video(server, stream_mode);
+    if (image_comp)
+        spice_server_set_image_compression(server, (SpiceImageCompression)image_mode);
+    if (jpeg_wan)
+        spice_server_set_jpeg_compression(server, (spice_wan_compression_t)jpeg_mode);
     if (video_codecs && spice_server_set_video_codecs(server, video_codecs) != 0) {
         fprintf(stderr, "videoredir-host: spice-server takes none of --video-codecs %s\n", video_codecs);
         status = 2;
@@ -177,6 +305,10 @@ int main(int argc, char **argv)
     if (ret < 0) {
         fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
         goto out;
+    }
+    if (extras.pixels) {
+        extras.display = display;
+        extras_timer = g_timeout_add(20, paint_extras_when_watched, &extras);
     }
     if (play) {
         if (vr_host_player_start(display, play, px, py, pw, ph, (uint32_t)play_loops, on_play_done,
@@ -198,6 +330,9 @@ out:
         g_source_remove(sigint);
     if (sigterm)
         g_source_remove(sigterm);
+    if (extras_timer && extras.pixels) /* still pending */
+        g_source_remove(extras_timer);
+    g_free(extras.pixels);
     vr_host_player_stop(player);
     vr_host_port_stop(vport);
     vr_host_display_stop(display);
@@ -218,5 +353,9 @@ out:
     g_free(play_size);
     g_free(streaming);
     g_free(video_codecs);
+    g_free(marker);
+    g_free(cover);
+    g_free(image_comp);
+    g_free(jpeg_wan);
     return status;
 }
