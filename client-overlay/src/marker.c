@@ -27,7 +27,7 @@
 #define N_CODES (VR_MARKER_CODE_MAX + 1)
 #define MAX_LINE 16384       /* pixels of one scanned row or column */
 #define MAX_EDGES 4096       /* edges kept per line */
-#define SEED_STEP 3          /* rows between seed rows: sub-blocks >= 4 px tall */
+#define SEED_STEP 4          /* rows between seed rows: sub-blocks are >= 8 px tall at the smallest size supported */
 #define MAX_ATTEMPTS 64      /* candidate cells decoded per scan */
 #define MIN_RUN 2            /* shorter flat runs are transitions */
 #define MAX_GAP 3            /* transition pixels allowed between two runs */
@@ -52,7 +52,11 @@ struct mark {
     bool watched, found;
     struct vr_rect rect;
     double x0, y0, sw, sh; /* lattice: sub-block edges at x0 + k * sw */
+    double gain, bias;     /* luma seen = gain * nominal + bias */
     pixman_region32_t visible;
+    bool last_valid;          /* last_area / last_hash describe the last match */
+    pixman_box32_t last_area; /* the last area matched (inside rect) */
+    uint64_t last_hash;       /* and a hash of its pixels then */
     uint8_t level[VR_MARKER_LATTICE_H][VR_MARKER_LATTICE_W];
 };
 
@@ -91,13 +95,21 @@ static inline void pixel(const struct surface *s, int32_t x, int32_t y, int *lum
     grey_at(s->data + (size_t)y * s->stride + (size_t)x * 4u, luma, spread); /* B G R x */
 }
 
+/* Level of each luma value, -1 for none (filled by the first create). */
+static int8_t level_of[256];
+
+static void level_table(void)
+{
+    for (int l = 0; l < 256; l++) {
+        int q = (l - (int)VR_MARKER_LEVEL0 + 30) / 60;
+        q = q < 0 ? 0 : q > 3 ? 3 : q;
+        level_of[l] = (int8_t)(abs(l - levels[q]) <= LEVEL_TOL ? q : -1);
+    }
+}
+
 static inline int classify(int luma, int spread)
 {
-    if (spread > GREY_TOL)
-        return -1;
-    int q = (luma - (int)VR_MARKER_LEVEL0 + 30) / 60;
-    q = q < 0 ? 0 : q > 3 ? 3 : q;
-    return abs(luma - levels[q]) <= LEVEL_TOL ? q : -1;
+    return spread > GREY_TOL ? -1 : level_of[luma];
 }
 
 /* Reads n pixels from (x, y) stepping (dx, dy) into d->luma / d->cls. */
@@ -392,6 +404,46 @@ static bool try_seed(struct vr_marker_detector *d, const struct surface *s, cons
     return false;
 }
 
+/* 1 if the B G R x pixel p is grey with a luma in [lo, hi]. */
+static inline int match_px(const uint8_t *p, int lo, int hi)
+{
+    int b = p[0], g = p[1], r = p[2];
+    int mx = r > g ? r : g, mn = r < g ? r : g;
+    mx = b > mx ? b : mx;
+    mn = b < mn ? b : mn;
+    int l = (r * 77 + g * 150 + b * 29 + 128) >> 8;
+    return (mx - mn <= GREY_TOL) & (l >= lo) & (l <= hi);
+}
+
+/* Hash of the pixels of area ∩ rect (written to inter); false if empty.
+ * FNV-1a over 64-bit words: about as fast as reading them. */
+static bool area_hash(const struct surface *s, const struct vr_rect *rect, const pixman_box32_t *area,
+                      pixman_box32_t *inter, uint64_t *hash)
+{
+    int32_t x1 = area->x1 > rect->x ? area->x1 : rect->x;
+    int32_t y1 = area->y1 > rect->y ? area->y1 : rect->y;
+    int32_t x2 = area->x2 < rect->x + (int32_t)rect->w ? area->x2 : rect->x + (int32_t)rect->w;
+    int32_t y2 = area->y2 < rect->y + (int32_t)rect->h ? area->y2 : rect->y + (int32_t)rect->h;
+    if (x1 >= x2 || y1 >= y2)
+        return false;
+    *inter = (pixman_box32_t){x1, y1, x2, y2};
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t bytes = (size_t)(x2 - x1) * 4u;
+    for (int32_t y = y1; y < y2; y++) {
+        const uint8_t *p = s->data + (size_t)y * s->stride + (size_t)x1 * 4u;
+        size_t i = 0;
+        for (; i + 8 <= bytes; i += 8) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            h = (h ^ w) * 0x100000001b3ull;
+        }
+        for (; i < bytes; i++)
+            h = (h ^ p[i]) * 0x100000001b3ull;
+    }
+    *hash = h;
+    return true;
+}
+
 /* Rows of area ∩ rect where the pixels match the lattice of m, as boxes. */
 static int match_area(struct vr_marker_detector *d, const struct surface *s, struct mark *m,
                       const pixman_box32_t *area, pixman_region32_t *out)
@@ -406,11 +458,15 @@ static int match_area(struct vr_marker_detector *d, const struct surface *s, str
     uint32_t w = (uint32_t)(x2 - x1);
     /* per column: sub-block, and the neighbour across a close inner edge */
     uint8_t *gx = malloc(w), *gx2 = malloc(w);
-    if (!gx || !gx2) {
+    int16_t *bounds = malloc((size_t)w * 4 * sizeof(int16_t));
+    if (!gx || !gx2 || !bounds) {
         free(gx);
         free(gx2);
+        free(bounds);
         return -ENOMEM;
     }
+    int16_t *lo_in = bounds, *hi_in = bounds + w, *lo_all = bounds + 2 * w, *hi_all = bounds + 3 * w;
+    int32_t key_gy = -1, key_gy2 = -1;
     for (uint32_t i = 0; i < w; i++) {
         double f = (x1 + (int32_t)i + 0.5 - m->x0) / m->sw;
         int32_t g = (int32_t)floor(f);
@@ -449,24 +505,32 @@ static int match_area(struct vr_marker_detector *d, const struct surface *s, str
         const uint8_t *row = s->data + (size_t)y * s->stride;
         const uint8_t *row_in = s->data + (size_t)y_in * s->stride;
         d->stats.pixels_scanned += w;
-        for (uint32_t i = 0; i < w; i++) {
-            int l, sp;
-            grey_at(row + (size_t)(x1 + (int32_t)i) * 4u, &l, &sp);
-            int e0 = m->level[gy][gx[i]], e1 = m->level[gy][gx2[i]];
-            int e2 = m->level[gy2][gx[i]], e3 = m->level[gy2][gx2[i]];
-            int lo = e0 < e1 ? e0 : e1, hi = e0 > e1 ? e0 : e1;
-            bool ok;
-            if (gy2 == gy) {
-                ok = sp <= GREY_TOL && l >= lo - MATCH_TOL && l <= hi + MATCH_TOL;
-            } else {
-                int li, spi;
-                grey_at(row_in + (size_t)(x1 + (int32_t)i) * 4u, &li, &spi);
-                ok = spi <= GREY_TOL && li >= lo - MATCH_TOL && li <= hi + MATCH_TOL;
+        if (gy != key_gy || gy2 != key_gy2) {
+            /* expected bounds per column: the same for every row of a band */
+            key_gy = gy;
+            key_gy2 = gy2;
+            for (uint32_t i = 0; i < w; i++) {
+                int e0 = m->level[gy][gx[i]], e1 = m->level[gy][gx2[i]];
+                int e2 = m->level[gy2][gx[i]], e3 = m->level[gy2][gx2[i]];
+                int lo = e0 < e1 ? e0 : e1, hi = e0 > e1 ? e0 : e1;
+                lo_in[i] = (int16_t)(lo - MATCH_TOL);
+                hi_in[i] = (int16_t)(hi + MATCH_TOL);
                 lo = e2 < lo ? e2 : lo, hi = e2 > hi ? e2 : hi;
                 lo = e3 < lo ? e3 : lo, hi = e3 > hi ? e3 : hi;
-                ok = ok && sp <= GREY_TOL && l >= lo - MATCH_TOL && l <= hi + MATCH_TOL;
+                lo_all[i] = (int16_t)(lo - MATCH_TOL);
+                hi_all[i] = (int16_t)(hi + MATCH_TOL);
             }
-            d->ok[i] = ok;
+        }
+        /* branch-free, so that the compiler can vectorise it */
+        const uint8_t *p = row + (size_t)x1 * 4u;
+        if (gy2 == gy) {
+            for (uint32_t i = 0; i < w; i++)
+                d->ok[i] = (uint8_t)match_px(p + 4u * i, lo_in[i], hi_in[i]);
+        } else {
+            const uint8_t *q = row_in + (size_t)x1 * 4u;
+            for (uint32_t i = 0; i < w; i++)
+                d->ok[i] = (uint8_t)(match_px(q + 4u * i, lo_in[i], hi_in[i]) &
+                                     match_px(p + 4u * i, lo_all[i], hi_all[i]));
         }
         /* close gaps of noise (<= 2 px), drop slivers (< 4 px) */
         for (uint32_t i = 1; i + 1 < w; i++)
@@ -516,11 +580,91 @@ static int match_area(struct vr_marker_detector *d, const struct surface *s, str
     }
     free(gx);
     free(gx2);
+    free(bounds);
     if (collapse)
         pixman_region32_reset(out, &bbox);
     else if (nb && !pixman_region32_init_rects(out, d->boxes, (int)nb))
         return -ENOMEM;
     return 0;
+}
+
+/* Whether the candidate g at row y continues the lattice already known for
+ * m: same sub-block size and phase, and its sub-blocks have the expected
+ * greys (a video moved by whole sub-blocks would not). Then nothing needs to
+ * be decoded or fitted again. */
+static bool continues_mark(const struct surface *s, const struct mark *m, const struct group *g,
+                           int32_t y)
+{
+    if (!m->watched || !m->found || y < m->rect.y || y >= m->rect.y + (int32_t)m->rect.h)
+        return false;
+    double tol = m->sw * 0.03 > 0.5 ? m->sw * 0.03 : 0.5;
+    if (fabs(g->step - m->sw) > tol)
+        return false;
+    double k = (g->origin - m->x0) / m->sw;
+    if (fabs(k - round(k)) * m->sw > 1.0)
+        return false;
+    int32_t gy = (int32_t)floor((y + 0.5 - m->y0) / m->sh);
+    if (gy < 0 || gy >= (int32_t)VR_MARKER_LATTICE_H)
+        return false;
+    for (uint32_t i = 0; i + 1 < g->count; i++) {
+        int32_t gx = (int32_t)lround(k) + (int32_t)i;
+        if (gx < 0 || gx >= (int32_t)VR_MARKER_LATTICE_W)
+            return false;
+        int l, sp;
+        if (!sample(s, g->origin + (i + 0.5) * g->step, y + 0.5, 0, &l, &sp) || sp > GREY_TOL ||
+            abs(l - m->level[gy][gx]) > MATCH_TOL)
+            return false;
+    }
+    return true;
+}
+
+/* Looks for candidates on row y between x1 and x2 and decodes them. */
+static void scan_segment(struct vr_marker_detector *d, const struct surface *s, int32_t x1,
+                         int32_t x2, int32_t y, bool *found, struct hit *hits,
+                         struct vr_rect *found_rect, uint32_t *attempts)
+{
+    uint32_t n = (uint32_t)(x2 - x1);
+    if (n < 8)
+        return;
+    read_line(d, s, x1, y, 1, 0, n);
+    uint32_t ne = find_edges(d, n, x1), from = 0;
+    /* groups are copied out: try_seed reuses the edge array */
+    struct group groups[64];
+    uint32_t ng = 0;
+    struct group g;
+    while (ng < 64 && next_group(d, ne, &from, &g))
+        groups[ng++] = g;
+    for (uint32_t k = 0; k < ng && *attempts < MAX_ATTEMPTS; k++) {
+        double cx = groups[k].origin + (groups[k].count / 2 - 0.5) * groups[k].step;
+        bool inside = false;
+        for (uint32_t c = 0; c < N_CODES && !inside; c++)
+            inside = found[c] && in_rect(&found_rect[c], cx, y);
+        if (inside)
+            continue;
+        bool known = false;
+        for (uint32_t c = VR_MARKER_CODE_MIN; c < N_CODES && !known; c++) {
+            const struct mark *m = &d->marks[c];
+            if (!continues_mark(s, m, &groups[k], y))
+                continue;
+            known = true;
+            found[c] = true;
+            found_rect[c] = m->rect;
+            hits[c] = (struct hit){c, m->x0, m->y0, m->sw, m->sh, m->gain, m->bias};
+            d->stats.known++;
+        }
+        if (known)
+            continue;
+        (*attempts)++;
+        d->stats.candidates++;
+        struct hit h;
+        struct vr_rect r;
+        if (!try_seed(d, s, &groups[k], y, &h) || !hit_rect(&h, &r))
+            continue;
+        found[h.code] = true;
+        hits[h.code] = h;
+        found_rect[h.code] = r;
+        d->stats.found++;
+    }
 }
 
 int vr_marker_detector_create(struct vr_marker_detector **out)
@@ -537,6 +681,7 @@ int vr_marker_detector_create(struct vr_marker_detector **out)
     }
     for (uint32_t c = 0; c < N_CODES; c++)
         pixman_region32_init(&d->marks[c].visible);
+    level_table(); /* idempotent: the same bytes every time */
     *out = d;
     return 0;
 }
@@ -558,6 +703,7 @@ int vr_marker_detector_watch(struct vr_marker_detector *d, uint32_t code, bool w
     struct mark *m = &d->marks[code];
     m->watched = watch;
     m->found = false;
+    m->last_valid = false;
     pixman_region32_clear(&m->visible);
     for (uint32_t gy = 0; gy < VR_MARKER_LATTICE_H; gy++)
         for (uint32_t gx = 0; gx < VR_MARKER_LATTICE_W; gx++)
@@ -571,6 +717,7 @@ void vr_marker_detector_reset(struct vr_marker_detector *d)
         return;
     for (uint32_t c = 0; c < N_CODES; c++) {
         d->marks[c].found = false;
+        d->marks[c].last_valid = false;
         pixman_region32_clear(&d->marks[c].visible);
     }
 }
@@ -600,32 +747,26 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
     struct vr_rect found_rect[N_CODES];
     uint32_t attempts = 0;
     for (int32_t y = box.y1 + SEED_STEP / 2; y < box.y2 && attempts < MAX_ATTEMPTS; y += SEED_STEP) {
-        uint32_t n = (uint32_t)(box.x2 - box.x1);
-        read_line(d, &s, box.x1, y, 1, 0, n);
-        uint32_t ne = find_edges(d, n, box.x1), from = 0;
-        /* groups are copied out: try_seed reuses the edge array */
-        struct group groups[64];
-        uint32_t ng = 0;
-        struct group g;
-        while (ng < 64 && next_group(d, ne, &from, &g))
-            groups[ng++] = g;
-        for (uint32_t k = 0; k < ng && attempts < MAX_ATTEMPTS; k++) {
-            double cx = groups[k].origin + (groups[k].count / 2 - 0.5) * groups[k].step;
-            bool inside = false;
-            for (uint32_t c = 0; c < N_CODES && !inside; c++)
-                inside = found[c] && in_rect(&found_rect[c], cx, y);
-            if (inside)
-                continue;
-            attempts++;
-            d->stats.candidates++;
-            struct hit h;
-            struct vr_rect r;
-            if (!try_seed(d, &s, &groups[k], y, &h) || !hit_rect(&h, &r))
-                continue;
-            found[h.code] = true;
-            hits[h.code] = h;
-            found_rect[h.code] = r;
-            d->stats.found++;
+        /* the row, less the spans of markers already found in this scan */
+        int32_t seg_x1 = box.x1;
+        while (seg_x1 < box.x2 && attempts < MAX_ATTEMPTS) {
+            int32_t seg_x2 = box.x2;
+            for (uint32_t c = 0; c < N_CODES; c++) {
+                const struct vr_rect *fr = &found_rect[c];
+                if (!found[c] || y < fr->y || y >= fr->y + (int32_t)fr->h)
+                    continue;
+                if (seg_x1 >= fr->x && seg_x1 < fr->x + (int32_t)fr->w) {
+                    seg_x1 = fr->x + (int32_t)fr->w; /* starts inside: skip it */
+                    c = (uint32_t)-1;                /* and look again */
+                    continue;
+                }
+                if (fr->x > seg_x1 && fr->x < seg_x2)
+                    seg_x2 = fr->x;
+            }
+            if (seg_x1 >= box.x2)
+                break;
+            scan_segment(d, &s, seg_x1, seg_x2, y, found, hits, found_rect, &attempts);
+            seg_x1 = seg_x2;
         }
     }
 
@@ -649,6 +790,8 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
             m->y0 = hits[c].y0;
             m->sw = hits[c].sw;
             m->sh = hits[c].sh;
+            m->gain = hits[c].gain;
+            m->bias = hits[c].bias;
             for (uint32_t gy = 0; gy < VR_MARKER_LATTICE_H; gy++)
                 for (uint32_t gx = 0; gx < VR_MARKER_LATTICE_W; gx++) {
                     int idx = vr_marker_level_index(c, gx, gy);
@@ -659,6 +802,17 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
         }
         if (!m->found)
             continue;
+        /* A player redraws the same placeholder every frame: when the pixels
+         * of the area over the video did not change, neither did the
+         * region there. */
+        uint64_t hash;
+        pixman_box32_t inter;
+        if (!moved && area_hash(&s, &m->rect, &box, &inter, &hash) && m->last_valid &&
+            !memcmp(&inter, &m->last_area, sizeof(inter)) && hash == m->last_hash) {
+            d->stats.unchanged++;
+            continue;
+        }
+        m->last_valid = area_hash(&s, &m->rect, &box, &m->last_area, &m->last_hash);
         ret = match_area(d, &s, m, &box, &fresh);
         if (ret < 0)
             break;
