@@ -181,7 +181,7 @@ static void send_hello(struct vr_client *c, bool reply)
     h->version_max = VR_PROTO_VERSION_MAX;
     h->role = VR_ROLE_CLIENT;
     h->flags = reply ? VR_HELLO_REPLY : 0;
-    h->features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ;
+    h->features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ | VR_FEATURE_MARKER;
     h->max_streams = c->cfg.max_streams;
     h->n_codecs = vr_decoder_caps(c->cfg.hwdec, c->cb.log, c->user, h->codecs, VR_MAX_CODECS);
     if (c->cfg.codec_mask) {

@@ -279,6 +279,7 @@ static void test_pattern(void)
                        vr_marker_level_index(7, gx, gy) != vr_marker_level_index(7, gx, gy + 1)),
                   "neighbours equal at %u,%u", gx, gy);
     CHECK(vr_marker_cell_decode(0, NULL, NULL, NULL) < 0, "all-zero cell decodes");
+    CHECK(vr_marker_cell_bits(7, 2, 1) == 0x40ea, "PROTOCOL.md 10.1 example");
     CHECK(vr_marker_cell_bits(0, 0, 0) == -EINVAL && vr_marker_cell_bits(64, 0, 0) == -EINVAL &&
               vr_marker_cell_bits(1, 8, 0) == -EINVAL && vr_marker_cell_bits(1, 0, 4) == -EINVAL,
           "ranges");

@@ -78,6 +78,7 @@ enum vr_role {
 #define VR_FEATURE_REGION (1u << 0)   /* understands visible regions */
 #define VR_FEATURE_FEEDBACK (1u << 1) /* sends/uses feedback for flow control */
 #define VR_FEATURE_KEYFRAME_REQ (1u << 2)
+#define VR_FEATURE_MARKER (1u << 3) /* client: finds placement markers in the picture (VR_STREAM_MARKED) */
 
 /* vr_codec_cap.flags */
 #define VR_CODEC_CAP_HW (1u << 0) /* decoded in hardware on the client */
