@@ -6,13 +6,17 @@
 # marked "placement from the picture" with a wrong window (100,100 320x180).
 # The client must find the video where the marker is (exact without loss,
 # within 2 px with JPEG) and draw it there, not over the window on top.
-# $1: lossless (image-compression auto_glz) or lossy (quic + jpeg-wan always).
+# $1: lossless (image-compression auto_glz) or lossy (quic + jpeg-wan always);
+# stale: the guest marks its stream with another code (9) than the picture on
+# the display (7, a leftover of an earlier stream): the client must not take
+# it, and places the video by the guest's GEOMETRY.
 . "$(dirname "$0")/lib.sh"
 command -v convert >/dev/null || vr_fail "ImageMagick convert is needed"
 mode=${1:-lossless}
 case $mode in
   lossless) comp=(--image-compression auto_glz --jpeg-wan-compression never); tol=0; in=1 ;;
   lossy) comp=(--image-compression quic --jpeg-wan-compression always); tol=2; in=8 ;;
+  stale) comp=(--image-compression auto_glz); tol=0; in=1 ;;
   *) vr_fail "mode: lossless or lossy" ;;
 esac
 # A photo-like desktop (noisy gradient): spice-server takes JPEG only for
@@ -27,12 +31,25 @@ client=$!
 VR_PIDS+=("$client")
 # Real-time pacing: the stream must still be on when the display arrives.
 "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --window 100,100,320,180 \
-  --marker 7 --connect-timeout 30 "${VR_SAMPLES:?}/h264-bframes.mp4" \
+  --marker "$([ "$mode" = stale ] && echo 9 || echo 7)" --connect-timeout 30 "${VR_SAMPLES:?}/h264-bframes.mp4" \
   >"$VR_TMP/capture.log" 2>&1 || vr_fail "capture failed"
 wait "$client" || vr_fail "client failed"
 vr_ffmpeg_framemd5 "$VR_SAMPLES/h264-bframes.mp4" "$VR_TMP/ref.md5"
 vr_compare_md5 "$VR_TMP/client.md5" "$VR_TMP/ref.md5"
 
+px_rgb() { convert "$VR_TMP/snap.png" -format "%[fx:int(255*p{$1,$2}.r)] %[fx:int(255*p{$1,$2}.g)] %[fx:int(255*p{$1,$2}.b)]" info:; }
+if [ "$mode" = stale ]; then
+  ! grep -q 'placement from the picture' "$VR_TMP/client.log" || vr_fail "the client took a marker of another code"
+  grep -q 'placement from the picture: ' "$VR_TMP/client.log" && vr_fail "placement error"
+  # the video at the guest's window, the marker left alone
+  set -- $(px_rgb 400 260); [ $(( ($1 > $3 ? $1 - $3 : $3 - $1) + ($2 > $3 ? $2 - $3 : $3 - $2) )) -gt 100 ] ||
+    vr_fail "(400,260) should show video at the guest's window, shows $*"
+  set -- $(px_rgb 600 400); mx=$1 mn=$1
+  for v in "$2" "$3"; do ((v > mx)) && mx=$v; ((v < mn)) && mn=$v; done
+  [ $((mx - mn)) -le 8 ] || vr_fail "(600,400) should show the grey marker, shows $*"
+  echo "stale: a marker of another code is not taken; the video is at the guest's window"
+  exit 0
+fi
 line=$(grep -o 'placement from the picture [-0-9]*,[-0-9]* [0-9]*x[0-9]*' "$VR_TMP/client.log" | tail -n 1) ||
   vr_fail "the client did not find the marker"
 read -r x y w h < <(echo "$line" | sed 's/.* \([-0-9]*\),\([-0-9]*\) \([0-9]*\)x\([0-9]*\)/\1 \2 \3 \4/')
