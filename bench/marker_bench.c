@@ -91,6 +91,10 @@ int main(int argc, char **argv)
      * right; the same with a menu over it */
     int ret = vr_marker_draw_rgbx(5, 1280, 720, marked + ((size_t)180 * W + 320) * 4, (size_t)W * 4);
     ret |= vr_marker_draw_rgbx(5, 1280, 720, moved + ((size_t)180 * W + 323) * 4, (size_t)W * 4);
+    uint8_t *osd = malloc((size_t)W * H * 4);
+    memcpy(osd, marked, (size_t)W * H * 4);
+    for (int y = 840; y < 870; y++) /* a time code the player draws over the video */
+        memset(osd + ((size_t)y * W + 360) * 4, 0xdd, 160 * 4);
     memcpy(covered, marked, (size_t)W * H * 4);
     for (int y = 300; y < 600; y++)
         memset(covered + ((size_t)y * W + 500) * 4, 0xee, 200 * 4);
@@ -108,6 +112,7 @@ int main(int argc, char **argv)
     run("full screen, a menu opens and closes over the video every time", d, marked, covered, &full, rounds);
     run("the video's area, a menu opens and closes every time", d, marked, covered, &video, rounds);
     run("the video's area, placeholder redrawn unchanged", d, marked, NULL, &video, rounds);
+    run("the video's area, a 160x30 time code over it changes every time", d, marked, osd, &video, rounds);
     run("full screen, unchanged", d, marked, NULL, &full, rounds);
     run("256x256 inside the video, menu opens/closes", d, marked, covered, &in, rounds);
     run("256x256 outside the video", d, marked, NULL, &out, rounds);
@@ -120,14 +125,15 @@ int main(int argc, char **argv)
     printf("marker found at %d,%d %ux%u: %s\n", found.x, found.y, found.w, found.h, ok ? "exact" : "WRONG");
     struct vr_marker_stats st;
     vr_marker_detector_stats(d, &st);
-    printf("scans %llu, candidates decoded %llu, fitted %llu, known %llu, unchanged %llu\n",
+    printf("scans %llu, candidates decoded %llu, fitted %llu, known %llu, rows unchanged %llu\n",
            (unsigned long long)st.scans, (unsigned long long)st.candidates,
            (unsigned long long)st.found, (unsigned long long)st.known,
-           (unsigned long long)st.unchanged);
+           (unsigned long long)st.rows_unchanged);
     vr_marker_detector_destroy(d);
     free(bare);
     free(marked);
     free(moved);
     free(covered);
+    free(osd);
     return ok ? 0 : 1;
 }

@@ -48,15 +48,23 @@ struct group {
     double origin, step;   /* least-squares line pos = origin + k * step */
 };
 
+struct row_memo {
+    uint64_t hash;
+    int32_t x1, x2;
+};
+
 struct mark {
     bool watched, found;
     struct vr_rect rect;
     double x0, y0, sw, sh; /* lattice: sub-block edges at x0 + k * sw */
     double gain, bias;     /* luma seen = gain * nominal + bias */
     pixman_region32_t visible;
-    bool last_valid;          /* last_area / last_hash describe the last match */
-    pixman_box32_t last_area; /* the last area matched (inside rect) */
-    uint64_t last_hash;       /* and a hash of its pixels then */
+    /* Per row of rect: a hash of the pixels last matched there and their
+     * columns (x1 == x2: none). A row whose pixels did not change keeps its
+     * part of the region: a player redraws the whole placeholder every
+     * frame, with at most a few rows changed (time code, subtitles). */
+    struct row_memo *rows;
+    uint32_t n_rows;
     uint8_t level[VR_MARKER_LATTICE_H][VR_MARKER_LATTICE_W];
 };
 
@@ -69,6 +77,7 @@ struct vr_marker_detector {
     uint8_t ok[MAX_LINE];
     struct edge edges[MAX_EDGES];
     pixman_box32_t *boxes;
+    pixman_box32_t cut_boxes[MAX_LINE];
 };
 
 static const int levels[4] = {VR_MARKER_LEVEL0, VR_MARKER_LEVEL1, VR_MARKER_LEVEL2,
@@ -415,40 +424,41 @@ static inline int match_px(const uint8_t *p, int lo, int hi)
     return (mx - mn <= GREY_TOL) & (l >= lo) & (l <= hi);
 }
 
-/* Hash of the pixels of area ∩ rect (written to inter); false if empty.
- * FNV-1a over 64-bit words: about as fast as reading them. */
-static bool area_hash(const struct surface *s, const struct vr_rect *rect, const pixman_box32_t *area,
-                      pixman_box32_t *inter, uint64_t *hash)
+/* FNV-1a over 64-bit words of n pixels at p, continuing h: about as fast as
+ * reading them. */
+static uint64_t hash_px(uint64_t h, const uint8_t *p, uint32_t n)
 {
-    int32_t x1 = area->x1 > rect->x ? area->x1 : rect->x;
-    int32_t y1 = area->y1 > rect->y ? area->y1 : rect->y;
-    int32_t x2 = area->x2 < rect->x + (int32_t)rect->w ? area->x2 : rect->x + (int32_t)rect->w;
-    int32_t y2 = area->y2 < rect->y + (int32_t)rect->h ? area->y2 : rect->y + (int32_t)rect->h;
-    if (x1 >= x2 || y1 >= y2)
-        return false;
-    *inter = (pixman_box32_t){x1, y1, x2, y2};
-    uint64_t h = 0xcbf29ce484222325ull;
-    size_t bytes = (size_t)(x2 - x1) * 4u;
-    for (int32_t y = y1; y < y2; y++) {
-        const uint8_t *p = s->data + (size_t)y * s->stride + (size_t)x1 * 4u;
-        size_t i = 0;
-        for (; i + 8 <= bytes; i += 8) {
-            uint64_t w;
-            memcpy(&w, p + i, 8);
-            h = (h ^ w) * 0x100000001b3ull;
-        }
-        for (; i < bytes; i++)
-            h = (h ^ p[i]) * 0x100000001b3ull;
+    size_t bytes = (size_t)n * 4u, i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ull;
     }
-    *hash = h;
-    return true;
+    for (; i < bytes; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Makes m's row memo fit its rectangle, all rows unknown. */
+static int memo_reset(struct mark *m)
+{
+    if (m->n_rows != m->rect.h) {
+        struct row_memo *r = realloc(m->rows, (size_t)m->rect.h * sizeof(*r));
+        if (!r)
+            return -ENOMEM;
+        m->rows = r;
+        m->n_rows = m->rect.h;
+    }
+    memset(m->rows, 0, (size_t)m->n_rows * sizeof(*m->rows));
+    return 0;
 }
 
 /* Rows of area ∩ rect where the pixels match the lattice of m, as boxes. */
 static int match_area(struct vr_marker_detector *d, const struct surface *s, struct mark *m,
-                      const pixman_box32_t *area, pixman_region32_t *out)
+                      const pixman_box32_t *area, pixman_region32_t *out, pixman_region32_t *cut)
 {
     pixman_region32_clear(out);
+    pixman_region32_clear(cut);
     int32_t x1 = area->x1 > m->rect.x ? area->x1 : m->rect.x;
     int32_t y1 = area->y1 > m->rect.y ? area->y1 : m->rect.y;
     int32_t x2 = area->x2 < m->rect.x + (int32_t)m->rect.w ? area->x2 : m->rect.x + (int32_t)m->rect.w;
@@ -478,9 +488,10 @@ static int match_area(struct vr_marker_detector *d, const struct surface *s, str
         else if (left < EDGE_MARGIN && g + 1 < (int32_t)VR_MARKER_LATTICE_W)
             gx2[i] = (uint8_t)(g + 1);
     }
-    uint32_t nb = 0;
+    uint32_t nb = 0, nc = 0;
     bool collapse = false;
     pixman_box32_t bbox = {INT32_MAX, INT32_MAX, INT32_MIN, INT32_MIN};
+    pixman_box32_t *cut_boxes = d->cut_boxes; /* at most one per row */
     for (int32_t y = y1; y < y2; y++) {
         double f = (y + 0.5 - m->y0) / m->sh;
         int32_t gy = (int32_t)floor(f), gy2;
@@ -504,6 +515,21 @@ static int match_area(struct vr_marker_detector *d, const struct surface *s, str
         }
         const uint8_t *row = s->data + (size_t)y * s->stride;
         const uint8_t *row_in = s->data + (size_t)y_in * s->stride;
+        /* the row (and the one it is checked against) as last time: its
+         * part of the region stands */
+        struct row_memo *memo = &m->rows[y - m->rect.y];
+        uint64_t h = hash_px(0xcbf29ce484222325ull, row + (size_t)x1 * 4u, w);
+        if (y_in != y)
+            h = hash_px(h, row_in + (size_t)x1 * 4u, w);
+        if (memo->x1 == x1 && memo->x2 == x2 && memo->hash == h) {
+            d->stats.rows_unchanged++;
+            continue;
+        }
+        *memo = (struct row_memo){h, x1, x2};
+        if (nc && cut_boxes[nc - 1].y2 == y && cut_boxes[nc - 1].x1 == x1)
+            cut_boxes[nc - 1].y2 = y + 1;
+        else
+            cut_boxes[nc++] = (pixman_box32_t){x1, y, x2, y + 1};
         d->stats.pixels_scanned += w;
         if (gy != key_gy || gy2 != key_gy2) {
             /* expected bounds per column: the same for every row of a band */
@@ -581,6 +607,8 @@ static int match_area(struct vr_marker_detector *d, const struct surface *s, str
     free(gx);
     free(gx2);
     free(bounds);
+    if (nc && !pixman_region32_init_rects(cut, cut_boxes, (int)nc))
+        return -ENOMEM;
     if (collapse)
         pixman_region32_reset(out, &bbox);
     else if (nb && !pixman_region32_init_rects(out, d->boxes, (int)nb))
@@ -690,8 +718,10 @@ void vr_marker_detector_destroy(struct vr_marker_detector *d)
 {
     if (!d)
         return;
-    for (uint32_t c = 0; c < N_CODES; c++)
+    for (uint32_t c = 0; c < N_CODES; c++) {
         pixman_region32_fini(&d->marks[c].visible);
+        free(d->marks[c].rows);
+    }
     free(d->boxes);
     free(d);
 }
@@ -703,7 +733,9 @@ int vr_marker_detector_watch(struct vr_marker_detector *d, uint32_t code, bool w
     struct mark *m = &d->marks[code];
     m->watched = watch;
     m->found = false;
-    m->last_valid = false;
+    free(m->rows);
+    m->rows = NULL;
+    m->n_rows = 0;
     pixman_region32_clear(&m->visible);
     for (uint32_t gy = 0; gy < VR_MARKER_LATTICE_H; gy++)
         for (uint32_t gx = 0; gx < VR_MARKER_LATTICE_W; gx++)
@@ -717,7 +749,6 @@ void vr_marker_detector_reset(struct vr_marker_detector *d)
         return;
     for (uint32_t c = 0; c < N_CODES; c++) {
         d->marks[c].found = false;
-        d->marks[c].last_valid = false;
         pixman_region32_clear(&d->marks[c].visible);
     }
 }
@@ -802,22 +833,16 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
         }
         if (!m->found)
             continue;
-        /* A player redraws the same placeholder every frame: when the pixels
-         * of the area over the video did not change, neither did the
-         * region there. */
-        uint64_t hash;
-        pixman_box32_t inter;
-        if (!moved && area_hash(&s, &m->rect, &box, &inter, &hash) && m->last_valid &&
-            !memcmp(&inter, &m->last_area, sizeof(inter)) && hash == m->last_hash) {
-            d->stats.unchanged++;
-            continue;
-        }
-        m->last_valid = area_hash(&s, &m->rect, &box, &m->last_area, &m->last_hash);
-        ret = match_area(d, &s, m, &box, &fresh);
-        if (ret < 0)
+        if (moved && (ret = memo_reset(m)) < 0)
             break;
         pixman_region32_t cut;
-        pixman_region32_init_with_extents(&cut, &box);
+        pixman_region32_init(&cut);
+        ret = match_area(d, &s, m, &box, &fresh, &cut);
+        if (ret < 0) {
+            pixman_region32_fini(&cut);
+            break;
+        }
+        /* the rows matched again replace what was there */
         pixman_region32_subtract(&m->visible, &m->visible, &cut);
         pixman_region32_fini(&cut);
         pixman_region32_union(&m->visible, &m->visible, &fresh);

@@ -415,7 +415,7 @@ struct vr_marker_stats {
     uint64_t candidates;     /* candidate cells decoded */
     uint64_t found;          /* markers found and fitted (one per code per scan) */
     uint64_t known;          /* candidates that continued a known marker (no refit) */
-    uint64_t unchanged;      /* areas over a marker skipped: same pixels as last time */
+    uint64_t rows_unchanged; /* rows over a marker skipped: same pixels as last matched */
     uint64_t collapsed;      /* visible regions collapsed to their bounding box */
 };
 
