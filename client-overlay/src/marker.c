@@ -833,8 +833,10 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
         }
         if (!m->found)
             continue;
-        if (moved && (ret = memo_reset(m)) < 0)
+        if (moved && (ret = memo_reset(m)) < 0) {
+            m->found = false; /* the memo must fit the rectangle */
             break;
+        }
         pixman_region32_t cut;
         pixman_region32_init(&cut);
         ret = match_area(d, &s, m, &box, &fresh, &cut);
