@@ -10,7 +10,9 @@
 # lz (lossless LZ) or lossy (quic + jpeg-wan always);
 # stale: the guest marks its stream with another code (9) than the picture on
 # the display (7, a leftover of an earlier stream): the client must not take
-# it, and places the video by the guest's GEOMETRY.
+# it, and places the video by the guest's GEOMETRY; moved: the player window
+# moves and shrinks to 400,120 640x360 1.5 s into the clip: the client follows
+# (incrementally, from the invalidated area) and draws the video there.
 . "$(dirname "$0")/lib.sh"
 command -v convert >/dev/null || vr_fail "ImageMagick convert is needed"
 mode=${1:-lossless}
@@ -19,6 +21,7 @@ case $mode in
   lz) comp=(--image-compression lz --jpeg-wan-compression never); tol=0; in=1 ;;
   lossy) comp=(--image-compression quic --jpeg-wan-compression always); tol=2; in=8 ;;
   stale) comp=(--image-compression auto_glz); tol=0; in=1 ;;
+  moved) comp=(--image-compression auto_glz --marker-move 1.5@400,120,640x360); tol=0; in=1 ;;
   *) vr_fail "mode: lossless or lossy" ;;
 esac
 # A photo-like desktop (noisy gradient): spice-server takes JPEG only for
@@ -55,6 +58,22 @@ fi
 line=$(grep -o 'placement from the picture [-0-9]*,[-0-9]* [0-9]*x[0-9]*' "$VR_TMP/client.log" | tail -n 1) ||
   vr_fail "the client did not find the marker"
 read -r x y w h < <(echo "$line" | sed 's/.* \([-0-9]*\),\([-0-9]*\) \([0-9]*\)x\([0-9]*\)/\1 \2 \3 \4/')
+if [ "$mode" = moved ]; then
+  grep -q 'marker moved' "$VR_TMP/host.log" || vr_fail "the host did not move the marker"
+  echo "moved: found $x,$y ${w}x$h last (true 400,120 640x360)"
+  [ "$x,$y,$w,$h" = 400,120,640,360 ] || vr_fail "the client did not follow the move"
+  grep -q 'placement from the picture 260,180 800x450' "$VR_TMP/client.log" ||
+    vr_fail "the first place was not found"
+  is_vid() { set -- $(px_rgb "$1" "$2"); local mx=$1 mn=$1 v; for v in "$2" "$3"; do ((v > mx)) && mx=$v; ((v < mn)) && mn=$v; done; [ $((mx - mn)) -gt 120 ]; }
+  for p in "401 121" "1038 121" "401 478" "1038 478" "700 300"; do
+    set -- $p; is_vid "$1" "$2" || vr_fail "($1,$2) should show video at the new place, shows $(px_rgb "$1" "$2")"
+  done
+  for p in "399 300" "1041 300" "700 119" "700 481" "300 600" "1050 250"; do
+    set -- $p; is_vid "$1" "$2" && vr_fail "($1,$2) should not show video, shows $(px_rgb "$1" "$2")"
+  done
+  echo "moved: 11 pixels checked: the video followed the player window"
+  exit 0
+fi
 echo "$mode: found $x,$y ${w}x$h (true 260,180 800x450)"
 d() { local v=$(($1 - $2)); echo $((v < 0 ? -v : v)); }
 for e in "$(d "$x" 260)" "$(d "$y" 180)" "$(d $((x + w)) 1060)" "$(d $((y + h)) 630)"; do

@@ -57,6 +57,21 @@ uint32_t *vr_host_desktop_load(const char *path, uint32_t width, uint32_t height
 int vr_host_desktop_paint_marker(uint32_t *px, uint32_t w, uint32_t h, uint32_t code,
                                  uint32_t src_w, uint32_t src_h, int x, int y, uint32_t rw,
                                  uint32_t rh);
+/* --marker CODE@X,Y,WxH, --cover X,Y,WxH, --marker-move SECONDS@X,Y,WxH
+ * (each may be NULL) over a copy of the desktop desk (w x h): what a player
+ * shows of a marked placeholder frame, a window over it, and the player moved
+ * later. *out is NULL when none is given. Returns 0, or -EINVAL with error
+ * set for a bad value. */
+struct vr_host_extras;
+int vr_host_extras_new(const uint32_t *desk, unsigned w, unsigned h, const char *marker,
+                       const char *cover, const char *move, struct vr_host_extras **out,
+                       GError **error);
+/* Paints them on d as one QXL_DRAW_COPY once a client watches (and the move
+ * later). NULL e: nothing. */
+void vr_host_extras_start(struct vr_host_extras *e, struct vr_host_display *d);
+/* Stops the timers and frees e. NULL is a no-op. */
+void vr_host_extras_free(struct vr_host_extras *e);
+
 /* Fills x,y rw x rh of the desktop px (w x h) with colour (clipped). */
 void vr_host_desktop_fill(uint32_t *px, uint32_t w, uint32_t h, int x, int y, int rw, int rh,
                           uint32_t colour);

@@ -64,86 +64,14 @@ static int parse_wan(const char *s)
     return -1;
 }
 
-/* --marker and --cover: drawn like a player's window once a client watches,
- * so that spice-server compresses them as it would a guest's drawing (the
- * desktop a client finds on connecting is always sent lossless). */
-struct extras {
-    struct vr_host_display *display;
-    uint32_t *pixels; /* the desktop with the extras, w x h */
-    unsigned w;
-    int x1, y1, x2, y2; /* what they cover */
-};
-
-static void extras_add(struct extras *e, int x, int y, unsigned rw, unsigned rh, unsigned w,
-                       unsigned h)
-{
-    int x2 = MIN(x + (int)rw, (int)w), y2 = MIN(y + (int)rh, (int)h);
-    x = MAX(x, 0);
-    y = MAX(y, 0);
-    if (x >= x2 || y >= y2)
-        return;
-    if (e->x2 <= e->x1) {
-        e->x1 = x, e->y1 = y, e->x2 = x2, e->y2 = y2;
-        return;
-    }
-    e->x1 = MIN(e->x1, x), e->y1 = MIN(e->y1, y), e->x2 = MAX(e->x2, x2), e->y2 = MAX(e->y2, y2);
-}
-
-static uint32_t *paint_extras(const uint32_t *desk, unsigned w, unsigned h, const char *marker,
-                              const char *cover, struct extras *e)
-{
-    unsigned code, rw, rh;
-    int x, y;
-    char tail;
-    uint32_t *px = g_memdup2(desk, (gsize)w * h * 4);
-    e->w = w;
-    if (marker) {
-        if (sscanf(marker, "%u@%d,%d,%ux%u%c", &code, &x, &y, &rw, &rh, &tail) != 5 ||
-            vr_host_desktop_paint_marker(px, w, h, code, 1280, 720, x, y, rw, rh) < 0) {
-            fprintf(stderr, "videoredir-host: bad --marker %s (CODE@X,Y,WxH: code 1..63, a "
-                    "rectangle inside the desktop)\n", marker);
-            g_free(px);
-            return NULL;
-        }
-        extras_add(e, x, y, rw, rh, w, h);
-    }
-    if (cover) {
-        if (sscanf(cover, "%d,%d,%ux%u%c", &x, &y, &rw, &rh, &tail) != 4 || rw > 8192 || rh > 8192) {
-            fprintf(stderr, "videoredir-host: bad --cover %s (X,Y,WxH)\n", cover);
-            g_free(px);
-            return NULL;
-        }
-        vr_host_desktop_fill(px, w, h, x, y, (int)rw, (int)rh, 0xefebe4u);
-        extras_add(e, x, y, rw, rh, w, h);
-    }
-    return px;
-}
-
-static gboolean paint_extras_when_watched(gpointer data)
-{
-    struct extras *e = data;
-    if (!vr_host_display_has_client(e->display))
-        return G_SOURCE_CONTINUE;
-    if (e->x2 > e->x1 &&
-        vr_host_display_paint(e->display, e->x1, e->y1, (uint32_t)(e->x2 - e->x1),
-                              (uint32_t)(e->y2 - e->y1),
-                              (const uint8_t *)(e->pixels + (size_t)e->y1 * e->w + (size_t)e->x1),
-                              (size_t)e->w * 4) < 0)
-        return G_SOURCE_CONTINUE; /* queue full: next time */
-    g_message("marker and cover painted");
-    g_clear_pointer(&e->pixels, g_free);
-    return G_SOURCE_REMOVE;
-}
-
 int main(int argc, char **argv)
 {
     int port = 5930, status = 1;
     char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
     char *play = NULL, *play_at = NULL, *play_size = NULL, *streaming = NULL, *video_codecs = NULL;
     int play_loops = 1;
-    char *marker = NULL, *cover = NULL, *image_comp = NULL, *jpeg_wan = NULL;
-    struct extras extras = { 0 };
-    guint extras_timer = 0;
+    char *marker = NULL, *cover = NULL, *marker_move = NULL, *image_comp = NULL, *jpeg_wan = NULL;
+    struct vr_host_extras *extras = NULL;
     struct vr_host_player *player = NULL;
     GOptionEntry entries[] = {
         { "spice-port", 'p', 0, G_OPTION_ARG_INT, &port, "SPICE TCP port (default 5930)", "N" },
@@ -170,6 +98,9 @@ int main(int argc, char **argv)
           "(a 1280x720 frame scaled bilinearly into the rectangle)", "CODE@X,Y,WxH" },
         { "cover", 0, 0, G_OPTION_ARG_STRING, &cover,
           "paint a flat window (light grey) over the desktop, after --marker", "X,Y,WxH" },
+        { "marker-move", 0, 0, G_OPTION_ARG_STRING, &marker_move,
+          "SECONDS after --marker is painted, move it (the player window moved and resized)",
+          "SECONDS@X,Y,WxH" },
         { "image-compression", 0, 0, G_OPTION_ARG_STRING, &image_comp,
           "spice-server's image compression: off, auto_glz, auto_lz, quic, glz, lz, lz4 "
           "(default: the server's, auto_glz)", "MODE" },
@@ -255,7 +186,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "videoredir-host: %s\n", err->message);
         goto out;
     }
-    if ((marker || cover) && !(extras.pixels = paint_extras(pixels, w, h, marker, cover, &extras))) {
+    if (vr_host_extras_new(pixels, w, h, marker, cover, marker_move, &extras, &err) < 0) {
+        fprintf(stderr, "videoredir-host: %s\n", err->message);
         status = 2;
         goto out;
     }
@@ -306,10 +238,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
         goto out;
     }
-    if (extras.pixels) {
-        extras.display = display;
-        extras_timer = g_timeout_add(20, paint_extras_when_watched, &extras);
-    }
+    vr_host_extras_start(extras, display);
     if (play) {
         if (vr_host_player_start(display, play, px, py, pw, ph, (uint32_t)play_loops, on_play_done,
                                  NULL, &player, &err) < 0) {
@@ -330,9 +259,7 @@ out:
         g_source_remove(sigint);
     if (sigterm)
         g_source_remove(sigterm);
-    if (extras_timer && extras.pixels) /* still pending */
-        g_source_remove(extras_timer);
-    g_free(extras.pixels);
+    vr_host_extras_free(extras);
     vr_host_player_stop(player);
     vr_host_port_stop(vport);
     vr_host_display_stop(display);
@@ -355,6 +282,7 @@ out:
     g_free(video_codecs);
     g_free(marker);
     g_free(cover);
+    g_free(marker_move);
     g_free(image_comp);
     g_free(jpeg_wan);
     return status;
