@@ -85,7 +85,7 @@ watch closed 460,310=000000 700,500=000000 100,100=000000
 # xdotool goes): coalesced into at most 60 updates a second, ending at the
 # last place.
 window vr-blue 2040e0 120x90 10 10
-blue=$WIN
+blue=$WIN blue_pid=$WPID
 watch blue 20,20=2040e0
 start=$(date +%s%N)
 for i in $(seq 1 40); do xdotool windowmove "$blue" $((10 + i * 15)) $((10 + i * 10)); done
@@ -100,3 +100,27 @@ echo "$stats"
 updates=$(echo "$stats" | sed -n 's/.* \([0-9]*\) updates.*/\1/p')
 echo "xdesktop: $n pixels checked over mapping, moving, stacking, resizing, unmapping and closing;" \
   "drag of 40 moves shown in $secs ms; $updates updates in all"
+
+# The rate bound: a window animated at 150 frames a second (GStreamer's
+# ximagesink) for about 2 s gives at most 60 updates a second, and still
+# about one per frame up to that (at least 20 a second on a loaded machine).
+command -v gst-launch-1.0 >/dev/null || { echo "gst-launch-1.0 missing: rate bound not checked"; exit 0; }
+kill "$blue_pid"
+rm -f "$VR_TMP/host.out"
+vr_start_host --x-display "$DISPLAY"
+gst-launch-1.0 -q videotestsrc pattern=ball is-live=true num-buffers=300 \
+  ! video/x-raw,width=320,height=240,framerate=150/1 ! ximagesink sync=true \
+  >"$VR_TMP/anim.log" 2>&1 &
+anim=$!
+VR_PIDS+=("$anim")
+start=$(date +%s%N)
+wait "$anim" || vr_fail "the animation failed: $(tail -n 3 "$VR_TMP/anim.log")"
+kill "$HOST_PID"
+wait "$HOST_PID" || vr_fail "the host did not exit cleanly"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+stats=$(grep -o 'X desktop: .*' "$VR_TMP/host.log" | tail -n 1)
+echo "$stats"
+updates=$(echo "$stats" | sed -n 's/.* \([0-9]*\) updates.*/\1/p')
+[ "$updates" -le $((ms * 60 / 1000 + 3)) ] || vr_fail "$updates updates in $ms ms: more than 60 a second"
+[ "$updates" -ge $((ms * 20 / 1000)) ] || vr_fail "$updates updates in $ms ms: fewer than 20 a second"
+echo "rate: 300 frames at 150/s drawn in $ms ms gave $updates updates ($((updates * 1000 / ms)) a second)"
