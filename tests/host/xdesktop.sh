@@ -22,6 +22,7 @@ st=0; "$VR_BIN/videoredir-host" --x-display :4711 --size 640x480 >/dev/null 2>"$
   vr_fail "--x-display with --size: exit $st, $(cat "$VR_TMP/bad.err")"
 
 vr_start_xvfb 800x600x24
+xvfb_pid=${VR_PIDS[-1]}
 vr_start_host --x-display "$DISPLAY"
 [ -n "${VR_KEEP_TMP:-}" ] && echo "X display $DISPLAY, SPICE port $HOST_PORT"
 uri=spice://127.0.0.1:$HOST_PORT
@@ -124,3 +125,14 @@ updates=$(echo "$stats" | sed -n 's/.* \([0-9]*\) updates.*/\1/p')
 [ "$updates" -le $((ms * 60 / 1000 + 3)) ] || vr_fail "$updates updates in $ms ms: more than 60 a second"
 [ "$updates" -ge $((ms * 20 / 1000)) ] || vr_fail "$updates updates in $ms ms: fewer than 20 a second"
 echo "rate: 300 frames at 150/s drawn in $ms ms gave $updates updates ($((updates * 1000 / ms)) a second)"
+
+# The X server going away ends the host with a message and exit status 1
+# (not Xlib's exit from inside a call, no crash).
+rm -f "$VR_TMP/host.out"
+vr_start_host --x-display "$DISPLAY"
+kill "$xvfb_pid"
+st=0
+wait "$HOST_PID" || st=$?
+[ "$st" = 1 ] && grep -q "the X server $DISPLAY went away" "$VR_TMP/host.log" ||
+  vr_fail "the X server went away: host exit $st, $(tail -n 3 "$VR_TMP/host.log")"
+echo "X server gone: the host said so and exited with status 1"
