@@ -19,6 +19,7 @@
 # its own window, moved to 320,200) and another X window over part of it.
 # The snapshot shows the video on the player's window under that window;
 # demo-guest.png is the X server's own screen (the player's placeholder).
+# --window, --region and --pace do not apply there: the player decides.
 #
 # Usage: scripts/demo.sh [--vm | --x-desktop] [--clip FILE] [--window X,Y,W,H]
 #                        [--region "X,Y,W,H;..."] [--out DIR] [--pace realtime|none]
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     --pace) pace=$2; shift 2 ;;
     --vm) vm=1; shift ;;
     --x-desktop) xdesk=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
