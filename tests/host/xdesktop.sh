@@ -104,7 +104,7 @@ echo "xdesktop: $n pixels checked over mapping, moving, stacking, resizing, unma
 
 # The rate bound: a window animated at 150 frames a second (GStreamer's
 # ximagesink) for about 2 s gives at most 60 updates a second, and still
-# about one per frame up to that (at least 20 a second on a loaded machine).
+# about one per frame up to that (at least 10 a second, on a loaded machine too).
 command -v gst-launch-1.0 >/dev/null || { echo "gst-launch-1.0 missing: rate bound not checked"; exit 0; }
 kill "$blue_pid"
 rm -f "$VR_TMP/host.out"
@@ -123,7 +123,7 @@ stats=$(grep -o 'X desktop: .*' "$VR_TMP/host.log" | tail -n 1)
 echo "$stats"
 updates=$(echo "$stats" | sed -n 's/.* \([0-9]*\) updates.*/\1/p')
 [ "$updates" -le $((ms * 60 / 1000 + 3)) ] || vr_fail "$updates updates in $ms ms: more than 60 a second"
-[ "$updates" -ge $((ms * 20 / 1000)) ] || vr_fail "$updates updates in $ms ms: fewer than 20 a second"
+[ "$updates" -ge $((ms * 10 / 1000)) ] || vr_fail "$updates updates in $ms ms: fewer than 10 a second"
 echo "rate: 300 frames at 150/s drawn in $ms ms gave $updates updates ($((updates * 1000 / ms)) a second)"
 
 # The X server going away ends the host with a message and exit status 1
