@@ -65,7 +65,10 @@ Xorg :0 -config '$VR_TMP/xorg.conf' -nolisten tcp -noreset -keeptty -novtswitch 
 i=0; while [ ! -S /tmp/.X11-unix/X0 ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
 [ -S /tmp/.X11-unix/X0 ] || { echo 'VR-GUEST: Xorg did not start'; tail -n 30 /tmp/Xorg.log; cat /tmp/xorg.out; exit 1; }
 export DISPLAY=:0
-echo "VR-GUEST: Xorg up, screen \$(xdotool getdisplaygeometry)"
+# The socket comes before the server takes clients: wait until one gets in.
+i=0; while ! geo=\$(xdotool getdisplaygeometry 2>/dev/null) && [ \$i -lt 300 ]; do sleep 0.2; i=\$((i + 1)); done
+[ -n "\$geo" ] || { echo 'VR-GUEST: Xorg takes no clients'; tail -n 30 /tmp/Xorg.log; exit 1; }
+echo "VR-GUEST: Xorg up, screen \$geo"
 display -title vr-cover -geometry +500+300 -borderwidth 0 '$VR_TMP/cover.png' >/tmp/cover.log 2>&1 &
 cover=\$(xdotool search --sync --onlyvisible --name '^vr-cover\$' | head -n 1)
 gst-launch-1.0 -e filesrc location='$clip' ! qtdemux ! h264parse ! \
