@@ -26,6 +26,13 @@ static void on_play_done(void *user, const struct vr_host_player_stats *st)
     fflush(stdout);
 }
 
+#ifdef VR_HOST_XDESKTOP
+static void on_x_lost(void *loop)
+{
+    g_main_loop_quit(loop);
+}
+#endif
+
 static int parse_streaming(const char *s)
 {
     if (!s || strcmp(s, "off") == 0)
@@ -68,6 +75,7 @@ int main(int argc, char **argv)
 {
     int port = 5930, status = 1;
     char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
+    char *x_display = NULL;
     char *play = NULL, *play_at = NULL, *play_size = NULL, *streaming = NULL, *video_codecs = NULL;
     int play_loops = 1;
     char *marker = NULL, *cover = NULL, *marker_move = NULL, *image_comp = NULL, *jpeg_wan = NULL;
@@ -83,6 +91,9 @@ int main(int argc, char **argv)
         { "size", 0, 0, G_OPTION_ARG_STRING, &size, "desktop size (default 1280x800)", "WxH" },
         { "desktop", 0, 0, G_OPTION_ARG_FILENAME, &desktop,
           "desktop picture (any image FFmpeg reads; default: built in)", "IMAGE" },
+        { "x-display", 0, 0, G_OPTION_ARG_STRING, &x_display,
+          "show the screen of this X server (e.g. Xvfb :5) as the desktop, following its "
+          "damage; the desktop size is the X screen's (not with --size or --desktop)", "DISPLAY" },
         { "play", 0, 0, G_OPTION_ARG_FILENAME, &play,
           "decode CLIP and paint its frames onto the desktop at its frame rate, as a guest "
           "player decoding locally would (starts when a client connects)", "CLIP" },
@@ -127,6 +138,8 @@ int main(int argc, char **argv)
     unsigned w = 1280, h = 800;
     guint sigint = 0, sigterm = 0;
     char tail;
+    struct vr_host_xdesktop *xdesk = NULL;
+    bool x_lost = false;
 
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "videoredir-host: %s (see --help)\n", err->message);
@@ -181,7 +194,29 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
+    if (x_display) {
+#ifdef VR_HOST_XDESKTOP
+        if (size || desktop) {
+            fprintf(stderr, "videoredir-host: --x-display takes the X screen's size and picture: "
+                            "no --size or --desktop with it\n");
+            status = 2;
+            goto out;
+        }
+        if (vr_host_xdesktop_open(x_display, &xdesk, &err) < 0) {
+            fprintf(stderr, "videoredir-host: %s\n", err->message);
+            goto out;
+        }
+        vr_host_xdesktop_size(xdesk, &w, &h);
+        pixels = vr_host_xdesktop_grab(xdesk, &err);
+#else
+        fprintf(stderr, "videoredir-host: --x-display: built without X support (needs libx11, "
+                        "libxdamage, libxfixes, libxext at configure time)\n");
+        status = 2;
+        goto out;
+#endif
+    } else {
+        pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
+    }
     if (!pixels) {
         fprintf(stderr, "videoredir-host: %s\n", err->message);
         goto out;
@@ -233,6 +268,10 @@ int main(int argc, char **argv)
         goto out;
     }
     g_clear_pointer(&pixels, g_free); /* the display keeps its own copy */
+#ifdef VR_HOST_XDESKTOP
+    if (xdesk)
+        vr_host_xdesktop_start(xdesk, display, on_x_lost, loop);
+#endif
     int ret = vr_host_port_start(server, port_name ? port_name : VR_DEFAULT_PORT_NAME, sock, &vport);
     if (ret < 0) {
         fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
@@ -250,9 +289,22 @@ int main(int argc, char **argv)
     printf("videoredir-host: ready spice-port=%d guest-socket=%s\n", port, sock);
     fflush(stdout);
     g_main_loop_run(loop);
+#ifdef VR_HOST_XDESKTOP
+    if (xdesk) {
+        struct vr_host_xdesktop_stats st;
+        vr_host_xdesktop_stats(xdesk, &st);
+        x_lost = st.lost;
+        g_message("X desktop: %" G_GUINT64_FORMAT " damage events, %" G_GUINT64_FORMAT
+                  " updates, %" G_GUINT64_FORMAT " rectangles, %.1f Mpixel; %.2f ms per update "
+                  "(longest %.2f ms), %" G_GUINT64_FORMAT " cut short by a full queue",
+                  st.damage_events, st.updates, st.rects, (double)st.pixels / 1e6,
+                  st.updates ? (double)st.busy_us / 1e3 / (double)st.updates : 0.0,
+                  (double)st.max_us / 1e3, st.queue_full);
+    }
+#endif
     g_message("shutting down");
     spice_server_vm_stop(server);
-    status = 0;
+    status = x_lost ? 1 : 0;
 
 out:
     if (sigint)
@@ -263,6 +315,9 @@ out:
     vr_host_player_stop(player);
     vr_host_port_stop(vport);
     vr_host_display_stop(display);
+#ifdef VR_HOST_XDESKTOP
+    vr_host_xdesktop_close(xdesk); /* after the display: its draws point at nothing of ours */
+#endif
     if (server)
         spice_server_destroy(server);
     if (loop)
@@ -274,6 +329,7 @@ out:
     g_free(sock);
     g_free(size);
     g_free(desktop);
+    g_free(x_display);
     g_free(addr);
     g_free(play);
     g_free(play_at);
