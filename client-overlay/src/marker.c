@@ -253,6 +253,7 @@ struct hit {
     uint32_t code;
     double x0, y0, sw, sh;
     double gain, bias; /* luma seen = gain * nominal level + bias */
+    double cx, cy;     /* the seed: where the lattice was read first */
 };
 
 /* Reads the cell around sub-block (mx, my) of the lattices gx, gy at each phase. */
@@ -303,20 +304,25 @@ static bool decode_cell(struct vr_marker_detector *d, const struct surface *s,
 }
 
 /* Refines origin and step along one axis from edges measured on up to
- * n_lines lines across the lattice. horizontal: rows, edges along x. */
+ * n_lines lines across the lattice. horizontal: rows, edges along x. The
+ * fit grows outwards from the seed (6, 12, then all sub-blocks either side):
+ * a step a little off near the seed would otherwise give far edges to the
+ * wrong lattice index. */
 static bool refine_axis(struct vr_marker_detector *d, const struct surface *s, struct hit *h,
                         bool horizontal)
 {
     double o = horizontal ? h->x0 : h->y0, st = horizontal ? h->sw : h->sh;
     double oo = horizontal ? h->y0 : h->x0, ost = horizontal ? h->sh : h->sw;
+    double center = horizontal ? h->cx : h->cy;
     uint32_t n_sub = horizontal ? VR_MARKER_LATTICE_W : VR_MARKER_LATTICE_H;
     uint32_t n_lines = horizontal ? VR_MARKER_LATTICE_H : VR_MARKER_LATTICE_W;
     int32_t len_max = horizontal ? s->width : s->height, cross_max = horizontal ? s->height : s->width;
-    static const uint32_t max_pts = 2048;
-    double kk[2048], pp[2048];
-    uint32_t np = 0;
-    double lo = floor(o - st), hi = ceil(o + (n_sub + 1) * st);
-    int32_t a = lo < 0 ? 0 : (int32_t)lo, b = hi > len_max ? len_max : (int32_t)hi;
+    enum { MAX_PTS = 2048 };
+    double all[MAX_PTS], kk[MAX_PTS], pp[MAX_PTS];
+    uint32_t n_all = 0;
+    double lo = floor(o - 2 * st), hi = ceil(o + (n_sub + 2) * st);
+    int32_t a = lo < 0 ? 0 : lo > len_max ? len_max : (int32_t)lo;
+    int32_t b = hi > len_max ? len_max : hi < 0 ? 0 : (int32_t)hi;
     if (b - a < 2)
         return false;
     for (uint32_t line = 0; line < n_lines; line++) {
@@ -332,27 +338,46 @@ static bool refine_axis(struct vr_marker_detector *d, const struct surface *s, s
         else
             read_line(d, s, ci, a, 0, 1, n);
         uint32_t ne = find_edges(d, n, a);
-        for (uint32_t e = 0; e < ne && np < max_pts; e++) {
-            double k = round((d->edges[e].pos - o) / st);
-            double tol = st * 0.2 > 1.0 ? st * 0.2 : 1.0;
-            if (k < 1 || k > n_sub - 1 || fabs(d->edges[e].pos - (o + k * st)) > tol)
+        for (uint32_t e = 0; e < ne && n_all < MAX_PTS; e++)
+            all[n_all++] = d->edges[e].pos;
+    }
+    static const double windows[] = {6, 12, 64};
+    bool fitted = false;
+    for (size_t wi = 0; wi < sizeof(windows) / sizeof(windows[0]); wi++) {
+        double reach = windows[wi] * st, tol = st * 0.2 > 1.0 ? st * 0.2 : 1.0;
+        uint32_t np = 0;
+        for (uint32_t e = 0; e < n_all; e++) {
+            if (fabs(all[e] - center) > reach)
+                continue;
+            double k = round((all[e] - o) / st);
+            if (k < 1 || k > n_sub - 1 || fabs(all[e] - (o + k * st)) > tol)
                 continue;
             kk[np] = k;
-            pp[np++] = d->edges[e].pos;
+            pp[np++] = all[e];
         }
+        double kmin = 1e9, kmax = -1e9;
+        for (uint32_t i = 0; i < np; i++) {
+            kmin = kk[i] < kmin ? kk[i] : kmin;
+            kmax = kk[i] > kmax ? kk[i] : kmax;
+        }
+        if (np < 3 || kmax - kmin < 2)
+            continue; /* too little seen yet: the next window */
+        double no, nst;
+        fit_line(kk, pp, np, &no, &nst);
+        if (!(nst > 1) || fabs(nst - st) > st * 0.2)
+            return false;
+        o = no;
+        st = nst;
+        fitted = true;
     }
-    if (np < 3)
-        return false;
-    double no, nst;
-    fit_line(kk, pp, np, &no, &nst);
-    if (!(nst > 1) || fabs(nst - st) > st * 0.2)
+    if (!fitted)
         return false;
     if (horizontal) {
-        h->x0 = no;
-        h->sw = nst;
+        h->x0 = o;
+        h->sw = st;
     } else {
-        h->y0 = no;
-        h->sh = nst;
+        h->y0 = o;
+        h->sh = st;
     }
     return true;
 }
@@ -405,6 +430,8 @@ static bool try_seed(struct vr_marker_detector *d, const struct surface *s, cons
         uint32_t my = (uint32_t)floor((y + 0.5 - gv.origin) / gv.step);
         if (!decode_cell(d, s, &save, mx, &gv, my, h))
             return false;
+        h->cx = cx;
+        h->cy = y + 0.5;
         for (int pass = 0; pass < 2; pass++)
             if (!refine_axis(d, s, h, true) || !refine_axis(d, s, h, false))
                 return false;
@@ -677,7 +704,7 @@ static void scan_segment(struct vr_marker_detector *d, const struct surface *s, 
             known = true;
             found[c] = true;
             found_rect[c] = m->rect;
-            hits[c] = (struct hit){c, m->x0, m->y0, m->sw, m->sh, m->gain, m->bias};
+            hits[c] = (struct hit){c, m->x0, m->y0, m->sw, m->sh, m->gain, m->bias, 0, 0};
             d->stats.known++;
         }
         if (known)
