@@ -71,6 +71,21 @@ uint8_t vr_marker_level_value(int index)
     return index >= 0 && index < 4 ? levels[index] : 0;
 }
 
+uint32_t vr_marker_code_pick(uint64_t random, uint64_t in_use)
+{
+    /* the free codes in order, the random one among them */
+    uint32_t n_free = 0;
+    for (uint32_t c = VR_MARKER_CODE_MIN; c <= VR_MARKER_CODE_MAX; c++)
+        n_free += !((in_use >> c) & 1u);
+    if (!n_free)
+        return 0;
+    uint32_t k = (uint32_t)(random % n_free);
+    for (uint32_t c = VR_MARKER_CODE_MIN; c <= VR_MARKER_CODE_MAX; c++)
+        if (!((in_use >> c) & 1u) && k-- == 0)
+            return c;
+    return 0;
+}
+
 /* Where pixel p of an axis n pixels long falls in a lattice of m sub-blocks:
  * the first sub-block it touches and its share of the pixel in 1/256ths (the
  * rest belongs to the next one). Edges lie at k * n / m exactly. */

@@ -280,6 +280,16 @@ static void test_pattern(void)
                   "neighbours equal at %u,%u", gx, gy);
     CHECK(vr_marker_cell_decode(0, NULL, NULL, NULL) < 0, "all-zero cell decodes");
     CHECK(vr_marker_cell_bits(7, 2, 1) == 0x40ea, "PROTOCOL.md 10.1 example");
+    /* code picking: in range, never a used one, all codes reachable */
+    uint64_t seen = 0;
+    for (uint64_t r = 0; r < 1000; r++) {
+        uint32_t c = vr_marker_code_pick(r * 0x9e3779b97f4a7c15ull, 1ull << 5);
+        CHECK(c >= 1 && c <= 63 && c != 5, "pick %u", c);
+        seen |= 1ull << c;
+    }
+    CHECK(seen == (~1ull & ~(1ull << 5)), "every free code picked: %llx", (unsigned long long)seen);
+    CHECK(vr_marker_code_pick(3, ~0ull) == 0, "none free");
+    CHECK(vr_marker_code_pick(0, ~0ull & ~(1ull << 42)) == 42, "the only free one");
     CHECK(vr_marker_cell_bits(0, 0, 0) == -EINVAL && vr_marker_cell_bits(64, 0, 0) == -EINVAL &&
               vr_marker_cell_bits(1, 8, 0) == -EINVAL && vr_marker_cell_bits(1, 0, 4) == -EINVAL,
           "ranges");

@@ -59,6 +59,14 @@ int vr_marker_level_index(uint32_t code, uint32_t gx, uint32_t gy);
 uint8_t vr_marker_level_value(int index);
 
 /*
+ * Picks a marker code for a new stream (PROTOCOL.md 10.2): derived from
+ * random (the caller's randomness, e.g. from getrandom or a clock), never one
+ * whose bit is set in in_use (bit c: code c is used by a live stream of the
+ * sender). Returns 1..63, or 0 if every code is in use.
+ */
+uint32_t vr_marker_code_pick(uint64_t random, uint64_t in_use);
+
+/*
  * Draws the marker of code into a planar or packed frame of width x height
  * (1..16384 each). Sub-block edges lie at exact fractions of the frame
  * (k * width / 32); a pixel an edge crosses gets the area-weighted mix, so
