@@ -43,6 +43,10 @@ static int write_header(struct vr_framemd5 *w, const AVFrame *frame, int tb_num,
     int ret = avformat_alloc_output_context2(&w->fmt, NULL, "framemd5", w->path);
     if (ret < 0)
         return ret;
+    /* Each frame's line reaches the file at once: whoever follows the file
+     * sees every decoded frame, and a program killed outright (SIGKILL, a
+     * crash) leaves all of them but the one being written. */
+    w->fmt->flush_packets = 1;
     AVStream *st = avformat_new_stream(w->fmt, NULL);
     if (!st)
         return AVERROR(ENOMEM);

@@ -363,7 +363,8 @@ struct vr_framemd5;
 /* path "-" is stdout. Returns 0 or a negative errno/AVERROR. */
 int vr_framemd5_open(const char *path, struct vr_framemd5 **out);
 /* Writes one line for frame (stream index 0); the header is written with the
- * first frame. time_base is the frame's pts unit. */
+ * first frame. time_base is the frame's pts unit. The line is in the file
+ * when this returns (flushed per frame). */
 int vr_framemd5_write(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, int tb_den);
 /* Writes the trailer and closes. Returns 0 or a negative value. NULL ok. */
 int vr_framemd5_close(struct vr_framemd5 *w);
