@@ -4,6 +4,7 @@
  * demuxer) and vr_guest (the session state machine).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -35,7 +36,7 @@ enum exit_code {
     EXIT_DEVICE = 2,   /* device cannot be opened or failed */
     EXIT_REJECTED = 3, /* client rejected, no answer, or no common version */
     EXIT_NO_CLIENT = 4,
-    EXIT_INTERRUPTED = 130,
+    EXIT_SIGNAL = 128, /* + the signal: 130 SIGINT, 143 SIGTERM */
 };
 
 enum pace { PACE_REALTIME, PACE_NONE };
@@ -102,7 +103,12 @@ struct app {
     double t_first_us;            /* time of the first frame sent */
 };
 
+/* The stop signal (SIGINT or SIGTERM) once one came, else 0. The handler
+ * also writes a byte into sig_pipe, so that poll() wakes at once whenever
+ * the signal lands (a flag alone could be set just before poll sleeps). */
 static volatile sig_atomic_t interrupted;
+static int sig_pipe[2] = { -1, -1 };
+static struct sigaction sig_default; /* SIG_DFL, made before any signal */
 
 /* --record without --device: nobody is waiting for the frames, so time is
  * virtual: it jumps to when the next thing is due instead of sleeping. The
@@ -122,10 +128,58 @@ static uint64_t clock_cb(void *user)
     return now_us();
 }
 
+/* Only async-signal-safe calls here. The first stop signal gives both their
+ * default action back: a second one while finishing ends the program. */
 static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    int saved = errno;
+    if (!interrupted) {
+        interrupted = sig;
+        sigaction(SIGINT, &sig_default, NULL);
+        sigaction(SIGTERM, &sig_default, NULL);
+        if (sig_pipe[1] >= 0) {
+            char c = 1;
+            if (write(sig_pipe[1], &c, 1) < 0) {
+                /* full or closed: poll wakes on the byte already there */
+            }
+        }
+    }
+    errno = saved;
+}
+
+static void install_signals(void)
+{
+    if (pipe(sig_pipe) == 0) {
+        for (int i = 0; i < 2; i++) {
+            fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+        }
+    } else {
+        sig_pipe[0] = sig_pipe[1] = -1; /* poll's 1 s timeout still notices the flag */
+    }
+    memset(&sig_default, 0, sizeof(sig_default));
+    sig_default.sa_handler = SIG_DFL;
+    sigemptyset(&sig_default.sa_mask);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT); /* one handler at a time */
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The first time a stop signal is seen: say so, and stop the stream. */
+static void note_signal(struct app *a, uint64_t now)
+{
+    if (!interrupted || a->stop_sent)
+        return;
+    fprintf(stderr, "videoredir-capture: %s: stopping the stream, finishing the output (a second "
+                    "signal exits at once)\n", interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+    vr_guest_stop(a->guest, VR_REASON_USER);
+    a->stop_sent = true;
+    a->stop_us = now;
 }
 
 static void usage(FILE *f)
@@ -167,7 +221,10 @@ static void usage(FILE *f)
             "      --version            print the version\n"
             "\n"
             "Exit status: 0 done, 1 bad input file or usage, 2 device error, 3 client rejected\n"
-            "the stream (or did not answer), 4 no client within the timeout, 130 interrupted.\n");
+            "the stream (or did not answer), 4 no client within the timeout, 130 stopped by\n"
+            "SIGINT (Ctrl-C), 143 by SIGTERM. On a stop signal the stream is stopped, what was\n"
+            "queued is delivered (up to 1 s), the --record file and the summary hold every\n"
+            "frame sent; a second signal exits at once.\n");
 }
 
 static bool parse_u32(const char *s, uint32_t *out)
@@ -674,11 +731,7 @@ static int run(struct app *a)
 
     for (;;) {
         uint64_t now = now_us();
-        if (interrupted && !a->stop_sent) {
-            vr_guest_stop(a->guest, VR_REASON_USER);
-            a->stop_sent = true;
-            a->stop_us = now;
-        }
+        note_signal(a, now);
         if (a->fd < 0 && now >= a->next_open_us)
             try_open(a);
 
@@ -750,14 +803,19 @@ static int run(struct app *a)
         if (timeout_ms > 1000)
             timeout_ms = 1000;
 
-        struct pollfd pfd = { .fd = a->fd, .events = POLLIN };
+        /* [0] the signal pipe (its byte stays: interrupted says it all), [1] the device */
+        struct pollfd pfds[2] = { { .fd = sig_pipe[0], .events = POLLIN },
+                                  { .fd = a->fd, .events = POLLIN } };
+        if (interrupted)
+            pfds[0].fd = -1; /* seen: poll must not spin on it */
         if (a->fd >= 0 && !vr_guest_output_empty(a->guest))
-            pfd.events |= POLLOUT;
-        int n = poll(&pfd, a->fd >= 0 ? 1 : 0, timeout_ms);
+            pfds[1].events |= POLLOUT;
+        int n = poll(pfds, 2, timeout_ms);
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "videoredir-capture: poll: %s\n", strerror(errno));
             return EXIT_DEVICE;
         }
+        struct pollfd pfd = pfds[1];
         if (n > 0 && a->fd >= 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
             for (int i = 0; i < 64; i++) {
                 int r = vr_fd_read(vr_guest_conn(a->guest), a->fd);
@@ -771,8 +829,7 @@ static int run(struct app *a)
         }
         vr_guest_tick(a->guest);
     }
-    print_summary(a);
-    return interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+    return interrupted ? EXIT_SIGNAL + interrupted : EXIT_OK;
 }
 
 /* --record without --device: the session with a stand-in client, on the
@@ -792,10 +849,7 @@ static int run_offline(struct app *a)
     vr_guest_channel_open(a->guest);
     int code = EXIT_OK;
     for (;;) {
-        if (interrupted && !a->stop_sent) {
-            vr_guest_stop(a->guest, VR_REASON_USER);
-            a->stop_sent = true;
-        }
+        note_signal(a, now_us());
         enum vr_guest_state st = vr_guest_get_state(a->guest);
         if (st == VR_GUEST_FAILED) {
             fprintf(stderr, "videoredir-capture: %s\n", vr_guest_error(a->guest));
@@ -840,9 +894,7 @@ static int run_offline(struct app *a)
     }
     vr_record_write_event(a->rec, VR_RECORD_EV_CLOSE);
     vr_record_peer_destroy(peer);
-    if (code == EXIT_OK)
-        print_summary(a);
-    return interrupted && code == EXIT_OK ? EXIT_INTERRUPTED : code;
+    return interrupted && code == EXIT_OK ? EXIT_SIGNAL + interrupted : code;
 }
 
 int main(int argc, char **argv)
@@ -859,11 +911,7 @@ int main(int argc, char **argv)
     /* libav prints to stderr by default; keep it to errors unless asked. */
     av_log_set_level(a->o.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
     signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    install_signals();
 
     char err[512];
     int ret = vr_source_open(a->o.file, &a->src, err, sizeof(err));
@@ -915,6 +963,12 @@ int main(int argc, char **argv)
         vr_conn_set_tap(vr_guest_conn(a->guest), vr_record_tap, a->rec);
     }
     int code = virtual_clock ? run_offline(a) : run(a);
+    /* The summary whenever something was sent (also when the device or the
+     * client failed mid-stream), and always at a normal or signalled end. */
+    struct vr_guest_stats gs;
+    vr_guest_get_stats(a->guest, &gs);
+    if (code == EXIT_OK || code > EXIT_SIGNAL || gs.frames_sent > 0)
+        print_summary(a);
     if (a->fd >= 0)
         close(a->fd);
     if (a->rec) {
