@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ enum exit_code {
     EXIT_USAGE = 2,
     EXIT_MISMATCH = 3, /* --verify: a frame differs */
     EXIT_DAMAGED = 4,  /* the recording is truncated or corrupt: replayed up to there */
+    EXIT_SIGNAL = 128, /* + the signal: 130 SIGINT, 143 SIGTERM */
 };
 
 #define TICK_US 50000u
@@ -108,6 +110,44 @@ struct app {
 
 static struct app app;
 
+/* The stop signal (SIGINT or SIGTERM) once one came, else 0. The replay
+ * never blocks on a descriptor, only sleeps (--pace) in slices that the
+ * signal cuts short, so the loops look at this flag: no pipe needed. */
+static volatile sig_atomic_t stop_signal;
+static struct sigaction sig_default; /* SIG_DFL, made before any signal */
+
+/* Only async-signal-safe calls here. The first stop signal gives both their
+ * default action back: a second one while finishing ends the program. */
+static void on_signal(int sig)
+{
+    if (stop_signal)
+        return;
+    stop_signal = sig;
+    sigaction(SIGINT, &sig_default, NULL);
+    sigaction(SIGTERM, &sig_default, NULL);
+}
+
+static void install_signals(void)
+{
+    memset(&sig_default, 0, sizeof(sig_default));
+    sig_default.sa_handler = SIG_DFL;
+    sigemptyset(&sig_default.sa_mask);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The replay ends here: an error, a --verify difference, or a stop signal. */
+static bool stopping(const struct app *a)
+{
+    return a->quit || stop_signal;
+}
+
 static void logmsg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void logmsg(const char *level, const char *fmt, ...)
@@ -161,7 +201,10 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 done (and every frame matched), 1 cannot read the recording or write\n"
             "an output, 2 bad usage, 3 --verify found a difference, 4 the recording is damaged\n"
-            "(truncated or corrupt: replayed up to the damage, which is named).\n");
+            "(truncated or corrupt: replayed up to the damage, which is named), 130 stopped by\n"
+            "SIGINT (Ctrl-C), 143 by SIGTERM: the outputs (framemd5, snapshots, present log,\n"
+            "stream dump, summary) then hold everything replayed up to that moment; a second\n"
+            "signal exits at once.\n");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -430,7 +473,7 @@ static void pace_to(struct app *a, uint64_t t)
     uint64_t due = a->wall_start + rel;
     for (;;) {
         uint64_t w = wall_us();
-        if (w >= due)
+        if (w >= due || stop_signal)
             return;
         uint64_t left = due - w;
         if (left > 15000)
@@ -549,7 +592,7 @@ static void advance_to(struct app *a, uint64_t target, bool ticks)
         if (a->next_tick < target)
             a->next_tick = target;
     }
-    while (!a->quit) {
+    while (!stopping(a)) {
         uint64_t t = UINT64_MAX;
         int what = 0; /* 1 tick, 2 present, 3 snapshot */
         if (ticks && a->open && a->next_tick < t) {
@@ -578,6 +621,8 @@ static void advance_to(struct app *a, uint64_t target, bool ticks)
         if (what == 0 || t > target)
             return;
         pace_to(a, t);
+        if (stop_signal)
+            return; /* not at t yet: what is due there is not done */
         a->now = t;
         if (what == 1) {
             vr_client_tick(a->client);
@@ -624,7 +669,7 @@ static int replay(struct app *a)
     a->now = a->info->origin_us;
     a->have_offset = a->info->side == VR_RECORD_SIDE_GUEST; /* our clock is the guest's */
     a->offset_us = 0;
-    while (!a->quit && (ret = vr_record_read(a->rd, &rec)) == 1) {
+    while (!stopping(a) && (ret = vr_record_read(a->rd, &rec)) == 1) {
         a->records++;
         uint64_t t = sat_add(a->info->origin_us, rec.time_us);
         if (a->dump && rec.kind == VR_RECORD_MSG && rec.dir == VR_RECORD_TO_CLIENT)
@@ -634,9 +679,11 @@ static int replay(struct app *a)
             continue;
         }
         advance_to(a, t, true);
-        if (a->quit)
+        if (stopping(a))
             break;
         pace_to(a, t);
+        if (stop_signal)
+            break; /* this record's time had not come: not fed */
         a->now = t;
         if (rec.kind == VR_RECORD_EVENT) {
             if (rec.event == VR_RECORD_EV_OPEN)
@@ -668,7 +715,7 @@ static int replay(struct app *a)
         drain_output(a);
     }
     /* Frames still queued are shown at their time; then the end. */
-    if (!a->quit && a->client)
+    if (!stopping(a) && a->client)
         advance_to(a, sat_add(a->now, DRAIN_US), false);
     if (ret < 0 && !a->quit)
         return ret;
@@ -852,6 +899,7 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, a) < 0)
         return EXIT_USAGE;
     av_log_set_level(a->verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+    install_signals();
     enum vr_hwdec hwdec = VR_HWDEC_NONE;
     if (a->hwdec_name && vr_hwdec_from_name(a->hwdec_name, &hwdec) < 0) {
         logmsg("error", "unknown --hwdec %s", a->hwdec_name);
@@ -929,26 +977,34 @@ int main(int argc, char **argv)
     uint64_t w0 = wall_us();
     ret = replay(a);
     double secs = (double)(wall_us() - w0) / 1e6;
-    /* Pictures asked for beyond the end: the last one. */
+    int sig = stop_signal;
+    if (sig)
+        logmsg("info", "%s at %.3f s of the recording: finishing the outputs (a second signal "
+               "exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+               (double)(a->now - a->info->origin_us) / 1e6);
+    /* Pictures asked for beyond the end (or the stop): the last one. */
     for (uint32_t i = 0; i < a->n_snaps && a->result != EXIT_MISMATCH; i++) {
         if (a->snaps[i].done)
             continue;
         if (a->snaps[i].at >= 0)
-            logmsg("warning", "snapshot at %.3f s is after the end of the recording (%.3f s): it "
-                   "shows the last picture", a->snaps[i].at,
+            logmsg("warning", "snapshot at %.3f s is after the %s (%.3f s): it shows the last "
+                   "picture", a->snaps[i].at, sig ? "stop" : "end of the recording",
                    (double)(a->now - a->info->origin_us) / 1e6);
         if (a->snaps[i].at >= 0 || vr_client_streams_active(a->client) > 0 ||
             !vr_client_streams_ended(a->client))
             write_snapshot(a, a->snaps[i].path, true);
     }
-    code = a->result ? a->result : EXIT_OK;
+    code = a->result ? a->result : sig ? EXIT_SIGNAL + sig : EXIT_OK;
     if (ret < 0) {
         logmsg("error", "%s: damaged recording: %s; replayed the %" PRIu64 " records before it",
                a->file, vr_record_reader_error(a->rd), vr_record_reader_count(a->rd));
         if (code == EXIT_OK)
             code = EXIT_DAMAGED;
     }
-    if (a->exp && code == EXIT_OK && a->n_got < a->n_exp) {
+    if (a->exp && sig && !a->result && !a->quiet) {
+        logmsg("", "verify: the %" PRIu64 " frames decoded before the stop equal the first of %s",
+               a->n_got, a->verify_path);
+    } else if (a->exp && code == EXIT_OK && a->n_got < a->n_exp) {
         logmsg("", "MISMATCH: expected %" PRIu64 " frames, got %" PRIu64 "; first missing: frame %"
                PRIu64 " (expected list pts %s, md5 %s)", a->n_exp, a->n_got, a->n_got,
                a->exp[a->n_got].pts, a->exp[a->n_got].md5);
