@@ -1,11 +1,11 @@
 /*
  * videoredir-replay: feeds a session recording (protocol/RECORDING.md)
  * through the client pipeline (vr_client: decoder back ends, scheduler,
- * presenters) without a network. The client's clock is the recording's:
- * time jumps from one record (or timer, or due frame) to the next, so a
- * replay is deterministic; --pace waits for each in real time instead.
- * A thin loop around vr_record_reader and vr_client; --dump-stream also
- * hands the messages to the stream dump (dump.c), alone without a client.
+ * presenters) without a network. vr_replay drives the client on the
+ * recording's clock; this program parses options, wires the outputs
+ * (framemd5, --verify, snapshots, present log, SDL window) and the stop
+ * signals, and prints the summary; --dump-stream also hands the messages to
+ * the stream dump (dump.c), alone without a client.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -38,15 +38,8 @@ enum exit_code {
     EXIT_SIGNAL = 128, /* + the signal: 130 SIGINT, 143 SIGTERM */
 };
 
-#define TICK_US 50000u
 #define MAX_SNAPSHOTS 32
 #define MAX_EXPECTED 1000000u
-/* After the last record: due frames are still shown, for at most this long. */
-#define DRAIN_US 10000000u
-/* A guest heard from within this long answers the client's pings. */
-#define GUEST_ALIVE_US 2000000u
-/* Longest silence replayed as it was (timers, --pace); longer ones are cut. */
-#define MAX_GAP_US 10000000u
 /* Checker of the stand-in desktop (the SPICE display is not recorded). */
 #define DESK_SQUARE 32
 #define DESK_DARK 0x305070u
@@ -75,6 +68,7 @@ struct app {
 
     struct vr_record_reader *rd;
     const struct vr_record_info *info;
+    struct vr_replay *rp;
     struct vr_client *client; /* NULL: --dump-stream alone, nothing decoded */
     struct vr_dump *dump;
     struct vr_framemd5 *md5;
@@ -84,20 +78,6 @@ struct app {
 #ifdef VR_HAVE_SDL
     struct vr_presenter *window;
 #endif
-    uint64_t now;        /* the client's clock: origin + recording time */
-    uint64_t next_tick;
-    uint64_t first_abs;  /* time of the first record (pacing) */
-    uint64_t wall_start;
-    bool open, paced_started, quit;
-
-    /* PONGs for the client's own pings, with the offset its clock had */
-    bool have_offset;
-    int64_t offset_us;
-    uint64_t best_rtt;
-    struct vr_ping pending[16]; /* pings not answered yet (offset unknown) */
-    uint32_t n_pending;
-    bool offset_given;          /* a ping was answered this session */
-    uint64_t last_guest_us;     /* when the last guest -> client record was fed */
 
     struct expected *exp;
     uint64_t n_exp, n_got;
@@ -105,7 +85,7 @@ struct app {
     uint8_t *pack;
     size_t pack_cap;
 
-    uint64_t records, fed, fed_bytes, frames, events;
+    uint64_t frames, events;
 };
 
 static struct app app;
@@ -142,10 +122,11 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The replay ends here: an error, a --verify difference, or a stop signal. */
-static bool stopping(const struct app *a)
+/* vr_replay asks: a stop signal came. */
+static bool stop_cb(void *user)
 {
-    return a->quit || stop_signal;
+    (void)user;
+    return stop_signal != 0;
 }
 
 static void logmsg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -343,7 +324,7 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
             vr_framemd5_close(a->md5);
             a->md5 = NULL;
             a->result = EXIT_ERROR;
-            a->quit = true;
+            vr_replay_quit(a->rp);
         }
     }
     if (!a->exp || a->result == EXIT_MISMATCH)
@@ -353,7 +334,7 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
     if (ret < 0) {
         logmsg("error", "cannot hash frame %" PRIu64 ": %s", index, av_err2str(ret));
         a->result = EXIT_ERROR;
-        a->quit = true;
+        vr_replay_quit(a->rp);
         return;
     }
     int64_t pts = frame->pts == AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
@@ -373,7 +354,7 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
         return;
     }
     a->result = EXIT_MISMATCH;
-    a->quit = true;
+    vr_replay_quit(a->rp);
 }
 
 /* sync: bring the picture up to date first (not at a stream's end: that
@@ -389,7 +370,7 @@ static int write_snapshot(struct app *a, const char *path, bool sync)
         return ret;
     }
     if (a->verbose)
-        logmsg("info", "snapshot %s at %.3f s", path, (double)(a->now - a->info->origin_us) / 1e6);
+        logmsg("info", "snapshot %s at %.3f s", path, vr_replay_seconds(a->rp));
     return 0;
 }
 
@@ -411,7 +392,8 @@ static void log_present(struct app *a, uint32_t stream_id)
         if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id || st.ended)
             continue;
         fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu64 "\n", stream_id,
-                f->pts == AV_NOPTS_VALUE ? INT64_MIN : (int64_t)f->pts, a->now - a->info->origin_us);
+                f->pts == AV_NOPTS_VALUE ? INT64_MIN : (int64_t)f->pts,
+                vr_replay_now(a->rp) - a->info->origin_us);
     }
 }
 
@@ -431,228 +413,27 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
     sync_presenters(a);
 }
 
+/* The client's clock: the replay's (the origin until it exists). */
 static uint64_t clock_cb(void *user)
 {
-    return ((struct app *)user)->now;
+    const struct app *a = user;
+    return a->rp ? vr_replay_now(a->rp) : a->info->origin_us;
 }
 
 /* ---------------------------------------------------------------------- */
-/* Driving the client.                                                      */
-
-/* Times come from the recording (untrusted): never wrap. */
-static uint64_t sat_add(uint64_t x, uint64_t y)
-{
-    return x > UINT64_MAX - y ? UINT64_MAX : x + y;
-}
-
-static uint64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* --pace: waits until recording time t is due on the wall clock. */
-static void pace_to(struct app *a, uint64_t t)
-{
-    if (!a->pace)
-        return;
-    if (!a->paced_started) {
-        a->paced_started = true;
-        a->first_abs = t;
-        a->wall_start = wall_us();
-        return;
-    }
-    uint64_t rel = t > a->first_abs ? t - a->first_abs : 0;
-    uint64_t elapsed = wall_us() - a->wall_start;
-    if (rel > elapsed + MAX_GAP_US) {
-        /* A long silence in the recording is cut short, not waited for. */
-        a->first_abs += rel - (elapsed + MAX_GAP_US);
-        rel = elapsed + MAX_GAP_US;
-    }
-    uint64_t due = a->wall_start + rel;
-    for (;;) {
-        uint64_t w = wall_us();
-        if (w >= due || stop_signal)
-            return;
-        uint64_t left = due - w;
-        if (left > 15000)
-            left = 15000;
-#ifdef VR_HAVE_SDL
-        if (a->window && !vr_sdl_handle_events(a->window)) {
-            logmsg("info", "sdl: window closed");
-            a->quit = true;
-            return;
-        }
-#endif
-        struct timespec ts = { 0, (long)left * 1000 };
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* The client's output is discarded, except that its PINGs are answered (as
- * the guest answered the recorded client's) with a PONG carrying the clock
- * offset the recording shows, so that CLOCK'd streams are scheduled as in
- * the session. Pings wait while the offset is not known yet; the answer's
- * time makes the client's estimate exactly the offset, whatever the wait. */
-static void drain_output(struct app *a)
-{
-    struct vr_conn *conn = vr_client_conn(a->client);
-    const uint8_t *data;
-    size_t n;
-    struct vr_ping *pings = a->pending;
-    while ((n = vr_conn_out_peek(conn, &data)) > 0) {
-        size_t off = 0;
-        while (off + VR_HEADER_SIZE <= n) {
-            struct vr_header h;
-            if (vr_header_decode(data + off, n - off, &h) < 0 || h.length > n - off - VR_HEADER_SIZE)
-                break;
-            size_t len = VR_HEADER_SIZE + h.length;
-            if (h.type == VR_MSG_PING) {
-                static struct vr_msg m;
-                if (vr_msg_decode(data + off, len, &m) == 0) {
-                    if (a->n_pending == 16) /* keep the newest */
-                        memmove(pings, pings + 1, 15 * sizeof(*pings));
-                    pings[a->n_pending < 16 ? a->n_pending++ : 15] = m.u.ping;
-                }
-            }
-            off += len;
-        }
-        vr_conn_out_consume(conn, n);
-    }
-    /* A guest that has been silent for 2 s (it pings every second) would
-     * not answer either: the client must see the silence it saw. */
-    if (a->now - a->last_guest_us > GUEST_ALIVE_US)
-        a->n_pending = 0;
-    if (!a->have_offset)
-        return;
-    uint32_t n_pings = a->n_pending;
-    a->n_pending = 0;
-    for (uint32_t i = 0; i < n_pings; i++) {
-        struct vr_msg m;
-        memset(&m, 0, sizeof(m));
-        m.type = VR_MSG_PONG;
-        m.u.pong.id = pings[i].id;
-        m.u.pong.ping_time_us = pings[i].time_us;
-        /* The client takes offset = time_us - (ping_time + rtt / 2). */
-        uint64_t half = a->now > pings[i].time_us ? (a->now - pings[i].time_us) / 2 : 0;
-        m.u.pong.time_us = pings[i].time_us + half + (uint64_t)a->offset_us; /* mod 2^64 */
-        uint8_t buf[64];
-        long len = vr_msg_encode(&m, buf, sizeof(buf));
-        if (len > 0)
-            vr_conn_feed(conn, buf, (size_t)len);
-        a->offset_given = true;
-    }
-    while ((n = vr_conn_out_peek(conn, &data)) > 0)
-        vr_conn_out_consume(conn, n);
-}
-
-/* A recorded PONG from the guest (client-side recording): the offset of the
- * guest's clock to the recorder's, as the recorded client estimated it. */
-static void learn_offset(struct app *a, const uint8_t *raw, size_t len, uint64_t arrival)
-{
-    struct vr_header h;
-    if (vr_header_decode(raw, len, &h) < 0 || h.type != VR_MSG_PONG)
-        return;
-    struct vr_msg m;
-    if (vr_msg_decode(raw, len, &m) < 0 || m.u.pong.ping_time_us > arrival)
-        return;
-    uint64_t rtt = arrival - m.u.pong.ping_time_us;
-    if (a->have_offset && rtt > a->best_rtt)
-        return;
-    /* Unsigned (the values are the recording's, untrusted): mod 2^64. */
-    a->offset_us = (int64_t)(m.u.pong.time_us - (m.u.pong.ping_time_us + rtt / 2));
-    a->best_rtt = rtt;
-    a->have_offset = true;
-}
-
-static void open_channel(struct app *a)
-{
-    if (a->open)
-        vr_client_channel_closed(a->client);
-    a->open = true;
-    a->offset_given = false;
-    a->next_tick = sat_add(a->now, TICK_US);
-    vr_client_channel_open(a->client);
-    drain_output(a);
-}
-
-/* Runs the timers (ticks, due frames, timed snapshots) up to recording time
- * target: each at its own time. ticks: run the client's ticks too (not
- * after the last record, where its 5 s silence timer would drop streams). */
-static void advance_to(struct app *a, uint64_t target, bool ticks)
-{
-    uint32_t stuck = 0; /* presents at one instant that left a frame due */
-    /* A gap longer than MAX_GAP_US (the recorder slept, or a hostile time):
-     * the client's timers see MAX_GAP_US of it (its 5 s silence timeout
-     * fires as it did in the session), then the ticks jump to the end of it,
-     * so a time stamp cannot make the replay tick for ever. */
-    if (ticks && target > a->now && target - a->now > MAX_GAP_US) {
-        advance_to(a, sat_add(a->now, MAX_GAP_US), ticks);
-        if (a->next_tick < target)
-            a->next_tick = target;
-    }
-    while (!stopping(a)) {
-        uint64_t t = UINT64_MAX;
-        int what = 0; /* 1 tick, 2 present, 3 snapshot */
-        if (ticks && a->open && a->next_tick < t) {
-            t = a->next_tick;
-            what = 1;
-        }
-        uint64_t wake = vr_client_next_wakeup(a->client);
-        if (wake < t) {
-            t = wake < a->now ? a->now : wake;
-            what = 2;
-        }
-        int snap = -1;
-        for (uint32_t i = 0; i < a->n_snaps; i++) {
-            const struct snapshot *s = &a->snaps[i];
-            if (s->done || s->at < 0)
-                continue;
-            uint64_t at = sat_add(a->info->origin_us, (uint64_t)(s->at * 1e6 + 0.5));
-            /* Strictly before target: records stamped at the snapshot's
-             * time are fed first. */
-            if (at < target && at < t) {
-                t = at < a->now ? a->now : at;
-                what = 3;
-                snap = (int)i;
-            }
-        }
-        if (what == 0 || t > target)
-            return;
-        pace_to(a, t);
-        if (stop_signal)
-            return; /* not at t yet: what is due there is not done */
-        a->now = t;
-        if (what == 1) {
-            vr_client_tick(a->client);
-            a->next_tick = sat_add(a->next_tick, TICK_US);
-            if (a->next_tick <= a->now) /* at UINT64_MAX: no tick is ever due again */
-                a->next_tick = sat_add(a->now, TICK_US);
-        } else if (what == 2) {
-            vr_client_present(a->client, a->now);
-            /* A frame still due after presenting: never loop on it. */
-            if (vr_client_next_wakeup(a->client) <= a->now && ++stuck > 64) {
-                logmsg("warning", "the client keeps a frame due at %.6f s: moving on",
-                       (double)(a->now - a->info->origin_us) / 1e6);
-                return;
-            }
-        } else {
-            a->snaps[snap].done = true;
-            write_snapshot(a, a->snaps[snap].path, true);
-        }
-        drain_output(a);
-    }
-}
+/* vr_replay's callbacks.                                                   */
 
 /* --dump-stream: every guest -> client message, as the client gets it. */
-static void dump_msg(struct app *a, const struct vr_record *rec)
+static void message_cb(void *user, const uint8_t *data, size_t len)
 {
-    int ret = vr_dump_feed(a->dump, rec->data, rec->len);
+    struct app *a = user;
+    if (!a->dump)
+        return;
+    int ret = vr_dump_feed(a->dump, data, len);
     if (ret < 0) {
         logmsg("error", "cannot write the stream dump (%s): %s", a->dump_path, av_err2str(ret));
         a->result = EXIT_ERROR;
-        a->quit = true;
+        vr_replay_quit(a->rp);
     }
 }
 
@@ -662,64 +443,34 @@ static void dump_log(void *user, const char *msg)
     logmsg("warning", "%s", msg);
 }
 
-static int replay(struct app *a)
+/* A --snapshot-at time came. */
+static void mark_cb(void *user, uint32_t i)
 {
-    struct vr_record rec;
-    int ret = 0;
-    a->now = a->info->origin_us;
-    a->have_offset = a->info->side == VR_RECORD_SIDE_GUEST; /* our clock is the guest's */
-    a->offset_us = 0;
-    while (!stopping(a) && (ret = vr_record_read(a->rd, &rec)) == 1) {
-        a->records++;
-        uint64_t t = sat_add(a->info->origin_us, rec.time_us);
-        if (a->dump && rec.kind == VR_RECORD_MSG && rec.dir == VR_RECORD_TO_CLIENT)
-            dump_msg(a, &rec);
-        if (!a->client) { /* --dump-stream alone */
-            a->now = t;
-            continue;
-        }
-        advance_to(a, t, true);
-        if (stopping(a))
-            break;
-        pace_to(a, t);
-        if (stop_signal)
-            break; /* this record's time had not come: not fed */
-        a->now = t;
-        if (rec.kind == VR_RECORD_EVENT) {
-            if (rec.event == VR_RECORD_EV_OPEN)
-                open_channel(a);
-            else if (rec.event == VR_RECORD_EV_CLOSE && a->open) {
-                a->open = false;
-                vr_client_channel_closed(a->client);
-            }
-            continue;
-        }
-        if (rec.kind != VR_RECORD_MSG || rec.dir != VR_RECORD_TO_CLIENT)
-            continue; /* the client's own output, or a kind from a later version */
-        if (!a->open)
-            open_channel(a); /* a recording without events */
-        if (a->info->side == VR_RECORD_SIDE_CLIENT)
-            learn_offset(a, rec.data, rec.len, t);
-        a->fed++;
-        a->fed_bytes += rec.len;
-        a->last_guest_us = t;
-        int r = vr_conn_feed(vr_client_conn(a->client), rec.data, rec.len);
-        if (r < 0)
-            logmsg("warning", "record %" PRIu64 ": the client refused the bytes: %s", rec.index,
-                   strerror(-r));
-        /* The offset is known and the session up: let the client ping now
-         * (its tick would, up to 50 ms later), so that it has the offset
-         * from here on, as the recorded client had it. */
-        if (a->have_offset && !a->offset_given && !a->n_pending && vr_client_established(a->client))
-            vr_client_tick(a->client);
-        drain_output(a);
+    struct app *a = user;
+    a->snaps[i].done = true;
+    write_snapshot(a, a->snaps[i].path, true);
+}
+
+/* While pacing: the window's events (closing it ends the replay). */
+static bool idle_cb(void *user)
+{
+#ifdef VR_HAVE_SDL
+    struct app *a = user;
+    if (a->window && !vr_sdl_handle_events(a->window)) {
+        logmsg("info", "sdl: window closed");
+        return false;
     }
-    /* Frames still queued are shown at their time; then the end. */
-    if (!stopping(a) && a->client)
-        advance_to(a, sat_add(a->now, DRAIN_US), false);
-    if (ret < 0 && !a->quit)
-        return ret;
-    return 0;
+#else
+    (void)user;
+#endif
+    return true;
+}
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -858,6 +609,8 @@ static void summary(struct app *a, double secs)
 {
     if (a->quiet)
         return;
+    struct vr_replay_stats rs;
+    vr_replay_get_stats(a->rp, &rs);
     if (a->dump) {
         struct vr_dump_stats ds;
         vr_dump_get_stats(a->dump, &ds);
@@ -869,7 +622,7 @@ static void summary(struct app *a, double secs)
     }
     if (!a->client) {
         fprintf(stderr, "videoredir-replay: %s: %" PRIu64 " records, %.3f s of recording in %.3f s\n",
-                a->file, a->records, (double)(a->now - a->info->origin_us) / 1e6, secs);
+                a->file, rs.records, vr_replay_seconds(a->rp), secs);
         return;
     }
     uint64_t presented = 0, dropped = 0, lost = 0, errors = 0;
@@ -887,10 +640,10 @@ static void summary(struct app *a, double secs)
             PRIu64 " frames decoded (%.1f fps); streams ended %" PRIu32 " (eos %" PRIu32
             "); last streams: presented %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64
             " decode errors %" PRIu64 "; protocol errors %" PRIu64 "; %.3f s of recording in %.3f s\n",
-            a->file, a->records, a->fed, a->frames, secs > 0 ? (double)a->frames / secs : 0.0,
+            a->file, rs.records, rs.fed, a->frames, secs > 0 ? (double)a->frames / secs : 0.0,
             vr_client_streams_ended(a->client), vr_client_streams_eos(a->client), presented, dropped,
             lost, errors, vr_client_protocol_errors(a->client),
-            (double)(a->now - a->info->origin_us) / 1e6, secs);
+            vr_replay_seconds(a->rp), secs);
 }
 
 int main(int argc, char **argv)
@@ -942,7 +695,6 @@ int main(int argc, char **argv)
     struct vr_client_config cfg = { .hwdec = hwdec, .software = "videoredir-replay" };
     struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
                                       .clock = clock_cb };
-    a->now = a->info->origin_us;
     if (decode && vr_client_create(&cfg, &cb, a, &a->client) < 0) {
         logmsg("error", "out of memory");
         goto out;
@@ -974,14 +726,24 @@ int main(int argc, char **argv)
     }
 #endif
 
+    double marks[MAX_SNAPSHOTS];
+    for (uint32_t i = 0; i < a->n_snaps; i++)
+        marks[i] = a->snaps[i].at;
+    struct vr_replay_config rc = { .pace = a->pace, .marks = marks, .n_marks = a->n_snaps,
+                                   .mark = mark_cb, .message = message_cb, .idle = idle_cb,
+                                   .stop = stop_cb, .log = client_log, .user = a };
+    if (vr_replay_create(a->rd, a->client, &rc, &a->rp) < 0) {
+        logmsg("error", "out of memory");
+        goto out;
+    }
     uint64_t w0 = wall_us();
-    ret = replay(a);
+    ret = vr_replay_run(a->rp);
     double secs = (double)(wall_us() - w0) / 1e6;
     int sig = stop_signal;
     if (sig)
         logmsg("info", "%s at %.3f s of the recording: finishing the outputs (a second signal "
                "exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-               (double)(a->now - a->info->origin_us) / 1e6);
+               vr_replay_seconds(a->rp));
     /* Pictures asked for beyond the end (or the stop): the last one. */
     for (uint32_t i = 0; i < a->n_snaps && a->result != EXIT_MISMATCH; i++) {
         if (a->snaps[i].done)
@@ -989,7 +751,7 @@ int main(int argc, char **argv)
         if (a->snaps[i].at >= 0)
             logmsg("warning", "snapshot at %.3f s is after the %s (%.3f s): it shows the last "
                    "picture", a->snaps[i].at, sig ? "stop" : "end of the recording",
-                   (double)(a->now - a->info->origin_us) / 1e6);
+                   vr_replay_seconds(a->rp));
         if (a->snaps[i].at >= 0 || vr_client_streams_active(a->client) > 0 ||
             !vr_client_streams_ended(a->client))
             write_snapshot(a, a->snaps[i].path, true);
@@ -1049,6 +811,7 @@ out:
     vr_presenter_destroy(a->headless);
     if (a->desktop)
         pixman_image_unref(a->desktop);
+    vr_replay_destroy(a->rp);
     vr_client_destroy(a->client);
     vr_record_reader_close(a->rd);
     free(a->exp);
