@@ -17,9 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <libavutil/imgutils.h>
 #include <libavutil/log.h>
-#include <libavutil/md5.h>
 
 #include <videoredir/client.h>
 #include <videoredir/record.h>
@@ -44,11 +42,6 @@ enum exit_code {
 #define DESK_SQUARE 32
 #define DESK_DARK 0x305070u
 #define DESK_LIGHT 0x406080u
-
-struct expected {
-    char md5[33];
-    char pts[24];
-};
 
 struct snapshot {
     const char *path;
@@ -79,11 +72,9 @@ struct app {
     struct vr_presenter *window;
 #endif
 
-    struct expected *exp;
+    struct vr_framemd5_entry *exp; /* --verify */
     uint64_t n_exp, n_got;
     int result;          /* EXIT_MISMATCH once a frame differed */
-    uint8_t *pack;
-    size_t pack_cap;
 
     uint64_t frames, events;
 };
@@ -189,105 +180,6 @@ static void usage(FILE *f)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Expected frames (--verify).                                              */
-
-static void trim(char *s)
-{
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = 0;
-    size_t k = strspn(s, " \t");
-    memmove(s, s + k, n - k + 1);
-}
-
-static int load_expected(struct app *a, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        logmsg("error", "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char line[1024];
-    uint64_t cap = 0, lineno = 0;
-    int ret = 0;
-    while (fgets(line, sizeof(line), f)) {
-        lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            logmsg("error", "%s:%" PRIu64 ": line too long", path, lineno);
-            ret = -1;
-            break;
-        }
-        if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0)
-            continue;
-        /* stream, dts, pts, duration, size, md5 */
-        char *field[8];
-        int n = 0;
-        for (char *p = line, *tok; n < 8 && (tok = strsep(&p, ",")); )
-            field[n++] = tok;
-        if (n != 6) {
-            logmsg("error", "%s:%" PRIu64 ": not a framemd5 line", path, lineno);
-            ret = -1;
-            break;
-        }
-        trim(field[5]);
-        trim(field[2]);
-        if (strlen(field[5]) != 32 || strspn(field[5], "0123456789abcdef") != 32) {
-            logmsg("error", "%s:%" PRIu64 ": bad md5 '%s'", path, lineno, field[5]);
-            ret = -1;
-            break;
-        }
-        if (a->n_exp == MAX_EXPECTED) {
-            logmsg("error", "%s: more than %u frames", path, MAX_EXPECTED);
-            ret = -1;
-            break;
-        }
-        if (a->n_exp == cap) {
-            cap = cap ? cap * 2 : 256;
-            struct expected *ne = realloc(a->exp, cap * sizeof(*ne));
-            if (!ne) {
-                ret = -1;
-                break;
-            }
-            a->exp = ne;
-        }
-        struct expected *e = &a->exp[a->n_exp++];
-        memcpy(e->md5, field[5], 33);
-        snprintf(e->pts, sizeof(e->pts), "%.23s", field[2]);
-    }
-    fclose(f);
-    if (ret == 0 && a->n_exp == 0) {
-        logmsg("error", "%s: no frames in it", path);
-        ret = -1;
-    }
-    return ret;
-}
-
-/* md5 of the frame packed as FFmpeg's rawvideo encoder packs it (what the
- * framemd5 muxer hashes). */
-static int frame_md5(struct app *a, const AVFrame *fr, char out[33])
-{
-    int size = av_image_get_buffer_size(fr->format, fr->width, fr->height, 1);
-    if (size < 0)
-        return size;
-    if ((size_t)size > a->pack_cap) {
-        uint8_t *nb = realloc(a->pack, (size_t)size);
-        if (!nb)
-            return -ENOMEM;
-        a->pack = nb;
-        a->pack_cap = (size_t)size;
-    }
-    int ret = av_image_copy_to_buffer(a->pack, size, (const uint8_t *const *)fr->data, fr->linesize,
-                                      fr->format, fr->width, fr->height, 1);
-    if (ret < 0)
-        return ret;
-    uint8_t d[16];
-    av_md5_sum(d, a->pack, size);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Client callbacks.                                                        */
 
 static void client_log(void *user, enum vr_client_log level, const char *msg)
@@ -330,7 +222,7 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
     if (!a->exp || a->result == EXIT_MISMATCH)
         return;
     char got[33];
-    int ret = frame_md5(a, frame, got);
+    int ret = vr_frame_md5(frame, got);
     if (ret < 0) {
         logmsg("error", "cannot hash frame %" PRIu64 ": %s", index, av_err2str(ret));
         a->result = EXIT_ERROR;
@@ -591,20 +483,6 @@ static int parse_options(int argc, char **argv, struct app *a)
     return 0;
 }
 
-static pixman_image_t *make_desktop(uint32_t w, uint32_t h)
-{
-    pixman_image_t *img = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)w, (int)h, NULL, 0);
-    if (!img)
-        return NULL;
-    uint32_t *px = pixman_image_get_data(img);
-    int stride = pixman_image_get_stride(img) / 4;
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++)
-            px[(size_t)y * (size_t)stride + x] =
-                ((x / DESK_SQUARE + y / DESK_SQUARE) & 1) ? DESK_LIGHT : DESK_DARK;
-    return img;
-}
-
 static void summary(struct app *a, double secs)
 {
     if (a->quiet)
@@ -658,8 +536,13 @@ int main(int argc, char **argv)
         logmsg("error", "unknown --hwdec %s", a->hwdec_name);
         return EXIT_USAGE;
     }
-    if (a->verify_path && load_expected(a, a->verify_path) < 0)
-        return EXIT_ERROR;
+    if (a->verify_path) {
+        char err[512];
+        if (vr_framemd5_load(a->verify_path, MAX_EXPECTED, &a->exp, &a->n_exp, err, sizeof(err)) < 0) {
+            logmsg("error", "%s", err);
+            return EXIT_ERROR;
+        }
+    }
 
     int ret = vr_record_reader_open(a->file, &a->rd);
     if (ret < 0) {
@@ -700,7 +583,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (a->n_snaps || a->sdl) {
-        a->desktop = make_desktop(a->desk_w, a->desk_h);
+        a->desktop = vr_checker_desktop(a->desk_w, a->desk_h, DESK_SQUARE, DESK_DARK, DESK_LIGHT);
         if (!a->desktop) {
             logmsg("error", "out of memory");
             goto out;
@@ -815,6 +698,5 @@ out:
     vr_client_destroy(a->client);
     vr_record_reader_close(a->rd);
     free(a->exp);
-    free(a->pack);
     return code;
 }

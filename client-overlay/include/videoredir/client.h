@@ -355,6 +355,10 @@ int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *backgrou
 pixman_image_t *vr_headless_image(struct vr_presenter *p);
 /* Frees a presenter made by a *_create function (fini + free). NULL ok. */
 void vr_presenter_destroy(struct vr_presenter *p);
+/* A w x h x8r8g8b8 checkerboard of square-pixel squares, dark first (a
+ * stand-in desktop where none was recorded). NULL if out of memory or a size
+ * is 0 or over 16384. Caller unrefs. */
+pixman_image_t *vr_checker_desktop(uint32_t w, uint32_t h, uint32_t square, uint32_t dark, uint32_t light);
 
 /* ---------------------------------------------------------------------- */
 /* framemd5 writer (FFmpeg's own muxer, rawvideo packets as ffmpeg packs them). */
@@ -368,6 +372,23 @@ int vr_framemd5_open(const char *path, struct vr_framemd5 **out);
 int vr_framemd5_write(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, int tb_den);
 /* Writes the trailer and closes. Returns 0 or a negative value. NULL ok. */
 int vr_framemd5_close(struct vr_framemd5 *w);
+
+/* One frame of an FFmpeg framemd5 list: its md5 and its pts as written. */
+struct vr_framemd5_entry {
+    char md5[33];
+    char pts[24];
+};
+/* Loads the frames of a framemd5 file (e.g. `ffmpeg -f framemd5`; comment
+ * lines skipped): *out (caller frees with free()) and *count >= 1. At most
+ * max frames. Returns 0, or a negative errno with a reason in err (errlen
+ * bytes, may be NULL): the open error, -EINVAL for a bad line, -E2BIG for
+ * more than max, -ENODATA for none, -ENOMEM. */
+int vr_framemd5_load(const char *path, uint64_t max, struct vr_framemd5_entry **out, uint64_t *count,
+                     char *err, size_t errlen);
+/* md5 of frame as the framemd5 muxer computes it (the frame packed as
+ * FFmpeg's rawvideo encoder packs it), in lower-case hex. Returns 0 or a
+ * negative errno/AVERROR. */
+int vr_frame_md5(const AVFrame *frame, char out[33]);
 
 /* ---------------------------------------------------------------------- */
 /* Replay: a client driven by a session recording (protocol/RECORDING.md). */
