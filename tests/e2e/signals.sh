@@ -44,8 +44,11 @@ expect_exit() {
   rc=0
   wait "$pid" || rc=$?
   [ "$rc" = "$want" ] || vr_fail "$what exit status $rc, want $want"
-  echo "$what: exit status $rc"
+  echo "$what: exit status $rc, $(( ($(date +%s%N) - ${signalled_ns:-$(date +%s%N)}) / 1000000 )) ms after the signal"
 }
+
+# Sends SIG to PID and notes when.
+signal_now() { signalled_ns=$(date +%s%N); kill -"$1" "$2"; }
 
 # FFmpeg's frames of the clip, played 4 times (capture --loop 3).
 ffmpeg -nostdin -v error -i "$clip" -map 0:v:0 -f framemd5 - >"$VR_TMP/clip.md5"
@@ -98,7 +101,7 @@ if [ "$prog" = replay ]; then
   pid=$!
   VR_PIDS+=("$pid")
   wait_lines "$VR_TMP/present.log" "$FRAMES" "$pid"
-  kill -"$sig" "$pid"
+  signal_now "$sig" "$pid"
   expect_exit "$pid" "$want_rc" videoredir-replay
   decoded=$(sed -n 's/.* \([0-9]*\) frames decoded.*/\1/p' "$VR_TMP/replay.log")
   [ -n "$decoded" ] || vr_fail "no summary line"
@@ -139,7 +142,7 @@ capture_sent() {
 
 case $prog in
 client)
-  kill -"$sig" "$client"
+  signal_now "$sig" "$client"
   expect_exit "$client" "$want_rc" videoredir-client
   grep -q "stopped by SIG$sig after" "$VR_TMP/client.log" || vr_fail "the client did not say it was stopped"
   n=$(check_client)
@@ -147,14 +150,14 @@ client)
   r=$(replay_frames "$VR_TMP/client.vrr" client)
   [ "$r" -ge "$n" ] || vr_fail "the client's recording replays to $r frames, it had decoded $n"
   # The capture goes on without a client; stopped too, it reports what it sent.
-  kill -TERM "$capture"
+  signal_now TERM "$capture"
   expect_exit "$capture" 143 videoredir-capture
   sent=$(capture_sent)
   [ "$sent" -ge "$n" ] || vr_fail "the capture sent $sent frames, the client decoded $n"
   echo "PASS: SIG$sig stopped videoredir-client after $n decoded frames; framemd5, stats, snapshot and its recording ($r frames) hold them"
   ;;
 capture)
-  kill -"$sig" "$capture"
+  signal_now "$sig" "$capture"
   expect_exit "$capture" "$want_rc" videoredir-capture
   grep -q "stopping the stream" "$VR_TMP/capture.log" || vr_fail "the capture did not say it was stopped"
   sent=$(capture_sent)
@@ -165,7 +168,7 @@ capture)
   # what the replay of the recording decodes (a stop by the user does not
   # drain the decoder's reordering delay, in either).
   vr_wait_for "$VR_TMP/client.log" "ended: user" "$client" 20 || vr_fail "the client did not see the stream end"
-  kill -TERM "$client"
+  signal_now TERM "$client"
   expect_exit "$client" 143 videoredir-client
   n=$(check_client)
   [ "$n" = "$r" ] || vr_fail "the client decoded $n frames, the capture's recording replays to $r"
@@ -173,7 +176,7 @@ capture)
   echo "PASS: SIG$sig stopped videoredir-capture after $sent frames sent, all in its recording; the client and the replay decoded $n"
   ;;
 host)
-  kill -"$sig" "$HOST_PID"
+  signal_now "$sig" "$HOST_PID"
   expect_exit "$HOST_PID" 0 videoredir-host
   [ ! -e "$HOST_SOCK" ] || vr_fail "the host left its socket file"
   # The client lost its connection: an error, but its files hold everything.
@@ -184,7 +187,7 @@ host)
   r=$(replay_frames "$VR_TMP/client.vrr" client)
   [ "$r" -ge "$n" ] || vr_fail "the client's recording replays to $r frames, it had decoded $n"
   # The capture lost its device and waits for it again; stopped, it reports.
-  kill -"$sig" "$capture"
+  signal_now "$sig" "$capture"
   expect_exit "$capture" "$want_rc" videoredir-capture
   sent=$(capture_sent)
   [ "$(recorded_frames "$VR_TMP/capture.vrr")" = "$sent" ] \
@@ -206,7 +209,7 @@ capture-twice)
   kill -"$sig" "$capture"
   vr_wait_for "$VR_TMP/capture.log" "stopping the stream" "$capture" 20 \
     || vr_fail "the capture did not see the first signal"
-  kill -"$sig" "$capture"
+  signal_now "$sig" "$capture"
   expect_exit "$capture" "$want_rc" videoredir-capture
   kill -CONT "$client"
   if grep -q "frames, " "$VR_TMP/capture.out"; then
