@@ -13,10 +13,26 @@
 
 #include "host.h"
 
-static gboolean on_signal(gpointer loop)
+struct stop {
+    GMainLoop *loop;
+    guint ids[2]; /* the GLib sources of SIGINT and SIGTERM */
+};
+
+/* SIGINT or SIGTERM, dispatched by the loop: leave it for the cleanup (the
+ * guest and clients are told, the socket file goes). Both sources are
+ * removed at once, which gives the signals their default action back: a
+ * second one while shutting down ends the program at once. */
+static gboolean on_signal(gpointer user)
 {
-    g_main_loop_quit(loop);
-    return G_SOURCE_CONTINUE; /* removed at shutdown */
+    struct stop *stop = user;
+    for (int i = 0; i < 2; i++) {
+        if (stop->ids[i])
+            g_source_remove(stop->ids[i]);
+        stop->ids[i] = 0;
+    }
+    g_message("stop signal: shutting down (a second signal exits at once)");
+    g_main_loop_quit(stop->loop);
+    return G_SOURCE_REMOVE;
 }
 
 static void on_play_done(void *user, const struct vr_host_player_stats *st)
@@ -128,6 +144,11 @@ int main(int argc, char **argv)
         "unix socket: videoredir-capture --device PATH talks to it as to /dev/virtio-ports/NAME.\n"
         "Prints 'videoredir-host: ready spice-port=N guest-socket=PATH' once listening.\n"
         "Logs with GLib (G_MESSAGES_DEBUG=videoredir-host for debug output).");
+    g_option_context_set_description(ctx,
+        "SIGINT (Ctrl-C) and SIGTERM stop it cleanly: the guest socket and the SPICE\n"
+        "clients are closed, the socket file is removed, and the exit status is 0; a\n"
+        "second signal while shutting down exits at once. Exit status 1 when it cannot\n"
+        "start, 2 for bad options.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
     uint32_t *pixels = NULL;
@@ -136,7 +157,7 @@ int main(int argc, char **argv)
     struct vr_host_display *display = NULL;
     struct vr_host_port *vport = NULL;
     unsigned w = 1280, h = 800;
-    guint sigint = 0, sigterm = 0;
+    struct stop stop = { NULL, { 0, 0 } };
     char tail;
     struct vr_host_xdesktop *xdesk = NULL;
     bool x_lost = false;
@@ -242,8 +263,9 @@ int main(int argc, char **argv)
     loop = g_main_loop_new(NULL, FALSE);
     /* From here on a signal ends the program through the cleanup below
      * (dispatched once the loop runs), so the socket file never stays. */
-    sigint = g_unix_signal_add(SIGINT, on_signal, loop);
-    sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
+    stop.loop = loop;
+    stop.ids[0] = g_unix_signal_add(SIGINT, on_signal, &stop);
+    stop.ids[1] = g_unix_signal_add(SIGTERM, on_signal, &stop);
     server = spice_server_new();
     spice_server_set_addr(server, addr ? addr : "127.0.0.1", 0);
     spice_server_set_port(server, port);
@@ -307,10 +329,9 @@ int main(int argc, char **argv)
     status = x_lost ? 1 : 0;
 
 out:
-    if (sigint)
-        g_source_remove(sigint);
-    if (sigterm)
-        g_source_remove(sigterm);
+    for (int i = 0; i < 2; i++)
+        if (stop.ids[i])
+            g_source_remove(stop.ids[i]);
     vr_host_extras_free(extras);
     vr_host_player_stop(player);
     vr_host_port_stop(vport);
