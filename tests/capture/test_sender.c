@@ -85,10 +85,25 @@ static void on_event(void *user, enum vr_guest_event ev, const char *detail)
     vr_sender_guest_event(r->sender, ev);
 }
 
-/* One offline run of clip: the result and the frames sent. */
-static enum vr_sender_result run_offline(const char *clip, long loops, int stop_fd,
-                                         const struct vr_change *changes, uint32_t n_changes,
-                                         uint64_t *sent)
+/* STREAM_STARTs the guest sent, and how many carried the flags asked for. */
+static int n_starts, n_starts_flagged;
+static uint16_t want_flags;
+
+static void tap(void *user, enum vr_direction dir, const uint8_t *raw, size_t len)
+{
+    struct vr_msg msg;
+    (void)user;
+    if (dir != VR_DIR_OUT || vr_msg_decode(raw, len, &msg) < 0 || msg.type != VR_MSG_STREAM_START)
+        return;
+    n_starts++;
+    n_starts_flagged += (msg.u.start.flags & want_flags) == want_flags;
+}
+
+/* One offline run of clip: the result and the frames sent. stream_flags go
+ * into the first start and, through the sender, into restarts. */
+static enum vr_sender_result run_offline_flags(const char *clip, long loops, int stop_fd,
+                                               const struct vr_change *changes, uint32_t n_changes,
+                                               uint16_t stream_flags, uint64_t *sent)
 {
     struct vr_source *src = NULL;
     struct vr_guest *guest = NULL;
@@ -100,15 +115,19 @@ static enum vr_sender_result run_offline(const char *clip, long loops, int stop_
         fprintf(stderr, "%s\n", err);
         return res;
     }
-    const struct vr_stream_start *ss = vr_source_stream_start(src);
+    struct vr_stream_start st = *vr_source_stream_start(src);
+    st.flags |= stream_flags;
     struct vr_geometry geom = { 0 };
-    geom.window = geom.content = (struct vr_rect){ 0, 0, ss->width, ss->height };
+    geom.window = geom.content = (struct vr_rect){ 0, 0, st.width, st.height };
     struct vr_guest_callbacks cb = { .event = on_event, .clock = clock_cb };
-    if (vr_guest_create(NULL, &cb, &r, &guest) < 0 || vr_guest_set_stream(guest, ss, &geom, NULL) < 0)
+    if (vr_guest_create(NULL, &cb, &r, &guest) < 0)
+        goto out;
+    vr_conn_set_tap(vr_guest_conn(guest), tap, NULL);
+    if (vr_guest_set_stream(guest, &st, &geom, NULL) < 0)
         goto out;
     struct vr_sender_config cfg = { .pace = VR_SENDER_PACE_REALTIME, .loops = loops, .geometry = geom,
                                     .changes = changes, .n_changes = n_changes,
-                                    .virtual_clock = true };
+                                    .stream_flags = stream_flags, .virtual_clock = true };
     if (vr_sender_create(src, guest, &cfg, &r.sender) < 0)
         goto out;
     res = vr_sender_run_offline(r.sender, stop_fd);
@@ -120,6 +139,13 @@ out:
     vr_guest_destroy(guest);
     vr_source_close(src);
     return res;
+}
+
+static enum vr_sender_result run_offline(const char *clip, long loops, int stop_fd,
+                                         const struct vr_change *changes, uint32_t n_changes,
+                                         uint64_t *sent)
+{
+    return run_offline_flags(clip, loops, stop_fd, changes, n_changes, 0, sent);
 }
 
 int main(int argc, char **argv)
@@ -146,6 +172,15 @@ int main(int argc, char **argv)
     struct vr_change flush = { .kind = VR_CHANGE_FLUSH, .at_us = 1000000 };
     CHECK(run_offline(clip, 0, -1, &flush, 1, &sent) == VR_SENDER_DONE && sent == 100,
           "flush at 1 s: %llu frames", (unsigned long long)sent);
+
+    /* A marked stream (placement from the picture) stays marked when it is
+     * started again. */
+    struct vr_change restart = { .kind = VR_CHANGE_RESTART, .at_us = 1000000 };
+    want_flags = VR_STREAM_MARKED | (9u << VR_STREAM_MARKER_SHIFT);
+    n_starts = n_starts_flagged = 0;
+    CHECK(run_offline_flags(clip, 0, -1, &restart, 1, want_flags, &sent) == VR_SENDER_DONE,
+          "marked run with a restart");
+    CHECK(n_starts == 2 && n_starts_flagged == 2, "starts %d, marked %d", n_starts, n_starts_flagged);
 
     /* A stop fd readable from the start: stopped before any frame. */
     int p[2];
