@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavutil/frame.h>
 
@@ -113,6 +114,7 @@ struct vr_client {
     uint64_t serial; /* streams accepted */
     uint64_t protocol_errors;
     uint64_t send_errors; /* messages the output queue refused */
+    uint32_t fed, slowed; /* frames fed to decoders, delayed by cfg.slow_us */
     struct vr_msg *scratch; /* outgoing messages; a region is 4 KiB */
 };
 
@@ -636,6 +638,18 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
     emit(c, VR_CLIENT_EV_STREAM_START, id);
 }
 
+/* Test option: a decoder slower than real time (blocks like one would). */
+static void slow_down(struct vr_client *c)
+{
+    if (!c->cfg.slow_us || c->fed++ < c->cfg.slow_from ||
+        (c->cfg.slow_frames && c->slowed >= c->cfg.slow_frames))
+        return;
+    c->slowed++;
+    struct timespec ts = { c->cfg.slow_us / 1000000u, (long)(c->cfg.slow_us % 1000000u) * 1000 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame *f)
 {
     struct stream *s = find(c, id);
@@ -670,6 +684,7 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
             request_key(c, s, VR_REASON_DECODE_ERROR);
         }
         receive_all(c, s);
+        slow_down(c);
     }
     if (++s->since_feedback >= FEEDBACK_FRAMES || now_us(c) - s->last_feedback_us >= FEEDBACK_US)
         send_feedback(c, s);
