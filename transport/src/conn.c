@@ -42,7 +42,11 @@
 
 #define DEFAULT_MAX_OUT (8u << 20)
 #define DEFAULT_WINDOW (2u << 20)
-#define BLOCK_SIZE (64u * 1024u)
+/* Output blocks: large enough for a few big frames each (fewer, larger
+ * writes), and reused rather than freed up to KEEP_BLOCK (a fresh block per
+ * frame costs page faults on every one). */
+#define BLOCK_SIZE (256u * 1024u)
+#define KEEP_BLOCK (1024u * 1024u)
 #define SCRATCH_SIZE (64u * 1024u)
 /* Streams tracked at once; the least recently used one is evicted. A
  * peer may use at most VR_MAX_STREAMS at a time, the slack covers restarts. */
@@ -294,11 +298,12 @@ static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
         c->cb.on_message(c->user, &msg);
 }
 
-/* Input up to here is handled: everything fed except `pending` bytes still
- * to be looked at (held in the reassembler or not yet pushed). */
-static void mark_consumed(struct vr_conn *c, size_t pending)
+/* Input up to here is handled: what was taken from the caller's bytes
+ * (base + taken) except what the reassembler still holds. */
+static void mark_consumed(struct vr_conn *c, uint64_t base, size_t taken)
 {
-    c->st.bytes_consumed = c->st.bytes_in - pending;
+    c->st.bytes_in = base + taken;
+    c->st.bytes_consumed = base + taken - (c->in.len - c->in.start);
 }
 
 static void bad_header(struct vr_conn *c, int err)
@@ -313,12 +318,22 @@ static void bad_header(struct vr_conn *c, int err)
 
 int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
 {
+    return vr_conn_feed_some(c, data, len, 0, NULL);
+}
+
+int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32_t max_msgs,
+                      size_t *used)
+{
+    if (used)
+        *used = 0;
     if (!c || (!data && len))
         return -EINVAL;
     if (c->in_feed)
         return -EBUSY;
     c->in_feed = true;
-    c->st.bytes_in += len;
+    const uint64_t base = c->st.bytes_in;
+    const uint8_t *const start = data;
+    uint32_t msgs = 0;
 
     int ret = 0;
     for (;;) {
@@ -327,15 +342,17 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
         size_t mlen;
         int r;
         while ((r = vr_reassembler_pop(&c->in, &m, &mlen)) != 0) {
-            mark_consumed(c, c->in.len - c->in.start + len);
-            if (r > 0)
+            mark_consumed(c, base, (size_t)(data - start));
+            if (r > 0) {
+                msgs++;
                 dispatch(c, m, mlen);
-            else
+            } else {
                 bad_header(c, r);
+            }
             if (c->destroy_pending)
                 goto out;
         }
-        if (len == 0)
+        if (len == 0 || (max_msgs && msgs >= max_msgs))
             break;
 
         size_t held = c->in.len - c->in.start;
@@ -346,16 +363,17 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
                 int s = vr_frame_scan(data, len, c->in.max, &aux);
                 if (s == 0)
                     break;
-                mark_consumed(c, len - aux);
+                mark_consumed(c, base, (size_t)(data - start) + aux);
                 if (s < 0) {
                     c->in.resync_bytes += aux;
                     bad_header(c, s);
                 } else {
+                    msgs++;
                     dispatch(c, data, aux);
                 }
                 data += aux;
                 len -= aux;
-                if (c->destroy_pending)
+                if (c->destroy_pending || (max_msgs && msgs >= max_msgs))
                     goto out;
             }
             if (len > 0) {
@@ -364,6 +382,8 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
                     ret = r;
                     vr_conn_reset(c);
                 }
+                data += len; /* taken (or dropped with the reset) */
+                len = 0;
             }
             break;
         }
@@ -379,13 +399,17 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
         if (r < 0) {
             ret = r;
             vr_conn_reset(c);
+            data += len; /* dropped */
+            len = 0;
             break;
         }
         data += take;
         len -= take;
     }
 out:
-    mark_consumed(c, c->in.len - c->in.start);
+    mark_consumed(c, base, (size_t)(data - start));
+    if (used)
+        *used = (size_t)(data - start);
     c->in_feed = false;
     if (c->destroy_pending)
         destroy_now(c);
@@ -536,10 +560,12 @@ static void drop_first(struct vr_conn *c)
     c->out_first = b->next;
     if (!c->out_first)
         c->out_last = NULL;
-    if (!c->spare && b->cap == BLOCK_SIZE)
+    if (b->cap <= KEEP_BLOCK && (!c->spare || c->spare->cap < b->cap)) {
+        free(c->spare); /* keep the larger one */
         c->spare = b;
-    else
+    } else {
         free(b);
+    }
 }
 
 size_t vr_conn_out_peek(struct vr_conn *c, const uint8_t **data)
@@ -571,8 +597,8 @@ void vr_conn_out_consume(struct vr_conn *c, size_t n)
         n -= k;
         if (b->head < b->tail)
             break;
-        if (b == c->out_last && b->cap == BLOCK_SIZE) {
-            /* Drained tail block of the usual size: reuse it in place. */
+        if (b == c->out_last && b->cap <= KEEP_BLOCK) {
+            /* Drained tail block: reuse it in place. */
             b->head = b->tail = 0;
             break;
         }
