@@ -18,11 +18,13 @@
  * (and so decoding) inside `port-data` would keep the socket readable while
  * a slow client works through the guest's window, and its FEEDBACK would
  * wait behind all of it: seconds of silence, after which the guest gives the
- * client up. So `port-data` only appends a copy of its data to a queue of
- * chunks, and an idle source feeds the conn about a millisecond at a time,
- * one message per vr_conn_feed_some call straight from the chunk (no other
- * copy: a chunk never moves, the conn copies only a message cut by a chunk's
- * end), letting the main loop (and the coroutine's writes) run in between. A guest that honours the
+ * client up. So `port-data` feeds its data at once only while nothing
+ * waits and for at most about a millisecond (a client that keeps up copies
+ * nothing); the rest is appended as a copy to a queue of chunks, and an idle
+ * source feeds the conn about a millisecond at a time, letting the main loop
+ * (and the coroutine's writes) run in between. Either way one message per
+ * vr_conn_feed_some call, straight from the buffer (a chunk never moves; the
+ * conn copies only a message cut by a buffer's end). A guest that honours the
  * window keeps that buffer under the window; past PENDING_SYNC (a guest
  * ignoring the window) the data is fed at once, as before, which restores
  * the socket's own backpressure; PENDING_MAX is the hard limit for data
@@ -104,13 +106,42 @@ static void pending_clear(VrSpicePort *p)
 /* Feeds pending bytes for at most budget_us (all of them if 0), then
  * starts the writes the callbacks asked for. Returns FALSE if p was freed
  * meanwhile (by the application, from a callback). */
+static void feed_begin(VrSpicePort *p)
+{
+    p->busy++;
+    p->feeding = TRUE;
+}
+
+/* Returns FALSE if p was freed meanwhile (by the application, from a
+ * callback). */
+static gboolean feed_end(VrSpicePort *p)
+{
+    p->feeding = FALSE;
+    if (!p->dying) {
+        /* Out here, not from inside the conn's callbacks: a write can run
+         * the channel's coroutine at once, which may report the channel
+         * closed, and that must not reach the application in the middle
+         * of its message handler. */
+        if (p->flush_wanted) {
+            p->flush_wanted = FALSE;
+            vr_spiceport_flush(p);
+        }
+    }
+    if (--p->busy > 0)
+        return !p->dying; /* nested: the outermost call finishes a free */
+    if (p->dying) {
+        free_now(p);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
 {
     if (p->feeding)
         return TRUE; /* a nested call (see port_data): the outer one goes on */
     gint64 start = budget_us ? g_get_monotonic_time() : 0;
-    p->busy++;
-    p->feeding = TRUE;
+    feed_begin(p);
     while (p->head && !p->dying) {
         /* Taken out while fed: callbacks may append chunks or drop them all
          * (pending_clear, then the generation changes). */
@@ -140,24 +171,33 @@ static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
         if (budget_us && g_get_monotonic_time() - start >= budget_us)
             break;
     }
-    p->feeding = FALSE;
-    if (!p->dying) {
-        /* Out here, not from inside the conn's callbacks: a write can run
-         * the channel's coroutine at once, which may report the channel
-         * closed, and that must not reach the application in the middle
-         * of its message handler. */
-        if (p->flush_wanted) {
-            p->flush_wanted = FALSE;
-            vr_spiceport_flush(p);
-        }
+    return feed_end(p);
+}
+
+/* Nothing waits: feeds spice-gtk's own buffer (valid during port-data only)
+ * for up to FEED_BUDGET_US, so that a client that keeps up copies nothing.
+ * Returns the bytes taken (all of them if the session changed meanwhile:
+ * the rest belonged to the old one), or -1 if p was freed. */
+static gssize feed_direct(VrSpicePort *p, const guint8 *data, gsize size)
+{
+    gint64 start = g_get_monotonic_time();
+    guint gen = p->generation;
+    gsize off = 0;
+    feed_begin(p);
+    while (off < size && !p->dying && gen == p->generation) {
+        size_t used = 0;
+        int ret = vr_conn_feed_some(p->conn, data + off, size - off, 1, &used);
+        if (ret < 0)
+            g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
+        off += used;
+        if (g_get_monotonic_time() - start >= FEED_BUDGET_US)
+            break;
     }
-    if (--p->busy > 0)
-        return !p->dying; /* nested: the outermost call finishes a free */
-    if (p->dying) {
-        free_now(p);
-        return FALSE;
-    }
-    return TRUE;
+    if (gen != p->generation)
+        off = size;
+    if (!feed_end(p))
+        return -1;
+    return (gssize)off;
 }
 
 static gboolean feed_idle(gpointer data)
@@ -207,6 +247,16 @@ static void port_data(SpicePortChannel *channel, gpointer data, int size, gpoint
         pending_clear(p);
         vr_conn_reset(p->conn);
         return;
+    }
+    if (!p->feeding && !p->head) {
+        gssize taken = feed_direct(p, data, (gsize)size);
+        if (taken < 0)
+            return; /* freed */
+        data = (guint8 *)data + taken;
+        size -= (int)taken;
+        if (size == 0)
+            return;
+        len = 0;
     }
     struct chunk *c = g_malloc(sizeof(*c) + (gsize)size);
     c->next = NULL;
