@@ -42,10 +42,12 @@
 
 #define DEFAULT_MAX_OUT (8u << 20)
 #define DEFAULT_WINDOW (2u << 20)
-/* Output blocks: large enough for a few big frames each (fewer, larger
- * writes), and reused rather than freed up to KEEP_BLOCK (a fresh block per
- * frame costs page faults on every one). */
-#define BLOCK_SIZE (256u * 1024u)
+/* Output blocks: messages are packed up to BLOCK_SIZE per block (a larger
+ * one gets a block of its own), so the adapter's writes look the same
+ * whatever memory backs them; drained blocks up to KEEP_BLOCK are reused
+ * rather than freed (a fresh block per large frame cost page faults on
+ * every one). */
+#define BLOCK_SIZE (64u * 1024u)
 #define KEEP_BLOCK (1024u * 1024u)
 #define SCRATCH_SIZE (64u * 1024u)
 /* Streams tracked at once; the least recently used one is evicted. A
@@ -63,6 +65,7 @@
 struct out_block {
     struct out_block *next;
     size_t cap, head, tail; /* data[head..tail) is queued */
+    size_t limit;           /* packing bound, <= cap: max(BLOCK_SIZE, first message) */
     uint8_t data[];
 };
 
@@ -300,9 +303,10 @@ static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
 
 /* Input up to here is handled: what was taken from the caller's bytes
  * (base + taken) except what the reassembler still holds. */
-static void mark_consumed(struct vr_conn *c, uint64_t base, size_t taken)
+static void mark_consumed(struct vr_conn *c, uint64_t base, size_t taken, bool count_in)
 {
-    c->st.bytes_in = base + taken;
+    if (count_in)
+        c->st.bytes_in = base + taken;
     c->st.bytes_consumed = base + taken - (c->in.len - c->in.start);
 }
 
@@ -321,7 +325,7 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
     return vr_conn_feed_some(c, data, len, 0, NULL);
 }
 
-int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32_t max_msgs,
+int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, size_t quota,
                       size_t *used)
 {
     if (used)
@@ -333,7 +337,12 @@ int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32
     c->in_feed = true;
     const uint64_t base = c->st.bytes_in;
     const uint8_t *const start = data;
-    uint32_t msgs = 0;
+    size_t done = 0; /* bytes of messages dispatched */
+    /* vr_conn_feed takes everything: bytes_in counts it all at once (as
+     * callbacks have always seen it); otherwise it grows with what is taken. */
+    const bool some = quota != 0;
+    if (!some)
+        c->st.bytes_in += len;
 
     int ret = 0;
     for (;;) {
@@ -342,9 +351,9 @@ int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32
         size_t mlen;
         int r;
         while ((r = vr_reassembler_pop(&c->in, &m, &mlen)) != 0) {
-            mark_consumed(c, base, (size_t)(data - start));
+            mark_consumed(c, base, (size_t)(data - start), some);
             if (r > 0) {
-                msgs++;
+                done += mlen;
                 dispatch(c, m, mlen);
             } else {
                 bad_header(c, r);
@@ -352,7 +361,7 @@ int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32
             if (c->destroy_pending)
                 goto out;
         }
-        if (len == 0 || (max_msgs && msgs >= max_msgs))
+        if (len == 0 || (some && done >= quota))
             break;
 
         size_t held = c->in.len - c->in.start;
@@ -363,17 +372,17 @@ int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32
                 int s = vr_frame_scan(data, len, c->in.max, &aux);
                 if (s == 0)
                     break;
-                mark_consumed(c, base, (size_t)(data - start) + aux);
+                mark_consumed(c, base, (size_t)(data - start) + aux, some);
                 if (s < 0) {
                     c->in.resync_bytes += aux;
                     bad_header(c, s);
                 } else {
-                    msgs++;
+                    done += aux;
                     dispatch(c, data, aux);
                 }
                 data += aux;
                 len -= aux;
-                if (c->destroy_pending || (max_msgs && msgs >= max_msgs))
+                if (c->destroy_pending || (some && done >= quota))
                     goto out;
             }
             if (len > 0) {
@@ -407,7 +416,7 @@ int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32
         len -= take;
     }
 out:
-    mark_consumed(c, base, (size_t)(data - start));
+    mark_consumed(c, base, (size_t)(data - start), some);
     if (used)
         *used = (size_t)(data - start);
     c->in_feed = false;
@@ -423,8 +432,14 @@ out:
 static uint8_t *out_reserve(struct vr_conn *c, size_t size)
 {
     struct out_block *b = c->out_last;
-    if (b && b->cap - b->tail >= size)
+    if (b && b->limit >= size && b->limit - b->tail >= size)
         return b->data + b->tail;
+    size_t limit = size > BLOCK_SIZE ? size : BLOCK_SIZE;
+    if (b && b->tail == 0 && b->cap >= size) {
+        /* Drained in place (see vr_conn_out_consume): start it again. */
+        b->limit = limit < b->cap ? limit : b->cap;
+        return b->data;
+    }
     if (c->spare && c->spare->cap >= size) {
         b = c->spare;
         c->spare = NULL;
@@ -437,6 +452,7 @@ static uint8_t *out_reserve(struct vr_conn *c, size_t size)
     }
     b->next = NULL;
     b->head = b->tail = 0;
+    b->limit = limit < b->cap ? limit : b->cap;
     if (c->out_last)
         c->out_last->next = b;
     else
@@ -600,6 +616,7 @@ void vr_conn_out_consume(struct vr_conn *c, size_t n)
         if (b == c->out_last && b->cap <= KEEP_BLOCK) {
             /* Drained tail block: reuse it in place. */
             b->head = b->tail = 0;
+            b->limit = b->cap < BLOCK_SIZE ? b->cap : BLOCK_SIZE;
             break;
         }
         drop_first(c);

@@ -22,9 +22,9 @@
  * waits and for at most about a millisecond (a client that keeps up copies
  * nothing); the rest is appended as a copy to a queue of chunks, and an idle
  * source feeds the conn about a millisecond at a time, letting the main loop
- * (and the coroutine's writes) run in between. Either way one message per
- * vr_conn_feed_some call, straight from the buffer (a chunk never moves; the
- * conn copies only a message cut by a buffer's end). A guest that honours the
+ * (and the coroutine's writes) run in between. Either way straight from the
+ * buffer, about 4 KiB of messages per vr_conn_feed_some call (a chunk never
+ * moves; the conn copies only a message cut by a buffer's end). A guest that honours the
  * window keeps that buffer under the window; past PENDING_SYNC (a guest
  * ignoring the window) the data is fed at once, as before, which restores
  * the socket's own backpressure; PENDING_MAX is the hard limit for data
@@ -41,6 +41,9 @@
  * piece per main-loop turn, and sends only once it has read all there is,
  * so every turn we hold delays our answers by another piece. */
 #define FEED_BUDGET_US 1000
+/* Per vr_conn_feed_some call: messages up to about this many bytes (one
+ * frame, or a few hundred tiny messages), then the budget is checked. */
+#define FEED_QUOTA 4096u
 
 /* Received bytes not yet fed, as port-data delivered them. */
 struct chunk {
@@ -151,7 +154,7 @@ static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
             p->tail = NULL;
         guint gen = p->generation;
         size_t used = 0;
-        int ret = vr_conn_feed_some(p->conn, c->data + c->off, c->len - c->off, 1, &used);
+        int ret = vr_conn_feed_some(p->conn, c->data + c->off, c->len - c->off, FEED_QUOTA, &used);
         if (ret < 0)
             g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
         if (gen != p->generation) {
@@ -186,7 +189,7 @@ static gssize feed_direct(VrSpicePort *p, const guint8 *data, gsize size)
     feed_begin(p);
     while (off < size && !p->dying && gen == p->generation) {
         size_t used = 0;
-        int ret = vr_conn_feed_some(p->conn, data + off, size - off, 1, &used);
+        int ret = vr_conn_feed_some(p->conn, data + off, size - off, FEED_QUOTA, &used);
         if (ret < 0)
             g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
         off += used;

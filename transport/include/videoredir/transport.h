@@ -117,14 +117,15 @@ void vr_conn_reset(struct vr_conn *c);
  */
 int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len);
 /*
- * Like vr_conn_feed, but stops taking bytes once max_msgs messages were
- * dispatched (0: no limit), so that a caller can bound the work per call
- * (each message may be decoded) and feed straight from its own buffers.
- * *used (may be NULL) is set to the bytes taken from data, which are
- * counted in bytes_in; the caller passes the rest again later. A message
- * cut by the end of data is kept (copied) and counts as taken.
+ * Like vr_conn_feed, but stops taking bytes once the messages dispatched in
+ * this call add up to quota bytes or more (0: no limit), so that a caller
+ * can bound the work per call (a frame may be decoded, a few hundred tiny
+ * messages are cheap) and feed straight from its own buffers. *used (may be
+ * NULL) is set to the bytes taken from data, which are counted in bytes_in
+ * as they are taken; the caller passes the rest again later. A message cut
+ * by the end of data is kept (copied) and counts as taken.
  */
-int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, uint32_t max_msgs,
+int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, size_t quota,
                       size_t *used);
 
 /*
