@@ -151,6 +151,9 @@ struct vr_guest_stats {
     uint64_t sessions;                    /* sessions established */
     uint64_t peer_acked;                  /* bytes the client reported in this session */
     uint32_t rtt_us;                      /* last ping round trip, 0 = unknown */
+    /* Video sent and not yet acknowledged by the client (the time window,
+     * vr_conn_window_allows), µs: now, and the most right after a send. */
+    uint64_t in_flight_us, in_flight_max_us;
     /* Player mode. */
     uint64_t frames_dropped;              /* not sent: the client fell behind */
     uint64_t frames_resent;               /* sent again from the GOP cache */
@@ -202,8 +205,11 @@ int vr_guest_set_region(struct vr_guest *g, const struct vr_region *region);
 
 /*
  * True when a frame of data_len bytes may be sent now: state STREAMING and
- * the flow-control window has room (a frame larger than the whole window is
- * allowed when nothing is in flight).
+ * the flow-control window has room, in time and in bytes
+ * (vr_conn_window_allows): at most conn.window_us (default 1 s) of the
+ * stream's video beyond what the client acknowledged, and at most
+ * conn.window_bytes (default 2 MiB) of messages; a frame larger than either
+ * is allowed when nothing is in flight.
  */
 bool vr_guest_can_send(const struct vr_guest *g, uint32_t data_len);
 
