@@ -46,6 +46,7 @@
 #include <videoredir/capture.h>
 #include <videoredir/player.h>
 
+#include "common.h"
 #include "sink.h"
 #include "window.h"
 
@@ -125,11 +126,7 @@ enum {
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS("video/x-h264, stream-format=(string){ avc, avc3, byte-stream }, alignment=(string)au; "
-                    "video/x-h265, stream-format=(string){ hvc1, hev1, byte-stream }, alignment=(string)au; "
-                    "video/x-vp8; "
-                    "video/x-vp9; "
-                    "video/x-av1, stream-format=(string)obu-stream, alignment=(string)tu"));
+    GST_STATIC_CAPS(VR_GST_CODEC_CAPS));
 
 /* ---------------------------------------------------------------------- */
 /* Helpers.                                                                 */
@@ -190,10 +187,21 @@ static void local_push(GstVideoredirSink *s, GstBuffer *buf, gboolean discont)
         s->frames_local++;
 }
 
+/* decodebin's GstAutoplugSelectResult (not in a public header). */
+enum { AUTOPLUG_TRY = 0, AUTOPLUG_SKIP = 2 };
+
+/* The local branch decodes: never with videoredirdec, which would send the
+ * video to the client again instead of decoding it. */
+static gint skip_videoredirdec(GstElement *bin, GstPad *pad, GstCaps *caps, GstElementFactory *f, gpointer user)
+{
+    (void)bin, (void)pad, (void)caps, (void)user;
+    return g_str_has_prefix(GST_OBJECT_NAME(f), "videoredir") ? AUTOPLUG_SKIP : AUTOPLUG_TRY;
+}
+
 static GstElement *make_local(GstVideoredirSink *s, GError **error)
 {
     gchar *desc = g_strdup_printf("appsrc name=src format=time is-live=false max-bytes=67108864 block=false ! "
-                                  "decodebin ! videoconvert ! videoscale ! %s name=vsink",
+                                  "decodebin name=dec ! videoconvert ! videoscale ! %s name=vsink",
                                   s->local_sink_desc ? s->local_sink_desc : DEFAULT_LOCAL_SINK);
     GstElement *p = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, error);
     g_free(desc);
@@ -203,6 +211,11 @@ static GstElement *make_local(GstVideoredirSink *s, GError **error)
         gst_object_unref(p);
         g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "local branch is not a pipeline");
         return NULL;
+    }
+    GstElement *dec = gst_bin_get_by_name(GST_BIN(p), "dec");
+    if (dec) {
+        g_signal_connect(dec, "autoplug-select", G_CALLBACK(skip_videoredirdec), NULL);
+        gst_object_unref(dec);
     }
     return p;
 }
@@ -389,76 +402,13 @@ static gpointer x_main(gpointer user)
 /* ---------------------------------------------------------------------- */
 /* Caps to a stream description.                                            */
 
-static gboolean caps_to_start(GstVideoredirSink *s, GstCaps *caps, struct vr_stream_start *st)
-{
-    memset(st, 0, sizeof(*st));
-    GstStructure *str = gst_caps_get_structure(caps, 0);
-    const gchar *name = gst_structure_get_name(str);
-    const gchar *fmt = gst_structure_get_string(str, "stream-format");
-    if (!strcmp(name, "video/x-h264")) {
-        st->codec = VR_CODEC_H264;
-        if (fmt && !strcmp(fmt, "byte-stream"))
-            st->flags |= VR_STREAM_ANNEXB;
-    } else if (!strcmp(name, "video/x-h265")) {
-        st->codec = VR_CODEC_HEVC;
-        if (fmt && !strcmp(fmt, "byte-stream"))
-            st->flags |= VR_STREAM_ANNEXB;
-    } else if (!strcmp(name, "video/x-vp8")) {
-        st->codec = VR_CODEC_VP8;
-    } else if (!strcmp(name, "video/x-vp9")) {
-        st->codec = VR_CODEC_VP9;
-    } else if (!strcmp(name, "video/x-av1")) {
-        st->codec = VR_CODEC_AV1;
-    } else {
-        return FALSE;
-    }
-    gint w = 0, h = 0, fn = 0, fd = 1;
-    gst_structure_get_int(str, "width", &w);
-    gst_structure_get_int(str, "height", &h);
-    if (w <= 0 || h <= 0 || w > (gint)VR_MAX_DIMENSION || h > (gint)VR_MAX_DIMENSION) {
-        GST_WARNING_OBJECT(s, "caps carry no usable size (%dx%d)", w, h);
-        return FALSE;
-    }
-    st->width = (uint32_t)w;
-    st->height = (uint32_t)h;
-    if (gst_structure_get_fraction(str, "framerate", &fn, &fd) && fn > 0 && fd > 0) {
-        st->fps_num = (uint32_t)fn;
-        st->fps_den = (uint32_t)fd;
-    }
-    st->timebase_num = 1;
-    st->timebase_den = 1000000;
-    const gchar *cm = gst_structure_get_string(str, "colorimetry");
-    GstVideoColorimetry c;
-    if (cm && gst_video_colorimetry_from_string(&c, cm)) {
-        st->color.primaries = (uint8_t)gst_video_color_primaries_to_iso(c.primaries);
-        st->color.transfer = (uint8_t)gst_video_transfer_function_to_iso(c.transfer);
-        st->color.matrix = (uint8_t)gst_video_color_matrix_to_iso(c.matrix);
-        st->color.full_range = c.range == GST_VIDEO_COLOR_RANGE_0_255;
-    }
-    free_extradata(s);
-    const GValue *v = gst_structure_get_value(str, "codec_data");
-    if (v && G_VALUE_HOLDS(v, GST_TYPE_BUFFER)) {
-        GstBuffer *cd = gst_value_get_buffer(v);
-        gsize len = gst_buffer_get_size(cd);
-        if (len > VR_MAX_EXTRADATA) {
-            GST_WARNING_OBJECT(s, "codec_data of %zu bytes is over the limit", (size_t)len);
-            return FALSE;
-        }
-        s->extradata = g_malloc(len ? len : 1);
-        gst_buffer_extract(cd, 0, s->extradata, len);
-        st->extradata = s->extradata;
-        st->extradata_len = (uint32_t)len;
-    }
-    return TRUE;
-}
-
 static gboolean vr_set_caps(GstBaseSink *bs, GstCaps *caps)
 {
     GstVideoredirSink *s = GST_VIDEOREDIR_SINK(bs);
     GST_INFO_OBJECT(s, "caps %" GST_PTR_FORMAT, caps);
     g_mutex_lock(&s->lock);
     struct vr_stream_start st;
-    if (!caps_to_start(s, caps, &st)) {
+    if (!vr_gst_caps_to_start(GST_OBJECT(s), caps, &st, &s->extradata)) {
         g_mutex_unlock(&s->lock);
         return FALSE;
     }
@@ -500,31 +450,16 @@ static gboolean vr_set_caps(GstBaseSink *bs, GstCaps *caps)
 /* Lock held. Ties pts to the guest clock through the pipeline clock. */
 static void send_clock(GstVideoredirSink *s, GstClockTime pts, gboolean paused)
 {
-    GstElement *e = GST_ELEMENT(s);
-    GstClock *clock = gst_element_get_clock(e);
-    if (!clock)
-        return;
-    GstClockTime rt = running_time(s, pts);
-    if (!GST_CLOCK_TIME_IS_VALID(rt)) {
-        gst_object_unref(clock);
-        return;
-    }
-    GstClockTime now_clock = gst_clock_get_time(clock);
-    uint64_t now_us = vr_time_us();
-    gst_object_unref(clock);
-    GstClockTime due = gst_element_get_base_time(e) + rt;
-    int64_t delta_ns = (int64_t)due - (int64_t)now_clock;
-    uint64_t due_us = (uint64_t)((int64_t)now_us + delta_ns / 1000);
-    GstBaseSink *bs = GST_BASE_SINK(s);
+    GstSegment seg;
     GST_OBJECT_LOCK(s);
-    double rate = bs->segment.rate * bs->segment.applied_rate;
+    gst_segment_copy_into(&GST_BASE_SINK(s)->segment, &seg);
     GST_OBJECT_UNLOCK(s);
-    if (rate <= 0)
-        return; /* reverse playback: frames are shown as decoded */
-    uint32_t q16 = paused ? 0 : (uint32_t)MIN(rate * 65536.0, (double)UINT32_MAX);
-    if (paused)
-        due_us = now_us;
-    vr_player_set_clock(s->player, (int64_t)(pts / 1000), due_us, q16);
+    int64_t pts_us;
+    uint64_t due_us, now_us;
+    uint32_t q16;
+    if (!vr_gst_clock_map(GST_ELEMENT(s), &seg, pts, paused, &pts_us, &due_us, &q16, &now_us))
+        return;
+    vr_player_set_clock(s->player, pts_us, due_us, q16);
     s->last_clock_us = now_us;
     s->need_clock = FALSE;
 }
