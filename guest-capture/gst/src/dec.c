@@ -134,7 +134,7 @@ static void player_show(void *user, enum vr_player_show where, const char *why)
 static void placeholder_draw(GstVideoFrame *vf)
 {
     /* BT.601 limited range of RGB 0x20,0x28,0x30. */
-    static const guint8 yuv[3] = { 0x2a, 0x84, 0x7c };
+    static const guint8 yuv[3] = { 0x31, 0x85, 0x7c };
     for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(vf); p++) {
         guint8 *row = GST_VIDEO_FRAME_PLANE_DATA(vf, p);
         gint stride = GST_VIDEO_FRAME_PLANE_STRIDE(vf, p);
