@@ -72,6 +72,7 @@ struct _GstVideoredirSink {
     /* The session: created in NULL->READY, destroyed in READY->NULL. */
     struct vr_player *player;
     enum mode mode;
+    gboolean client_shows;     /* the session said the client shows it */
     gboolean have_stream;
     guint8 *extradata;         /* of the caps' codec_data */
     gboolean need_clock;
@@ -270,21 +271,30 @@ static void local_start(GstVideoredirSink *s)
     GST_INFO_OBJECT(s, "playing locally (%u frames of the current GOP replayed)", s->gop->len);
 }
 
-/* Lock held. */
+/* Lock held. READY, not NULL: READY stops the branch's streaming threads
+ * (set_state returns once they are joined) and keeps its video sink's
+ * display. ximagesink frees its display's caps in READY->NULL without the
+ * lock its caps query takes, so a branch set to NULL while a caps query is
+ * still in flight (the decoder just plugged, negotiating) can unref freed
+ * caps: the "gst_caps_intersect_full: assertion 'GST_IS_CAPS (caps1)'",
+ * then "free(): invalid pointer" of issue 14. The branch goes to NULL only in
+ * local_destroy, after READY. */
 static void local_stop(GstVideoredirSink *s)
 {
     if (!s->local_on)
         return;
     s->local_on = FALSE;
-    gst_element_set_state(s->local, GST_STATE_NULL);
+    gst_element_set_state(s->local, GST_STATE_READY);
     if (s->win)
         vr_sink_window_set_placeholder(s->win, true);
 }
 
 static void local_destroy(GstVideoredirSink *s)
 {
-    if (s->local)
+    if (s->local) {
+        gst_element_set_state(s->local, GST_STATE_READY); /* threads joined first (local_stop) */
         gst_element_set_state(s->local, GST_STATE_NULL);
+    }
     s->local_on = FALSE;
     g_clear_object(&s->appsrc);
     g_clear_object(&s->local_sink);
@@ -299,13 +309,17 @@ static void player_show(void *user, enum vr_player_show where, const char *why)
     g_mutex_lock(&s->lock);
     GST_DEBUG_OBJECT(s, "show: %s (%s)", vr_player_show_name(where), why);
     if (where == VR_PLAYER_SHOW_CLIENT || (where == VR_PLAYER_SHOW_LOCAL && !s->fallback)) {
-        if (s->mode != MODE_REDIRECT) {
-            s->mode = MODE_REDIRECT;
+        if (where == VR_PLAYER_SHOW_CLIENT && !s->client_shows) {
+            s->client_shows = TRUE;
             s->switches_redirect++;
-            local_stop(s);
             GST_INFO_OBJECT(s, "video shown by the SPICE client");
         }
+        if (s->mode != MODE_REDIRECT) {
+            s->mode = MODE_REDIRECT;
+            local_stop(s);
+        }
     } else if (where == VR_PLAYER_SHOW_LOCAL) {
+        s->client_shows = FALSE;
         if (s->mode != MODE_LOCAL)
             s->switches_local++;
         s->mode = MODE_LOCAL;
@@ -581,6 +595,7 @@ static gboolean io_start(GstVideoredirSink *s)
     fcntl(s->wake[1], F_SETFL, O_NONBLOCK);
     s->stop = FALSE;
     s->mode = MODE_REDIRECT;
+    s->client_shows = FALSE;
     s->window_failed = FALSE;
     s->eos = FALSE;
     s->have_stream = FALSE;
