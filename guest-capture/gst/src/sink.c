@@ -551,7 +551,16 @@ static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
         break;
     case GST_EVENT_FLUSH_STOP:
         g_mutex_lock(&s->lock);
-        vr_player_flush(s->player);
+        if (s->have_stream) {
+            vr_player_flush(s->player);
+        } else if (s->caps) {
+            /* A seek after the end: the stream again. */
+            struct vr_stream_start st;
+            if (vr_gst_caps_to_start(GST_OBJECT(s), s->caps, &st, &s->extradata)) {
+                struct vr_geometry geom = { 0, { 0, 0, st.width, st.height }, { 0, 0, st.width, st.height } };
+                s->have_stream = vr_player_set_stream(s->player, &st, &geom, NULL) == 0;
+            }
+        }
         g_ptr_array_set_size(s->gop, 0);
         s->need_clock = TRUE;
         s->discont = TRUE;
