@@ -13,8 +13,16 @@
 # fetched once; the capture writes to the VM's /dev/virtio-ports device and
 # QEMU's own spice-server carries it), as in tests/vm.
 #
-# Usage: scripts/demo.sh [--vm] [--clip FILE] [--window X,Y,W,H] [--region "X,Y,W,H;..."]
-#                        [--out DIR] [--pace realtime|none]
+# With --x-desktop the guest is a real X desktop instead: Xvfb, shown by the
+# stand-in as its SPICE desktop (videoredir-host --x-display), a real player
+# in it (gst-launch-1.0 playbin with videoredirsink, which opens and tracks
+# its own window, moved to 320,200) and another X window over part of it.
+# The snapshot shows the video on the player's window under that window;
+# demo-guest.png is the X server's own screen (the player's placeholder).
+# --window, --region and --pace do not apply there: the player decides.
+#
+# Usage: scripts/demo.sh [--vm | --x-desktop] [--clip FILE] [--window X,Y,W,H]
+#                        [--region "X,Y,W,H;..."] [--out DIR] [--pace realtime|none]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 clip="$top/samples/h264-bframes.mp4"
@@ -24,6 +32,7 @@ region_set=0
 out="$top/out"
 pace=realtime
 vm=0
+xdesk=0
 while [ $# -gt 0 ]; do
   case $1 in
     --clip) clip=$2; shift 2 ;;
@@ -32,11 +41,13 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --pace) pace=$2; shift 2 ;;
     --vm) vm=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --x-desktop) xdesk=1; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 [ -f "$clip" ] || { echo "demo: no clip $clip" >&2; exit 1; }
+[ "$vm$xdesk" != 11 ] || { echo "demo: --vm or --x-desktop, not both" >&2; exit 2; }
 # The VM's screen is QXL in VGA text mode (720x400): keep the window on it.
 if [ -z "$window" ]; then
   if [ "$vm" = 1 ]; then
@@ -54,6 +65,7 @@ clip=$(realpath "$clip")
 
 deps=""
 [ "$vm" = 1 ] && deps=deps-vm.txt
+[ "$xdesk" = 1 ] && deps=deps-test.txt # Xvfb, xdotool, ImageMagick, GStreamer's tools
 VR_DEPS="$deps" "$top/scripts/bootstrap.sh" "$top/build"
 export VR_BIN="$top/build/bin"
 . "$top/tests/e2e/lib.sh"
@@ -69,6 +81,17 @@ GUEST
   vr_vm_start "$VR_TMP/guest.sh"
   uri="spice://127.0.0.1:$VM_SPICE_PORT"
   echo "demo: QEMU's SPICE server on $uri (connect remote-viewer there to watch the VM's screen)"
+elif [ "$xdesk" = 1 ]; then
+  vr_start_xvfb 1280x800x24
+  vr_start_host --x-display "$DISPLAY"
+  uri="spice://127.0.0.1:$HOST_PORT"
+  echo "demo: Xvfb $DISPLAY shown by the host stand-in on $uri (connect remote-viewer there to watch it)"
+  # Another application's window, to go over part of the player's.
+  ffmpeg -nostdin -v error -f lavfi -i "color=c=0xe8e4dc:s=400x240,format=rgb24" -frames:v 1 "$VR_TMP/other.png"
+  display -title videoredir-demo-other -geometry +760+420 -borderwidth 0 "$VR_TMP/other.png" \
+    >"$VR_TMP/other.log" 2>&1 &
+  VR_PIDS+=("$!")
+  other=$(timeout 30 xdotool search --sync --onlyvisible --name '^videoredir-demo-other$' | head -n 1)
 else
   vr_start_host
   uri="spice://127.0.0.1:$HOST_PORT"
@@ -82,6 +105,19 @@ if [ "$vm" = 1 ]; then
   wait "$client"
   vr_vm_wait_exit 120
   grep '^videoredir-capture' "$VM_CONSOLE" | tail -n 1
+elif [ "$xdesk" = 1 ]; then
+  window="320,200 (the player's own window)"
+  region="what the other window leaves (the X11 tracker's)"
+  GST_PLUGIN_PATH="$top/build/gst" gst-launch-1.0 -q playbin "uri=file://$clip" audio-sink=fakesink \
+    video-sink="videoredirsink device=$HOST_SOCK display=$DISPLAY" &
+  player=$!
+  VR_PIDS+=("$player")
+  win=$(timeout 30 xdotool search --sync --onlyvisible --name '^videoredir$' | head -n 1)
+  xdotool windowmove "$win" 320 200
+  xdotool windowraise "$other"
+  import -window root "$out/demo-guest.png" || true
+  wait "$player"
+  echo "demo: the guest's own screen (X server) during playback: $out/demo-guest.png"
 else
   "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace "$pace" --window "$window" \
     "${region_arg[@]}" "$clip"

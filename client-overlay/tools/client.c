@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <glib-unix.h>
 #include <libavutil/log.h>
 #include <spice-client.h>
 
@@ -47,6 +49,9 @@ struct app {
     bool desktop_dirty;           /* the SPICE desktop changed since the window got it */
 #endif
     int exit_code;
+    int stop_signal;   /* SIGINT or SIGTERM that ended the loop, or 0 */
+    guint sig_ids[2];  /* the GLib sources of SIGINT and SIGTERM */
+    uint64_t frames;   /* decoded frames handed to us (all streams) */
     bool finishing;
     bool port_seen; /* a guest opened the port at least once */
 
@@ -108,6 +113,36 @@ static void quit(struct app *a, int code)
 
 static gboolean on_wakeup(gpointer user);
 
+/* SIGINT or SIGTERM (dispatched by the main loop, not in the handler): leave
+ * the loop; the files are finished after it. Both sources go at once, which
+ * gives the signals their default action back: a second one while finishing
+ * ends the program at once. */
+static gboolean on_stop_signal(gpointer user, int sig)
+{
+    struct app *a = user;
+    for (int i = 0; i < 2; i++) {
+        if (a->sig_ids[i])
+            g_source_remove(a->sig_ids[i]);
+        a->sig_ids[i] = 0;
+    }
+    a->stop_signal = sig;
+    a->exit_code = 128 + sig;
+    g_message("%s: finishing the output files (a second signal exits at once)",
+              sig == SIGINT ? "SIGINT" : "SIGTERM");
+    g_main_loop_quit(a->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_sigint(gpointer user)
+{
+    return on_stop_signal(user, SIGINT);
+}
+
+static gboolean on_sigterm(gpointer user)
+{
+    return on_stop_signal(user, SIGTERM);
+}
+
 #ifdef VR_HAVE_SDL
 static pixman_image_t *make_canvas(struct app *a);
 
@@ -160,6 +195,7 @@ static gboolean sdl_timer(gpointer user)
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
     struct app *a = user;
+    a->frames++;
     if (!a->first_frame_us)
         a->first_frame_us = vr_time_us();
     int tb_num = 1, tb_den = 25;
@@ -410,8 +446,22 @@ static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h,
         write_snapshot(a, a->snapshot_path);
 }
 
+/* After the loop, however it ended (end of streams, timeout, connection
+ * lost, a stop signal): everything decoded so far goes into the files. */
 static void finish(struct app *a)
 {
+    /* The final statistics: a last line for each live stream. */
+    if (a->stats)
+        print_stats(a, vr_time_us());
+    if (a->stop_signal)
+        g_message("stopped by %s after %" PRIu64 " decoded frames",
+                  a->stop_signal == SIGINT ? "SIGINT" : "SIGTERM", a->frames);
+    /* Stopped mid-stream: the picture is the one shown last, even if
+     * --snapshot-at wrote an earlier one. */
+    if (a->snapshot_path && a->stop_signal && vr_client_streams_active(a->client) > 0) {
+        capture_videos(a);
+        a->snapshot_written = false;
+    }
     if (a->snapshot_path && (!a->snapshot_written || a->snapshot_pending))
         write_snapshot(a, a->snapshot_path);
     if (a->videos)
@@ -611,8 +661,11 @@ int main(int argc, char **argv)
     g_option_context_set_description(ctx,
         "Exit status: 0 when all went well (with --exit-at-eos: every stream reached its end\n"
         "and was drained), 1 on connection failure, timeout, a stream ending early or an\n"
-        "output error, 2 for bad options. Logs go to stderr; G_MESSAGES_DEBUG=all or -v\n"
-        "shows details.");
+        "output error, 2 for bad options, 130 after SIGINT (Ctrl-C) and 143 after SIGTERM.\n"
+        "On SIGINT or SIGTERM, and when the connection is lost, the framemd5, --record, the\n"
+        "logs, the last --stats lines and the --snapshot hold everything up to that moment;\n"
+        "a second signal while finishing exits at once. Logs go to stderr;\n"
+        "G_MESSAGES_DEBUG=all or -v shows details.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         g_printerr("videoredir-client: %s (see --help)\n", err->message);
@@ -640,6 +693,10 @@ int main(int argc, char **argv)
     }
     av_log_set_level(a.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
     av_log_set_callback(av_log_to_glib);
+    /* Before any output file exists: from here on a stop signal finishes them
+     * (dispatched once the loop runs). */
+    a.sig_ids[0] = g_unix_signal_add(SIGINT, on_sigint, &a);
+    a.sig_ids[1] = g_unix_signal_add(SIGTERM, on_sigterm, &a);
 
     if (a.framemd5_path) {
         int ret = vr_framemd5_open(a.framemd5_path, &a.md5);
@@ -721,6 +778,9 @@ int main(int argc, char **argv)
 
     if (a.wake_id)
         g_source_remove(a.wake_id);
+    for (int i = 0; i < 2; i++)
+        if (a.sig_ids[i])
+            g_source_remove(a.sig_ids[i]);
 #ifdef VR_HAVE_SDL
     if (a.sdl_idle)
         g_source_remove(a.sdl_idle);

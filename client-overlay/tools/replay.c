@@ -1,24 +1,23 @@
 /*
  * videoredir-replay: feeds a session recording (protocol/RECORDING.md)
  * through the client pipeline (vr_client: decoder back ends, scheduler,
- * presenters) without a network. The client's clock is the recording's:
- * time jumps from one record (or timer, or due frame) to the next, so a
- * replay is deterministic; --pace waits for each in real time instead.
- * A thin loop around vr_record_reader and vr_client; --dump-stream also
- * hands the messages to the stream dump (dump.c), alone without a client.
+ * presenters) without a network. vr_replay drives the client on the
+ * recording's clock; this program parses options, wires the outputs
+ * (framemd5, --verify, snapshots, present log, SDL window) and the stop
+ * signals, and prints the summary; --dump-stream also hands the messages to
+ * the stream dump (dump.c), alone without a client.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <libavutil/imgutils.h>
 #include <libavutil/log.h>
-#include <libavutil/md5.h>
 
 #include <videoredir/client.h>
 #include <videoredir/record.h>
@@ -34,26 +33,15 @@ enum exit_code {
     EXIT_USAGE = 2,
     EXIT_MISMATCH = 3, /* --verify: a frame differs */
     EXIT_DAMAGED = 4,  /* the recording is truncated or corrupt: replayed up to there */
+    EXIT_SIGNAL = 128, /* + the signal: 130 SIGINT, 143 SIGTERM */
 };
 
-#define TICK_US 50000u
 #define MAX_SNAPSHOTS 32
 #define MAX_EXPECTED 1000000u
-/* After the last record: due frames are still shown, for at most this long. */
-#define DRAIN_US 10000000u
-/* A guest heard from within this long answers the client's pings. */
-#define GUEST_ALIVE_US 2000000u
-/* Longest silence replayed as it was (timers, --pace); longer ones are cut. */
-#define MAX_GAP_US 10000000u
 /* Checker of the stand-in desktop (the SPICE display is not recorded). */
 #define DESK_SQUARE 32
 #define DESK_DARK 0x305070u
 #define DESK_LIGHT 0x406080u
-
-struct expected {
-    char md5[33];
-    char pts[24];
-};
 
 struct snapshot {
     const char *path;
@@ -73,6 +61,7 @@ struct app {
 
     struct vr_record_reader *rd;
     const struct vr_record_info *info;
+    struct vr_replay *rp;
     struct vr_client *client; /* NULL: --dump-stream alone, nothing decoded */
     struct vr_dump *dump;
     struct vr_framemd5 *md5;
@@ -82,31 +71,54 @@ struct app {
 #ifdef VR_HAVE_SDL
     struct vr_presenter *window;
 #endif
-    uint64_t now;        /* the client's clock: origin + recording time */
-    uint64_t next_tick;
-    uint64_t first_abs;  /* time of the first record (pacing) */
-    uint64_t wall_start;
-    bool open, paced_started, quit;
 
-    /* PONGs for the client's own pings, with the offset its clock had */
-    bool have_offset;
-    int64_t offset_us;
-    uint64_t best_rtt;
-    struct vr_ping pending[16]; /* pings not answered yet (offset unknown) */
-    uint32_t n_pending;
-    bool offset_given;          /* a ping was answered this session */
-    uint64_t last_guest_us;     /* when the last guest -> client record was fed */
-
-    struct expected *exp;
+    struct vr_framemd5_entry *exp; /* --verify */
     uint64_t n_exp, n_got;
     int result;          /* EXIT_MISMATCH once a frame differed */
-    uint8_t *pack;
-    size_t pack_cap;
 
-    uint64_t records, fed, fed_bytes, frames, events;
+    uint64_t frames, events;
 };
 
 static struct app app;
+
+/* The stop signal (SIGINT or SIGTERM) once one came, else 0. The replay
+ * never blocks on a descriptor, only sleeps (--pace) in slices that the
+ * signal cuts short, so the loops look at this flag: no pipe needed. */
+static volatile sig_atomic_t stop_signal;
+static struct sigaction sig_default; /* SIG_DFL, made before any signal */
+
+/* Only async-signal-safe calls here. The first stop signal gives both their
+ * default action back: a second one while finishing ends the program. */
+static void on_signal(int sig)
+{
+    if (stop_signal)
+        return;
+    stop_signal = sig;
+    sigaction(SIGINT, &sig_default, NULL);
+    sigaction(SIGTERM, &sig_default, NULL);
+}
+
+static void install_signals(void)
+{
+    memset(&sig_default, 0, sizeof(sig_default));
+    sig_default.sa_handler = SIG_DFL;
+    sigemptyset(&sig_default.sa_mask);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* vr_replay asks: a stop signal came. */
+static bool stop_cb(void *user)
+{
+    (void)user;
+    return stop_signal != 0;
+}
 
 static void logmsg(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -161,106 +173,10 @@ static void usage(FILE *f)
             "\n"
             "Exit status: 0 done (and every frame matched), 1 cannot read the recording or write\n"
             "an output, 2 bad usage, 3 --verify found a difference, 4 the recording is damaged\n"
-            "(truncated or corrupt: replayed up to the damage, which is named).\n");
-}
-
-/* ---------------------------------------------------------------------- */
-/* Expected frames (--verify).                                              */
-
-static void trim(char *s)
-{
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = 0;
-    size_t k = strspn(s, " \t");
-    memmove(s, s + k, n - k + 1);
-}
-
-static int load_expected(struct app *a, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        logmsg("error", "cannot open %s: %s", path, strerror(errno));
-        return -1;
-    }
-    char line[1024];
-    uint64_t cap = 0, lineno = 0;
-    int ret = 0;
-    while (fgets(line, sizeof(line), f)) {
-        lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            logmsg("error", "%s:%" PRIu64 ": line too long", path, lineno);
-            ret = -1;
-            break;
-        }
-        if (line[0] == '#' || line[strspn(line, " \t\r\n")] == 0)
-            continue;
-        /* stream, dts, pts, duration, size, md5 */
-        char *field[8];
-        int n = 0;
-        for (char *p = line, *tok; n < 8 && (tok = strsep(&p, ",")); )
-            field[n++] = tok;
-        if (n != 6) {
-            logmsg("error", "%s:%" PRIu64 ": not a framemd5 line", path, lineno);
-            ret = -1;
-            break;
-        }
-        trim(field[5]);
-        trim(field[2]);
-        if (strlen(field[5]) != 32 || strspn(field[5], "0123456789abcdef") != 32) {
-            logmsg("error", "%s:%" PRIu64 ": bad md5 '%s'", path, lineno, field[5]);
-            ret = -1;
-            break;
-        }
-        if (a->n_exp == MAX_EXPECTED) {
-            logmsg("error", "%s: more than %u frames", path, MAX_EXPECTED);
-            ret = -1;
-            break;
-        }
-        if (a->n_exp == cap) {
-            cap = cap ? cap * 2 : 256;
-            struct expected *ne = realloc(a->exp, cap * sizeof(*ne));
-            if (!ne) {
-                ret = -1;
-                break;
-            }
-            a->exp = ne;
-        }
-        struct expected *e = &a->exp[a->n_exp++];
-        memcpy(e->md5, field[5], 33);
-        snprintf(e->pts, sizeof(e->pts), "%.23s", field[2]);
-    }
-    fclose(f);
-    if (ret == 0 && a->n_exp == 0) {
-        logmsg("error", "%s: no frames in it", path);
-        ret = -1;
-    }
-    return ret;
-}
-
-/* md5 of the frame packed as FFmpeg's rawvideo encoder packs it (what the
- * framemd5 muxer hashes). */
-static int frame_md5(struct app *a, const AVFrame *fr, char out[33])
-{
-    int size = av_image_get_buffer_size(fr->format, fr->width, fr->height, 1);
-    if (size < 0)
-        return size;
-    if ((size_t)size > a->pack_cap) {
-        uint8_t *nb = realloc(a->pack, (size_t)size);
-        if (!nb)
-            return -ENOMEM;
-        a->pack = nb;
-        a->pack_cap = (size_t)size;
-    }
-    int ret = av_image_copy_to_buffer(a->pack, size, (const uint8_t *const *)fr->data, fr->linesize,
-                                      fr->format, fr->width, fr->height, 1);
-    if (ret < 0)
-        return ret;
-    uint8_t d[16];
-    av_md5_sum(d, a->pack, size);
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
-    return 0;
+            "(truncated or corrupt: replayed up to the damage, which is named), 130 stopped by\n"
+            "SIGINT (Ctrl-C), 143 by SIGTERM: the outputs (framemd5, snapshots, present log,\n"
+            "stream dump, summary) then hold everything replayed up to that moment; a second\n"
+            "signal exits at once.\n");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -300,17 +216,17 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
             vr_framemd5_close(a->md5);
             a->md5 = NULL;
             a->result = EXIT_ERROR;
-            a->quit = true;
+            vr_replay_quit(a->rp);
         }
     }
     if (!a->exp || a->result == EXIT_MISMATCH)
         return;
     char got[33];
-    int ret = frame_md5(a, frame, got);
+    int ret = vr_frame_md5(frame, got);
     if (ret < 0) {
         logmsg("error", "cannot hash frame %" PRIu64 ": %s", index, av_err2str(ret));
         a->result = EXIT_ERROR;
-        a->quit = true;
+        vr_replay_quit(a->rp);
         return;
     }
     int64_t pts = frame->pts == AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
@@ -330,7 +246,7 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
         return;
     }
     a->result = EXIT_MISMATCH;
-    a->quit = true;
+    vr_replay_quit(a->rp);
 }
 
 /* sync: bring the picture up to date first (not at a stream's end: that
@@ -346,7 +262,7 @@ static int write_snapshot(struct app *a, const char *path, bool sync)
         return ret;
     }
     if (a->verbose)
-        logmsg("info", "snapshot %s at %.3f s", path, (double)(a->now - a->info->origin_us) / 1e6);
+        logmsg("info", "snapshot %s at %.3f s", path, vr_replay_seconds(a->rp));
     return 0;
 }
 
@@ -368,7 +284,8 @@ static void log_present(struct app *a, uint32_t stream_id)
         if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id || st.ended)
             continue;
         fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu64 "\n", stream_id,
-                f->pts == AV_NOPTS_VALUE ? INT64_MIN : (int64_t)f->pts, a->now - a->info->origin_us);
+                f->pts == AV_NOPTS_VALUE ? INT64_MIN : (int64_t)f->pts,
+                vr_replay_now(a->rp) - a->info->origin_us);
     }
 }
 
@@ -388,226 +305,27 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
     sync_presenters(a);
 }
 
+/* The client's clock: the replay's (the origin until it exists). */
 static uint64_t clock_cb(void *user)
 {
-    return ((struct app *)user)->now;
+    const struct app *a = user;
+    return a->rp ? vr_replay_now(a->rp) : a->info->origin_us;
 }
 
 /* ---------------------------------------------------------------------- */
-/* Driving the client.                                                      */
-
-/* Times come from the recording (untrusted): never wrap. */
-static uint64_t sat_add(uint64_t x, uint64_t y)
-{
-    return x > UINT64_MAX - y ? UINT64_MAX : x + y;
-}
-
-static uint64_t wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* --pace: waits until recording time t is due on the wall clock. */
-static void pace_to(struct app *a, uint64_t t)
-{
-    if (!a->pace)
-        return;
-    if (!a->paced_started) {
-        a->paced_started = true;
-        a->first_abs = t;
-        a->wall_start = wall_us();
-        return;
-    }
-    uint64_t rel = t > a->first_abs ? t - a->first_abs : 0;
-    uint64_t elapsed = wall_us() - a->wall_start;
-    if (rel > elapsed + MAX_GAP_US) {
-        /* A long silence in the recording is cut short, not waited for. */
-        a->first_abs += rel - (elapsed + MAX_GAP_US);
-        rel = elapsed + MAX_GAP_US;
-    }
-    uint64_t due = a->wall_start + rel;
-    for (;;) {
-        uint64_t w = wall_us();
-        if (w >= due)
-            return;
-        uint64_t left = due - w;
-        if (left > 15000)
-            left = 15000;
-#ifdef VR_HAVE_SDL
-        if (a->window && !vr_sdl_handle_events(a->window)) {
-            logmsg("info", "sdl: window closed");
-            a->quit = true;
-            return;
-        }
-#endif
-        struct timespec ts = { 0, (long)left * 1000 };
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* The client's output is discarded, except that its PINGs are answered (as
- * the guest answered the recorded client's) with a PONG carrying the clock
- * offset the recording shows, so that CLOCK'd streams are scheduled as in
- * the session. Pings wait while the offset is not known yet; the answer's
- * time makes the client's estimate exactly the offset, whatever the wait. */
-static void drain_output(struct app *a)
-{
-    struct vr_conn *conn = vr_client_conn(a->client);
-    const uint8_t *data;
-    size_t n;
-    struct vr_ping *pings = a->pending;
-    while ((n = vr_conn_out_peek(conn, &data)) > 0) {
-        size_t off = 0;
-        while (off + VR_HEADER_SIZE <= n) {
-            struct vr_header h;
-            if (vr_header_decode(data + off, n - off, &h) < 0 || h.length > n - off - VR_HEADER_SIZE)
-                break;
-            size_t len = VR_HEADER_SIZE + h.length;
-            if (h.type == VR_MSG_PING) {
-                static struct vr_msg m;
-                if (vr_msg_decode(data + off, len, &m) == 0) {
-                    if (a->n_pending == 16) /* keep the newest */
-                        memmove(pings, pings + 1, 15 * sizeof(*pings));
-                    pings[a->n_pending < 16 ? a->n_pending++ : 15] = m.u.ping;
-                }
-            }
-            off += len;
-        }
-        vr_conn_out_consume(conn, n);
-    }
-    /* A guest that has been silent for 2 s (it pings every second) would
-     * not answer either: the client must see the silence it saw. */
-    if (a->now - a->last_guest_us > GUEST_ALIVE_US)
-        a->n_pending = 0;
-    if (!a->have_offset)
-        return;
-    uint32_t n_pings = a->n_pending;
-    a->n_pending = 0;
-    for (uint32_t i = 0; i < n_pings; i++) {
-        struct vr_msg m;
-        memset(&m, 0, sizeof(m));
-        m.type = VR_MSG_PONG;
-        m.u.pong.id = pings[i].id;
-        m.u.pong.ping_time_us = pings[i].time_us;
-        /* The client takes offset = time_us - (ping_time + rtt / 2). */
-        uint64_t half = a->now > pings[i].time_us ? (a->now - pings[i].time_us) / 2 : 0;
-        m.u.pong.time_us = pings[i].time_us + half + (uint64_t)a->offset_us; /* mod 2^64 */
-        uint8_t buf[64];
-        long len = vr_msg_encode(&m, buf, sizeof(buf));
-        if (len > 0)
-            vr_conn_feed(conn, buf, (size_t)len);
-        a->offset_given = true;
-    }
-    while ((n = vr_conn_out_peek(conn, &data)) > 0)
-        vr_conn_out_consume(conn, n);
-}
-
-/* A recorded PONG from the guest (client-side recording): the offset of the
- * guest's clock to the recorder's, as the recorded client estimated it. */
-static void learn_offset(struct app *a, const uint8_t *raw, size_t len, uint64_t arrival)
-{
-    struct vr_header h;
-    if (vr_header_decode(raw, len, &h) < 0 || h.type != VR_MSG_PONG)
-        return;
-    struct vr_msg m;
-    if (vr_msg_decode(raw, len, &m) < 0 || m.u.pong.ping_time_us > arrival)
-        return;
-    uint64_t rtt = arrival - m.u.pong.ping_time_us;
-    if (a->have_offset && rtt > a->best_rtt)
-        return;
-    /* Unsigned (the values are the recording's, untrusted): mod 2^64. */
-    a->offset_us = (int64_t)(m.u.pong.time_us - (m.u.pong.ping_time_us + rtt / 2));
-    a->best_rtt = rtt;
-    a->have_offset = true;
-}
-
-static void open_channel(struct app *a)
-{
-    if (a->open)
-        vr_client_channel_closed(a->client);
-    a->open = true;
-    a->offset_given = false;
-    a->next_tick = sat_add(a->now, TICK_US);
-    vr_client_channel_open(a->client);
-    drain_output(a);
-}
-
-/* Runs the timers (ticks, due frames, timed snapshots) up to recording time
- * target: each at its own time. ticks: run the client's ticks too (not
- * after the last record, where its 5 s silence timer would drop streams). */
-static void advance_to(struct app *a, uint64_t target, bool ticks)
-{
-    uint32_t stuck = 0; /* presents at one instant that left a frame due */
-    /* A gap longer than MAX_GAP_US (the recorder slept, or a hostile time):
-     * the client's timers see MAX_GAP_US of it (its 5 s silence timeout
-     * fires as it did in the session), then the ticks jump to the end of it,
-     * so a time stamp cannot make the replay tick for ever. */
-    if (ticks && target > a->now && target - a->now > MAX_GAP_US) {
-        advance_to(a, sat_add(a->now, MAX_GAP_US), ticks);
-        if (a->next_tick < target)
-            a->next_tick = target;
-    }
-    while (!a->quit) {
-        uint64_t t = UINT64_MAX;
-        int what = 0; /* 1 tick, 2 present, 3 snapshot */
-        if (ticks && a->open && a->next_tick < t) {
-            t = a->next_tick;
-            what = 1;
-        }
-        uint64_t wake = vr_client_next_wakeup(a->client);
-        if (wake < t) {
-            t = wake < a->now ? a->now : wake;
-            what = 2;
-        }
-        int snap = -1;
-        for (uint32_t i = 0; i < a->n_snaps; i++) {
-            const struct snapshot *s = &a->snaps[i];
-            if (s->done || s->at < 0)
-                continue;
-            uint64_t at = sat_add(a->info->origin_us, (uint64_t)(s->at * 1e6 + 0.5));
-            /* Strictly before target: records stamped at the snapshot's
-             * time are fed first. */
-            if (at < target && at < t) {
-                t = at < a->now ? a->now : at;
-                what = 3;
-                snap = (int)i;
-            }
-        }
-        if (what == 0 || t > target)
-            return;
-        pace_to(a, t);
-        a->now = t;
-        if (what == 1) {
-            vr_client_tick(a->client);
-            a->next_tick = sat_add(a->next_tick, TICK_US);
-            if (a->next_tick <= a->now) /* at UINT64_MAX: no tick is ever due again */
-                a->next_tick = sat_add(a->now, TICK_US);
-        } else if (what == 2) {
-            vr_client_present(a->client, a->now);
-            /* A frame still due after presenting: never loop on it. */
-            if (vr_client_next_wakeup(a->client) <= a->now && ++stuck > 64) {
-                logmsg("warning", "the client keeps a frame due at %.6f s: moving on",
-                       (double)(a->now - a->info->origin_us) / 1e6);
-                return;
-            }
-        } else {
-            a->snaps[snap].done = true;
-            write_snapshot(a, a->snaps[snap].path, true);
-        }
-        drain_output(a);
-    }
-}
+/* vr_replay's callbacks.                                                   */
 
 /* --dump-stream: every guest -> client message, as the client gets it. */
-static void dump_msg(struct app *a, const struct vr_record *rec)
+static void message_cb(void *user, const uint8_t *data, size_t len)
 {
-    int ret = vr_dump_feed(a->dump, rec->data, rec->len);
+    struct app *a = user;
+    if (!a->dump)
+        return;
+    int ret = vr_dump_feed(a->dump, data, len);
     if (ret < 0) {
         logmsg("error", "cannot write the stream dump (%s): %s", a->dump_path, av_err2str(ret));
         a->result = EXIT_ERROR;
-        a->quit = true;
+        vr_replay_quit(a->rp);
     }
 }
 
@@ -617,62 +335,34 @@ static void dump_log(void *user, const char *msg)
     logmsg("warning", "%s", msg);
 }
 
-static int replay(struct app *a)
+/* A --snapshot-at time came. */
+static void mark_cb(void *user, uint32_t i)
 {
-    struct vr_record rec;
-    int ret = 0;
-    a->now = a->info->origin_us;
-    a->have_offset = a->info->side == VR_RECORD_SIDE_GUEST; /* our clock is the guest's */
-    a->offset_us = 0;
-    while (!a->quit && (ret = vr_record_read(a->rd, &rec)) == 1) {
-        a->records++;
-        uint64_t t = sat_add(a->info->origin_us, rec.time_us);
-        if (a->dump && rec.kind == VR_RECORD_MSG && rec.dir == VR_RECORD_TO_CLIENT)
-            dump_msg(a, &rec);
-        if (!a->client) { /* --dump-stream alone */
-            a->now = t;
-            continue;
-        }
-        advance_to(a, t, true);
-        if (a->quit)
-            break;
-        pace_to(a, t);
-        a->now = t;
-        if (rec.kind == VR_RECORD_EVENT) {
-            if (rec.event == VR_RECORD_EV_OPEN)
-                open_channel(a);
-            else if (rec.event == VR_RECORD_EV_CLOSE && a->open) {
-                a->open = false;
-                vr_client_channel_closed(a->client);
-            }
-            continue;
-        }
-        if (rec.kind != VR_RECORD_MSG || rec.dir != VR_RECORD_TO_CLIENT)
-            continue; /* the client's own output, or a kind from a later version */
-        if (!a->open)
-            open_channel(a); /* a recording without events */
-        if (a->info->side == VR_RECORD_SIDE_CLIENT)
-            learn_offset(a, rec.data, rec.len, t);
-        a->fed++;
-        a->fed_bytes += rec.len;
-        a->last_guest_us = t;
-        int r = vr_conn_feed(vr_client_conn(a->client), rec.data, rec.len);
-        if (r < 0)
-            logmsg("warning", "record %" PRIu64 ": the client refused the bytes: %s", rec.index,
-                   strerror(-r));
-        /* The offset is known and the session up: let the client ping now
-         * (its tick would, up to 50 ms later), so that it has the offset
-         * from here on, as the recorded client had it. */
-        if (a->have_offset && !a->offset_given && !a->n_pending && vr_client_established(a->client))
-            vr_client_tick(a->client);
-        drain_output(a);
+    struct app *a = user;
+    a->snaps[i].done = true;
+    write_snapshot(a, a->snaps[i].path, true);
+}
+
+/* While pacing: the window's events (closing it ends the replay). */
+static bool idle_cb(void *user)
+{
+#ifdef VR_HAVE_SDL
+    struct app *a = user;
+    if (a->window && !vr_sdl_handle_events(a->window)) {
+        logmsg("info", "sdl: window closed");
+        return false;
     }
-    /* Frames still queued are shown at their time; then the end. */
-    if (!a->quit && a->client)
-        advance_to(a, sat_add(a->now, DRAIN_US), false);
-    if (ret < 0 && !a->quit)
-        return ret;
-    return 0;
+#else
+    (void)user;
+#endif
+    return true;
+}
+
+static uint64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -793,24 +483,12 @@ static int parse_options(int argc, char **argv, struct app *a)
     return 0;
 }
 
-static pixman_image_t *make_desktop(uint32_t w, uint32_t h)
-{
-    pixman_image_t *img = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)w, (int)h, NULL, 0);
-    if (!img)
-        return NULL;
-    uint32_t *px = pixman_image_get_data(img);
-    int stride = pixman_image_get_stride(img) / 4;
-    for (uint32_t y = 0; y < h; y++)
-        for (uint32_t x = 0; x < w; x++)
-            px[(size_t)y * (size_t)stride + x] =
-                ((x / DESK_SQUARE + y / DESK_SQUARE) & 1) ? DESK_LIGHT : DESK_DARK;
-    return img;
-}
-
 static void summary(struct app *a, double secs)
 {
     if (a->quiet)
         return;
+    struct vr_replay_stats rs;
+    vr_replay_get_stats(a->rp, &rs);
     if (a->dump) {
         struct vr_dump_stats ds;
         vr_dump_get_stats(a->dump, &ds);
@@ -822,7 +500,7 @@ static void summary(struct app *a, double secs)
     }
     if (!a->client) {
         fprintf(stderr, "videoredir-replay: %s: %" PRIu64 " records, %.3f s of recording in %.3f s\n",
-                a->file, a->records, (double)(a->now - a->info->origin_us) / 1e6, secs);
+                a->file, rs.records, vr_replay_seconds(a->rp), secs);
         return;
     }
     uint64_t presented = 0, dropped = 0, lost = 0, errors = 0;
@@ -840,10 +518,10 @@ static void summary(struct app *a, double secs)
             PRIu64 " frames decoded (%.1f fps); streams ended %" PRIu32 " (eos %" PRIu32
             "); last streams: presented %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64
             " decode errors %" PRIu64 "; protocol errors %" PRIu64 "; %.3f s of recording in %.3f s\n",
-            a->file, a->records, a->fed, a->frames, secs > 0 ? (double)a->frames / secs : 0.0,
+            a->file, rs.records, rs.fed, a->frames, secs > 0 ? (double)a->frames / secs : 0.0,
             vr_client_streams_ended(a->client), vr_client_streams_eos(a->client), presented, dropped,
             lost, errors, vr_client_protocol_errors(a->client),
-            (double)(a->now - a->info->origin_us) / 1e6, secs);
+            vr_replay_seconds(a->rp), secs);
 }
 
 int main(int argc, char **argv)
@@ -852,13 +530,19 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, a) < 0)
         return EXIT_USAGE;
     av_log_set_level(a->verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+    install_signals();
     enum vr_hwdec hwdec = VR_HWDEC_NONE;
     if (a->hwdec_name && vr_hwdec_from_name(a->hwdec_name, &hwdec) < 0) {
         logmsg("error", "unknown --hwdec %s", a->hwdec_name);
         return EXIT_USAGE;
     }
-    if (a->verify_path && load_expected(a, a->verify_path) < 0)
-        return EXIT_ERROR;
+    if (a->verify_path) {
+        char err[512];
+        if (vr_framemd5_load(a->verify_path, MAX_EXPECTED, &a->exp, &a->n_exp, err, sizeof(err)) < 0) {
+            logmsg("error", "%s", err);
+            return EXIT_ERROR;
+        }
+    }
 
     int ret = vr_record_reader_open(a->file, &a->rd);
     if (ret < 0) {
@@ -894,13 +578,12 @@ int main(int argc, char **argv)
     struct vr_client_config cfg = { .hwdec = hwdec, .software = "videoredir-replay" };
     struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
                                       .clock = clock_cb };
-    a->now = a->info->origin_us;
     if (decode && vr_client_create(&cfg, &cb, a, &a->client) < 0) {
         logmsg("error", "out of memory");
         goto out;
     }
     if (a->n_snaps || a->sdl) {
-        a->desktop = make_desktop(a->desk_w, a->desk_h);
+        a->desktop = vr_checker_desktop(a->desk_w, a->desk_h, DESK_SQUARE, DESK_DARK, DESK_LIGHT);
         if (!a->desktop) {
             logmsg("error", "out of memory");
             goto out;
@@ -926,29 +609,47 @@ int main(int argc, char **argv)
     }
 #endif
 
+    double marks[MAX_SNAPSHOTS];
+    for (uint32_t i = 0; i < a->n_snaps; i++)
+        marks[i] = a->snaps[i].at;
+    struct vr_replay_config rc = { .pace = a->pace, .marks = marks, .n_marks = a->n_snaps,
+                                   .mark = mark_cb, .message = message_cb, .idle = idle_cb,
+                                   .stop = stop_cb, .log = client_log, .user = a };
+    if (vr_replay_create(a->rd, a->client, &rc, &a->rp) < 0) {
+        logmsg("error", "out of memory");
+        goto out;
+    }
     uint64_t w0 = wall_us();
-    ret = replay(a);
+    ret = vr_replay_run(a->rp);
     double secs = (double)(wall_us() - w0) / 1e6;
-    /* Pictures asked for beyond the end: the last one. */
+    int sig = stop_signal;
+    if (sig)
+        logmsg("info", "%s at %.3f s of the recording: finishing the outputs (a second signal "
+               "exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+               vr_replay_seconds(a->rp));
+    /* Pictures asked for beyond the end (or the stop): the last one. */
     for (uint32_t i = 0; i < a->n_snaps && a->result != EXIT_MISMATCH; i++) {
         if (a->snaps[i].done)
             continue;
         if (a->snaps[i].at >= 0)
-            logmsg("warning", "snapshot at %.3f s is after the end of the recording (%.3f s): it "
-                   "shows the last picture", a->snaps[i].at,
-                   (double)(a->now - a->info->origin_us) / 1e6);
+            logmsg("warning", "snapshot at %.3f s is after the %s (%.3f s): it shows the last "
+                   "picture", a->snaps[i].at, sig ? "stop" : "end of the recording",
+                   vr_replay_seconds(a->rp));
         if (a->snaps[i].at >= 0 || vr_client_streams_active(a->client) > 0 ||
             !vr_client_streams_ended(a->client))
             write_snapshot(a, a->snaps[i].path, true);
     }
-    code = a->result ? a->result : EXIT_OK;
+    code = a->result ? a->result : sig ? EXIT_SIGNAL + sig : EXIT_OK;
     if (ret < 0) {
         logmsg("error", "%s: damaged recording: %s; replayed the %" PRIu64 " records before it",
                a->file, vr_record_reader_error(a->rd), vr_record_reader_count(a->rd));
         if (code == EXIT_OK)
             code = EXIT_DAMAGED;
     }
-    if (a->exp && code == EXIT_OK && a->n_got < a->n_exp) {
+    if (a->exp && sig && !a->result && !a->quiet) {
+        logmsg("", "verify: the %" PRIu64 " frames decoded before the stop equal the first of %s",
+               a->n_got, a->verify_path);
+    } else if (a->exp && code == EXIT_OK && a->n_got < a->n_exp) {
         logmsg("", "MISMATCH: expected %" PRIu64 " frames, got %" PRIu64 "; first missing: frame %"
                PRIu64 " (expected list pts %s, md5 %s)", a->n_exp, a->n_got, a->n_got,
                a->exp[a->n_got].pts, a->exp[a->n_got].md5);
@@ -993,9 +694,9 @@ out:
     vr_presenter_destroy(a->headless);
     if (a->desktop)
         pixman_image_unref(a->desktop);
+    vr_replay_destroy(a->rp);
     vr_client_destroy(a->client);
     vr_record_reader_close(a->rd);
     free(a->exp);
-    free(a->pack);
     return code;
 }

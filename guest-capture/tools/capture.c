@@ -1,12 +1,13 @@
 /*
  * videoredir-capture: sends a media file's video, undecoded, to the SPICE
- * client over the videoredir port. A thin poll() loop around vr_source (the
- * demuxer) and vr_guest (the session state machine).
+ * client over the videoredir port. Options, signals and the summary around
+ * the guest library: vr_source (the demuxer), vr_guest (the session state
+ * machine) and vr_sender (pacing, passes, timed changes, the device loop).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,6 @@
 #endif
 
 #define DEFAULT_DEVICE "/dev/virtio-ports/" VR_DEFAULT_PORT_NAME
-#define REOPEN_US 500000u
-#define DRAIN_TIMEOUT_US 3000000u
-#define STOP_DRAIN_US 1000000u
 
 enum exit_code {
     EXIT_OK = 0,
@@ -35,29 +33,13 @@ enum exit_code {
     EXIT_DEVICE = 2,   /* device cannot be opened or failed */
     EXIT_REJECTED = 3, /* client rejected, no answer, or no common version */
     EXIT_NO_CLIENT = 4,
-    EXIT_INTERRUPTED = 130,
-};
-
-enum pace { PACE_REALTIME, PACE_NONE };
-
-/* A change at a time of the stream (--geometry-at, --region-at, --flush-at,
- * --restart-at): applied before the first frame at or after at_us of play
- * time (microseconds since the first frame, counting on over restarts). */
-enum change_kind { CHANGE_GEOMETRY, CHANGE_REGION, CHANGE_FLUSH, CHANGE_RESTART };
-#define MAX_CHANGES 64
-
-struct change {
-    enum change_kind kind;
-    uint64_t at_us;
-    struct vr_rect rect;       /* GEOMETRY: the new window (and content) */
-    struct vr_region *region;  /* REGION: owned; NULL = all visible again */
-    bool done;
+    EXIT_SIGNAL = 128, /* + the signal: 130 SIGINT, 143 SIGTERM */
 };
 
 struct options {
     const char *device;
     const char *file;
-    enum pace pace;
+    enum vr_sender_pace pace;
     bool have_window, have_content;
     struct vr_rect window, content;
     bool have_region;
@@ -69,7 +51,8 @@ struct options {
     bool verbose;
     bool have_device;
     const char *record;        /* --record FILE */
-    struct change changes[MAX_CHANGES];
+    struct vr_change changes[VR_SENDER_MAX_CHANGES];
+    struct vr_region *change_regions[VR_SENDER_MAX_CHANGES]; /* owned */
     uint32_t n_changes;
 };
 
@@ -77,55 +60,74 @@ struct app {
     struct options o;
     struct vr_source *src;
     struct vr_guest *guest;
-    int fd;
-    uint64_t next_open_us;
-    uint64_t wait_since_us; /* since when we have been without a client */
-    bool waiting;           /* no established session right now */
-
-    struct vr_au au;
-    bool have_au, eof;
-    long loops_done;
-    uint64_t au_index;
-
-    bool pace_set;          /* pace_start/pace_t0 valid */
-    uint64_t pace_start_us;
-    double pace_t0_us;
-
-    bool stop_sent;
-    uint64_t stop_us;
-    uint64_t start_us;
-
+    struct vr_sender *sender;
     struct vr_record_writer *rec; /* --record */
-    struct vr_geometry geom;      /* as announced now (kept over restarts) */
-    const struct vr_region *cur_region; /* NULL: all visible */
-    bool have_t_first, discont;
-    double t_first_us;            /* time of the first frame sent */
+    /* --record without --device: nobody is waiting for the frames, so time
+     * is virtual: it jumps to when the next thing is due instead of
+     * sleeping. The recording then has the timing of a real-time session,
+     * made at once, and is the same bytes on every run. */
+    bool virtual_clock;
 };
 
+/* The stop signal (SIGINT or SIGTERM) once one came, else 0. The handler
+ * also writes a byte into sig_pipe, which the sender polls: it wakes at once
+ * whenever the signal lands (a flag alone could be set just before poll
+ * sleeps). */
 static volatile sig_atomic_t interrupted;
+static int sig_pipe[2] = { -1, -1 };
+static struct sigaction sig_default; /* SIG_DFL, made before any signal */
 
-/* --record without --device: nobody is waiting for the frames, so time is
- * virtual: it jumps to when the next thing is due instead of sleeping. The
- * recording then has the timing of a real-time session, made at once, and
- * is the same bytes on every run. */
-static bool virtual_clock;
-static uint64_t vclock_us = 1000000;
-
-static uint64_t now_us(void)
-{
-    return virtual_clock ? vclock_us : vr_time_us();
-}
-
+/* The clock of the guest and the recording: the sender's (virtual or not). */
 static uint64_t clock_cb(void *user)
 {
-    (void)user;
-    return now_us();
+    const struct app *a = user;
+    if (a->sender)
+        return vr_sender_now(a->sender);
+    return a->virtual_clock ? 1000000u : vr_time_us(); /* before the sender: its start */
 }
 
+/* Only async-signal-safe calls here. The first stop signal gives both their
+ * default action back: a second one while finishing ends the program. */
 static void on_signal(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    int saved = errno;
+    if (!interrupted) {
+        interrupted = sig;
+        sigaction(SIGINT, &sig_default, NULL);
+        sigaction(SIGTERM, &sig_default, NULL);
+        if (sig_pipe[1] >= 0) {
+            char c = 1;
+            if (write(sig_pipe[1], &c, 1) < 0) {
+                /* full or closed: the byte already there says it */
+            }
+        }
+    }
+    errno = saved;
+}
+
+static void install_signals(void)
+{
+    if (pipe(sig_pipe) == 0) {
+        for (int i = 0; i < 2; i++) {
+            fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+        }
+    } else {
+        sig_pipe[0] = sig_pipe[1] = -1; /* then a signal only ends the program */
+    }
+    memset(&sig_default, 0, sizeof(sig_default));
+    sig_default.sa_handler = SIG_DFL;
+    sigemptyset(&sig_default.sa_mask);
+    if (sig_pipe[0] < 0)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT); /* one handler at a time */
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 static void usage(FILE *f)
@@ -167,7 +169,10 @@ static void usage(FILE *f)
             "      --version            print the version\n"
             "\n"
             "Exit status: 0 done, 1 bad input file or usage, 2 device error, 3 client rejected\n"
-            "the stream (or did not answer), 4 no client within the timeout, 130 interrupted.\n");
+            "the stream (or did not answer), 4 no client within the timeout, 130 stopped by\n"
+            "SIGINT (Ctrl-C), 143 by SIGTERM. On a stop signal the stream is stopped, what was\n"
+            "queued is delivered (up to 1 s), the --record file and the summary hold every\n"
+            "frame sent; a second signal exits at once.\n");
 }
 
 static bool parse_u32(const char *s, uint32_t *out)
@@ -182,113 +187,24 @@ static bool parse_u32(const char *s, uint32_t *out)
 }
 
 /* "X,Y,W,H" -> rect; w,h must be > 0. end receives where parsing stopped. */
-static bool parse_rect_at(const char *s, struct vr_rect *r, const char **end)
-{
-    long v[4];
-    const char *p = s;
-    for (int i = 0; i < 4; i++) {
-        char *e;
-        errno = 0;
-        v[i] = strtol(p, &e, 10);
-        if (errno || e == p)
-            return false;
-        p = e;
-        if (i < 3) {
-            if (*p != ',')
-                return false;
-            p++;
-        }
-    }
-    if (v[0] < -VR_MAX_COORD || v[0] > VR_MAX_COORD || v[1] < -VR_MAX_COORD || v[1] > VR_MAX_COORD ||
-        v[2] <= 0 || v[2] > (long)VR_MAX_DIMENSION || v[3] <= 0 || v[3] > (long)VR_MAX_DIMENSION)
-        return false;
-    r->x = (int32_t)v[0];
-    r->y = (int32_t)v[1];
-    r->w = (uint32_t)v[2];
-    r->h = (uint32_t)v[3];
-    *end = p;
-    return true;
-}
-
-static bool parse_rect(const char *s, struct vr_rect *r)
-{
-    const char *end;
-    return parse_rect_at(s, r, &end) && *end == '\0';
-}
-
-static bool parse_region(const char *s, struct vr_region *reg)
-{
-    reg->n_rects = 0;
-    const char *p = s;
-    while (*p) {
-        if (reg->n_rects >= VR_MAX_RECTS)
-            return false;
-        const char *end;
-        if (!parse_rect_at(p, &reg->rects[reg->n_rects], &end))
-            return false;
-        reg->n_rects++;
-        if (*end == ';')
-            end++;
-        else if (*end)
-            return false;
-        p = end;
-    }
-    return true;
-}
-
-/* "T" or "T:REST": T seconds (>= 0) of play time; *rest after the colon. */
-static bool parse_time(const char *s, uint64_t *at_us, const char **rest, bool want_rest)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || !(v >= 0) || v > 86400.0)
-        return false;
-    if (want_rest ? *end != ':' : *end != '\0')
-        return false;
-    *at_us = (uint64_t)(v * 1e6 + 0.5);
-    *rest = want_rest ? end + 1 : end;
-    return true;
-}
 
 static int parse_change(int opt, const char *arg, struct options *o)
 {
     static const char *const names[] = { "--geometry-at", "--region-at", "--flush-at", "--restart-at" };
-    enum change_kind kind = opt == 'G' ? CHANGE_GEOMETRY : opt == 'E' ? CHANGE_REGION
-                          : opt == 'F' ? CHANGE_FLUSH : CHANGE_RESTART;
-    if (o->n_changes >= MAX_CHANGES) {
-        fprintf(stderr, "videoredir-capture: at most %d timed changes\n", MAX_CHANGES);
+    enum vr_change_kind kind = opt == 'G' ? VR_CHANGE_GEOMETRY : opt == 'E' ? VR_CHANGE_REGION
+                             : opt == 'F' ? VR_CHANGE_FLUSH : VR_CHANGE_RESTART;
+    if (o->n_changes >= VR_SENDER_MAX_CHANGES) {
+        fprintf(stderr, "videoredir-capture: at most %d timed changes\n", VR_SENDER_MAX_CHANGES);
         return -1;
     }
-    struct change *ch = &o->changes[o->n_changes];
-    memset(ch, 0, sizeof(*ch));
-    ch->kind = kind;
-    const char *rest;
-    bool ok = parse_time(arg, &ch->at_us, &rest, kind == CHANGE_GEOMETRY || kind == CHANGE_REGION);
-    if (ok && kind == CHANGE_GEOMETRY)
-        ok = parse_rect(rest, &ch->rect);
-    if (ok && kind == CHANGE_REGION && strcmp(rest, "all") != 0) {
-        ch->region = calloc(1, sizeof(*ch->region));
-        ok = ch->region && parse_region(rest, ch->region);
-        if (!ok) {
-            free(ch->region);
-            ch->region = NULL;
-        }
-    }
-    if (!ok) {
+    uint32_t i = o->n_changes;
+    if (vr_change_parse(kind, arg, &o->changes[i], &o->change_regions[i]) < 0) {
         fprintf(stderr, "videoredir-capture: %s wants %s, not '%s'\n", names[kind],
-                kind == CHANGE_GEOMETRY ? "SECONDS:X,Y,W,H"
-                : kind == CHANGE_REGION ? "SECONDS:X,Y,W,H;... (or SECONDS:all)" : "SECONDS", arg);
+                kind == VR_CHANGE_GEOMETRY ? "SECONDS:X,Y,W,H"
+                : kind == VR_CHANGE_REGION ? "SECONDS:X,Y,W,H;... (or SECONDS:all)" : "SECONDS", arg);
         return -1;
     }
-    /* Kept in time order (stable: equal times apply as given). */
-    uint32_t i = o->n_changes++;
-    while (i > 0 && o->changes[i - 1].at_us > o->changes[i].at_us) {
-        struct change t = o->changes[i - 1];
-        o->changes[i - 1] = o->changes[i];
-        o->changes[i] = t;
-        i--;
-    }
+    o->n_changes++;
     return 0;
 }
 
@@ -304,23 +220,7 @@ static void on_log(void *user, enum vr_log_level level, const char *msg)
 static void on_event(void *user, enum vr_guest_event ev, const char *detail)
 {
     struct app *a = user;
-    uint64_t now = now_us();
-    switch (ev) {
-    case VR_GUEST_EV_SESSION:
-    case VR_GUEST_EV_PEER_RESTART:
-        a->waiting = false;
-        a->pace_set = false;
-        break;
-    case VR_GUEST_EV_ACCEPTED:
-        a->pace_set = false; /* pacing starts at the first frame sent */
-        break;
-    case VR_GUEST_EV_PEER_GONE:
-        a->waiting = true;
-        a->wait_since_us = now;
-        break;
-    default:
-        break;
-    }
+    vr_sender_guest_event(a->sender, ev);
     (void)detail;
 }
 
@@ -347,7 +247,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         { NULL, 0, NULL, 0 },
     };
     o->device = DEFAULT_DEVICE;
-    o->pace = PACE_REALTIME;
+    o->pace = VR_SENDER_PACE_REALTIME;
     o->connect_timeout = 30;
     o->stream_id = 1;
     int c;
@@ -369,30 +269,30 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'p':
             if (!strcmp(optarg, "realtime"))
-                o->pace = PACE_REALTIME;
+                o->pace = VR_SENDER_PACE_REALTIME;
             else if (!strcmp(optarg, "none"))
-                o->pace = PACE_NONE;
+                o->pace = VR_SENDER_PACE_NONE;
             else {
                 fprintf(stderr, "videoredir-capture: --pace must be realtime or none, not '%s'\n", optarg);
                 return -1;
             }
             break;
         case 'w':
-            if (!parse_rect(optarg, &o->window)) {
+            if (vr_rect_parse(optarg, &o->window) < 0) {
                 fprintf(stderr, "videoredir-capture: --window wants X,Y,W,H (W,H > 0), not '%s'\n", optarg);
                 return -1;
             }
             o->have_window = true;
             break;
         case 'c':
-            if (!parse_rect(optarg, &o->content)) {
+            if (vr_rect_parse(optarg, &o->content) < 0) {
                 fprintf(stderr, "videoredir-capture: --content wants X,Y,W,H (W,H > 0), not '%s'\n", optarg);
                 return -1;
             }
             o->have_content = true;
             break;
         case 'r':
-            if (!parse_region(optarg, o->region)) {
+            if (vr_region_parse(optarg, o->region) < 0) {
                 fprintf(stderr,
                         "videoredir-capture: --region wants \"X,Y,W,H;...\" (at most %u rectangles), not '%s'\n",
                         VR_MAX_RECTS, optarg);
@@ -457,192 +357,13 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* Opening errors that waiting will not fix. */
-static bool permanent_open_error(int err)
-{
-    return err == -ENOENT || err == -ENOTDIR || err == -EACCES || err == -EPERM || err == -EISDIR ||
-           err == -ENOTSOCK || err == -EINVAL || err == -ENAMETOOLONG;
-}
-
-static void close_channel(struct app *a, const char *why)
-{
-    if (a->fd < 0)
-        return;
-    if (a->o.verbose || !a->waiting)
-        fprintf(stderr, "videoredir-capture: %s: %s; reopening every %u ms\n", a->o.device, why,
-                REOPEN_US / 1000);
-    close(a->fd);
-    a->fd = -1;
-    vr_record_write_event(a->rec, VR_RECORD_EV_CLOSE);
-    vr_guest_channel_closed(a->guest);
-    a->next_open_us = now_us() + REOPEN_US;
-    if (!a->waiting) {
-        a->waiting = true;
-        a->wait_since_us = now_us();
-    }
-}
-
-static void try_open(struct app *a)
-{
-    int fd = vr_fd_open(a->o.device);
-    if (fd < 0) {
-        a->next_open_us = now_us() + REOPEN_US;
-        if (a->o.verbose)
-            fprintf(stderr, "videoredir-capture: %s: %s; retrying\n", a->o.device, strerror(-fd));
-        return;
-    }
-    a->fd = fd;
-    if (a->o.verbose)
-        fprintf(stderr, "videoredir-capture: %s opened\n", a->o.device);
-    vr_record_write_event(a->rec, VR_RECORD_EV_OPEN); /* no-op without --record */
-    vr_guest_channel_open(a->guest);
-}
-
-/* Timestamp of the pending access unit in microseconds, for pacing. */
-static double au_time_us(const struct app *a)
-{
-    const struct vr_stream_start *st = vr_source_stream_start(a->src);
-    int64_t ts = a->au.dts != INT64_MIN ? a->au.dts : a->au.pts;
-    if (ts != INT64_MIN)
-        return (double)ts * 1e6 * st->timebase_num / st->timebase_den;
-    if (st->fps_num && st->fps_den)
-        return (double)a->au_index * 1e6 * st->fps_den / st->fps_num;
-    return (double)a->au_index * 40000.0; /* 25 fps when nothing says otherwise */
-}
-
-/* Applies the timed changes due at play time rel_us. Returns 0, 1 when the
- * file starts over (the pending access unit is dropped), -1 on error (*err). */
-static int apply_changes(struct app *a, double rel_us, int *err)
-{
-    for (uint32_t i = 0; i < a->o.n_changes; i++) {
-        struct change *ch = &a->o.changes[i];
-        if (ch->done || (double)ch->at_us > rel_us)
-            continue;
-        ch->done = true;
-        int r = 0, over = 0;
-        const char *what = "";
-        switch (ch->kind) {
-        case CHANGE_GEOMETRY:
-            what = "change the geometry";
-            a->geom.window = a->geom.content = ch->rect;
-            r = vr_guest_set_geometry(a->guest, &a->geom);
-            break;
-        case CHANGE_REGION:
-            what = "change the region";
-            a->cur_region = ch->region;
-            r = vr_guest_set_region(a->guest, ch->region);
-            break;
-        case CHANGE_FLUSH:
-            what = "flush";
-            r = vr_guest_flush(a->guest);
-            if (r == 0)
-                r = vr_source_rewind(a->src);
-            a->discont = true;
-            over = 1;
-            break;
-        case CHANGE_RESTART:
-            what = "restart the stream";
-            r = vr_guest_stop(a->guest, VR_REASON_USER);
-            if (r == 0)
-                r = vr_source_rewind(a->src);
-            if (r == 0)
-                r = vr_guest_set_stream(a->guest, vr_source_stream_start(a->src), &a->geom,
-                                        a->cur_region);
-            over = 1;
-            break;
-        }
-        if (r < 0) {
-            fprintf(stderr, "videoredir-capture: cannot %s at %.3f s: %s\n", what, ch->at_us / 1e6,
-                    strerror(-r));
-            *err = r;
-            return -1;
-        }
-        if (a->o.verbose)
-            fprintf(stderr, "videoredir-capture: %s at %.3f s\n", what, ch->at_us / 1e6);
-        if (over) {
-            a->have_au = false;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Sends what may be sent now. Returns microseconds until pacing allows the
- * next frame (UINT64_MAX if not pacing-bound), or 0 on a fatal read error
- * (then *err is set). */
-static uint64_t pump(struct app *a, int *err)
-{
-    for (int budget = 0; budget < 256; budget++) {
-        if (!a->have_au) {
-            if (a->eof)
-                return UINT64_MAX;
-            int r = vr_source_read(a->src, &a->au);
-            if (r == 0) {
-                if (a->o.loops < 0 || a->loops_done < a->o.loops) {
-                    a->loops_done++;
-                    r = vr_source_rewind(a->src);
-                    if (r == 0)
-                        continue;
-                }
-                if (r < 0) {
-                    fprintf(stderr, "videoredir-capture: %s\n", vr_source_error(a->src));
-                    *err = r;
-                    return 0;
-                }
-                a->eof = true;
-                return UINT64_MAX;
-            }
-            if (r < 0) {
-                fprintf(stderr, "videoredir-capture: %s\n", vr_source_error(a->src));
-                *err = r;
-                return 0;
-            }
-            a->have_au = true;
-        }
-        double t = au_time_us(a);
-        if (!a->have_t_first) {
-            a->have_t_first = true;
-            a->t_first_us = t;
-        }
-        int ch = apply_changes(a, t - a->t_first_us, err);
-        if (ch < 0)
-            return 0;
-        if (ch > 0)
-            continue;
-        uint64_t now = now_us();
-        if (a->o.pace == PACE_REALTIME && a->pace_set) {
-            double due = (double)a->pace_start_us + (t - a->pace_t0_us);
-            if (due > (double)now)
-                return (uint64_t)(due - (double)now) + 1;
-        }
-        int r = vr_guest_send_frame(a->guest, &a->au, a->discont ? VR_FRAME_DISCONT : 0);
-        if (r == -EAGAIN)
-            return UINT64_MAX; /* window full or not streaming: input wakes us */
-        if (r < 0) {
-            fprintf(stderr, "videoredir-capture: cannot send frame: %s\n", strerror(-r));
-            *err = r;
-            return 0;
-        }
-        if (r == 1 && !a->pace_set) {
-            a->pace_set = true;
-            a->pace_start_us = now;
-            a->pace_t0_us = t;
-        }
-        if (r == 1)
-            a->discont = false;
-        a->have_au = false;
-        a->au_index++;
-    }
-    return 0; /* budget used up: come back at once */
-}
-
 static void print_summary(struct app *a)
 {
     struct vr_guest_stats gs;
     struct vr_conn_stats cs;
     vr_guest_get_stats(a->guest, &gs);
     vr_conn_get_stats(vr_guest_conn(a->guest), &cs);
-    double secs = (double)(now_us() - a->start_us) / 1e6;
+    double secs = (double)vr_sender_elapsed_us(a->sender) / 1e6;
     double overhead = gs.es_bytes ? 100.0 * ((double)cs.bytes_out - (double)gs.es_bytes) / (double)gs.es_bytes : 0;
     printf("videoredir-capture: %" PRIu64 " frames, %" PRIu64 " bytes sent, %" PRIu64
            " elementary stream bytes, overhead %.2f%%, %.2f s\n",
@@ -650,225 +371,47 @@ static void print_summary(struct app *a)
     fflush(stdout);
 }
 
-static int run(struct app *a)
+static int exit_code(enum vr_sender_result r)
 {
-    uint64_t connect_us = (uint64_t)(a->o.connect_timeout * 1e6);
-    a->start_us = now_us();
-    a->wait_since_us = a->start_us;
-    a->waiting = true;
-
-    int fd = vr_fd_open(a->o.device);
-    if (fd < 0 && permanent_open_error(fd)) {
-        fprintf(stderr, "videoredir-capture: cannot open device %s: %s\n", a->o.device, strerror(-fd));
-        return EXIT_DEVICE;
+    switch (r) {
+    case VR_SENDER_DONE: return EXIT_OK;
+    case VR_SENDER_STOPPED: return EXIT_SIGNAL + (interrupted ? interrupted : SIGTERM);
+    case VR_SENDER_ERR_INPUT: return EXIT_INPUT;
+    case VR_SENDER_ERR_DEVICE: return EXIT_DEVICE;
+    case VR_SENDER_ERR_REJECTED: return EXIT_REJECTED;
+    case VR_SENDER_ERR_NO_CLIENT: return EXIT_NO_CLIENT;
     }
-    if (fd >= 0) {
-        a->fd = fd;
-        vr_record_write_event(a->rec, VR_RECORD_EV_OPEN);
-        vr_guest_channel_open(a->guest);
-    } else {
-        fprintf(stderr, "videoredir-capture: %s: %s; retrying every %u ms\n", a->o.device, strerror(-fd),
-                REOPEN_US / 1000);
-        a->next_open_us = now_us() + REOPEN_US;
-    }
-
-    for (;;) {
-        uint64_t now = now_us();
-        if (interrupted && !a->stop_sent) {
-            vr_guest_stop(a->guest, VR_REASON_USER);
-            a->stop_sent = true;
-            a->stop_us = now;
-        }
-        if (a->fd < 0 && now >= a->next_open_us)
-            try_open(a);
-
-        enum vr_guest_state st = vr_guest_get_state(a->guest);
-        if (st == VR_GUEST_FAILED) {
-            fprintf(stderr, "videoredir-capture: %s\n", vr_guest_error(a->guest));
-            return EXIT_REJECTED;
-        }
-        if (a->waiting && !a->stop_sent && now - a->wait_since_us >= connect_us) {
-            fprintf(stderr, "videoredir-capture: no client answered on %s within %.0f s "
-                            "(is a SPICE client with videoredir connected?)\n",
-                    a->o.device, a->o.connect_timeout);
-            return EXIT_NO_CLIENT;
-        }
-
-        uint64_t wait = UINT64_MAX;
-        if (!a->stop_sent && st == VR_GUEST_STREAMING) {
-            int err = 0;
-            wait = pump(a, &err);
-            if (err)
-                return EXIT_INPUT;
-            if (a->eof && !a->have_au) {
-                vr_guest_stop(a->guest, VR_REASON_EOS);
-                a->stop_sent = true;
-                a->stop_us = now;
-            }
-        }
-
-        if (a->fd >= 0 && !vr_guest_output_empty(a->guest)) {
-            int r = vr_fd_flush(vr_guest_conn(a->guest), a->fd);
-            if (r < 0 && r != -EAGAIN)
-                close_channel(a, r == -EPIPE ? "closed by the host" : strerror(-r));
-        }
-
-        if (a->stop_sent) {
-            now = now_us();
-            if (a->fd >= 0 && vr_guest_drained(a->guest))
-                break;
-            uint64_t limit = interrupted ? STOP_DRAIN_US : DRAIN_TIMEOUT_US;
-            if (now - a->stop_us >= limit) {
-                if (!vr_guest_output_empty(a->guest) || a->fd < 0)
-                    fprintf(stderr, "videoredir-capture: warning: could not deliver everything before exiting\n");
-                else if (a->o.verbose)
-                    fprintf(stderr, "videoredir-capture: no final feedback from the client; exiting\n");
-                break;
-            }
-            uint64_t left = limit - (now - a->stop_us);
-            if (left < wait)
-                wait = left;
-        }
-
-        /* How long poll() may sleep. */
-        now = now_us();
-        uint64_t t = vr_guest_next_timeout(a->guest);
-        if (t < wait)
-            wait = t;
-        if (a->fd < 0) {
-            uint64_t r = a->next_open_us > now ? a->next_open_us - now : 0;
-            if (r < wait)
-                wait = r;
-        }
-        if (a->waiting && !a->stop_sent) {
-            uint64_t end = a->wait_since_us + connect_us;
-            uint64_t r = end > now ? end - now : 0;
-            if (r < wait)
-                wait = r;
-        }
-        int timeout_ms = wait == UINT64_MAX ? 1000 : (int)((wait + 999) / 1000);
-        if (timeout_ms > 1000)
-            timeout_ms = 1000;
-
-        struct pollfd pfd = { .fd = a->fd, .events = POLLIN };
-        if (a->fd >= 0 && !vr_guest_output_empty(a->guest))
-            pfd.events |= POLLOUT;
-        int n = poll(&pfd, a->fd >= 0 ? 1 : 0, timeout_ms);
-        if (n < 0 && errno != EINTR) {
-            fprintf(stderr, "videoredir-capture: poll: %s\n", strerror(errno));
-            return EXIT_DEVICE;
-        }
-        if (n > 0 && a->fd >= 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
-            for (int i = 0; i < 64; i++) {
-                int r = vr_fd_read(vr_guest_conn(a->guest), a->fd);
-                if (r == -EAGAIN)
-                    break;
-                if (r < 0) {
-                    close_channel(a, r == -EPIPE ? "closed by the host" : strerror(-r));
-                    break;
-                }
-            }
-        }
-        vr_guest_tick(a->guest);
-    }
-    print_summary(a);
-    return interrupted ? EXIT_INTERRUPTED : EXIT_OK;
+    return EXIT_DEVICE;
 }
 
-/* --record without --device: the session with a stand-in client, on the
- * virtual clock. */
-static int run_offline(struct app *a)
+static void free_options(struct options *o)
 {
-    struct vr_record_peer *peer = NULL;
-    int ret = vr_record_peer_create("videoredir-capture --record (no client)", &peer);
-    if (ret < 0) {
-        fprintf(stderr, "videoredir-capture: %s\n", strerror(-ret));
-        return EXIT_DEVICE;
-    }
-    struct vr_conn *conn = vr_guest_conn(a->guest);
-    a->start_us = now_us();
-    a->waiting = false;
-    vr_record_write_event(a->rec, VR_RECORD_EV_OPEN);
-    vr_guest_channel_open(a->guest);
-    int code = EXIT_OK;
-    for (;;) {
-        if (interrupted && !a->stop_sent) {
-            vr_guest_stop(a->guest, VR_REASON_USER);
-            a->stop_sent = true;
-        }
-        enum vr_guest_state st = vr_guest_get_state(a->guest);
-        if (st == VR_GUEST_FAILED) {
-            fprintf(stderr, "videoredir-capture: %s\n", vr_guest_error(a->guest));
-            code = EXIT_REJECTED;
-            break;
-        }
-        uint64_t wait = UINT64_MAX;
-        if (!a->stop_sent && st == VR_GUEST_STREAMING) {
-            int err = 0;
-            wait = pump(a, &err);
-            if (err) {
-                code = EXIT_INPUT;
-                break;
-            }
-            if (a->eof && !a->have_au) {
-                vr_guest_stop(a->guest, VR_REASON_EOS);
-                a->stop_sent = true;
-            }
-        }
-        long moved = vr_record_peer_pump(peer, conn, now_us());
-        vr_guest_tick(a->guest);
-        moved += vr_record_peer_pump(peer, conn, now_us());
-        if (moved < 0) {
-            fprintf(stderr, "videoredir-capture: stand-in client: %s\n", strerror((int)-moved));
-            code = EXIT_DEVICE;
-            break;
-        }
-        if (a->stop_sent && vr_guest_drained(a->guest))
-            break;
-        if (moved > 0 || wait == 0)
-            continue; /* something happened: look again before time moves */
-        uint64_t t = vr_guest_next_timeout(a->guest);
-        if (t < wait)
-            wait = t;
-        if (wait == UINT64_MAX) {
-            fprintf(stderr, "videoredir-capture: the session stalled (state %s)\n",
-                    vr_guest_state_name(st));
-            code = EXIT_DEVICE;
-            break;
-        }
-        vclock_us += wait;
-    }
-    vr_record_write_event(a->rec, VR_RECORD_EV_CLOSE);
-    vr_record_peer_destroy(peer);
-    if (code == EXIT_OK)
-        print_summary(a);
-    return interrupted && code == EXIT_OK ? EXIT_INTERRUPTED : code;
+    for (uint32_t i = 0; i < o->n_changes; i++)
+        free(o->change_regions[i]);
 }
 
 int main(int argc, char **argv)
 {
-    static struct app app; /* large (holds a region): keep it off the stack */
+    static struct app app; /* large (holds the changes): keep it off the stack */
     struct app *a = &app;
     static struct vr_region region;
     a->o.region = &region;
-    a->fd = -1;
 
-    if (parse_options(argc, argv, &a->o) < 0)
+    if (parse_options(argc, argv, &a->o) < 0) {
+        free_options(&a->o);
         return EXIT_INPUT;
+    }
 
     /* libav prints to stderr by default; keep it to errors unless asked. */
     av_log_set_level(a->o.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
     signal(SIGPIPE, SIG_IGN);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    install_signals();
 
     char err[512];
     int ret = vr_source_open(a->o.file, &a->src, err, sizeof(err));
     if (ret < 0) {
         fprintf(stderr, "videoredir-capture: %s\n", err);
+        free_options(&a->o);
         return EXIT_INPUT;
     }
     const struct vr_stream_start *ss = vr_source_stream_start(a->src);
@@ -886,41 +429,59 @@ int main(int argc, char **argv)
     else
         geom.window = (struct vr_rect){ 100, 100, ss->width, ss->height };
     geom.content = a->o.have_content ? a->o.content : geom.window;
+    const struct vr_region *reg = a->o.have_region ? a->o.region : NULL;
 
     struct vr_guest_config cfg;
     memset(&cfg, 0, sizeof(cfg));
     cfg.stream_id = a->o.stream_id;
     struct vr_guest_callbacks cb = { .log = on_log, .event = on_event, .clock = clock_cb };
-    virtual_clock = a->o.record && !a->o.have_device;
-    a->geom = geom;
-    a->cur_region = a->o.have_region ? a->o.region : NULL;
+    a->virtual_clock = a->o.record && !a->o.have_device;
+    int code = EXIT_INPUT;
     ret = vr_guest_create(&cfg, &cb, a, &a->guest);
     if (ret == 0)
-        ret = vr_guest_set_stream(a->guest, ss, &geom, a->o.have_region ? a->o.region : NULL);
+        ret = vr_guest_set_stream(a->guest, ss, &geom, reg);
     if (ret < 0) {
         fprintf(stderr, "videoredir-capture: cannot set up the stream: %s\n", strerror(-ret));
-        vr_guest_destroy(a->guest);
-        vr_source_close(a->src);
-        return EXIT_INPUT;
+        goto out;
     }
-
     if (a->o.record) {
-        ret = vr_record_writer_open(a->o.record, VR_RECORD_SIDE_GUEST, clock_cb, NULL, &a->rec);
+        ret = vr_record_writer_open(a->o.record, VR_RECORD_SIDE_GUEST, clock_cb, a, &a->rec);
         if (ret < 0) {
             fprintf(stderr, "videoredir-capture: cannot create %s: %s\n", a->o.record, strerror(-ret));
-            vr_guest_destroy(a->guest);
-            vr_source_close(a->src);
-            return EXIT_DEVICE;
+            code = EXIT_DEVICE;
+            goto out;
         }
         vr_conn_set_tap(vr_guest_conn(a->guest), vr_record_tap, a->rec);
     }
-    int code = virtual_clock ? run_offline(a) : run(a);
-    if (a->fd >= 0)
-        close(a->fd);
+    struct vr_sender_config sc = { .pace = a->o.pace, .loops = a->o.loops, .geometry = geom,
+                                   .region = reg, .changes = a->o.changes,
+                                   .n_changes = a->o.n_changes, .virtual_clock = a->virtual_clock,
+                                   .record = a->rec, .log = on_log, .user = a };
+    ret = vr_sender_create(a->src, a->guest, &sc, &a->sender);
+    if (ret < 0) {
+        fprintf(stderr, "videoredir-capture: cannot set up the stream: %s\n", strerror(-ret));
+        goto out;
+    }
+
+    enum vr_sender_result r = a->virtual_clock ? vr_sender_run_offline(a->sender, sig_pipe[0])
+                              : vr_sender_run_device(a->sender, a->o.device, a->o.connect_timeout,
+                                                     sig_pipe[0]);
+    code = exit_code(r);
+    if (r == VR_SENDER_STOPPED)
+        fprintf(stderr, "videoredir-capture: stopped by %s\n", interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+    /* The summary whenever something was sent (also when the device or the
+     * client failed mid-stream), and always at a normal or signalled end. */
+    struct vr_guest_stats gs;
+    vr_guest_get_stats(a->guest, &gs);
+    if (code == EXIT_OK || code > EXIT_SIGNAL || gs.frames_sent > 0)
+        print_summary(a);
+    vr_sender_destroy(a->sender); /* closes the device */
+    a->sender = NULL;
     if (a->rec) {
         vr_conn_set_tap(vr_guest_conn(a->guest), NULL, NULL);
         uint64_t n = vr_record_writer_count(a->rec);
         ret = vr_record_writer_close(a->rec);
+        a->rec = NULL;
         if (ret < 0) {
             fprintf(stderr, "videoredir-capture: cannot write %s: %s\n", a->o.record, strerror(-ret));
             if (code == EXIT_OK)
@@ -929,8 +490,13 @@ int main(int argc, char **argv)
             fprintf(stderr, "videoredir-capture: %" PRIu64 " records written to %s\n", n, a->o.record);
         }
     }
-    for (uint32_t i = 0; i < a->o.n_changes; i++)
-        free(a->o.changes[i].region);
+out:
+    if (a->rec) {
+        vr_conn_set_tap(vr_guest_conn(a->guest), NULL, NULL);
+        vr_record_writer_close(a->rec);
+    }
+    vr_sender_destroy(a->sender);
+    free_options(&a->o);
     vr_guest_destroy(a->guest);
     vr_source_close(a->src);
     return code;

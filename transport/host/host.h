@@ -81,4 +81,32 @@ int vr_host_player_start(struct vr_host_display *d, const char *path, int32_t x,
                          void *user, struct vr_host_player **out, GError **error);
 void vr_host_player_stop(struct vr_host_player *p);
 
+/* An X server's screen as the desktop (xdesktop.c, built with
+ * VR_HOST_XDESKTOP): damage on the root window is read back and drawn on the
+ * display, at most 60 updates a second. Opens display name (NULL: $DISPLAY),
+ * checks DAMAGE, XFIXES 2 and a 32-bit xRGB screen, and starts collecting
+ * damage. Returns 0 with *out (vr_host_xdesktop_close frees it, NULL is a
+ * no-op), or a negative errno with *error set. */
+struct vr_host_xdesktop;
+struct vr_host_xdesktop_stats {
+    uint64_t damage_events, updates, rects, pixels; /* pixels read back and drawn */
+    uint64_t busy_us, max_us;                      /* time in updates, all and longest */
+    uint64_t queue_full;                           /* updates cut short by a full QXL queue */
+    bool lost;                                     /* the X server went away */
+};
+typedef void (*vr_host_xdesktop_lost_fn)(void *user);
+int vr_host_xdesktop_open(const char *name, struct vr_host_xdesktop **out, GError **error);
+/* The X screen's size: the display's surface size. */
+void vr_host_xdesktop_size(const struct vr_host_xdesktop *x, uint32_t *w, uint32_t *h);
+/* The whole screen now, g_malloc'd x8r8g8b8 (width * 4 stride; caller frees),
+ * or NULL with *error set: the display's first picture. */
+uint32_t *vr_host_xdesktop_grab(struct vr_host_xdesktop *x, GError **error);
+/* Follows the screen onto display (not owned; must outlive x) from the
+ * default main context. lost(user) is called once if the X server closes the
+ * connection; x stops updating then (close it). Returns 0 or -EINVAL. */
+int vr_host_xdesktop_start(struct vr_host_xdesktop *x, struct vr_host_display *display,
+                           vr_host_xdesktop_lost_fn lost, void *user);
+void vr_host_xdesktop_stats(const struct vr_host_xdesktop *x, struct vr_host_xdesktop_stats *st);
+void vr_host_xdesktop_close(struct vr_host_xdesktop *x);
+
 #endif

@@ -13,10 +13,26 @@
 
 #include "host.h"
 
-static gboolean on_signal(gpointer loop)
+struct stop {
+    GMainLoop *loop;
+    guint ids[2]; /* the GLib sources of SIGINT and SIGTERM */
+};
+
+/* SIGINT or SIGTERM, dispatched by the loop: leave it for the cleanup (the
+ * guest and clients are told, the socket file goes). Both sources are
+ * removed at once, which gives the signals their default action back: a
+ * second one while shutting down ends the program at once. */
+static gboolean on_signal(gpointer user)
 {
-    g_main_loop_quit(loop);
-    return G_SOURCE_CONTINUE; /* removed at shutdown */
+    struct stop *stop = user;
+    for (int i = 0; i < 2; i++) {
+        if (stop->ids[i])
+            g_source_remove(stop->ids[i]);
+        stop->ids[i] = 0;
+    }
+    g_message("stop signal: shutting down (a second signal exits at once)");
+    g_main_loop_quit(stop->loop);
+    return G_SOURCE_REMOVE;
 }
 
 static void on_play_done(void *user, const struct vr_host_player_stats *st)
@@ -25,6 +41,13 @@ static void on_play_done(void *user, const struct vr_host_player_stats *st)
            " end_us=%" G_GUINT64_FORMAT "\n", st->frames, st->dropped, st->start_us, st->end_us);
     fflush(stdout);
 }
+
+#ifdef VR_HOST_XDESKTOP
+static void on_x_lost(void *loop)
+{
+    g_main_loop_quit(loop);
+}
+#endif
 
 static int parse_streaming(const char *s)
 {
@@ -41,6 +64,7 @@ int main(int argc, char **argv)
 {
     int port = 5930, status = 1;
     char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
+    char *x_display = NULL;
     char *play = NULL, *play_at = NULL, *play_size = NULL, *streaming = NULL, *video_codecs = NULL;
     int play_loops = 1;
     struct vr_host_player *player = NULL;
@@ -54,6 +78,9 @@ int main(int argc, char **argv)
         { "size", 0, 0, G_OPTION_ARG_STRING, &size, "desktop size (default 1280x800)", "WxH" },
         { "desktop", 0, 0, G_OPTION_ARG_FILENAME, &desktop,
           "desktop picture (any image FFmpeg reads; default: built in)", "IMAGE" },
+        { "x-display", 0, 0, G_OPTION_ARG_STRING, &x_display,
+          "show the screen of this X server (e.g. Xvfb :5) as the desktop, following its "
+          "damage; the desktop size is the X screen's (not with --size or --desktop)", "DISPLAY" },
         { "play", 0, 0, G_OPTION_ARG_FILENAME, &play,
           "decode CLIP and paint its frames onto the desktop at its frame rate, as a guest "
           "player decoding locally would (starts when a client connects)", "CLIP" },
@@ -74,6 +101,11 @@ int main(int argc, char **argv)
         "unix socket: videoredir-capture --device PATH talks to it as to /dev/virtio-ports/NAME.\n"
         "Prints 'videoredir-host: ready spice-port=N guest-socket=PATH' once listening.\n"
         "Logs with GLib (G_MESSAGES_DEBUG=videoredir-host for debug output).");
+    g_option_context_set_description(ctx,
+        "SIGINT (Ctrl-C) and SIGTERM stop it cleanly: the guest socket and the SPICE\n"
+        "clients are closed, the socket file is removed, and the exit status is 0; a\n"
+        "second signal while shutting down exits at once. Exit status 1 when it cannot\n"
+        "start, 2 for bad options.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
     uint32_t *pixels = NULL;
@@ -82,8 +114,10 @@ int main(int argc, char **argv)
     struct vr_host_display *display = NULL;
     struct vr_host_port *vport = NULL;
     unsigned w = 1280, h = 800;
-    guint sigint = 0, sigterm = 0;
+    struct stop stop = { NULL, { 0, 0 } };
     char tail;
+    struct vr_host_xdesktop *xdesk = NULL;
+    bool x_lost = false;
 
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         fprintf(stderr, "videoredir-host: %s (see --help)\n", err->message);
@@ -138,7 +172,29 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
+    if (x_display) {
+#ifdef VR_HOST_XDESKTOP
+        if (size || desktop) {
+            fprintf(stderr, "videoredir-host: --x-display takes the X screen's size and picture: "
+                            "no --size or --desktop with it\n");
+            status = 2;
+            goto out;
+        }
+        if (vr_host_xdesktop_open(x_display, &xdesk, &err) < 0) {
+            fprintf(stderr, "videoredir-host: %s\n", err->message);
+            goto out;
+        }
+        vr_host_xdesktop_size(xdesk, &w, &h);
+        pixels = vr_host_xdesktop_grab(xdesk, &err);
+#else
+        fprintf(stderr, "videoredir-host: --x-display: built without X support (needs libx11, "
+                        "libxdamage, libxfixes, libxext at configure time)\n");
+        status = 2;
+        goto out;
+#endif
+    } else {
+        pixels = desktop ? vr_host_desktop_load(desktop, w, h, &err) : vr_host_desktop_builtin(w, h);
+    }
     if (!pixels) {
         fprintf(stderr, "videoredir-host: %s\n", err->message);
         goto out;
@@ -151,8 +207,9 @@ int main(int argc, char **argv)
     loop = g_main_loop_new(NULL, FALSE);
     /* From here on a signal ends the program through the cleanup below
      * (dispatched once the loop runs), so the socket file never stays. */
-    sigint = g_unix_signal_add(SIGINT, on_signal, loop);
-    sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
+    stop.loop = loop;
+    stop.ids[0] = g_unix_signal_add(SIGINT, on_signal, &stop);
+    stop.ids[1] = g_unix_signal_add(SIGTERM, on_signal, &stop);
     server = spice_server_new();
     spice_server_set_addr(server, addr ? addr : "127.0.0.1", 0);
     spice_server_set_port(server, port);
@@ -173,6 +230,10 @@ int main(int argc, char **argv)
         goto out;
     }
     g_clear_pointer(&pixels, g_free); /* the display keeps its own copy */
+#ifdef VR_HOST_XDESKTOP
+    if (xdesk)
+        vr_host_xdesktop_start(xdesk, display, on_x_lost, loop);
+#endif
     int ret = vr_host_port_start(server, port_name ? port_name : VR_DEFAULT_PORT_NAME, sock, &vport);
     if (ret < 0) {
         fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
@@ -189,18 +250,33 @@ int main(int argc, char **argv)
     printf("videoredir-host: ready spice-port=%d guest-socket=%s\n", port, sock);
     fflush(stdout);
     g_main_loop_run(loop);
+#ifdef VR_HOST_XDESKTOP
+    if (xdesk) {
+        struct vr_host_xdesktop_stats st;
+        vr_host_xdesktop_stats(xdesk, &st);
+        x_lost = st.lost;
+        g_message("X desktop: %" G_GUINT64_FORMAT " damage events, %" G_GUINT64_FORMAT
+                  " updates, %" G_GUINT64_FORMAT " rectangles, %.1f Mpixel; %.2f ms per update "
+                  "(longest %.2f ms), %" G_GUINT64_FORMAT " cut short by a full queue",
+                  st.damage_events, st.updates, st.rects, (double)st.pixels / 1e6,
+                  st.updates ? (double)st.busy_us / 1e3 / (double)st.updates : 0.0,
+                  (double)st.max_us / 1e3, st.queue_full);
+    }
+#endif
     g_message("shutting down");
     spice_server_vm_stop(server);
-    status = 0;
+    status = x_lost ? 1 : 0;
 
 out:
-    if (sigint)
-        g_source_remove(sigint);
-    if (sigterm)
-        g_source_remove(sigterm);
+    for (int i = 0; i < 2; i++)
+        if (stop.ids[i])
+            g_source_remove(stop.ids[i]);
     vr_host_player_stop(player);
     vr_host_port_stop(vport);
     vr_host_display_stop(display);
+#ifdef VR_HOST_XDESKTOP
+    vr_host_xdesktop_close(xdesk); /* after the display: its draws point at nothing of ours */
+#endif
     if (server)
         spice_server_destroy(server);
     if (loop)
@@ -212,6 +288,7 @@ out:
     g_free(sock);
     g_free(size);
     g_free(desktop);
+    g_free(x_display);
     g_free(addr);
     g_free(play);
     g_free(play_at);

@@ -355,6 +355,10 @@ int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *backgrou
 pixman_image_t *vr_headless_image(struct vr_presenter *p);
 /* Frees a presenter made by a *_create function (fini + free). NULL ok. */
 void vr_presenter_destroy(struct vr_presenter *p);
+/* A w x h x8r8g8b8 checkerboard of square-pixel squares, dark first (a
+ * stand-in desktop where none was recorded). NULL if out of memory or a size
+ * is 0 or over 16384. Caller unrefs. */
+pixman_image_t *vr_checker_desktop(uint32_t w, uint32_t h, uint32_t square, uint32_t dark, uint32_t light);
 
 /* ---------------------------------------------------------------------- */
 /* framemd5 writer (FFmpeg's own muxer, rawvideo packets as ffmpeg packs them). */
@@ -363,10 +367,92 @@ struct vr_framemd5;
 /* path "-" is stdout. Returns 0 or a negative errno/AVERROR. */
 int vr_framemd5_open(const char *path, struct vr_framemd5 **out);
 /* Writes one line for frame (stream index 0); the header is written with the
- * first frame. time_base is the frame's pts unit. */
+ * first frame. time_base is the frame's pts unit. The line is in the file
+ * when this returns (flushed per frame). */
 int vr_framemd5_write(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, int tb_den);
 /* Writes the trailer and closes. Returns 0 or a negative value. NULL ok. */
 int vr_framemd5_close(struct vr_framemd5 *w);
+
+/* One frame of an FFmpeg framemd5 list: its md5 and its pts as written. */
+struct vr_framemd5_entry {
+    char md5[33];
+    char pts[24];
+};
+/* Loads the frames of a framemd5 file (e.g. `ffmpeg -f framemd5`; comment
+ * lines skipped): *out (caller frees with free()) and *count >= 1. At most
+ * max frames. Returns 0, or a negative errno with a reason in err (errlen
+ * bytes, may be NULL): the open error, -EINVAL for a bad line, -E2BIG for
+ * more than max, -ENODATA for none, -ENOMEM. */
+int vr_framemd5_load(const char *path, uint64_t max, struct vr_framemd5_entry **out, uint64_t *count,
+                     char *err, size_t errlen);
+/* md5 of frame as the framemd5 muxer computes it (the frame packed as
+ * FFmpeg's rawvideo encoder packs it), in lower-case hex. Returns 0 or a
+ * negative errno/AVERROR. */
+int vr_frame_md5(const AVFrame *frame, char out[33]);
+
+/* ---------------------------------------------------------------------- */
+/* Replay: a client driven by a session recording (protocol/RECORDING.md). */
+/*
+ * Feeds the guest->client messages of a recording to a vr_client on the
+ * recording's clock: time jumps from one record (or client tick, due frame,
+ * mark) to the next, so a replay is deterministic and needs no network;
+ * with pace it waits for each in real time. The client's output is
+ * discarded, except that its PINGs are answered with the clock offset the
+ * recording shows. Borrows the reader and the client (both outlive it); the
+ * client must be created with a clock callback returning vr_replay_now().
+ * One thread.
+ */
+
+struct vr_record_reader;
+struct vr_replay;
+
+#define VR_REPLAY_MAX_MARKS 1024
+
+struct vr_replay_config {
+    bool pace; /* real time (recording gaps over 10 s are cut to 10 s) */
+    /* Called at recording time marks[i] (seconds since the origin; < 0: never),
+     * before records stamped at that time are fed: e.g. a snapshot. */
+    const double *marks; /* copied */
+    uint32_t n_marks;
+    void (*mark)(void *user, uint32_t index);
+    /* Every guest -> client message, in order, before the client gets it
+     * (valid during the call). May be NULL. */
+    void (*message)(void *user, const uint8_t *data, size_t len);
+    /* While pacing, about every 15 ms (e.g. a window's events); false ends
+     * the replay. May be NULL. */
+    bool (*idle)(void *user);
+    /* Asked between steps (and when a pacing sleep is cut short, e.g. by a
+     * signal): true ends the replay where it is. May be NULL. */
+    bool (*stop)(void *user);
+    vr_client_log_fn log; /* may be NULL */
+    void *user;
+};
+
+struct vr_replay_stats {
+    uint64_t records;   /* records read */
+    uint64_t fed;       /* guest -> client messages given to the client */
+    uint64_t fed_bytes;
+};
+
+/* client may be NULL: then only message() sees the records (nothing is
+ * decoded, time is not paced). Returns 0 and *out, -EINVAL, -ENOMEM. */
+int vr_replay_create(struct vr_record_reader *rd, struct vr_client *client,
+                     const struct vr_replay_config *cfg, struct vr_replay **out);
+/* NULL is a no-op. */
+void vr_replay_destroy(struct vr_replay *r);
+/* Replays to the end (then due frames are still shown, up to 10 s of
+ * recording time), or until vr_replay_quit, stop() or idle() ends it.
+ * Returns 0, or the reader's negative error for a damaged recording (what
+ * came before the damage was replayed; vr_record_reader_error says why). */
+int vr_replay_run(struct vr_replay *r);
+/* Ends vr_replay_run after the current step; from any of the callbacks
+ * (the client's too). */
+void vr_replay_quit(struct vr_replay *r);
+/* The client's clock now (microseconds, the recording's time base). */
+uint64_t vr_replay_now(const struct vr_replay *r);
+/* Seconds of recording replayed so far. */
+double vr_replay_seconds(const struct vr_replay *r);
+void vr_replay_get_stats(const struct vr_replay *r, struct vr_replay_stats *st);
 
 /* ---------------------------------------------------------------------- */
 /* Headless compositor.                                                    */

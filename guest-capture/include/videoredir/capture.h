@@ -272,6 +272,122 @@ const char *vr_guest_error(const struct vr_guest *g);
 const struct vr_hello *vr_guest_peer_hello(const struct vr_guest *g);
 void vr_guest_get_stats(const struct vr_guest *g, struct vr_guest_stats *st);
 
+/* ---------------------------------------------------------------------- */
+/* Sending a file: vr_sender.                                              */
+/*
+ * Drives a vr_source into a vr_guest as videoredir-capture does: real-time
+ * pacing (or as fast as flow control allows), extra passes over the file,
+ * changes at given play times (move, region, seek, restart), and the loops
+ * that move the bytes: a port device (or the host stand-in's socket) with
+ * reopening, a connect timeout and a bounded drain at the end; or, for
+ * recordings, an in-memory stand-in client on a virtual clock. It borrows
+ * the source and the guest (both outlive it). One thread; it does not
+ * print: it logs through the config's callback.
+ */
+
+struct vr_record_writer;
+struct vr_sender;
+
+/* A change at a time of the stream: applied before the first frame at or
+ * after at_us of play time (microseconds since the first frame, counting
+ * on over passes and restarts). */
+enum vr_change_kind {
+    VR_CHANGE_GEOMETRY, /* window (and content) become rect */
+    VR_CHANGE_REGION,   /* visible region becomes region (NULL: all visible) */
+    VR_CHANGE_FLUSH,    /* seek: FLUSH, then the file again from its start (DISCONT) */
+    VR_CHANGE_RESTART,  /* stop the stream (user) and start it again from the file's start */
+};
+#define VR_SENDER_MAX_CHANGES 64
+
+struct vr_change {
+    enum vr_change_kind kind;
+    uint64_t at_us;
+    struct vr_rect rect;            /* GEOMETRY */
+    const struct vr_region *region; /* REGION: borrowed, must outlive the sender */
+};
+
+enum vr_sender_pace {
+    VR_SENDER_PACE_REALTIME, /* each frame when its time has come (after the first sent) */
+    VR_SENDER_PACE_NONE,     /* as fast as the flow-control window allows */
+};
+
+struct vr_sender_config {
+    enum vr_sender_pace pace;
+    long loops;                     /* extra passes over the file; -1 for ever */
+    struct vr_geometry geometry;    /* as announced with the stream */
+    const struct vr_region *region; /* as announced (borrowed); NULL: all visible */
+    const struct vr_change *changes;/* copied (regions borrowed); any order, kept stable */
+    uint32_t n_changes;             /* at most VR_SENDER_MAX_CHANGES */
+    /* Time jumps to whatever is due next instead of passing
+     * (vr_sender_run_offline only): a recording made at once. */
+    bool virtual_clock;
+    /* Open/close events of the device go into it (may be NULL); the caller
+     * taps the guest's connection for the messages. Borrowed. */
+    struct vr_record_writer *record;
+    /* Log lines (no newline, valid during the call); may be NULL. */
+    void (*log)(void *user, enum vr_log_level level, const char *msg);
+    void *user;
+};
+
+/* Creates a sender over src and guest (the guest has its stream set). Returns
+ * 0 and *out, -EINVAL for bad arguments (too many changes), -ENOMEM. */
+int vr_sender_create(struct vr_source *src, struct vr_guest *guest, const struct vr_sender_config *cfg,
+                     struct vr_sender **out);
+/* Frees s and closes its device; NULL is a no-op. The source and guest stay. */
+void vr_sender_destroy(struct vr_sender *s);
+
+/* The sender's clock in microseconds: vr_time_us(), or the virtual clock.
+ * Give it to the guest's and the record writer's clock callbacks (0 while
+ * s is NULL). */
+uint64_t vr_sender_now(const struct vr_sender *s);
+/* Microseconds since the run started (on the sender's clock). */
+uint64_t vr_sender_elapsed_us(const struct vr_sender *s);
+
+/* Pass every event of the guest on (from its event callback): a new session
+ * or an accept restarts the pacing; a lost peer starts the connect timeout. */
+void vr_sender_guest_event(struct vr_sender *s, enum vr_guest_event ev);
+
+/* Sends what may be sent now (for a front end with its own loop). Returns 0
+ * with *wait_us: microseconds until pacing lets the next frame go, 0 to come
+ * back at once, UINT64_MAX when it waits for the window or the session (input
+ * wakes it); or a negative errno on a read or send error (logged). */
+int vr_sender_pump(struct vr_sender *s, uint64_t *wait_us);
+/* Every pass was read and sent. */
+bool vr_sender_at_end(const struct vr_sender *s);
+
+enum vr_sender_result {
+    VR_SENDER_DONE = 0,      /* sent to the end, stopped (EOS) and drained */
+    VR_SENDER_STOPPED,       /* stop_fd became readable: stopped (user), drained up to 1 s */
+    VR_SENDER_ERR_INPUT,     /* the file could not be read, or a change failed */
+    VR_SENDER_ERR_DEVICE,    /* the device cannot be opened or failed */
+    VR_SENDER_ERR_REJECTED,  /* rejected, no answer, or no common version */
+    VR_SENDER_ERR_NO_CLIENT, /* no client within the connect timeout */
+};
+
+/* Opens device (reopened every 0.5 s while it fails or the host closes it)
+ * and runs the session until the file was sent and acknowledged (or 3 s),
+ * an error, or stop_fd (-1: none) becomes readable, e.g. a signal's
+ * self-pipe: then the stream is stopped (user) and what is queued is
+ * delivered for up to 1 s. stop_fd is polled, never read. Blocks. */
+enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *device,
+                                           double connect_timeout_s, int stop_fd);
+/* The same with an in-memory client that accepts everything, on the
+ * virtual clock (config.virtual_clock must be set): for recordings
+ * without a client. */
+enum vr_sender_result vr_sender_run_offline(struct vr_sender *s, int stop_fd);
+
+/* Text forms, as videoredir-capture's options take them. Return 0 or
+ * -EINVAL. "X,Y,W,H" (W,H > 0, within the protocol's caps): */
+int vr_rect_parse(const char *s, struct vr_rect *r);
+/* "X,Y,W,H;X,Y,W,H;..." (at most VR_MAX_RECTS; "" is the empty region): */
+int vr_region_parse(const char *s, struct vr_region *reg);
+/* "SECONDS" (FLUSH, RESTART) or "SECONDS:X,Y,W,H" (GEOMETRY) or
+ * "SECONDS:REGION" / "SECONDS:all" (REGION). A region is allocated into
+ * *region (caller frees with free(); NULL for "all" and other kinds) and
+ * borrowed by out->region. Also -ENOMEM. */
+int vr_change_parse(enum vr_change_kind kind, const char *arg, struct vr_change *out,
+                    struct vr_region **region);
+
 #ifdef __cplusplus
 }
 #endif
