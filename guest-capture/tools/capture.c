@@ -1,19 +1,21 @@
 /*
  * videoredir-capture: sends a media file's video, undecoded, to the SPICE
- * client over the videoredir port. A thin poll() loop around vr_source (the
- * demuxer) and vr_guest (the session state machine).
+ * client over the videoredir port. A thin loop around vr_source (the
+ * demuxer), vr_guest (the session state machine) and the channel adapter
+ * (vr_fd_*: poll() on Linux, overlapped I/O on Windows, where this file
+ * builds videoredir-capture.exe).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#ifdef VR_CAPTURE_LIBAV
 #include <libavutil/log.h>
+#endif
 
 #include <videoredir/capture.h>
 #include <videoredir/protocol.h>
@@ -24,7 +26,7 @@
 #define VR_VERSION_STRING "0.1"
 #endif
 
-#define DEFAULT_DEVICE "/dev/virtio-ports/" VR_DEFAULT_PORT_NAME
+#define DEFAULT_DEVICE VR_DEFAULT_DEVICE
 #define REOPEN_US 500000u
 #define DRAIN_TIMEOUT_US 3000000u
 #define STOP_DRAIN_US 1000000u
@@ -471,7 +473,7 @@ static void close_channel(struct app *a, const char *why)
     if (a->o.verbose || !a->waiting)
         fprintf(stderr, "videoredir-capture: %s: %s; reopening every %u ms\n", a->o.device, why,
                 REOPEN_US / 1000);
-    close(a->fd);
+    vr_fd_close(a->fd);
     a->fd = -1;
     vr_record_write_event(a->rec, VR_RECORD_EV_CLOSE);
     vr_guest_channel_closed(a->guest);
@@ -488,7 +490,7 @@ static void try_open(struct app *a)
     if (fd < 0) {
         a->next_open_us = now_us() + REOPEN_US;
         if (a->o.verbose)
-            fprintf(stderr, "videoredir-capture: %s: %s; retrying\n", a->o.device, strerror(-fd));
+            fprintf(stderr, "videoredir-capture: %s: %s; retrying\n", a->o.device, vr_fd_strerror(fd));
         return;
     }
     a->fd = fd;
@@ -659,7 +661,7 @@ static int run(struct app *a)
 
     int fd = vr_fd_open(a->o.device);
     if (fd < 0 && permanent_open_error(fd)) {
-        fprintf(stderr, "videoredir-capture: cannot open device %s: %s\n", a->o.device, strerror(-fd));
+        fprintf(stderr, "videoredir-capture: cannot open device %s: %s\n", a->o.device, vr_fd_strerror(fd));
         return EXIT_DEVICE;
     }
     if (fd >= 0) {
@@ -667,7 +669,7 @@ static int run(struct app *a)
         vr_record_write_event(a->rec, VR_RECORD_EV_OPEN);
         vr_guest_channel_open(a->guest);
     } else {
-        fprintf(stderr, "videoredir-capture: %s: %s; retrying every %u ms\n", a->o.device, strerror(-fd),
+        fprintf(stderr, "videoredir-capture: %s: %s; retrying every %u ms\n", a->o.device, vr_fd_strerror(fd),
                 REOPEN_US / 1000);
         a->next_open_us = now_us() + REOPEN_US;
     }
@@ -710,7 +712,7 @@ static int run(struct app *a)
         if (a->fd >= 0 && !vr_guest_output_empty(a->guest)) {
             int r = vr_fd_flush(vr_guest_conn(a->guest), a->fd);
             if (r < 0 && r != -EAGAIN)
-                close_channel(a, r == -EPIPE ? "closed by the host" : strerror(-r));
+                close_channel(a, r == -EPIPE ? "closed by the host" : vr_fd_strerror(r));
         }
 
         if (a->stop_sent) {
@@ -730,7 +732,7 @@ static int run(struct app *a)
                 wait = left;
         }
 
-        /* How long poll() may sleep. */
+        /* How long vr_fd_wait may sleep. */
         now = now_us();
         uint64_t t = vr_guest_next_timeout(a->guest);
         if (t < wait)
@@ -750,21 +752,18 @@ static int run(struct app *a)
         if (timeout_ms > 1000)
             timeout_ms = 1000;
 
-        struct pollfd pfd = { .fd = a->fd, .events = POLLIN };
-        if (a->fd >= 0 && !vr_guest_output_empty(a->guest))
-            pfd.events |= POLLOUT;
-        int n = poll(&pfd, a->fd >= 0 ? 1 : 0, timeout_ms);
-        if (n < 0 && errno != EINTR) {
-            fprintf(stderr, "videoredir-capture: poll: %s\n", strerror(errno));
+        int n = vr_fd_wait(a->fd, a->fd >= 0 && !vr_guest_output_empty(a->guest), timeout_ms);
+        if (n < 0) {
+            fprintf(stderr, "videoredir-capture: waiting on %s: %s\n", a->o.device, vr_fd_strerror(n));
             return EXIT_DEVICE;
         }
-        if (n > 0 && a->fd >= 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (a->fd >= 0 && (n & VR_FD_READABLE)) {
             for (int i = 0; i < 64; i++) {
                 int r = vr_fd_read(vr_guest_conn(a->guest), a->fd);
                 if (r == -EAGAIN)
                     break;
                 if (r < 0) {
-                    close_channel(a, r == -EPIPE ? "closed by the host" : strerror(-r));
+                    close_channel(a, r == -EPIPE ? "closed by the host" : vr_fd_strerror(r));
                     break;
                 }
             }
@@ -856,14 +855,22 @@ int main(int argc, char **argv)
     if (parse_options(argc, argv, &a->o) < 0)
         return EXIT_INPUT;
 
+#ifdef VR_CAPTURE_LIBAV
     /* libav prints to stderr by default; keep it to errors unless asked. */
     av_log_set_level(a->o.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
+#endif
+#ifdef _WIN32
+    /* The C runtime maps Ctrl+C / Ctrl+Break to SIGINT; there is no SIGPIPE. */
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+#else
     signal(SIGPIPE, SIG_IGN);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+#endif
 
     char err[512];
     int ret = vr_source_open(a->o.file, &a->src, err, sizeof(err));
@@ -915,8 +922,7 @@ int main(int argc, char **argv)
         vr_conn_set_tap(vr_guest_conn(a->guest), vr_record_tap, a->rec);
     }
     int code = virtual_clock ? run_offline(a) : run(a);
-    if (a->fd >= 0)
-        close(a->fd);
+    vr_fd_close(a->fd);
     if (a->rec) {
         vr_conn_set_tap(vr_guest_conn(a->guest), NULL, NULL);
         uint64_t n = vr_record_writer_count(a->rec);
