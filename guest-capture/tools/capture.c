@@ -27,6 +27,14 @@
 #endif
 
 #define DEFAULT_DEVICE VR_DEFAULT_DEVICE
+#ifdef VR_CAPTURE_LIBAV
+#define FORMATS "MP4, Matroska/WebM, MPEG-TS, raw H.264/HEVC,\nIVF"
+#define DEVICE_HELP "port device or host stand-in socket"
+#else
+/* Windows: Media Foundation's sources, and the elementary-stream demuxer. */
+#define FORMATS "what Media Foundation demuxes, e.g. MP4;\nraw H.264/HEVC, IVF"
+#define DEVICE_HELP "port device, or tcp:HOST:PORT of the host stand-in"
+#endif
 #define REOPEN_US 500000u
 #define DRAIN_TIMEOUT_US 3000000u
 #define STOP_DRAIN_US 1000000u
@@ -134,12 +142,12 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: videoredir-capture [OPTIONS] FILE\n"
-            "Sends the first video stream of FILE (MP4, Matroska/WebM, MPEG-TS, raw H.264/HEVC,\n"
-            "IVF; codecs H.264, HEVC, VP8, VP9, AV1), undecoded, to the SPICE client through\n"
-            "the videoredir port, with the window geometry where the client should draw it.\n"
+            "Sends the first video stream of FILE (" FORMATS "; codecs H.264, HEVC, VP8, VP9, AV1),\n"
+            "undecoded, to the SPICE client through the videoredir port, with the window\n"
+            "geometry where the client should draw it.\n"
             "\n"
             "Options:\n"
-            "  -d, --device PATH        port device or host stand-in socket\n"
+            "  -d, --device PATH        " DEVICE_HELP "\n"
             "                           (default " DEFAULT_DEVICE ")\n"
             "  -p, --pace MODE          realtime (default): send each frame when its time has come;\n"
             "                           none: as fast as flow control allows\n"
