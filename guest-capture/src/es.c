@@ -131,8 +131,7 @@ static size_t find_start(const uint8_t *p, size_t len, size_t from)
 
 /* One NAL: its header at hdr (after the start code), bytes up to end. */
 struct nal {
-    size_t start; /* the start code, with a leading zero byte of a 4-byte one */
-    size_t hdr, end;
+    size_t hdr, end; /* header (after 00 00 01), end (zero bytes before the next start code excluded) */
 };
 
 static bool next_nal(const struct vr_es *e, size_t from, struct nal *n)
@@ -140,7 +139,6 @@ static bool next_nal(const struct vr_es *e, size_t from, struct nal *n)
     size_t sc = find_start(e->data, e->len, from);
     if (sc >= e->len)
         return false;
-    n->start = sc > 0 && e->data[sc - 1] == 0 && sc - 1 >= from ? sc - 1 : sc;
     n->hdr = sc + 3;
     size_t nx = find_start(e->data, e->len, n->hdr);
     /* Zero bytes before the next start code belong to it (4-byte form) or
@@ -307,7 +305,7 @@ static int open_annexb(struct vr_es *e, char *err, size_t errlen)
         set_error(err, errlen, "the first NAL unit is neither H.264 nor HEVC");
         return -ENOTSUP;
     }
-    e->first = n.start;
+    e->first = 0; /* vr_es_probe: the file begins with a start code */
     /* The first SPS gives the size. */
     bool hevc = e->ss.codec == VR_CODEC_HEVC;
     for (size_t from = 0; next_nal(e, from, &n); from = n.end) {
@@ -370,24 +368,28 @@ static int read_annexb(struct vr_es *e, struct vr_au *au)
 {
     bool hevc = e->ss.codec == VR_CODEC_HEVC;
     struct nal n;
-    if (!next_nal(e, e->pos, &n))
+    if (e->pos >= e->len || !next_nal(e, e->pos, &n))
         return 0;
-    size_t begin = n.start, end = n.end;
+    /* An access unit runs up to the start code of the next one, split where
+     * libavformat's parsers split: H.264 before a 4-byte start code
+     * (00 00 00 01), HEVC at its 00 00 01 (the zero byte stays behind). */
+    size_t begin = e->pos, end = e->len;
     bool have_vcl = false, key = false;
     for (;;) {
         bool vcl, k;
         bool starts = starts_au(hevc, e->data + n.hdr, n.end - n.hdr, &vcl, &k);
-        if (have_vcl && starts)
-            break;
-        have_vcl |= vcl;
-        key |= k;
-        end = n.end;
-        if (!next_nal(e, n.end, &n)) {
-            n.start = e->len;
+        if (have_vcl && starts) {
+            end = n.hdr - 3;
+            if (!hevc && end > begin && e->data[end - 1] == 0)
+                end--;
             break;
         }
+        have_vcl |= vcl;
+        key |= k;
+        if (!next_nal(e, n.end, &n))
+            break;
     }
-    e->pos = n.start;
+    e->pos = end;
     if (end - begin > VR_MAX_FRAME_DATA) {
         snprintf(e->error, sizeof(e->error), "access unit of %zu bytes is over the limit", end - begin);
         return -EFBIG;
@@ -538,11 +540,10 @@ int vr_es_open(const char *path, struct vr_es **out, char *err, size_t errlen)
         set_error(err, errlen, "%s: %s", path, strerror(errno));
         return r;
     }
-    struct vr_es *e = calloc(1, sizeof(*e));
     size_t cap = 1u << 20;
     uint8_t *buf = malloc(cap);
     int ret = 0;
-    if (!e || !buf) {
+    if (!buf) {
         ret = -ENOMEM;
         set_error(err, errlen, "out of memory");
         goto fail;
@@ -572,32 +573,44 @@ int vr_es_open(const char *path, struct vr_es **out, char *err, size_t errlen)
         goto fail;
     }
     fclose(f);
-    f = NULL;
-    e->data = buf;
-    e->len = len;
-    buf = NULL;
-    if (!vr_es_probe(e->data, e->len)) {
-        ret = -ENOTSUP;
-        set_error(err, errlen, "%s: not an Annex B H.264/HEVC or IVF file", path);
-        goto fail;
-    }
-    e->kind = !memcmp(e->data, "DKIF", 4) ? ES_IVF : ES_ANNEXB;
-    char why[128] = "";
-    ret = e->kind == ES_IVF ? open_ivf(e, why, sizeof(why)) : open_annexb(e, why, sizeof(why));
-    if (ret < 0) {
+    char why[160] = "";
+    ret = vr_es_open_buffer(buf, len, out, why, sizeof(why));
+    if (ret < 0)
         set_error(err, errlen, "%s: %s", path, why);
-        goto fail;
+    return ret;
+fail:
+    fclose(f);
+    free(buf);
+    return ret;
+}
+
+int vr_es_open_buffer(uint8_t *data, size_t len, struct vr_es **out, char *err, size_t errlen)
+{
+    struct vr_es *e = calloc(1, sizeof(*e));
+    if (!e || !out) {
+        free(data);
+        free(e);
+        set_error(err, errlen, "out of memory");
+        return out ? -ENOMEM : -EINVAL;
+    }
+    e->data = data;
+    e->len = len;
+    int ret;
+    if (!data || !vr_es_probe(e->data, e->len)) {
+        ret = -ENOTSUP;
+        set_error(err, errlen, "not an Annex B H.264/HEVC or IVF file");
+    } else {
+        e->kind = !memcmp(e->data, "DKIF", 4) ? ES_IVF : ES_ANNEXB;
+        ret = e->kind == ES_IVF ? open_ivf(e, err, errlen) : open_annexb(e, err, errlen);
+    }
+    if (ret < 0) {
+        vr_es_close(e);
+        return ret;
     }
     e->pos = e->first;
     e->last_end = INT64_MIN;
     *out = e;
     return 0;
-fail:
-    if (f)
-        fclose(f);
-    free(buf);
-    vr_es_close(e);
-    return ret;
 }
 
 void vr_es_close(struct vr_es *e)

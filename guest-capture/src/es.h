@@ -25,6 +25,9 @@ bool vr_es_probe(const uint8_t *p, size_t n);
  * err (-ENOENT, -EIO, -EFBIG, -ENOTSUP not an elementary stream it knows,
  * -EINVAL no usable parameter set). */
 int vr_es_open(const char *path, struct vr_es **out, char *err, size_t errlen);
+/* The same over a file already in memory: takes ownership of data
+ * (malloc'd; freed on failure too). For the fuzzer and tests. */
+int vr_es_open_buffer(uint8_t *data, size_t len, struct vr_es **out, char *err, size_t errlen);
 void vr_es_close(struct vr_es *e);
 const struct vr_stream_start *vr_es_stream_start(const struct vr_es *e);
 /* "h264", "hevc" or "ivf". */
