@@ -47,6 +47,7 @@ struct channel;
 
 struct backend {
     const char *name;
+    DWORD max_write; /* bytes per write request at most */
     bool (*probe)(const char *path);
     int (*open)(struct channel *ch, const char *path);
     /* Start an overlapped read/write; false with GetLastError() set when it
@@ -63,6 +64,7 @@ struct channel {
     const struct backend *be;
     HANDLE h;     /* device */
     SOCKET s;     /* tcp */
+    HANDLE io;    /* the one of them the I/O runs on (for CancelIoEx) */
     OVERLAPPED rov, wov;
     bool rpending, wpending;
     int rerr;                 /* a read error to report from vr_fd_read */
@@ -88,12 +90,15 @@ static int map_error(DWORD e, bool writing)
     case ERROR_SHARING_VIOLATION:
     case ERROR_ALREADY_EXISTS:
     case ERROR_BUSY:
+    case ERROR_PIPE_BUSY:
         return -EBUSY;
     case ERROR_NO_SYSTEM_RESOURCES:
         /* vioserial: host side closed, or (writes) its queue is full. */
         return writing ? -EAGAIN : -EPIPE;
     case ERROR_HANDLE_EOF:
     case ERROR_BROKEN_PIPE:
+    case ERROR_PIPE_NOT_CONNECTED:
+    case ERROR_NO_DATA:
     case ERROR_OPERATION_ABORTED:
     case ERROR_DEVICE_NOT_CONNECTED:
     case ERROR_DEV_NOT_EXIST:
@@ -159,6 +164,7 @@ static int open_device(struct channel *ch, const char *path)
                         FILE_FLAG_OVERLAPPED, NULL);
     if (ch->h == INVALID_HANDLE_VALUE)
         return map_error(GetLastError(), false);
+    ch->io = ch->h;
     return 0;
 }
 
@@ -228,6 +234,7 @@ static int open_tcp(struct channel *ch, const char *path)
         BOOL one = TRUE;
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&one, sizeof(one));
         ch->s = s;
+        ch->io = (HANDLE)s;
         ret = 0;
         break;
     }
@@ -272,10 +279,13 @@ static void tcp_close(struct channel *ch)
     closesocket(ch->s);
 }
 
+/* vioserial cuts every write request to 32 KiB: asking for more would only
+ * copy bytes that go back to the conn. */
 static const struct backend backends[] = {
-    { "tcp", probe_tcp, open_tcp, tcp_start_read, tcp_start_write, tcp_result, tcp_close },
-    { "device", probe_device, open_device, device_start_read, device_start_write, device_result,
-      device_close },
+    { "tcp", WRITE_SIZE, probe_tcp, open_tcp, tcp_start_read, tcp_start_write, tcp_result,
+      tcp_close },
+    { "device", 32u * 1024u, probe_device, open_device, device_start_read, device_start_write,
+      device_result, device_close },
 };
 
 /* ---- the table ---------------------------------------------------------- */
@@ -339,8 +349,7 @@ static void finish_io(struct channel *ch, OVERLAPPED *ov, bool *pending)
 {
     if (!*pending)
         return;
-    HANDLE h = ch->be == &backends[0] ? (HANDLE)ch->s : ch->h;
-    CancelIoEx(h, ov);
+    CancelIoEx(ch->io, ov);
     DWORD n;
     ch->be->result(ch, ov, &n, true);
     *pending = false;
@@ -439,8 +448,8 @@ int vr_fd_flush(struct vr_conn *c, int fd)
         size_t n = vr_conn_out_peek(c, &data);
         if (n == 0)
             return 0;
-        if (n > sizeof(ch->wbuf))
-            n = sizeof(ch->wbuf);
+        if (n > ch->be->max_write)
+            n = ch->be->max_write;
         memcpy(ch->wbuf, data, n);
         ch->wlen = (DWORD)n;
         ResetEvent(ch->wov.hEvent);
