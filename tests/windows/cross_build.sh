@@ -15,6 +15,14 @@ for exe in videoredir-capture test_protocol test_transport_reassembler test_tran
   [ -f "$VR_WIN_BUILD/bin/$exe.exe" ] || { echo "FAIL: $exe.exe not built" >&2; exit 1; }
 done
 echo "cross build: $(ls "$VR_WIN_BUILD"/bin/*.exe | wc -l) .exe files in $VR_WIN_BUILD/bin"
+# The zip a Windows user unpacks: the program, its README, the libvirt snippet.
+(cd "$VR_WIN_BUILD" && cpack -G ZIP >/dev/null)
+zip=$(ls "$VR_WIN_BUILD"/videoredir-windows-*-x86_64.zip)
+listing=$(cmake -E tar tf "$zip")
+for f in videoredir-capture.exe README.txt libvirt-channel.xml; do
+  grep -q "/$f\$" <<<"$listing" || { echo "FAIL: $f not in $zip" >&2; exit 1; }
+done
+echo "package: $(basename "$zip"), $(stat -c %s "$zip") bytes"
 if [ -n "$VR_WINE" ] && [ ! -f "$WINEPREFIX/system.reg" ]; then
   start=$(date +%s)
   timeout 240 "$VR_WINE" wineboot -i >/dev/null 2>&1 || { echo "FAIL: wineboot did not finish" >&2; exit 1; }
