@@ -11,6 +11,14 @@
 
 #include "es.h"
 
+/* mingw-w64 reads format(printf) as Microsoft's printf; with
+ * __USE_MINGW_ANSI_STDIO its C99 one is gnu_printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define VR_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
+#else
+#define VR_PRINTF_FORMAT printf
+#endif
+
 #define MAX_FILE (1u << 30)
 #define IVF_HEADER 32u
 #define IVF_FRAME_HEADER 12u
@@ -29,6 +37,8 @@ struct vr_es {
     char error[160];
 };
 
+static void set_error(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(VR_PRINTF_FORMAT, 3, 4)));
 static void set_error(char *buf, size_t len, const char *fmt, ...)
 {
     if (!buf || !len)

@@ -21,6 +21,9 @@
 
 #include "mf.h"
 
+/* mingw-w64's C99 printf (__USE_MINGW_ANSI_STDIO) is gnu_printf. */
+#define VR_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
+
 #define VIDEO_STREAM ((DWORD)MF_SOURCE_READER_FIRST_VIDEO_STREAM)
 #define HNS_PER_SECOND 10000000u
 
@@ -35,6 +38,8 @@ struct vr_mf {
     char error[160];
 };
 
+static void set_error(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(VR_PRINTF_FORMAT, 3, 4)));
 static void set_error(char *buf, size_t len, const char *fmt, ...)
 {
     if (!buf || !len)
