@@ -24,6 +24,8 @@
 #define IVF_FRAME_HEADER 12u
 /* Annex B files carry no rate: libavformat assumes 25 fps, so do we. */
 #define DEFAULT_FPS 25u
+/* Largest IVF timestamp taken (2^52: years at any sane time base). */
+#define MAX_TS (1ull << 52)
 
 enum es_kind { ES_ANNEXB, ES_IVF };
 
@@ -505,6 +507,11 @@ static int read_ivf(struct vr_es *e, struct vr_au *au)
     }
     uint32_t size = rd32(e->data + e->pos);
     uint64_t pts = rd32(e->data + e->pos + 4) | (uint64_t)rd32(e->data + e->pos + 8) << 32;
+    /* Bounded so that pts + the shift of later passes never overflows. */
+    if (pts > MAX_TS || e->base > INT64_MAX / 2) {
+        snprintf(e->error, sizeof(e->error), "IVF timestamp out of range at %zu", e->pos);
+        return -EINVAL;
+    }
     e->pos += IVF_FRAME_HEADER;
     if (size == 0 || size > VR_MAX_FRAME_DATA || size > e->len - e->pos) {
         snprintf(e->error, sizeof(e->error), "bad IVF frame size %u at %zu", size, e->pos);
@@ -514,7 +521,7 @@ static int read_ivf(struct vr_es *e, struct vr_au *au)
     au->data = e->data + e->pos;
     au->len = size;
     au->flags = ivf_key(e->ss.codec, au->data, size) ? VR_FRAME_KEY : 0;
-    int64_t t = (int64_t)(pts & 0x3fffffffffffffffull) + e->base;
+    int64_t t = (int64_t)pts + e->base;
     au->pts = au->dts = t;
     au->duration = 0;
     if (t + 1 > e->last_end)

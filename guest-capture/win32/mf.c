@@ -26,6 +26,7 @@
 
 #define VIDEO_STREAM ((DWORD)MF_SOURCE_READER_FIRST_VIDEO_STREAM)
 #define HNS_PER_SECOND 10000000u
+#define MAX_TS (1ll << 52) /* 100 ns units: 14 years */
 
 struct vr_mf {
     IMFSourceReader *reader;
@@ -293,6 +294,11 @@ int vr_mf_read(struct vr_mf *m, struct vr_au *au)
             IMFMediaBuffer_Unlock(b);
         if (b)
             IMFMediaBuffer_Release(b);
+        if (ret == 1 && (ts < -MAX_TS || ts > MAX_TS || m->base > INT64_MAX / 2)) {
+            /* Bounded so that ts + the shift of later passes cannot overflow. */
+            snprintf(m->error, sizeof(m->error), "sample time %lld out of range", (long long)ts);
+            ret = -EINVAL;
+        }
         if (ret == 1) {
             memset(au, 0, sizeof(*au));
             au->data = m->buf;
@@ -306,7 +312,7 @@ int vr_mf_read(struct vr_mf *m, struct vr_au *au)
             au->pts = ts + m->base;
             au->dts = SUCCEEDED(IMFSample_GetUINT64(s, &MFSampleExtension_DecodeTimestamp, &dts))
                           ? (int64_t)dts + m->base : INT64_MIN;
-            au->duration = dur > 0 ? dur : 0;
+            au->duration = dur > 0 && dur < MAX_TS ? dur : 0;
             int64_t end = au->pts + au->duration;
             if (end > m->last_end)
                 m->last_end = end;
