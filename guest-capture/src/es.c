@@ -205,8 +205,12 @@ static bool parse_h264_sps(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h)
                     continue;
                 int last = 8, next = 8;
                 for (unsigned j = 0; j < (i < 6 ? 16u : 64u) && !b.err; j++) {
-                    if (next != 0)
-                        next = (last + get_se(&b) + 256) % 256;
+                    if (next != 0) {
+                        int32_t delta = get_se(&b); /* delta_scale: -128..127 */
+                        if (delta < -128 || delta > 127)
+                            return false;
+                        next = (last + delta + 256) % 256;
+                    }
                     last = next == 0 ? last : next;
                 }
             }
