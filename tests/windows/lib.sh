@@ -5,6 +5,9 @@ VR_MINGW_CC=$(command -v x86_64-w64-mingw32-gcc-win32 || command -v x86_64-w64-m
 VR_WINE=$(command -v wine64 || { [ -x /usr/lib/wine/wine64 ] && echo /usr/lib/wine/wine64; } || true)
 export WINEPREFIX="$VR_WIN_BUILD/wineprefix"
 export WINEDEBUG=-all
+# Console programs only: Wine must not open windows on an X server of some
+# other test that happens to run at the same time.
+unset DISPLAY WAYLAND_DISPLAY
 # No Mono or Gecko installers on the first start.
 export WINEDLLOVERRIDES="mscoree,mshtml="
 vr_win_skip() { echo "SKIP: $*"; exit 77; }
