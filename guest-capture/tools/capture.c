@@ -107,10 +107,14 @@ static uint64_t clock_cb(void *user)
 
 #ifdef _WIN32
 /* The C runtime calls this for Ctrl+C (SIGINT) on the console's control
- * thread, or for raise(SIGTERM), having put the default action back first:
- * a second Ctrl+C while finishing ends the program at once. */
+ * thread (a plain thread: any call is fine), or for raise(SIGTERM). The
+ * first gives both signals their default action back, so a second Ctrl+C
+ * while finishing ends the program at once. Microsoft's runtime resets the
+ * one signal itself before the call, Wine's msvcrt does not: done here. */
 static void on_signal(int sig)
 {
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (!interrupted)
         interrupted = sig;
 }
