@@ -19,6 +19,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* mingw-w64 reads format(printf) as Microsoft's printf; with
+ * __USE_MINGW_ANSI_STDIO its C99 one is gnu_printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define VR_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
+#else
+#define VR_PRINTF_FORMAT printf
+#endif
+
 #include "videoredir/capture.h"
 
 #define DEFAULT_HELLO_US 1000000u
@@ -98,7 +106,7 @@ struct vr_guest {
 };
 
 static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(VR_PRINTF_FORMAT, 3, 4)));
 
 static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
 {
@@ -139,7 +147,7 @@ static void set_state(struct vr_guest *g, enum vr_guest_state s)
 }
 
 static void fail(struct vr_guest *g, enum vr_guest_event ev, const char *detail, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    __attribute__((format(VR_PRINTF_FORMAT, 4, 5)));
 
 static void fail(struct vr_guest *g, enum vr_guest_event ev, const char *detail, const char *fmt, ...)
 {

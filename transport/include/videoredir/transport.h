@@ -193,15 +193,51 @@ struct vr_conn_stats {
 void vr_conn_get_stats(const struct vr_conn *c, struct vr_conn_stats *st);
 
 /* ---------------------------------------------------------------------- */
-/* File-descriptor adapter (guest side).                                  */
+/* Channel adapter (guest side): fd.c on Linux, win32port.c on Windows.     */
+
+/* Where the guest finds the port by default. */
+#ifdef _WIN32
+#define VR_DEFAULT_DEVICE "\\\\.\\Global\\" VR_DEFAULT_PORT_NAME
+#else
+#define VR_DEFAULT_DEVICE "/dev/virtio-ports/" VR_DEFAULT_PORT_NAME
+#endif
 
 /*
- * Opens path non-blocking: a unix stream socket (the host stand-in's
- * --guest-socket) is connected, anything else (a /dev/virtio-ports/NAME
- * character device) is opened read-write. Returns the fd or a negative errno.
- * The back end is chosen by probing the path (a table, see fd.c).
+ * Opens the channel at path without blocking and returns a small
+ * non-negative channel number, or a negative errno. The back end is chosen by
+ * looking at the path (a table in each adapter):
+ *  - Linux (fd.c): a unix stream socket (the host stand-in's --guest-socket)
+ *    is connected, anything else (a /dev/virtio-ports/NAME character device)
+ *    is opened read-write; the number is the fd.
+ *  - Windows (win32port.c): "tcp:HOST:PORT" connects to the host stand-in's
+ *    --guest-tcp listener (tests under Wine, which has no vioserial);
+ *    anything else, e.g. \\.\Global\NAME, is opened with CreateFile for
+ *    overlapped I/O (the vioserial driver of virtio-win). -ENOENT: no such
+ *    port, -EBUSY: another program has it open.
+ * One thread only: the Windows adapter keeps its channels in a table.
  */
 int vr_fd_open(const char *path);
+
+/* Closes a channel of vr_fd_open (pending I/O is cancelled first). */
+void vr_fd_close(int fd);
+
+/* vr_fd_wait result bits. */
+#define VR_FD_READABLE 1
+#define VR_FD_WRITABLE 2
+
+/*
+ * Waits up to timeout_ms (-1: no limit) until fd has input, an end or an
+ * error to report (VR_FD_READABLE: call vr_fd_read), or, with want_write,
+ * room for output (VR_FD_WRITABLE: call vr_fd_flush). fd < 0 just sleeps.
+ * Returns the bits that are ready (0 on timeout or signal) or a negative
+ * errno.
+ */
+int vr_fd_wait(int fd, bool want_write, int timeout_ms);
+
+/* Text for an error of vr_fd_open/read/flush, for users: strerror() on
+ * Linux; on Windows it says what the vioserial driver means by it (no such
+ * port, port in use, host side closed). Static storage. */
+const char *vr_fd_strerror(int err);
 
 /* Reads what is available from fd into c (via vr_conn_feed).
  * Returns 0 if data was read, -EAGAIN if nothing was available, -EPIPE when
