@@ -9,10 +9,10 @@
  * Never a black hole. At open, when no client takes the stream (no port,
  * no client answering, codec refused) the module declines and VLC loads its
  * next decoder (avcodec). When the client goes away mid-stream, Decode
- * returns VLCDEC_RELOAD: VLC unloads this module and loads the next decoder
- * for the same block; a variable on the decoder object makes the reloaded
- * Open decline at once, so VLC's own decoder plays the rest (from the next
- * keyframe).
+ * returns VLCDEC_RELOAD at the next keyframe (placeholders until then,
+ * at most HANDOVER_MAX_US): VLC unloads this module and loads the next
+ * decoder for that block; a variable on the decoder object makes the
+ * reloaded Open decline at once, so VLC's own decoder plays the rest.
  *
  * Threads. Open runs on the input thread (or the decoder thread when VLC
  * reloads), Decode/Flush/Close on the decoder thread; the player's `show`
@@ -46,6 +46,9 @@
 #define REORDER_MAX 16
 #define CLOCK_EVERY_US 1000000
 #define CLOCK_SLACK_US 2000
+/* After the client went away: how long to wait for a keyframe to hand over
+ * to VLC's own decoder at. */
+#define HANDOVER_MAX_US 2000000
 
 /* format.c maps VLC's colour enums by value. */
 _Static_assert(COLOR_PRIMARIES_FCC1953 == 6 && TRANSFER_FUNC_HLG == 8 && COLOR_SPACE_BT2020 == 3,
@@ -64,6 +67,7 @@ struct decoder_sys_t {
     bool format_set;
     bool discont;     /* after a flush: the next keyframe carries DISCONT */
     bool drained;     /* the stream was finished at a drain */
+    mtime_t gone_at;  /* when the client was seen gone, 0 = it is there */
     /* Presentation order: the pts of the pictures not output yet. */
     mtime_t pending[REORDER_MAX];
     unsigned n_pending, reorder_depth;
@@ -237,6 +241,10 @@ static int Decode(decoder_t *dec, block_t *block)
         }
         return VLCDEC_SUCCESS;
     }
+    bool sendable = block->i_buffer > 0 && block->i_buffer <= VR_MAX_FRAME_DATA;
+    uint32_t flags = sendable ? vr_vlc_frame_flags(&sys->start, block->p_buffer, block->i_buffer,
+                                                   (block->i_flags & BLOCK_FLAG_TYPE_I) != 0)
+                              : 0;
     if (sys->drained) {
         /* More after a drain: announce the stream again. */
         struct vr_geometry geom = { 0, { 0, 0, sys->start.width, sys->start.height },
@@ -245,24 +253,39 @@ static int Decode(decoder_t *dec, block_t *block)
             sys->drained = false;
         sys->clock_sent_at = 0;
     } else if (current_show(sys) != VR_PLAYER_SHOW_CLIENT) {
-        vlc_mutex_lock(&sys->lock);
-        msg_Warn(dec, "the SPICE client no longer shows the video (%s): VLC decodes it from here", sys->why);
-        vlc_mutex_unlock(&sys->lock);
-        var_Create(dec, VAR_FALLBACK, VLC_VAR_BOOL);
-        var_SetBool(dec, VAR_FALLBACK, true);
-        return VLCDEC_RELOAD; /* the block goes to the next decoder, untouched */
+        /* The client went away. VLC's next decoder gets this one block
+         * only: hand over at a keyframe, so it starts with a clean picture,
+         * unless none comes within HANDOVER_MAX_US (placeholders meanwhile). */
+        mtime_t now = mdate();
+        if (sys->gone_at == 0) {
+            sys->gone_at = now;
+            vlc_mutex_lock(&sys->lock);
+            msg_Warn(dec, "the SPICE client no longer shows the video (%s): VLC decodes it from the next keyframe",
+                     sys->why);
+            vlc_mutex_unlock(&sys->lock);
+        }
+        if ((flags & VR_FRAME_KEY) || now - sys->gone_at >= HANDOVER_MAX_US) {
+            drain_pictures(dec);
+            msg_Info(dec, "handing the video over to VLC's own decoder (%s)",
+                     (flags & VR_FRAME_KEY) ? "at a keyframe" : "no keyframe came");
+            var_Create(dec, VAR_FALLBACK, VLC_VAR_BOOL);
+            var_SetBool(dec, VAR_FALLBACK, true);
+            return VLCDEC_RELOAD; /* the block goes to the next decoder, untouched */
+        }
+        sendable = false;
+    } else {
+        sys->gone_at = 0;
     }
 
-    if (block->i_buffer == 0 || block->i_buffer > VR_MAX_FRAME_DATA) {
+    if (!sendable && sys->gone_at == 0) {
         msg_Warn(dec, "access unit of %zu bytes not sent", block->i_buffer);
-    } else {
+    } else if (sendable) {
         sys->blocks++;
         update_clock(dec, block->i_pts);
         struct vr_au au = {
             .data = block->p_buffer,
             .len = (uint32_t)block->i_buffer,
-            .flags = vr_vlc_frame_flags(&sys->start, block->p_buffer, block->i_buffer,
-                                        (block->i_flags & BLOCK_FLAG_TYPE_I) != 0),
+            .flags = flags,
             .pts = block->i_pts > VLC_TS_INVALID ? block->i_pts - VLC_TS_0 : INT64_MIN,
             .dts = block->i_dts > VLC_TS_INVALID ? block->i_dts - VLC_TS_0 : INT64_MIN,
             .duration = block->i_length > 0 ? block->i_length : 0,
