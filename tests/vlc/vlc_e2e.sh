@@ -12,6 +12,7 @@
 #        vlc_e2e.sh noport CLIP    no port at all: VLC's avcodec plays it
 #        vlc_e2e.sh reject CLIP    the client refuses the codec: VLC's avcodec plays it
 #        vlc_e2e.sh gone           client killed mid-stream: VLC reloads its decoder and plays on
+#        vlc_e2e.sh control        pause (the client stops too) and seek through VLC's rc interface
 # Needs VR_BIN and VR_VLC_PLUGIN_DIR (the folder of libvideoredir_plugin.so).
 mode=$1
 shift
@@ -37,6 +38,7 @@ if [ "${VR_SANITIZED:-0}" = 1 ]; then
             ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
 fi
 
+vlc_intf=(-I dummy)
 # vlc_play CLIP LOG Y4M : plays CLIP to its end; VLC's log (-vv) into LOG,
 # the pictures it displays into Y4M. Returns VLC's exit status. VLC's yuv
 # output truncates its file each time it opens a display (a decoder reload
@@ -49,7 +51,7 @@ vlc_play() {
   cat "$fifo" >"$3" &
   cat_pid=$!
   exec {fd}>"$fifo"
-  "${vlc_env[@]}" timeout 120 "${vlc_cmd[@]}" -I dummy --no-plugins-cache --play-and-exit --no-audio \
+  "${vlc_env[@]}" timeout 120 "${vlc_cmd[@]}" "${vlc_intf[@]}" --no-plugins-cache --play-and-exit --no-audio \
     --no-video-title-show --no-osd --no-spu --vout yuv --yuv-file "$fifo" --yuv-chroma I420 --yuv-yuv4mpeg2 \
     -vv "$1" >"$2" 2>&1 || rc=$?
   exec {fd}>&-
@@ -226,6 +228,62 @@ case $mode in
     n=$(wc -l <"$VR_TMP/local.col")
     [ "$n" -ge 100 ] || vr_fail "only $n pictures of VLC's own decode"
     echo "gone: $nph placeholder pictures, then VLC's own decode from keyframe $((k - 1)): $n pictures, equal to FFmpeg's, to the end"
+    ;;
+  control)
+    # 12 s, a keyframe every 25 frames, played under VLC's rc interface:
+    # pause 1 s in (the client, a second ahead, must stop presenting with
+    # VLC), play again, seek to 9 s (FLUSH, then a keyframe with DISCONT):
+    # the client's frames are FFmpeg's from the start to the seek, then from
+    # a keyframe to the end.
+    clip=$VR_TMP/long.mp4
+    ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x180:rate=25:duration=12" -pix_fmt yuv420p \
+      -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
+    vr_start_host
+    start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
+    client=$CLIENT_PID
+    mkfifo "$VR_TMP/rc"
+    exec {rc}<>"$VR_TMP/rc"
+    vlc_intf=(-I rc --rc-fake-tty)
+    VIDEOREDIR_DEVICE=$HOST_SOCK vlc_play "$clip" "$VR_TMP/vlc.log" "$VR_TMP/vlc.y4m" <"$VR_TMP/rc" &
+    player=$!
+    VR_PIDS+=("$player")
+    presented() { grep '^stats:' "$VR_TMP/client.log" | tail -n 1 | sed -n 's/.*presented \([0-9]*\).*/\1/p'; }
+    stats_lines() { grep -c '^stats:' "$VR_TMP/client.log" || true; }
+    vr_wait_for "$VR_TMP/client.log" "presented [2-9][0-9]" "$client" 60 || vr_fail "the client shows nothing"
+    echo pause >&"$rc"
+    vr_wait_for "$VR_TMP/vlc.log" "paused: the client holds the picture" "$player" 30 || vr_fail "the module saw no pause"
+    # Two statistics lines (a second each) after the pause reached the client.
+    l0=$(stats_lines)
+    for ((i = 0; i < 400; i++)); do [ "$(stats_lines)" -ge $((l0 + 1)) ] && break; sleep 0.05; done
+    p1=$(presented)
+    for ((i = 0; i < 400; i++)); do [ "$(stats_lines)" -ge $((l0 + 3)) ] && break; sleep 0.05; done
+    p2=$(presented)
+    [ -n "$p1" ] && [ -n "$p2" ] || vr_fail "no statistics from the client"
+    [ $((p2 - p1)) -le 1 ] || vr_fail "the client presented $((p2 - p1)) frames in 2 s while VLC was paused"
+    echo "paused: the client presented $((p2 - p1)) frames in the 2 s after the pause reached it (at frame $p1)"
+    echo pause >&"$rc"
+    vr_wait_for "$VR_TMP/vlc.log" "playing again" "$player" 30 || vr_fail "the module saw no resume"
+    p3=$p2
+    for ((i = 0; i < 400; i++)); do p3=$(presented); [ "$p3" -gt $((p2 + 5)) ] && break; sleep 0.05; done
+    [ "$p3" -gt $((p2 + 5)) ] || vr_fail "the client did not play on after the pause"
+    echo "seek 9" >&"$rc"
+    wait "$client" || vr_fail "client failed"
+    wait "$player" || vr_fail "VLC failed"
+    vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
+    vr_md5_column "$VR_TMP/ref.md5" >"$VR_TMP/ref.col"
+    vr_md5_column "$VR_TMP/client.md5" >"$VR_TMP/client.col"
+    # The longest common prefix, then the rest must be FFmpeg's from a keyframe on.
+    m=$(paste -d' ' "$VR_TMP/client.col" "$VR_TMP/ref.col" | awk '$1 != $2 { print NR - 1; exit }')
+    [ -n "$m" ] && [ "$m" -ge 25 ] || vr_fail "no seek seen, or no frames before it (${m:-all equal})"
+    tail -n +"$((m + 1))" "$VR_TMP/client.col" >"$VR_TMP/after.col"
+    first=$(head -n 1 "$VR_TMP/after.col")
+    k=$(grep -n -x -F -m 1 -- "$first" "$VR_TMP/ref.col" | cut -d: -f1 || true)
+    [ -n "$k" ] || vr_fail "the first frame after the seek is not one of FFmpeg's"
+    k=$((k - 1))
+    [ $((k % 25)) = 0 ] && [ "$k" -gt "$m" ] || vr_fail "after the seek the client started at frame $k"
+    tail -n +"$((k + 1))" "$VR_TMP/ref.col" | cmp -s - "$VR_TMP/after.col" ||
+      vr_fail "after the seek the client's frames differ from FFmpeg's from frame $k"
+    echo "control: frames 0..$((m - 1)) then, after the seek, $k..$(($(wc -l <"$VR_TMP/ref.col") - 1)), all equal to FFmpeg's"
     ;;
   *) vr_fail "unknown mode $mode" ;;
 esac

@@ -59,7 +59,7 @@ struct decoder_sys_t {
     struct vr_stream_start start;
     uint8_t *extradata;
 
-    vlc_mutex_t lock; /* show, why */
+    vlc_mutex_t lock; /* show, why, the clock fields */
     vlc_cond_t cond;
     enum vr_player_show show;
     char why[128];
@@ -75,6 +75,9 @@ struct decoder_sys_t {
     /* Last CLOCK: pts -> system date offset, rate and when. */
     mtime_t clock_offset, clock_sent_at;
     int clock_rate;
+    bool paused;
+    mtime_t paused_pts;
+    vlc_object_t *input; /* whose "state" we follow, or NULL */
     uint64_t blocks, pictures;
 };
 
@@ -194,7 +197,8 @@ static void drain_pictures(decoder_t *dec)
 
 /* Ties the stream's timestamps to the guest clock: VLC's display date of
  * pts (mdate() and vr_time_us are both CLOCK_MONOTONIC microseconds). Sent
- * when the relation moves (start, pause, seek, rate) and every second. */
+ * when the relation moves (start, seek, rate, after a pause) and every
+ * second. Decoder thread. */
 static void update_clock(decoder_t *dec, mtime_t pts)
 {
     decoder_sys_t *sys = dec->p_sys;
@@ -207,9 +211,12 @@ static void update_clock(decoder_t *dec, mtime_t pts)
     if (rate <= 0)
         rate = INPUT_RATE_DEFAULT;
     mtime_t offset = when - pts, now = mdate();
-    if (sys->clock_sent_at > 0 && rate == sys->clock_rate && llabs(offset - sys->clock_offset) < CLOCK_SLACK_US &&
-        now - sys->clock_sent_at < CLOCK_EVERY_US)
+    vlc_mutex_lock(&sys->lock);
+    if (sys->paused || (sys->clock_sent_at > 0 && rate == sys->clock_rate &&
+                        llabs(offset - sys->clock_offset) < CLOCK_SLACK_US && now - sys->clock_sent_at < CLOCK_EVERY_US)) {
+        vlc_mutex_unlock(&sys->lock);
         return;
+    }
     uint64_t q16 = (uint64_t)65536 * INPUT_RATE_DEFAULT / (unsigned)rate;
     if (q16 > UINT32_MAX)
         q16 = UINT32_MAX;
@@ -218,6 +225,36 @@ static void update_clock(decoder_t *dec, mtime_t pts)
         sys->clock_rate = rate;
         sys->clock_sent_at = now;
     }
+    vlc_mutex_unlock(&sys->lock);
+}
+
+/* The input's "state" variable changed (input thread): VLC tells a decoder
+ * nothing about pause, but the client, which holds up to a second of
+ * frames, must stop presenting them with VLC. Paused: the picture due now
+ * stays (rate 0). Playing again: it is due now at the normal rate; the next
+ * block's display date refines it. */
+static int StateChanged(vlc_object_t *obj, const char *var, vlc_value_t old, vlc_value_t cur, void *data)
+{
+    decoder_t *dec = data;
+    decoder_sys_t *sys = dec->p_sys;
+    (void)obj, (void)var, (void)old;
+    vlc_mutex_lock(&sys->lock);
+    mtime_t now = mdate();
+    if (cur.i_int == PAUSE_S && !sys->paused && sys->clock_sent_at > 0) {
+        sys->paused = true;
+        sys->paused_pts = now - sys->clock_offset;
+        vr_player_set_clock(sys->player, sys->paused_pts - VLC_TS_0, (uint64_t)now, 0);
+        msg_Dbg(dec, "paused: the client holds the picture");
+    } else if (cur.i_int == PLAYING_S && sys->paused) {
+        sys->paused = false;
+        uint64_t q16 = (uint64_t)65536 * INPUT_RATE_DEFAULT / (unsigned)sys->clock_rate;
+        vr_player_set_clock(sys->player, sys->paused_pts - VLC_TS_0, (uint64_t)now,
+                            (uint32_t)(q16 > UINT32_MAX ? UINT32_MAX : q16));
+        sys->clock_sent_at = 0; /* the next block sends VLC's own mapping */
+        msg_Dbg(dec, "playing again");
+    }
+    vlc_mutex_unlock(&sys->lock);
+    return VLC_SUCCESS;
 }
 
 static enum vr_player_show current_show(decoder_sys_t *sys)
@@ -251,7 +288,9 @@ static int Decode(decoder_t *dec, block_t *block)
                                     { 0, 0, sys->start.width, sys->start.height } };
         if (vr_player_set_stream(sys->player, &sys->start, &geom, NULL) == 0)
             sys->drained = false;
+        vlc_mutex_lock(&sys->lock);
         sys->clock_sent_at = 0;
+        vlc_mutex_unlock(&sys->lock);
     } else if (current_show(sys) != VR_PLAYER_SHOW_CLIENT) {
         /* The client went away. VLC's next decoder gets this one block
          * only: hand over at a keyframe, so it starts with a clean picture,
@@ -311,7 +350,9 @@ static void Flush(decoder_t *dec)
     sys->n_pending = 0;
     sys->last_out = VLC_TS_INVALID;
     sys->discont = true;
+    vlc_mutex_lock(&sys->lock);
     sys->clock_sent_at = 0;
+    vlc_mutex_unlock(&sys->lock);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -453,6 +494,7 @@ static int Open(vlc_object_t *obj)
     sys->start = start;
     sys->reorder_depth = (start.codec == VR_CODEC_H264 || start.codec == VR_CODEC_HEVC) ? 4 : 0;
     sys->last_out = VLC_TS_INVALID;
+    sys->clock_rate = INPUT_RATE_DEFAULT;
 
     struct vr_player_config cfg = {
         .device = path,
@@ -479,6 +521,11 @@ static int Open(vlc_object_t *obj)
     }
     msg_Info(dec, "%s %ux%u goes to the SPICE client through %s; VLC shows a placeholder",
              vr_codec_name(start.codec), start.width, start.height, vr_player_device_path(sys->player));
+    vlc_object_t *input = dec->obj.parent;
+    if (input && (var_Type(input, "state") & VLC_VAR_CLASS) == VLC_VAR_INTEGER) {
+        sys->input = input;
+        var_AddCallback(input, "state", StateChanged, dec);
+    }
     dec->pf_decode = Decode;
     dec->pf_flush = Flush;
     dec->fmt_out.i_cat = VIDEO_ES;
@@ -495,6 +542,8 @@ static void Close(vlc_object_t *obj)
     msg_Dbg(dec, "closing: %" PRIu64 " access units in, %" PRIu64 " sent, %" PRIu64 " dropped, %" PRIu64
                  " placeholder pictures",
             sys->blocks, st.guest.frames_sent, st.guest.frames_dropped, sys->pictures);
+    if (sys->input)
+        var_DelCallback(sys->input, "state", StateChanged, dec);
     destroy_sys(sys);
 }
 
