@@ -12,6 +12,7 @@
 #        vlc_e2e.sh noport CLIP    no port at all: VLC's avcodec plays it
 #        vlc_e2e.sh reject CLIP    the client refuses the codec: VLC's avcodec plays it
 #        vlc_e2e.sh gone           client killed mid-stream: VLC reloads its decoder and plays on
+#        vlc_e2e.sh transcode CLIP --sout '#transcode': the module stays out, a client there or not
 #        vlc_e2e.sh control        pause (the client stops too) and seek through VLC's rc interface
 # Needs VR_BIN and VR_VLC_PLUGIN_DIR (the folder of libvideoredir_plugin.so).
 mode=$1
@@ -83,7 +84,7 @@ placeholder_md5() {
     head -c $(((w / 2) * (h / 2))) /dev/zero | tr '\0' '\205'
     head -c $(((w / 2) * (h / 2))) /dev/zero | tr '\0' '\174'; } | md5sum | cut -d' ' -f1
 }
-y4m_size() { head -c 100 "$1" | head -n 1 | sed -n 's/.* W\([0-9]*\) H\([0-9]*\) .*/\1 \2/p'; }
+y4m_size() { head -c 100 "$1" | sed -n 1p | sed -n 's/.* W\([0-9]*\) H\([0-9]*\) .*/\1 \2/p'; }
 
 # played_to_end COL REF : the last picture of COL is one of the last 10
 # frames of REF (at its end a loaded VLC may drop a late picture or two).
@@ -126,7 +127,7 @@ case $mode in
     wait "$client" || vr_fail "client failed"
     used=$(decoders_used "$VR_TMP/vlc.log")
     echo "VLC's decoders: $used"
-    grep -o 'videoredir decoder: .* goes to the SPICE client.*' "$VR_TMP/vlc.log" | head -n 1
+    grep -o 'videoredir decoder: .* goes to the SPICE client.*' "$VR_TMP/vlc.log" | sed -n 1p
     # The last decoder VLC loaded is the module. (An MPEG-TS opens a decoder
     # before VLC's packetizer knows the size: the module declines that one,
     # avcodec gets it, and VLC reloads when the size is known. The pictures
@@ -178,10 +179,10 @@ case $mode in
     ms=$((($(date +%s%N) - start) / 1000000))
     used=$(decoders_used "$VR_TMP/vlc.log")
     echo "VLC's decoders: $used(VLC ran $ms ms)"
-    grep -F -- "$expect" "$VR_TMP/vlc.log" | head -n 1 || vr_fail "VLC's log does not say why: $expect"
+    grep -F -- "$expect" "$VR_TMP/vlc.log" | sed -n 1p || vr_fail "VLC's log does not say why: $expect"
     case " $used" in *' videoredir '*) vr_fail "the videoredir module took the video";; esac
     case " $used" in *' avcodec '*) ;; *) vr_fail "VLC's avcodec did not decode it ($used)";; esac
-    [ "$mode" != reject ] || grep -i "reject" "$VR_TMP/client.log" | head -n 1 || true
+    [ "$mode" != reject ] || grep -i "reject" "$VR_TMP/client.log" | sed -n 1p || true
     check_local "$VR_TMP/vlc.y4m" "$clip" 50
     ;;
 
@@ -203,7 +204,7 @@ case $mode in
     wait "$player" || vr_fail "VLC failed"
     used=$(decoders_used "$VR_TMP/vlc.log")
     echo "VLC's decoders: $used"
-    grep -o 'the SPICE client no longer shows the video.*' "$VR_TMP/vlc.log" | head -n 1 ||
+    grep -o 'the SPICE client no longer shows the video.*' "$VR_TMP/vlc.log" | sed -n 1p ||
       vr_fail "the module did not notice the client going"
     case "$used" in 'videoredir '*'avcodec '*) ;; *) vr_fail "not videoredir then avcodec: $used";; esac
     [ -s "$VR_TMP/vlc.y4m" ] || vr_fail "VLC displayed nothing"
@@ -233,6 +234,26 @@ case $mode in
     [ "$n" -ge 100 ] || vr_fail "only $n pictures of VLC's own decode"
     echo "gone: $nph placeholder pictures, then VLC's own decode from keyframe $((k - 1)): $n pictures, equal to FFmpeg's, to the end"
     ;;
+  transcode)
+    # Transcoding needs the decoded pictures: the module must leave the
+    # decoding to VLC even with a client ready to take the video.
+    clip=$1
+    command -v ffprobe >/dev/null || vr_fail "ffprobe is needed"
+    vr_start_host
+    start_client client
+    VIDEOREDIR_DEVICE=$HOST_SOCK env "${vlc_env[@]}" timeout -k 10 120 "${vlc_cmd[@]}" "${vlc_intf[@]}" \
+      --no-plugins-cache --play-and-exit --no-audio -vv \
+      --sout "#transcode{vcodec=mp2v,vb=800}:std{access=file,mux=ts,dst=$VR_TMP/out.ts}" "$clip" \
+      >"$VR_TMP/vlc.log" 2>&1 || vr_fail "VLC failed ($?)"
+    grep -o 'videoredir.*not a playback decoder.*' "$VR_TMP/vlc.log" | sed -n 1p || vr_fail "the module did not stay out"
+    used=$(decoders_used "$VR_TMP/vlc.log")
+    case "$used" in 'avcodec ') ;; *) vr_fail "decoders: $used, want avcodec only";; esac
+    ! grep -q 'stream 1:' "$VR_TMP/client.log" || vr_fail "a stream reached the client"
+    n=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$VR_TMP/out.ts" | sed -n 1p | cut -d, -f1)
+    [ "${n:-0}" -ge 60 ] || vr_fail "the transcoded file has ${n:-no} frames"
+    echo "transcode: VLC decoded and transcoded $n frames itself; nothing went to the client"
+    ;;
+
   control)
     # 12 s, a keyframe every 25 frames, played under VLC's rc interface:
     # pause 1 s in (the client, a second ahead, must stop presenting with

@@ -451,6 +451,13 @@ static int Open(vlc_object_t *obj)
         msg_Dbg(dec, "videoredir is turned off (--no-videoredir-enable)");
         return VLC_EGENERIC;
     }
+    /* Only a decoder that plays an input: one opened for transcoding
+     * (--sout '#transcode') or by another module must really decode. */
+    vlc_object_t *input = dec->obj.parent;
+    if (!input || (var_Type(input, "state") & VLC_VAR_CLASS) != VLC_VAR_INTEGER) {
+        msg_Dbg(dec, "not a playback decoder (%s): VLC decodes", input ? input->obj.object_type : "no parent");
+        return VLC_EGENERIC;
+    }
     if (var_Type(dec, VAR_FALLBACK) != 0 && var_GetBool(dec, VAR_FALLBACK)) {
         msg_Dbg(dec, "the client went away: VLC's own decoder plays this stream");
         return VLC_EGENERIC;
@@ -521,11 +528,8 @@ static int Open(vlc_object_t *obj)
     }
     msg_Info(dec, "%s %ux%u goes to the SPICE client through %s; VLC shows a placeholder",
              vr_codec_name(start.codec), start.width, start.height, vr_player_device_path(sys->player));
-    vlc_object_t *input = dec->obj.parent;
-    if (input && (var_Type(input, "state") & VLC_VAR_CLASS) == VLC_VAR_INTEGER) {
-        sys->input = input;
-        var_AddCallback(input, "state", StateChanged, dec);
-    }
+    sys->input = input;
+    var_AddCallback(input, "state", StateChanged, dec);
     dec->pf_decode = Decode;
     dec->pf_flush = Flush;
     dec->fmt_out.i_cat = VIDEO_ES;
