@@ -45,7 +45,8 @@ else
   vlc_cmd=(vlc)
 fi
 # vlc_play CLIP LOG Y4M : plays CLIP to its end; VLC's log (-vv) into LOG,
-# the pictures it displays into Y4M. Returns VLC's exit status. VLC's yuv
+# the pictures it displays into Y4M (VLC's avcodec does not "hurry up" when
+# late, i.e. skip the loop filter: what it shows is compared with FFmpeg's). Returns VLC's exit status. VLC's yuv
 # output truncates its file each time it opens a display (a decoder reload
 # does), so it writes into a FIFO that this shell keeps open, and everything
 # is collected (y4m_md5.py reads the several headers).
@@ -57,7 +58,7 @@ vlc_play() {
   cat_pid=$!
   exec {fd}>"$fifo"
   env "${vlc_env[@]}" timeout -k 10 120 "${vlc_cmd[@]}" "${vlc_intf[@]}" --no-plugins-cache --play-and-exit --no-audio \
-    --no-video-title-show --no-osd --no-spu --vout yuv --yuv-file "$fifo" --yuv-chroma I420 --yuv-yuv4mpeg2 \
+    --no-video-title-show --no-osd --no-spu --no-avcodec-hurry-up --vout yuv --yuv-file "$fifo" --yuv-chroma I420 --yuv-yuv4mpeg2 \
     -vv "$1" >"$2" 2>&1 || rc=$?
   exec {fd}>&-
   wait "$cat_pid" || true
@@ -243,7 +244,7 @@ case $mode in
     start_client client
     VIDEOREDIR_DEVICE=$HOST_SOCK env "${vlc_env[@]}" timeout -k 10 120 "${vlc_cmd[@]}" "${vlc_intf[@]}" \
       --no-plugins-cache --play-and-exit --no-audio -vv \
-      --sout "#transcode{vcodec=mp2v,vb=800}:std{access=file,mux=ts,dst=$VR_TMP/out.ts}" "$clip" \
+      "$clip" ":sout=#transcode{vcodec=mp2v,vb=800}:std{access=file,mux=ts,dst=$VR_TMP/out.ts}" \
       >"$VR_TMP/vlc.log" 2>&1 || vr_fail "VLC failed ($?)"
     grep -o 'videoredir.*not a playback decoder.*' "$VR_TMP/vlc.log" | sed -n 1p || vr_fail "the module did not stay out"
     used=$(decoders_used "$VR_TMP/vlc.log")

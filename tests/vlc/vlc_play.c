@@ -21,8 +21,9 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: vr-vlc-play [VLC OPTION...] FILE\n"
-               "Plays FILE with libvlc (options as for vlc, e.g. --vout yuv --no-audio -vv) and exits at its end.\n"
+    fprintf(f, "Usage: vr-vlc-play [VLC OPTION...] FILE [:ITEM-OPTION...]\n"
+               "Plays FILE with libvlc (options as for vlc, e.g. --vout yuv --no-audio -vv; item options as\n"
+               "after a file on vlc's command line, e.g. \":sout=#transcode{...}:std{...}\") and exits at its end.\n"
                "stdin: \"pause\" toggles pause, \"seek SECONDS\" seeks.\n"
                "Exit status: 0 played to the end, 1 playback error, 2 usage or libvlc error.\n");
 }
@@ -65,17 +66,27 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    libvlc_instance_t *vlc = libvlc_new(argc - 2, (const char *const *)argv + 1);
+    /* The file is the last argument before the trailing item options. */
+    int file = argc - 1;
+    while (file > 1 && argv[file][0] == ':')
+        file--;
+    if (argv[file][0] == ':' || (argv[file][0] == '-' && argv[file][1] != '\0')) {
+        usage(stderr);
+        return 2;
+    }
+    libvlc_instance_t *vlc = libvlc_new(file - 1, (const char *const *)argv + 1);
     if (!vlc) {
         fprintf(stderr, "vr-vlc-play: libvlc did not start (bad option?)\n");
         return 2;
     }
-    libvlc_media_t *m = libvlc_media_new_path(vlc, argv[argc - 1]);
+    libvlc_media_t *m = libvlc_media_new_path(vlc, argv[file]);
+    for (int i = file + 1; m && i < argc; i++)
+        libvlc_media_add_option(m, argv[i]);
     libvlc_media_player_t *mp = m ? libvlc_media_player_new_from_media(m) : NULL;
     if (m)
         libvlc_media_release(m);
     if (!mp || libvlc_media_player_play(mp) != 0) {
-        fprintf(stderr, "vr-vlc-play: cannot play %s\n", argv[argc - 1]);
+        fprintf(stderr, "vr-vlc-play: cannot play %s\n", argv[file]);
         if (mp)
             libvlc_media_player_release(mp);
         libvlc_release(vlc);
