@@ -172,8 +172,12 @@ static void port_io(struct vr_player *p, short revents)
 }
 
 /* The video is the client's while it streams it; otherwise (no client,
- * waiting for its answer, refused, gone) it is shown locally. IDLE is
- * between streams: no change. */
+ * refused, gone) it is shown locally. IDLE is between streams: no change.
+ * ANNOUNCED: no change either. A client is there (it said hello) and answers
+ * within the accept timeout, normally in milliseconds; showing the video
+ * locally meanwhile would start a local decoder only to tear it down at
+ * once, and a video sink torn down while it still negotiates is how
+ * videoredirsink crashed (issue 14). No answer: FAILED, then local. */
 static void update_show(struct vr_player *p)
 {
     if (!p->have_stream) {
@@ -181,7 +185,7 @@ static void update_show(struct vr_player *p)
         return;
     }
     enum vr_guest_state gs = vr_guest_get_state(p->guest);
-    if (gs == VR_GUEST_IDLE)
+    if (gs == VR_GUEST_IDLE || gs == VR_GUEST_ANNOUNCED)
         return;
     enum vr_player_show want = gs == VR_GUEST_STREAMING ? VR_PLAYER_SHOW_CLIENT : VR_PLAYER_SHOW_LOCAL;
     if (want != p->show) {

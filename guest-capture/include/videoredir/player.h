@@ -14,7 +14,10 @@
  * Never a black hole: the player tells its front end, through the `show`
  * callback, whether the SPICE client shows the video (it accepted the
  * stream and is streaming it) or the front end must show it locally (no
- * client yet, no answer, codec refused, client gone). The front end keeps
+ * client, no answer, codec refused, client gone). While a client that said
+ * hello has not answered the stream yet (at most the accept timeout), the
+ * value does not change: no local decoder is started only to be stopped a
+ * few milliseconds later. The front end keeps
  * what it needs to start local decoding at once (e.g. the access units of
  * the current GOP since its keyframe).
  *
