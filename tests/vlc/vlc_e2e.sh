@@ -286,7 +286,13 @@ case $mode in
     p2=$(presented)
     [ -n "$p1" ] && [ -n "$p2" ] || vr_fail "no statistics from the client"
     [ $((p2 - p1)) -le 1 ] || vr_fail "the client presented $((p2 - p1)) frames in 2 s while VLC was paused"
-    echo "paused: the client presented $((p2 - p1)) frames in the 2 s after the pause reached it (at frame $p1)"
+    # It holds the frames it has (VLC decodes about a second ahead): without
+    # the pause CLOCK it would have presented them all by now.
+    last=$(grep '^stats:' "$VR_TMP/client.log" | tail -n 1)
+    held=$(echo "$last" | sed -n 's/.*queued \([0-9]*\) paused.*/\1/p')
+    [ -n "$held" ] || vr_fail "the client's stream is not paused: $last"
+    [ "$held" -ge 1 ] || vr_fail "the client holds no frame while paused"
+    echo "paused: the client presented $((p2 - p1)) frames in the 2 s after the pause reached it (at frame $p1) and holds $held"
     echo pause >&"$rc"
     vr_wait_for "$VR_TMP/vlc.log" "playing again" "$player" 30 || vr_fail "the module saw no resume"
     p3=$p2
