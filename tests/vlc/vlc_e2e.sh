@@ -11,6 +11,7 @@
 #        vlc_e2e.sh noclient CLIP  port open, no client answers: VLC's avcodec plays it
 #        vlc_e2e.sh noport CLIP    no port at all: VLC's avcodec plays it
 #        vlc_e2e.sh reject CLIP    the client refuses the codec: VLC's avcodec plays it
+#        vlc_e2e.sh eof CLIP       the port reads EOF (a VM's virtio port with no SPICE client): VLC's avcodec plays it
 #        vlc_e2e.sh gone           client killed mid-stream: VLC reloads its decoder and plays on
 #        vlc_e2e.sh transcode CLIP --sout '#transcode': the module stays out, a client there or not
 #        vlc_e2e.sh control        pause (the client stops too) and seek through VLC's rc interface
@@ -162,7 +163,7 @@ case $mode in
     echo "VLC displayed $(awk '{print $1}' "$VR_TMP/vlc.uniq") placeholder pictures (${w}x${h})"
     ;;
 
-  noclient | noport | reject)
+  noclient | noport | reject | eof)
     clip=$1
     [ -f "$clip" ] || vr_fail "no clip $clip"
     case $mode in
@@ -173,6 +174,18 @@ case $mode in
         dev=$HOST_SOCK
         start_client client --codecs vp9
         expect="the client did not take it"
+        ;;
+      eof)
+        # What QEMU's virtio port does while no SPICE client has the port
+        # channel open: it opens, then reads EOF. A socket that closes every
+        # connection it accepts.
+        dev=$VR_TMP/eof.sock
+        python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); print("ready", flush=True)
+while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
+        VR_PIDS+=("$!")
+        vr_wait_for "$VR_TMP/eof.out" ready "$!" 30 || vr_fail "the EOF socket did not start"
+        expect="the port closed"
         ;;
     esac
     start=$(date +%s%N)

@@ -387,13 +387,15 @@ static char *port_path(decoder_t *dec)
 }
 
 /* Waits until the client streams the video (true) or clearly will not:
- * the session failed (refused, no common version, no answer), or no
- * client answered the hello within hello_ms, or wait_ms passed. */
+ * the session failed (refused, no common version, no answer), the port
+ * closed again (a virtio port reads EOF while no SPICE client has the port
+ * channel open), no client answered the hello within hello_ms, or wait_ms
+ * passed. */
 static bool wait_for_client(decoder_t *dec, int64_t hello_ms, int64_t wait_ms)
 {
     decoder_sys_t *sys = dec->p_sys;
     mtime_t start = mdate();
-    bool taken = false;
+    bool taken = false, seen_open = false;
     vlc_mutex_lock(&sys->lock);
     for (;;) {
         if (sys->show == VR_PLAYER_SHOW_CLIENT) {
@@ -406,8 +408,11 @@ static bool wait_for_client(decoder_t *dec, int64_t hello_ms, int64_t wait_ms)
         vr_player_get_stats(sys->player, &st);
         vlc_mutex_lock(&sys->lock);
         const char *why = NULL;
+        seen_open |= st.port_open;
         if (st.state == VR_GUEST_FAILED)
             why = "the client did not take it";
+        else if (seen_open && !st.port_open)
+            why = "the port closed (in a VM: no SPICE client has it open)";
         else if ((st.state == VR_GUEST_CLOSED || st.state == VR_GUEST_HELLO) && now - start >= hello_ms * 1000)
             why = st.port_open ? "no client answered" : "the port did not open";
         else if (now - start >= wait_ms * 1000)
