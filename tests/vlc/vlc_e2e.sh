@@ -185,7 +185,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); print("read
 while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
         VR_PIDS+=("$!")
         vr_wait_for "$VR_TMP/eof.out" ready "$!" 30 || vr_fail "the EOF socket did not start"
-        expect="the port closed"
+        expect="the port is closed"
         ;;
     esac
     start=$(date +%s%N)

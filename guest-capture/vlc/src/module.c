@@ -49,6 +49,9 @@
 /* After the client went away: how long to wait for a keyframe to hand over
  * to VLC's own decoder at. */
 #define HANDOVER_MAX_US 2000000
+/* At open: the port is opened at once; not open after this long means it
+ * cannot be opened or it closed again (EOF). */
+#define PORT_OPEN_US 250000
 
 /* format.c maps VLC's colour enums by value. */
 _Static_assert(COLOR_PRIMARIES_FCC1953 == 6 && TRANSFER_FUNC_HLG == 8 && COLOR_SPACE_BT2020 == 3,
@@ -387,10 +390,10 @@ static char *port_path(decoder_t *dec)
 }
 
 /* Waits until the client streams the video (true) or clearly will not:
- * the session failed (refused, no common version, no answer), the port
- * closed again (a virtio port reads EOF while no SPICE client has the port
- * channel open), no client answered the hello within hello_ms, or wait_ms
- * passed. */
+ * the session failed (refused, no common version, no answer), the port is
+ * not open (a virtio port reads EOF while no SPICE client has the port
+ * channel open, and the player then retries only every 500 ms), no client
+ * answered the hello within hello_ms, or wait_ms passed. */
 static bool wait_for_client(decoder_t *dec, int64_t hello_ms, int64_t wait_ms)
 {
     decoder_sys_t *sys = dec->p_sys;
@@ -411,8 +414,8 @@ static bool wait_for_client(decoder_t *dec, int64_t hello_ms, int64_t wait_ms)
         seen_open |= st.port_open;
         if (st.state == VR_GUEST_FAILED)
             why = "the client did not take it";
-        else if (seen_open && !st.port_open)
-            why = "the port closed (in a VM: no SPICE client has it open)";
+        else if (!st.port_open && (seen_open || now - start >= PORT_OPEN_US))
+            why = "the port is closed (in a VM: no SPICE client has the channel open)";
         else if ((st.state == VR_GUEST_CLOSED || st.state == VR_GUEST_HELLO) && now - start >= hello_ms * 1000)
             why = st.port_open ? "no client answered" : "the port did not open";
         else if (now - start >= wait_ms * 1000)
