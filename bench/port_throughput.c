@@ -16,7 +16,8 @@
  *
  * Usage: bench-port-throughput --uri spice://127.0.0.1:PORT --guest-socket PATH
  *                              [--mib N] [--rounds N] [--frame-kib N]
- *                              [--payload random|pattern]
+ *                              [--payload random|pattern] [--window-kib N]
+ *                              [--feedback-kib N] [--only raw|framed]
  */
 #define G_LOG_DOMAIN "videoredir-bench"
 
@@ -42,6 +43,8 @@ struct bench {
     gboolean pattern;  /* compressible payload instead of random bytes */
     size_t total;      /* payload bytes to move in a round */
     size_t frame_size;
+    size_t window;     /* guest's byte window (0: the conn's default) */
+    size_t fb_every;   /* client FEEDBACK every this many payload bytes */
     size_t got;        /* payload bytes received this round */
     uint64_t t0, t1;
     size_t since_fb;
@@ -88,7 +91,8 @@ static void guest_framed(struct bench *b, int fd, const uint8_t *payload)
 {
     struct guest g = { 0 };
     struct vr_conn_callbacks cb = { .on_message = guest_msg };
-    if (vr_conn_create(NULL, &cb, &g, &g.conn) < 0)
+    struct vr_conn_config cfg = { .window_bytes = b->window };
+    if (vr_conn_create(&cfg, &cb, &g, &g.conn) < 0)
         return;
     struct vr_msg *m = calloc(1, sizeof(*m));
     m->type = VR_MSG_STREAM_START;
@@ -176,7 +180,7 @@ static void client_msg(void *user, const struct vr_msg *m)
         return;
     b->got += m->u.frame.data_len;
     b->since_fb += m->u.frame.data_len;
-    if (b->since_fb >= 256 * 1024 || b->got >= b->total) {
+    if (b->since_fb >= b->fb_every || b->got >= b->total) {
         struct vr_conn_stats st;
         vr_conn_get_stats(b->conn, &st);
         struct vr_msg *fb = calloc(1, sizeof(*fb));
@@ -277,13 +281,17 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     char *uri = NULL, *sock = NULL, *payload = NULL;
-    int mib = 64, rounds = 5, frame_kib = 64;
+    int mib = 64, rounds = 5, frame_kib = 64, window_kib = 0, fb_kib = 256;
+    char *only = NULL;
     GOptionEntry entries[] = {
         { "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "host stand-in", "spice://HOST:PORT" },
         { "guest-socket", 0, 0, G_OPTION_ARG_FILENAME, &sock, "its guest socket", "PATH" },
         { "mib", 0, 0, G_OPTION_ARG_INT, &mib, "MiB per round (64)", "N" },
         { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "round pairs (5)", "N" },
         { "frame-kib", 0, 0, G_OPTION_ARG_INT, &frame_kib, "frame payload KiB (64)", "N" },
+        { "window-kib", 0, 0, G_OPTION_ARG_INT, &window_kib, "guest window KiB (conn default)", "N" },
+        { "feedback-kib", 0, 0, G_OPTION_ARG_INT, &fb_kib, "client feedback every N KiB (256)", "N" },
+        { "only", 0, 0, G_OPTION_ARG_STRING, &only, "run only raw or framed rounds (profiling)", "KIND" },
         { "payload", 0, 0, G_OPTION_ARG_STRING, &payload,
           "random (default: like compressed video) or pattern (LZ4-compressible)", "KIND" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -292,25 +300,29 @@ int main(int argc, char **argv)
     g_option_context_add_main_entries(ctx, entries, NULL);
     GError *err = NULL;
     if (!g_option_context_parse(ctx, &argc, &argv, &err) || !uri || !sock || mib < 1 ||
-        rounds < 1 || frame_kib < 1 || frame_kib > 8192 ||
+        rounds < 1 || frame_kib < 1 || frame_kib > 8192 || window_kib < 0 || fb_kib < 1 ||
+        (only && strcmp(only, "raw") && strcmp(only, "framed")) ||
         (payload && strcmp(payload, "random") && strcmp(payload, "pattern"))) {
         fprintf(stderr, "usage: %s --uri URI --guest-socket PATH [--mib N] [--rounds N]"
-                " [--frame-kib N] [--payload random|pattern]\n", argv[0]);
+                " [--frame-kib N] [--payload random|pattern] [--window-kib N] [--feedback-kib N]"
+                " [--only raw|framed]\n", argv[0]);
         return 2;
     }
     g_option_context_free(ctx);
 
     struct bench b = { .sock = sock, .total = (size_t)mib << 20, .frame_size = (size_t)frame_kib << 10,
-                       .pattern = payload && !strcmp(payload, "pattern") };
+                       .pattern = payload && !strcmp(payload, "pattern"),
+                       .window = (size_t)window_kib << 10, .fb_every = (size_t)fb_kib << 10 };
+    gboolean do_raw = !only || !strcmp(only, "raw"), do_framed = !only || !strcmp(only, "framed");
     double *raw = calloc((size_t)rounds, sizeof(double));
     double *framed = calloc((size_t)rounds, sizeof(double));
     double *ratio = calloc((size_t)rounds, sizeof(double));
     printf("round  raw MB/s  videoredir MB/s  ratio\n");
     for (int i = 0; i < rounds; i++) {
         b.framed = FALSE;
-        raw[i] = run_round(uri, &b);
+        raw[i] = do_raw ? run_round(uri, &b) : 1;
         b.framed = TRUE;
-        framed[i] = run_round(uri, &b);
+        framed[i] = do_framed ? run_round(uri, &b) : 1;
         ratio[i] = framed[i] / raw[i];
         printf("%5d  %8.1f  %15.1f  %5.3f\n", i + 1, raw[i], framed[i], ratio[i]);
         fflush(stdout);
@@ -328,5 +340,6 @@ int main(int argc, char **argv)
     g_free(uri);
     g_free(sock);
     g_free(payload);
+    g_free(only);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libavutil/frame.h>
 
@@ -114,6 +115,7 @@ struct vr_client {
     uint64_t serial; /* streams accepted */
     uint64_t protocol_errors;
     uint64_t send_errors; /* messages the output queue refused */
+    uint32_t fed, slowed; /* frames fed to decoders, delayed by cfg.slow_us */
     struct vr_msg *scratch; /* outgoing messages; a region is 4 KiB */
     /* Placement from the picture (VR_STREAM_MARKED streams): the detector,
      * created with the first such stream, and the codes it watches. */
@@ -173,6 +175,16 @@ static uint64_t bytes_in(const struct vr_client *c)
     return st.bytes_in;
 }
 
+/* What FEEDBACK acknowledges: the bytes of messages handled so far (the one
+ * being handled included), not those still waiting in a chunk behind it, so
+ * that the guest's window in time counts a slow decoder's backlog. */
+static uint64_t bytes_handled(const struct vr_client *c)
+{
+    struct vr_conn_stats st;
+    vr_conn_get_stats(c->conn, &st);
+    return st.bytes_consumed;
+}
+
 static void send_hello(struct vr_client *c, bool reply)
 {
     struct vr_msg *m = msg(c, VR_MSG_HELLO, 0);
@@ -200,7 +212,7 @@ static void send_hello(struct vr_client *c, bool reply)
     snprintf(h->software, sizeof(h->software), "%s",
              c->cfg.software ? c->cfg.software : "videoredir-client " VR_VERSION_STRING);
     if (!reply)
-        c->rx_base = bytes_in(c);
+        c->rx_base = bytes_handled(c);
     send_msg(c, m);
 }
 
@@ -241,7 +253,7 @@ static void send_feedback(struct vr_client *c, struct stream *s)
 {
     struct vr_msg *m = msg(c, VR_MSG_FEEDBACK, s->id);
     struct vr_feedback *fb = &m->u.feedback;
-    uint64_t in = bytes_in(c);
+    uint64_t in = bytes_handled(c);
     fb->bytes_received = in > c->rx_base ? in - c->rx_base : 0;
     fb->last_seq = s->last_seq;
     fb->decoded = (uint32_t)s->decoded;
@@ -525,9 +537,14 @@ static void handle_hello(struct vr_client *c, const struct vr_hello *h)
          * have just received. */
         if (c->established)
             logf_(c, VR_CLOG_INFO, "guest restarted (%s): dropping its streams", h->software);
+        /* Its count starts before that hello, which is handled already. */
+        struct vr_msg *hm = msg(c, VR_MSG_HELLO, 0);
+        hm->u.hello = *h;
+        long hsize = vr_msg_encoded_size(hm);
+        uint64_t base = bytes_handled(c);
         drop_all_streams(c);
         send_hello(c, true);
-        c->rx_base = bytes_in(c);
+        c->rx_base = hsize > 0 && base >= (uint64_t)hsize ? base - (uint64_t)hsize : base;
     }
     if (!c->established)
         logf_(c, VR_CLOG_INFO, "session up with %s (protocol %u)", h->software, ver);
@@ -633,6 +650,18 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
     emit(c, VR_CLIENT_EV_STREAM_START, id);
 }
 
+/* Test option: a decoder slower than real time (blocks like one would). */
+static void slow_down(struct vr_client *c)
+{
+    if (!c->cfg.slow_us || c->fed++ < c->cfg.slow_from ||
+        (c->cfg.slow_frames && c->slowed >= c->cfg.slow_frames))
+        return;
+    c->slowed++;
+    struct timespec ts = { c->cfg.slow_us / 1000000u, (long)(c->cfg.slow_us % 1000000u) * 1000 };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame *f)
 {
     struct stream *s = find(c, id);
@@ -667,6 +696,7 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
             request_key(c, s, VR_REASON_DECODE_ERROR);
         }
         receive_all(c, s);
+        slow_down(c);
     }
     if (++s->since_feedback >= FEEDBACK_FRAMES || now_us(c) - s->last_feedback_us >= FEEDBACK_US)
         send_feedback(c, s);

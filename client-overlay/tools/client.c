@@ -27,6 +27,7 @@
 #define MAX_CANVAS 8192
 
 struct app {
+    gint slow_us, slow_from, slow_frames; /* --slow-* (tests) */
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display; /* first display channel, ref held */
@@ -212,8 +213,8 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
     if (!a->wake_id)
         a->wake_id = g_idle_add(on_wakeup, a); /* after this input: when is it due */
     if (a->latency)
-        fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 "\n", stream_id,
-                frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us);
+        fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 "\n", stream_id,
+                frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us, vr_time_us());
     if (!a->md5)
         return;
     int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
@@ -643,7 +644,7 @@ int main(int argc, char **argv)
         { "port-name", 0, 0, G_OPTION_ARG_STRING, &a.port_name,
           "SPICE port name (default " VR_DEFAULT_PORT_NAME ")", "NAME" },
         { "latency-log", 0, 0, G_OPTION_ARG_FILENAME, &a.latency_path,
-          "write 'stream pts latency_us' per decoded frame (guest send -> decoded, "
+          "write 'stream pts latency_us time_us' per decoded frame (guest send -> decoded, "
           "through the ping/pong clock offset; 0 = offset not known yet)", "PATH" },
         { "present-log", 0, 0, G_OPTION_ARG_FILENAME, &a.present_path,
           "write 'stream pts latency_us' per presented frame (guest send -> presented at its "
@@ -671,6 +672,9 @@ int main(int argc, char **argv)
         { "sdl-size", 0, 0, G_OPTION_ARG_STRING, &a.sdl_size,
           "initial window size (default: the SPICE desktop's, 1280x800 until known)", "WxH" },
 #endif
+        { "slow-us", 0, 0, G_OPTION_ARG_INT, &a.slow_us, "for tests: sleep US after each frame decoded", "US" },
+        { "slow-from", 0, 0, G_OPTION_ARG_INT, &a.slow_from, "for tests: --slow-us from the N-th frame on", "N" },
+        { "slow-frames", 0, 0, G_OPTION_ARG_INT, &a.slow_frames, "for tests: --slow-us for N frames only", "N" },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &a.verbose, "log details (like G_MESSAGES_DEBUG=all)", NULL },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
@@ -730,7 +734,9 @@ int main(int argc, char **argv)
         g_printerr("videoredir-client: cannot open %s: %s\n", a.latency_path, g_strerror(errno));
         return 1;
     }
-    struct vr_client_config cfg = { .hwdec = hwdec };
+    struct vr_client_config cfg = { .hwdec = hwdec, .slow_us = (uint32_t)MAX(a.slow_us, 0),
+                                    .slow_from = (uint32_t)MAX(a.slow_from, 0),
+                                    .slow_frames = (uint32_t)MAX(a.slow_frames, 0) };
     if (a.codecs) {
         gchar **names = g_strsplit(a.codecs, ",", -1);
         for (gchar **n = names; *n; n++) {

@@ -19,13 +19,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* mingw-w64 reads format(printf) as Microsoft's printf; with
+ * __USE_MINGW_ANSI_STDIO its C99 one is gnu_printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define VR_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
+#else
+#define VR_PRINTF_FORMAT printf
+#endif
+
 #include "videoredir/capture.h"
 
 #define DEFAULT_HELLO_US 1000000u
 #define DEFAULT_PING_US 1000000u
 #define DEFAULT_ACCEPT_US 3000000u
 #define DEFAULT_PEER_US 5000000u
-#define DEFAULT_WINDOW (2u << 20)
 #define DEFAULT_GOP_FRAMES 600u
 #define DEFAULT_GOP_BYTES (64u << 20)
 #define DEFAULT_BACKLOG 25u
@@ -47,7 +54,6 @@ struct vr_guest {
     struct vr_guest_callbacks cb;
     void *user;
     uint32_t stream_id;
-    size_t window;
     uint64_t hello_us, ping_us, accept_us, peer_us;
     char software[VR_MAX_STRING + 1];
 
@@ -100,7 +106,7 @@ struct vr_guest {
 };
 
 static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(VR_PRINTF_FORMAT, 3, 4)));
 
 static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
 {
@@ -141,7 +147,7 @@ static void set_state(struct vr_guest *g, enum vr_guest_state s)
 }
 
 static void fail(struct vr_guest *g, enum vr_guest_event ev, const char *detail, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    __attribute__((format(VR_PRINTF_FORMAT, 4, 5)));
 
 static void fail(struct vr_guest *g, enum vr_guest_event ev, const char *detail, const char *fmt, ...)
 {
@@ -433,7 +439,6 @@ int vr_guest_create(const struct vr_guest_config *cfg, const struct vr_guest_cal
         g->cb = *cb;
     g->user = user;
     g->stream_id = cfg->stream_id ? cfg->stream_id : 1;
-    g->window = cfg->conn.window_bytes ? cfg->conn.window_bytes : DEFAULT_WINDOW;
     g->hello_us = cfg->hello_interval_us ? cfg->hello_interval_us : DEFAULT_HELLO_US;
     g->ping_us = cfg->ping_interval_us ? cfg->ping_interval_us : DEFAULT_PING_US;
     g->accept_us = cfg->accept_timeout_us ? cfg->accept_timeout_us : DEFAULT_ACCEPT_US;
@@ -611,9 +616,7 @@ bool vr_guest_can_send(const struct vr_guest *g, uint32_t data_len)
 {
     if (g->state != VR_GUEST_STREAMING)
         return false;
-    size_t avail = vr_conn_window_available(g->conn);
-    size_t need = frame_msg_size(g, data_len);
-    return need <= avail || avail >= g->window;
+    return vr_conn_window_allows(g->conn, g->stream_id, frame_msg_size(g, data_len));
 }
 
 int vr_guest_send_frame(struct vr_guest *g, const struct vr_au *au, uint32_t extra_flags)
@@ -645,6 +648,9 @@ int vr_guest_send_frame(struct vr_guest *g, const struct vr_au *au, uint32_t ext
         return ret;
     g->need_key = false;
     g->frames_end = bytes_out(g);
+    uint64_t fl = vr_conn_in_flight_us(g->conn, g->stream_id);
+    if (fl > g->stats.in_flight_max_us)
+        g->stats.in_flight_max_us = fl;
     g->stats.frames_sent++;
     g->stats.es_bytes += au->len;
     return 1;
@@ -781,6 +787,7 @@ const struct vr_hello *vr_guest_peer_hello(const struct vr_guest *g)
 void vr_guest_get_stats(const struct vr_guest *g, struct vr_guest_stats *st)
 {
     *st = g->stats;
+    st->in_flight_us = vr_conn_in_flight_us(g->conn, g->stream_id);
     st->cache_frames = g->gop_n;
     st->cache_bytes = (uint32_t)g->gop_bytes;
     st->backlog = 0;

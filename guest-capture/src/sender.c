@@ -4,15 +4,22 @@
  * bytes (a port device with reopening and timeouts, or an in-memory stand-in
  * client on a virtual clock for recordings). What videoredir-capture does,
  * kept here so that another front end does the same.
+ *
+ * Portable: it also builds in the Windows cross build (videoredir-capture.exe).
+ * The channel goes through the transport's adapter (vr_fd_open/wait/read/
+ * flush/close/strerror: fd.c on Linux, win32port.c on Windows). Only the stop
+ * differs: on Linux a stop fd (a signal's self-pipe) is polled together with
+ * the channel, on Windows a stop flag is looked at between bounded waits.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#ifndef _WIN32
+#include <poll.h>
+#endif
 
 #include "videoredir/capture.h"
 #include "videoredir/record.h"
@@ -20,6 +27,8 @@
 #define REOPEN_US 500000u
 #define DRAIN_TIMEOUT_US 3000000u
 #define STOP_DRAIN_US 1000000u
+/* With a stop flag (config.stop_flag), the longest one wait may sleep. */
+#define STOP_FLAG_POLL_MS 50
 /* Where the virtual clock starts (a recording's times are relative to it). */
 #define VCLOCK_START_US 1000000u
 
@@ -120,8 +129,7 @@ void vr_sender_destroy(struct vr_sender *s)
 {
     if (!s)
         return;
-    if (s->fd >= 0)
-        close(s->fd);
+    vr_fd_close(s->fd); /* no-op when closed */
     free(s);
 }
 
@@ -307,7 +315,7 @@ static void close_channel(struct vr_sender *s, const char *device, const char *w
         return;
     slog(s, s->waiting ? VR_LOG_DEBUG : VR_LOG_WARNING, "%s: %s; reopening every %u ms", device, why,
          REOPEN_US / 1000);
-    close(s->fd);
+    vr_fd_close(s->fd);
     s->fd = -1;
     vr_record_write_event(s->cfg.record, VR_RECORD_EV_CLOSE);
     vr_guest_channel_closed(s->guest);
@@ -323,7 +331,7 @@ static void try_open(struct vr_sender *s, const char *device)
     int fd = vr_fd_open(device);
     if (fd < 0) {
         s->next_open_us = vr_sender_now(s) + REOPEN_US;
-        slog(s, VR_LOG_DEBUG, "%s: %s; retrying", device, strerror(-fd));
+        slog(s, VR_LOG_DEBUG, "%s: %s; retrying", device, vr_fd_strerror(fd));
         return;
     }
     s->fd = fd;
@@ -332,21 +340,69 @@ static void try_open(struct vr_sender *s, const char *device)
     vr_guest_channel_open(s->guest);
 }
 
-/* The stop fd became readable (it is not read: it stays so): stop the
- * stream once, and let what is queued go for a short while. */
+/* The stop flag is set, or the stop fd became readable (it is not read: it
+ * stays so): stop the stream once, and let what is queued go for a short
+ * while. */
 static void check_stop(struct vr_sender *s, int stop_fd, uint64_t now)
 {
+    if (!s->stop_requested && s->cfg.stop_flag && *s->cfg.stop_flag)
+        s->stop_requested = true;
+#ifndef _WIN32
     if (!s->stop_requested && stop_fd >= 0) {
         struct pollfd p = { .fd = stop_fd, .events = POLLIN };
         if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
             s->stop_requested = true;
     }
+#else
+    (void)stop_fd; /* no stop fd on Windows: the flag */
+#endif
     if (!s->stop_requested || s->stop_sent)
         return;
     slog(s, VR_LOG_INFO, "stop requested: stopping the stream, delivering what is queued");
     vr_guest_stop(s->guest, VR_REASON_USER);
     s->stop_sent = true;
     s->stop_us = now;
+}
+
+/*
+ * Sleeps up to timeout_ms until the channel (s->fd; none: just the time) has
+ * input or, with want_write, room; returns vr_fd_wait's VR_FD_* bits (0 on
+ * timeout) or a negative errno.
+ *
+ * The stop: vr_fd_wait watches one channel only. On Linux, with a stop fd
+ * (a signal's self-pipe), poll() takes both, so that a signal wakes the wait
+ * at once (a flag alone could be set just before the wait sleeps); the
+ * channel number of fd.c is the fd itself. On Windows the channel is an
+ * overlapped handle in win32port.c's table and a signal (Ctrl+C: the C
+ * runtime's handler, on a thread of its own) cannot wake its
+ * WaitForMultipleObjects, so with a stop flag each wait is cut to
+ * STOP_FLAG_POLL_MS (50 ms) and the flag is looked at in between: a stop
+ * takes effect within 50 ms.
+ */
+static int wait_channel(struct vr_sender *s, int stop_fd, bool want_write, int timeout_ms)
+{
+    if (s->cfg.stop_flag && !s->stop_requested && timeout_ms > STOP_FLAG_POLL_MS)
+        timeout_ms = STOP_FLAG_POLL_MS;
+#ifndef _WIN32
+    if (stop_fd >= 0 && !s->stop_requested) {
+        /* [0] the stop fd (not once seen: the wait must not spin on it), [1] the channel */
+        struct pollfd pfds[2] = { { .fd = stop_fd, .events = POLLIN }, { .fd = s->fd, .events = POLLIN } };
+        if (want_write)
+            pfds[1].events |= POLLOUT;
+        int n = poll(pfds, 2, timeout_ms);
+        if (n < 0)
+            return errno == EINTR ? 0 : -errno;
+        int ready = 0;
+        if (n > 0 && s->fd >= 0 && (pfds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+            ready |= VR_FD_READABLE;
+        if (n > 0 && s->fd >= 0 && (pfds[1].revents & POLLOUT))
+            ready |= VR_FD_WRITABLE;
+        return ready; /* the stop fd: check_stop sees it next */
+    }
+#else
+    (void)stop_fd;
+#endif
+    return vr_fd_wait(s->fd, want_write, timeout_ms);
 }
 
 enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *device,
@@ -359,7 +415,7 @@ enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *devi
 
     int fd = vr_fd_open(device);
     if (fd < 0 && permanent_open_error(fd)) {
-        slog(s, VR_LOG_ERROR, "cannot open device %s: %s", device, strerror(-fd));
+        slog(s, VR_LOG_ERROR, "cannot open device %s: %s", device, vr_fd_strerror(fd));
         return VR_SENDER_ERR_DEVICE;
     }
     if (fd >= 0) {
@@ -367,7 +423,8 @@ enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *devi
         vr_record_write_event(s->cfg.record, VR_RECORD_EV_OPEN);
         vr_guest_channel_open(s->guest);
     } else {
-        slog(s, VR_LOG_WARNING, "%s: %s; retrying every %u ms", device, strerror(-fd), REOPEN_US / 1000);
+        slog(s, VR_LOG_WARNING, "%s: %s; retrying every %u ms", device, vr_fd_strerror(fd),
+             REOPEN_US / 1000);
         s->next_open_us = vr_sender_now(s) + REOPEN_US;
     }
 
@@ -402,7 +459,7 @@ enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *devi
         if (s->fd >= 0 && !vr_guest_output_empty(s->guest)) {
             int r = vr_fd_flush(vr_guest_conn(s->guest), s->fd);
             if (r < 0 && r != -EAGAIN)
-                close_channel(s, device, r == -EPIPE ? "closed by the host" : strerror(-r));
+                close_channel(s, device, r == -EPIPE ? "closed by the host" : vr_fd_strerror(r));
         }
 
         if (s->stop_sent) {
@@ -422,7 +479,7 @@ enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *devi
                 wait = left;
         }
 
-        /* How long poll() may sleep. */
+        /* How long the wait may sleep. */
         now = vr_sender_now(s);
         uint64_t t = vr_guest_next_timeout(s->guest);
         if (t < wait)
@@ -442,23 +499,18 @@ enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *devi
         if (timeout_ms > 1000)
             timeout_ms = 1000;
 
-        /* [0] the stop fd (not once seen: poll must not spin on it), [1] the device */
-        struct pollfd pfds[2] = { { .fd = s->stop_requested ? -1 : stop_fd, .events = POLLIN },
-                                  { .fd = s->fd, .events = POLLIN } };
-        if (s->fd >= 0 && !vr_guest_output_empty(s->guest))
-            pfds[1].events |= POLLOUT;
-        int n = poll(pfds, 2, timeout_ms);
-        if (n < 0 && errno != EINTR) {
-            slog(s, VR_LOG_ERROR, "poll: %s", strerror(errno));
+        int n = wait_channel(s, stop_fd, s->fd >= 0 && !vr_guest_output_empty(s->guest), timeout_ms);
+        if (n < 0) {
+            slog(s, VR_LOG_ERROR, "waiting on %s: %s", device, vr_fd_strerror(n));
             return VR_SENDER_ERR_DEVICE;
         }
-        if (n > 0 && s->fd >= 0 && (pfds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (s->fd >= 0 && (n & VR_FD_READABLE)) {
             for (int i = 0; i < 64; i++) {
                 int r = vr_fd_read(vr_guest_conn(s->guest), s->fd);
                 if (r == -EAGAIN)
                     break;
                 if (r < 0) {
-                    close_channel(s, device, r == -EPIPE ? "closed by the host" : strerror(-r));
+                    close_channel(s, device, r == -EPIPE ? "closed by the host" : vr_fd_strerror(r));
                     break;
                 }
             }

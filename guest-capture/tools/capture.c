@@ -3,18 +3,25 @@
  * client over the videoredir port. Options, signals and the summary around
  * the guest library: vr_source (the demuxer), vr_guest (the session state
  * machine) and vr_sender (pacing, passes, timed changes, the device loop).
+ * Also builds videoredir-capture.exe for Windows (guest-capture/win32): the
+ * demuxer is then Media Foundation's or the elementary-stream one, not
+ * libavformat (VR_CAPTURE_LIBAV), and the channel win32port.c's.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#include <fcntl.h>
 #include <unistd.h>
+#endif
 
+#ifdef VR_CAPTURE_LIBAV
 #include <libavutil/log.h>
+#endif
 
 #include <videoredir/capture.h>
 #include <videoredir/protocol.h>
@@ -25,7 +32,15 @@
 #define VR_VERSION_STRING "0.1"
 #endif
 
-#define DEFAULT_DEVICE "/dev/virtio-ports/" VR_DEFAULT_PORT_NAME
+#define DEFAULT_DEVICE VR_DEFAULT_DEVICE
+#ifdef VR_CAPTURE_LIBAV
+#define FORMATS "MP4, Matroska/WebM, MPEG-TS, raw H.264/HEVC,\nIVF"
+#define DEVICE_HELP "port device or host stand-in socket"
+#else
+/* Windows: Media Foundation's sources, and the elementary-stream demuxer. */
+#define FORMATS "what Media Foundation demuxes, e.g. MP4;\nraw H.264/HEVC, IVF"
+#define DEVICE_HELP "port device, or tcp:HOST:PORT of the host stand-in"
+#endif
 
 enum exit_code {
     EXIT_OK = 0,
@@ -70,13 +85,17 @@ struct app {
     bool virtual_clock;
 };
 
-/* The stop signal (SIGINT or SIGTERM) once one came, else 0. The handler
- * also writes a byte into sig_pipe, which the sender polls: it wakes at once
- * whenever the signal lands (a flag alone could be set just before poll
- * sleeps). */
+/* The stop signal (SIGINT or SIGTERM) once one came, else 0.
+ * Linux: the handler also writes a byte into sig_pipe, which the sender
+ * polls with the device: it wakes at once whenever the signal lands (a flag
+ * alone could be set just before poll sleeps).
+ * Windows: no pipe to poll with the port's overlapped I/O; the sender gets
+ * this flag as its stop_flag and looks at it at least every 50 ms. */
 static volatile sig_atomic_t interrupted;
 static int sig_pipe[2] = { -1, -1 };
+#ifndef _WIN32
 static struct sigaction sig_default; /* SIG_DFL, made before any signal */
+#endif
 
 /* The clock of the guest and the recording: the sender's (virtual or not). */
 static uint64_t clock_cb(void *user)
@@ -87,6 +106,26 @@ static uint64_t clock_cb(void *user)
     return a->virtual_clock ? 1000000u : vr_time_us(); /* before the sender: its start */
 }
 
+#ifdef _WIN32
+/* The C runtime calls this for Ctrl+C (SIGINT) on the console's control
+ * thread (a plain thread: any call is fine), or for raise(SIGTERM). The
+ * first gives both signals their default action back, so a second Ctrl+C
+ * while finishing ends the program at once. Microsoft's runtime resets the
+ * one signal itself before the call, Wine's msvcrt does not: done here. */
+static void on_signal(int sig)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    if (!interrupted)
+        interrupted = sig;
+}
+
+static void install_signals(void)
+{
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+#else
 /* Only async-signal-safe calls here. The first stop signal gives both their
  * default action back: a second one while finishing ends the program. */
 static void on_signal(int sig)
@@ -130,17 +169,18 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
+#endif
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: videoredir-capture [OPTIONS] FILE\n"
-            "Sends the first video stream of FILE (MP4, Matroska/WebM, MPEG-TS, raw H.264/HEVC,\n"
-            "IVF; codecs H.264, HEVC, VP8, VP9, AV1), undecoded, to the SPICE client through\n"
-            "the videoredir port, with the window geometry where the client should draw it.\n"
+            "Sends the first video stream of FILE (" FORMATS "; codecs H.264, HEVC, VP8, VP9, AV1),\n"
+            "undecoded, to the SPICE client through the videoredir port, with the window\n"
+            "geometry where the client should draw it.\n"
             "\n"
             "Options:\n"
-            "  -d, --device PATH        port device or host stand-in socket\n"
+            "  -d, --device PATH        " DEVICE_HELP "\n"
             "                           (default " DEFAULT_DEVICE ")\n"
             "  -p, --pace MODE          realtime (default): send each frame when its time has come;\n"
             "                           none: as fast as flow control allows\n"
@@ -414,9 +454,13 @@ int main(int argc, char **argv)
         return EXIT_INPUT;
     }
 
+#ifdef VR_CAPTURE_LIBAV
     /* libav prints to stderr by default; keep it to errors unless asked. */
     av_log_set_level(a->o.verbose ? AV_LOG_INFO : AV_LOG_ERROR);
-    signal(SIGPIPE, SIG_IGN);
+#endif
+#ifndef _WIN32
+    signal(SIGPIPE, SIG_IGN); /* Windows has none */
+#endif
     install_signals();
 
     char err[512];
@@ -474,6 +518,9 @@ int main(int argc, char **argv)
                                    .n_changes = a->o.n_changes, .stream_flags = marked,
                                    .virtual_clock = a->virtual_clock,
                                    .record = a->rec, .log = on_log, .user = a };
+#ifdef _WIN32
+    sc.stop_flag = &interrupted; /* sig_pipe stays -1 there */
+#endif
     ret = vr_sender_create(a->src, a->guest, &sc, &a->sender);
     if (ret < 0) {
         fprintf(stderr, "videoredir-capture: cannot set up the stream: %s\n", strerror(-ret));

@@ -514,6 +514,71 @@ static void test_frames_and_window(void)
     free(f);
 }
 
+/* Low bitrate: 1000-byte frames of 40 ms. The byte window (2 MiB) would let
+ * 2000 out; the time window lets one second of video out, 25 frames. */
+static void test_time_window(void)
+{
+    enum { FRAME = 1000 };
+    struct fixture *f = calloc(1, sizeof(*f));
+    static uint8_t data[FRAME];
+    setup(f, 0, false);
+    establish(f);
+    client_simple(f, VR_MSG_ACCEPT, 0, "h264 (software)");
+    int sent = 0, i = 0;
+    for (; i < 100; i++) {
+        struct vr_au au = au_of(data, FRAME, i == 0, i * 512);
+        int r = vr_guest_send_frame(f->g, &au, 0);
+        if (r == -EAGAIN)
+            break;
+        CHECK(r == 1, "send %d: %d", i, r);
+        sent++;
+    }
+    CHECK(sent == 25, "sent %d frames of 40 ms", sent);
+    struct vr_guest_stats gs;
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(gs.in_flight_us == 1000000 && gs.in_flight_max_us == 1000000, "in flight %" PRIu64 " max %" PRIu64,
+          gs.in_flight_us, gs.in_flight_max_us);
+    CHECK(!vr_guest_can_send(f->g, FRAME), "can_send past the time window");
+    /* The client got and acknowledged it all: the next second goes. */
+    to_client(f);
+    client_feedback(f);
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(gs.in_flight_us == 0, "in flight after feedback %" PRIu64, gs.in_flight_us);
+    int more = 0;
+    for (; i < 200; i++, more++) {
+        struct vr_au au = au_of(data, FRAME, false, i * 512);
+        if (vr_guest_send_frame(f->g, &au, 0) != 1)
+            break;
+    }
+    CHECK(more == 25, "after feedback %d", more);
+
+    /* Player mode keeps to it too: what the window holds back waits in the
+     * backlog (and the drop policy bounds that). */
+    to_client(f);
+    client_feedback(f);
+    size_t mark = f->n_seen;
+    for (int k = 0; k < 20; k++, i++) {
+        struct vr_au au = au_of(data, FRAME, k == 0, i * 512);
+        CHECK(vr_guest_push_frame(f->g, &au, 0) == 0, "push");
+    }
+    to_client(f);
+    CHECK(count(f, mark, VR_MSG_FRAME) == 20, "player: 20 of 20 within the window");
+    for (int k = 0; k < 20; k++, i++) {
+        struct vr_au au = au_of(data, FRAME, false, i * 512);
+        CHECK(vr_guest_push_frame(f->g, &au, 0) == 0, "push");
+    }
+    to_client(f);
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(count(f, mark, VR_MSG_FRAME) == 25 && gs.backlog == 15, "player: %zu sent, backlog %u",
+          count(f, mark, VR_MSG_FRAME), gs.backlog);
+    client_feedback(f);
+    vr_guest_pump(f->g);
+    to_client(f);
+    CHECK(count(f, mark, VR_MSG_FRAME) == 40, "player: backlog sent after feedback");
+    teardown(f);
+    free(f);
+}
+
 static void test_ping_pong(void)
 {
     struct fixture *f = calloc(1, sizeof(*f));
@@ -820,6 +885,7 @@ int main(void)
     test_accept_timeout();
     test_version_mismatch();
     test_frames_and_window();
+    test_time_window();
     test_ping_pong();
     test_peer_gone_and_restart();
     test_geometry_updates();

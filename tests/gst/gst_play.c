@@ -2,7 +2,7 @@
  * A minimal GStreamer player for the sink's tests: loads the videoredir
  * plugin from VR_GST_PLUGIN (so an ASan build of it runs in an ASan process,
  * which gst-launch-1.0 cannot do), runs a gst-launch description until end
- * of stream, and prints the videoredirsink's statistics every half second
+ * of stream, and prints the statistics of its videoredirsink or videoredirdec every half second
  * and at the end ("stats: <structure>").
  * Usage: vr-gst-play [--timeout S] PIPELINE-DESCRIPTION
  * Exit: 0 at EOS, 1 on an error or timeout, 2 on bad usage.
@@ -27,7 +27,7 @@ static GstElement *find_sink(GstElement *pipeline)
     while (!found && gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
         GstElement *e = g_value_get_object(&v);
         GstElementFactory *f = gst_element_get_factory(e);
-        if (f && !strcmp(GST_OBJECT_NAME(f), "videoredirsink"))
+        if (f && (!strcmp(GST_OBJECT_NAME(f), "videoredirsink") || !strcmp(GST_OBJECT_NAME(f), "videoredirdec")))
             found = gst_object_ref(e);
         g_value_reset(&v);
     }

@@ -359,6 +359,172 @@ static void test_flow_control(void)
     side_fini(&c);
 }
 
+/* Sends a STREAM_START with this time base and nominal rate on s. */
+static long send_start(struct side *s, uint32_t sid, uint32_t tb_den, uint32_t fps_num)
+{
+    struct vr_msg m = { .type = VR_MSG_STREAM_START, .stream_id = sid };
+    m.u.start = (struct vr_stream_start){ .codec = VR_CODEC_H264, .width = 64, .height = 64,
+                                          .timebase_num = 1, .timebase_den = tb_den,
+                                          .fps_num = fps_num, .fps_den = fps_num ? 1 : 0 };
+    CHECK(vr_conn_send(s->c, &m) == 0, "start");
+    return vr_msg_encoded_size(&m);
+}
+
+/* Sends frames of sid while the window allows, at most max; returns the
+ * number sent. dts advances by step, duration is dur (0: unknown). */
+static int send_while_allowed(struct side *s, uint32_t sid, uint32_t len, int64_t *dts,
+                              int64_t step, int64_t dur, int max)
+{
+    static uint8_t data[4096];
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = sid };
+    int n = 0;
+    for (; n < max; n++) {
+        f.u.frame = (struct vr_frame){ .pts = *dts, .dts = *dts, .duration = dur,
+                                       .data_len = len, .data = data };
+        if (!vr_conn_window_allows(s->c, sid, (size_t)vr_msg_encoded_size(&f)))
+            break;
+        CHECK(vr_conn_send(s->c, &f) == 0, "send");
+        *dts += step;
+    }
+    return n;
+}
+
+static void test_time_window(void)
+{
+    struct vr_conn_config cfg = { .window_bytes = 8u << 20 }; /* window_us: default 1 s */
+    struct side g, c;
+    side_init(&g, &cfg);
+    side_init(&c, NULL);
+    struct t_rng r;
+    t_rng_seed(&r, 5);
+
+    /* No STREAM_START here: no time base, bytes only. */
+    int64_t dts = 0;
+    CHECK(send_while_allowed(&g, 3, 100, &dts, 3600, 3600, 50) == 50, "untimed stream: bytes only");
+    CHECK(vr_conn_in_flight_us(g.c, 3) == 0, "untimed: no time in flight");
+    vr_conn_reset(g.c);
+
+    /* 40 ms frames (duration in a 1/90000 time base): 25 make one second. */
+    long start_size = send_start(&g, 1, 90000, 0);
+    dts = 0;
+    int n = send_while_allowed(&g, 1, 1000, &dts, 3600, 3600, 100);
+    CHECK(n == 25, "one second of 40 ms frames: %d", n);
+    CHECK(vr_conn_in_flight_us(g.c, 1) == 1000000, "in flight %llu us",
+          (unsigned long long)vr_conn_in_flight_us(g.c, 1));
+    CHECK(vr_conn_window_available(g.c) > 0, "the byte window is not what stops it");
+
+    /* The peer acknowledges 5 whole frames and half of the sixth. */
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+    f.u.frame = (struct vr_frame){ .data_len = 1000, .data = (const uint8_t *)"" };
+    long fsize = vr_msg_encoded_size(&f);
+    pump(&r, &g, &c, SIZE_MAX);
+    vr_conn_ack(g.c, (uint64_t)start_size + 5 * (uint64_t)fsize + (uint64_t)fsize / 2);
+    CHECK(vr_conn_in_flight_us(g.c, 1) == 800000, "a frame counts until its last byte is acked");
+    n = send_while_allowed(&g, 1, 1000, &dts, 3600, 3600, 100);
+    CHECK(n == 5, "5 more fit: %d", n);
+
+    /* Another stream has its own second (here from its frame rate: 25 fps,
+     * frames without duration). */
+    send_start(&g, 2, 1000, 25);
+    int64_t dts2 = 0;
+    n = send_while_allowed(&g, 2, 500, &dts2, 40, 0, 100);
+    CHECK(n == 25 && vr_conn_in_flight_us(g.c, 2) == 1000000, "stream 2 from its rate: %d", n);
+
+    /* Everything acknowledged: nothing in flight. */
+    pump(&r, &g, &c, SIZE_MAX);
+    struct vr_conn_stats cs;
+    vr_conn_get_stats(c.c, &cs);
+    CHECK(cs.bytes_consumed == cs.bytes_in, "receiver handled all it got");
+    vr_conn_ack(g.c, cs.bytes_consumed);
+    CHECK(vr_conn_in_flight_us(g.c, 1) == 0 && vr_conn_in_flight_us(g.c, 2) == 0, "all retired");
+
+    /* No duration and no rate: the dts step (here 20 ms). */
+    vr_conn_reset(g.c);
+    send_start(&g, 4, 1000, 0);
+    dts = 0;
+    n = send_while_allowed(&g, 4, 100, &dts, 20, 0, 100);
+    /* The first frame's length is unknown (0): 1 + 50 frames. */
+    CHECK(n == 51, "dts steps of 20 ms: %d", n);
+
+    /* A frame longer than the window goes when none is in flight, then
+     * holds the window until it is acknowledged (its length is capped at
+     * one window, so one ack opens it again). */
+    vr_conn_reset(g.c);
+    vr_conn_reset(c.c);
+    start_size = send_start(&g, 5, 1000, 0);
+    dts = 0;
+    n = send_while_allowed(&g, 5, 100, &dts, 5000, 5000, 10);
+    CHECK(n == 1 && vr_conn_in_flight_us(g.c, 5) == 1000000, "a 5 s frame alone: %d", n);
+    vr_conn_get_stats(c.c, &cs);
+    uint64_t base = cs.bytes_consumed; /* stats survive a reset */
+    pump(&r, &g, &c, SIZE_MAX);
+    vr_conn_get_stats(c.c, &cs);
+    vr_conn_ack(g.c, cs.bytes_consumed - base);
+    n = send_while_allowed(&g, 5, 100, &dts, 5000, 5000, 10);
+    CHECK(n == 1, "next one after the ack: %d", n);
+
+    /* The byte window still bounds a high bitrate: 4000-byte frames of
+     * 1 ms against a 20000-byte window. */
+    side_fini(&g);
+    struct vr_conn_config small = { .window_bytes = 20000 };
+    side_init(&g, &small);
+    start_size = send_start(&g, 1, 1000, 0);
+    dts = 0;
+    n = send_while_allowed(&g, 1, 4000, &dts, 1, 1, 100);
+    f.u.frame.data_len = 4000;
+    fsize = vr_msg_encoded_size(&f);
+    CHECK(n == (int)((20000 - start_size) / fsize), "bytes bind first: %d", n);
+
+    /* At most 1024 frames in flight whatever their durations. */
+    side_fini(&g);
+    side_init(&g, &cfg);
+    send_start(&g, 1, 1000000, 0);
+    dts = 0;
+    n = send_while_allowed(&g, 1, 1, &dts, 10, 10, 5000);
+    CHECK(n == 1024, "frame cap: %d", n);
+    side_fini(&g);
+    side_fini(&c);
+}
+
+/* bytes_consumed: whole messages handled, not the bytes behind them. */
+static uint64_t consumed_in_cb;
+static void consumed_cb(void *user, const struct vr_msg *m)
+{
+    (void)m;
+    struct vr_conn_stats st;
+    vr_conn_get_stats(*(struct vr_conn **)user, &st);
+    consumed_in_cb = st.bytes_consumed;
+}
+
+static void test_bytes_consumed(void)
+{
+    struct vr_conn *rx;
+    struct vr_conn_callbacks cb = { .on_message = consumed_cb };
+    CHECK(vr_conn_create(NULL, &cb, &rx, &rx) == 0, "create");
+    uint8_t buf[256];
+    struct vr_msg p = { .type = VR_MSG_PING };
+    size_t n = raw_msg(buf, sizeof(buf), &p);
+    CHECK(n > 0 && 2 * n <= sizeof(buf), "ping size");
+    memcpy(buf + n, buf, n);
+    /* One and a half messages in one chunk: inside the callback the first
+     * one counts, the half does not. */
+    CHECK(vr_conn_feed(rx, buf, n + n / 2) == 0, "feed");
+    struct vr_conn_stats st;
+    vr_conn_get_stats(rx, &st);
+    CHECK(consumed_in_cb == n && st.bytes_consumed == n && st.bytes_in == n + n / 2,
+          "consumed %llu in the callback, %llu after", (unsigned long long)consumed_in_cb,
+          (unsigned long long)st.bytes_consumed);
+    CHECK(vr_conn_feed(rx, buf + n + n / 2, n - n / 2) == 0, "feed rest");
+    vr_conn_get_stats(rx, &st);
+    CHECK(consumed_in_cb == 2 * n && st.bytes_consumed == 2 * n, "completed from the reassembler");
+    /* Garbage skipped counts as handled. */
+    memset(buf, 0x55, 64);
+    CHECK(vr_conn_feed(rx, buf, 64) == 0, "garbage");
+    vr_conn_get_stats(rx, &st);
+    CHECK(st.bytes_consumed == st.bytes_in, "garbage consumed");
+    vr_conn_destroy(rx);
+}
+
 static void test_out_cap(void)
 {
     struct vr_conn_config cfg = { .max_out_bytes = 20000 };
@@ -519,6 +685,8 @@ int main(void)
     test_round_trip(77);
     test_seq_tracking();
     test_flow_control();
+    test_time_window();
+    test_bytes_consumed();
     test_out_cap();
     test_bad_input();
     test_callbacks_reset_destroy();

@@ -228,9 +228,28 @@ static void test_open_errors(const char *dir)
     CHECK(vr_fd_open(longp) < 0, "long path");
 }
 
+/* vr_fd_wait / vr_fd_close / vr_fd_strerror, the calls the capture loop
+ * shares with the Windows adapter. */
+static void test_wait(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+    CHECK(vr_fd_wait(sv[0], false, 20) == 0, "idle: timeout");
+    CHECK(vr_fd_wait(sv[0], true, 20) == VR_FD_WRITABLE, "idle: writable");
+    CHECK(write(sv[1], "x", 1) == 1, "write");
+    CHECK(vr_fd_wait(sv[0], false, 1000) == VR_FD_READABLE, "readable");
+    vr_fd_close(sv[1]);
+    CHECK(vr_fd_wait(sv[0], false, 1000) & VR_FD_READABLE, "peer closed: readable (EOF to read)");
+    vr_fd_close(sv[0]);
+    vr_fd_close(-1); /* no-op */
+    CHECK(vr_fd_wait(-1, false, 10) == 0, "no fd: a sleep");
+    CHECK(!strcmp(vr_fd_strerror(-ENOENT), strerror(ENOENT)), "strerror");
+}
+
 int main(void)
 {
     t_pool_init(3);
+    test_wait();
     char dir[] = "/tmp/vr-test-fd-XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");

@@ -22,6 +22,12 @@
 struct vr_host_port;
 int vr_host_port_start(SpiceServer *server, const char *name, const char *socket_path,
                        struct vr_host_port **out);
+/* Also accepts the guest end over TCP on addr ("HOST:PORT", port 0: any
+ * free one): a Windows guest side under Wine, which has no unix sockets to
+ * the host, connects there. The port still has one guest at a time, over
+ * either socket. Writes the address bound ("127.0.0.1:41234") to bound.
+ * Returns 0 or a negative errno. */
+int vr_host_port_listen_tcp(struct vr_host_port *p, const char *addr, char *bound, size_t bound_len);
 /* Closes the guest (port closed event), removes the interface, the socket
  * and its file, and frees p. */
 void vr_host_port_stop(struct vr_host_port *p);

@@ -92,6 +92,7 @@ int main(int argc, char **argv)
     int port = 5930, status = 1;
     char *port_name = NULL, *sock = NULL, *size = NULL, *desktop = NULL, *addr = NULL;
     char *x_display = NULL;
+    char *guest_tcp = NULL, tcp_bound[128] = "";
     char *play = NULL, *play_at = NULL, *play_size = NULL, *streaming = NULL, *video_codecs = NULL;
     int play_loops = 1;
     char *marker = NULL, *cover = NULL, *marker_move = NULL, *image_comp = NULL, *jpeg_wan = NULL;
@@ -104,6 +105,10 @@ int main(int argc, char **argv)
           "name of the port channel (default " VR_DEFAULT_PORT_NAME ")", "NAME" },
         { "guest-socket", 's', 0, G_OPTION_ARG_FILENAME, &sock,
           "unix socket the guest side connects to (default /tmp/videoredir-guest.sock)", "PATH" },
+        { "guest-tcp", 0, 0, G_OPTION_ARG_STRING, &guest_tcp,
+          "also accept the guest end on TCP HOST:PORT (port 0: any; for a Windows guest side under "
+          "Wine: videoredir-capture.exe --device tcp:HOST:PORT); the ready line adds guest-tcp=HOST:PORT",
+          "HOST:PORT" },
         { "size", 0, 0, G_OPTION_ARG_STRING, &size, "desktop size (default 1280x800)", "WxH" },
         { "desktop", 0, 0, G_OPTION_ARG_FILENAME, &desktop,
           "desktop picture (any image FFmpeg reads; default: built in)", "IMAGE" },
@@ -299,6 +304,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "videoredir-host: cannot listen on %s: %s\n", sock, g_strerror(-ret));
         goto out;
     }
+    if (guest_tcp && (ret = vr_host_port_listen_tcp(vport, guest_tcp, tcp_bound, sizeof(tcp_bound))) < 0) {
+        fprintf(stderr, "videoredir-host: cannot listen on TCP %s: %s\n", guest_tcp, g_strerror(-ret));
+        status = 2;
+        goto out;
+    }
     vr_host_extras_start(extras, display);
     if (play) {
         if (vr_host_player_start(display, play, px, py, pw, ph, (uint32_t)play_loops, on_play_done,
@@ -308,7 +318,8 @@ int main(int argc, char **argv)
         }
     }
     spice_server_vm_start(server);
-    printf("videoredir-host: ready spice-port=%d guest-socket=%s\n", port, sock);
+    printf("videoredir-host: ready spice-port=%d guest-socket=%s%s%s\n", port, sock,
+           guest_tcp ? " guest-tcp=" : "", tcp_bound);
     fflush(stdout);
     g_main_loop_run(loop);
 #ifdef VR_HOST_XDESKTOP
@@ -348,6 +359,7 @@ out:
     g_option_context_free(ctx);
     g_free(port_name);
     g_free(sock);
+    g_free(guest_tcp);
     g_free(size);
     g_free(desktop);
     g_free(x_display);

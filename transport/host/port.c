@@ -14,6 +14,10 @@
  */
 #include <errno.h>
 #include <glib-unix.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -33,6 +37,8 @@ struct vr_host_port {
     char *path;
     int listen_fd, guest_fd;
     guint listen_src, guest_src;
+    int tcp_fd;      /* --guest-tcp listener, -1 if none */
+    guint tcp_src;
     gboolean client; /* a SPICE client has the port channel */
     /* guest -> client: one buffer, refilled only once spice-server took it */
     uint8_t in[IN_BUF];
@@ -168,6 +174,10 @@ static gboolean accept_guest(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_CONTINUE;
     }
     p->guest_fd = g;
+    /* A TCP guest (Windows under Wine) writes small messages: no Nagle
+     * delay on them. Not a TCP socket: harmlessly refused. */
+    int one = 1;
+    setsockopt(g, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     p->to_client = p->to_guest = p->discarded = 0;
     g_message("guest connected: port opened");
     spice_server_port_event(&p->sin, SPICE_PORT_EVENT_OPENED);
@@ -276,6 +286,7 @@ int vr_host_port_start(SpiceServer *server, const char *name, const char *path,
     p->path = g_strdup(path);
     p->listen_fd = fd;
     p->guest_fd = -1;
+    p->tcp_fd = -1;
     p->out = g_byte_array_new();
     p->sin.base.sif = &port_iface.base;
     p->sin.subtype = "port";
@@ -296,7 +307,10 @@ void vr_host_port_stop(struct vr_host_port *p)
         return;
     close_guest(p);
     remove_source(&p->listen_src);
+    remove_source(&p->tcp_src);
     remove_source(&p->rewake_src);
+    if (p->tcp_fd >= 0)
+        close(p->tcp_fd);
     if (p->sin.base.sif)
         spice_server_remove_interface(&p->sin.base);
     close(p->listen_fd);
@@ -305,4 +319,48 @@ void vr_host_port_stop(struct vr_host_port *p)
     g_free((char *)p->sin.portname);
     g_byte_array_unref(p->out);
     g_free(p);
+}
+
+int vr_host_port_listen_tcp(struct vr_host_port *p, const char *addr, char *bound, size_t bound_len)
+{
+    if (!p || !addr || p->tcp_fd >= 0)
+        return -EINVAL;
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || !colon[1])
+        return -EINVAL;
+    char *host = g_strndup(addr, (gsize)(colon - addr));
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *ai = NULL;
+    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
+    g_free(host);
+    if (gai != 0 || !ai)
+        return -EINVAL;
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int err = 0;
+    int one = 1;
+    if (fd < 0)
+        err = -errno;
+    else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+             bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4) < 0)
+        err = -errno;
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char h[NI_MAXHOST], serv[NI_MAXSERV];
+    if (!err && (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+                 getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), serv, sizeof(serv),
+                             NI_NUMERICHOST | NI_NUMERICSERV) != 0))
+        err = -EIO;
+    if (err) {
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    if (bound && bound_len)
+        snprintf(bound, bound_len, "%s:%s", h, serv);
+    p->tcp_fd = fd;
+    /* The same single guest end as the unix socket: whichever connects first. */
+    p->tcp_src = g_unix_fd_add(fd, G_IO_IN, accept_guest, p);
+    return 0;
 }

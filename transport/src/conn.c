@@ -20,6 +20,18 @@
  *     available = window - in_flight    (0 if in_flight >= window)
  * The window bounds frames (the sender checks it before each frame), but all
  * messages count as in flight because the peer's count includes them.
+ *
+ * Window in time. Every frame sent is remembered (a ring, in send order)
+ * with the byte offset where it ends and its duration in microseconds, taken
+ * from the frame's duration, else the stream's nominal rate, else the dts
+ * (or pts) step from the previous frame, all in the time base the stream's
+ * STREAM_START announced (sent through this conn). An acknowledgement that
+ * reaches a frame's end retires it. A stream's video in flight is the sum of
+ * its unretired frames' durations; a frame may go while that sum plus the
+ * stream's latest frame duration stays within window_us, or when none of
+ * the stream's frames is in flight (so a long frame never deadlocks). The
+ * byte window above still applies on top. A stream without a time base (no
+ * STREAM_START through this conn) is bounded in bytes only.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -30,17 +42,30 @@
 
 #define DEFAULT_MAX_OUT (8u << 20)
 #define DEFAULT_WINDOW (2u << 20)
+/* Output blocks: messages are packed up to BLOCK_SIZE per block (a larger
+ * one gets a block of its own), so the adapter's writes look the same
+ * whatever memory backs them; drained blocks up to KEEP_BLOCK are reused
+ * rather than freed (a fresh block per large frame cost page faults on
+ * every one). */
 #define BLOCK_SIZE (64u * 1024u)
+#define KEEP_BLOCK (1024u * 1024u)
 #define SCRATCH_SIZE (64u * 1024u)
 /* Streams tracked at once; the least recently used one is evicted. A
  * peer may use at most VR_MAX_STREAMS at a time, the slack covers restarts. */
 #define MAX_SLOTS (VR_MAX_STREAMS * 4u)
 /* After a reset, an input buffer grown past this is released. */
 #define KEEP_IN_BYTES (1u << 20)
+#define DEFAULT_WINDOW_US 1000000u
+/* Frames in flight at once (all streams): 1 s of video at 1000 fps. */
+#define FLIGHT_MAX 1024u
+/* One frame counts for at most this long (a bogus duration must not hold
+ * the window shut for minutes). */
+#define MAX_FRAME_US 1000000u
 
 struct out_block {
     struct out_block *next;
     size_t cap, head, tail; /* data[head..tail) is queued */
+    size_t limit;           /* packing bound, <= cap: max(BLOCK_SIZE, first message) */
     uint8_t data[];
 };
 
@@ -50,6 +75,19 @@ struct stream_slot {
     uint64_t last_use;
     struct vr_seq_rx rx; /* frames received */
     uint32_t tx_next;    /* seq of the next frame sent */
+    /* Sender's time window: from the STREAM_START we sent. */
+    uint32_t tb_num, tb_den, fps_num, fps_den; /* tb_den 0: no time base */
+    int64_t last_ts;        /* dts (else pts) of the last frame sent */
+    uint32_t last_dur_us;   /* duration of the last frame sent */
+    uint32_t fl_frames;     /* frames in flight */
+    uint64_t fl_us;         /* their durations */
+};
+
+/* A frame sent and not yet acknowledged. */
+struct flight {
+    uint64_t end; /* c->sent right after it */
+    uint32_t stream_id;
+    uint32_t dur_us;
 };
 
 struct vr_conn {
@@ -67,6 +105,9 @@ struct vr_conn {
 
     uint64_t sent, acked;
     size_t window;
+    uint64_t window_us;
+    struct flight *fl; /* ring of FLIGHT_MAX, allocated with the first frame */
+    uint32_t fl_head, fl_len;
 
     struct stream_slot slots[MAX_SLOTS];
     uint64_t clock;
@@ -97,11 +138,30 @@ static struct stream_slot *slot_get(struct vr_conn *c, uint32_t id, bool create)
     return victim;
 }
 
-static void stream_restart(struct vr_conn *c, uint32_t id)
+/* Lookup without an LRU update: the slot's index, or -1. */
+static int slot_index(const struct vr_conn *c, uint32_t id)
+{
+    for (size_t i = 0; i < MAX_SLOTS; i++)
+        if (c->slots[i].used && c->slots[i].id == id)
+            return (int)i;
+    return -1;
+}
+
+/* A stream (re)starts. Its frames still in flight stay counted: they are
+ * retired by acknowledgements like any other. */
+static void stream_restart(struct vr_conn *c, uint32_t id, const struct vr_stream_start *st)
 {
     struct stream_slot *s = slot_get(c, id, true);
     vr_seq_rx_reset(&s->rx);
     s->tx_next = 0;
+    if (st) {
+        s->tb_num = st->timebase_num;
+        s->tb_den = st->timebase_num ? st->timebase_den : 0;
+        s->fps_num = st->fps_num;
+        s->fps_den = st->fps_den;
+        s->last_ts = INT64_MIN;
+        s->last_dur_us = 0;
+    }
 }
 
 int vr_conn_create(const struct vr_conn_config *cfg, const struct vr_conn_callbacks *cb,
@@ -123,6 +183,7 @@ int vr_conn_create(const struct vr_conn_config *cfg, const struct vr_conn_callba
     c->user = user;
     c->max_out = cfg && cfg->max_out_bytes ? cfg->max_out_bytes : DEFAULT_MAX_OUT;
     c->window = cfg && cfg->window_bytes ? cfg->window_bytes : DEFAULT_WINDOW;
+    c->window_us = cfg && cfg->window_us ? cfg->window_us : DEFAULT_WINDOW_US;
     *out = c;
     return 0;
 }
@@ -144,6 +205,7 @@ static void destroy_now(struct vr_conn *c)
     out_free_all(c);
     free(c->spare);
     free(c->scratch);
+    free(c->fl);
     vr_reassembler_finish(&c->in);
     free(c);
 }
@@ -165,11 +227,13 @@ void vr_conn_reset(struct vr_conn *c)
     if (!c)
         return;
     vr_reassembler_reset(&c->in);
+    c->st.bytes_consumed = c->st.bytes_in;
     c->resyncing = false;
     if (!c->in_feed && c->in.cap > KEEP_IN_BYTES)
         vr_reassembler_finish(&c->in); /* keeps max; reallocated on demand */
     out_free_all(c);
     c->sent = c->acked = 0;
+    c->fl_head = c->fl_len = 0;
     memset(c->slots, 0, sizeof(c->slots));
 }
 
@@ -215,7 +279,7 @@ static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
     c->st.msgs_in++;
 
     if (msg.type == VR_MSG_STREAM_START) {
-        stream_restart(c, msg.stream_id);
+        stream_restart(c, msg.stream_id, NULL);
     } else if (msg.type == VR_MSG_FRAME) {
         struct stream_slot *s = slot_get(c, msg.stream_id, true);
         long gap = vr_seq_rx_check(&s->rx, msg.u.frame.seq);
@@ -237,6 +301,15 @@ static void dispatch(struct vr_conn *c, const uint8_t *raw, size_t len)
         c->cb.on_message(c->user, &msg);
 }
 
+/* Input up to here is handled: what was taken from the caller's bytes
+ * (base + taken) except what the reassembler still holds. */
+static void mark_consumed(struct vr_conn *c, uint64_t base, size_t taken, bool count_in)
+{
+    if (count_in)
+        c->st.bytes_in = base + taken;
+    c->st.bytes_consumed = base + taken - (c->in.len - c->in.start);
+}
+
 static void bad_header(struct vr_conn *c, int err)
 {
     /* One report per run of garbage, however it was chunked. */
@@ -249,12 +322,27 @@ static void bad_header(struct vr_conn *c, int err)
 
 int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
 {
+    return vr_conn_feed_some(c, data, len, 0, NULL);
+}
+
+int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, size_t quota,
+                      size_t *used)
+{
+    if (used)
+        *used = 0;
     if (!c || (!data && len))
         return -EINVAL;
     if (c->in_feed)
         return -EBUSY;
     c->in_feed = true;
-    c->st.bytes_in += len;
+    const uint64_t base = c->st.bytes_in;
+    const uint8_t *const start = data;
+    size_t done = 0; /* bytes of messages dispatched */
+    /* vr_conn_feed takes everything: bytes_in counts it all at once (as
+     * callbacks have always seen it); otherwise it grows with what is taken. */
+    const bool some = quota != 0;
+    if (!some)
+        c->st.bytes_in += len;
 
     int ret = 0;
     for (;;) {
@@ -263,14 +351,17 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
         size_t mlen;
         int r;
         while ((r = vr_reassembler_pop(&c->in, &m, &mlen)) != 0) {
-            if (r > 0)
+            mark_consumed(c, base, (size_t)(data - start), some);
+            if (r > 0) {
+                done += mlen;
                 dispatch(c, m, mlen);
-            else
+            } else {
                 bad_header(c, r);
+            }
             if (c->destroy_pending)
                 goto out;
         }
-        if (len == 0)
+        if (len == 0 || (some && done >= quota))
             break;
 
         size_t held = c->in.len - c->in.start;
@@ -281,15 +372,17 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
                 int s = vr_frame_scan(data, len, c->in.max, &aux);
                 if (s == 0)
                     break;
+                mark_consumed(c, base, (size_t)(data - start) + aux, some);
                 if (s < 0) {
                     c->in.resync_bytes += aux;
                     bad_header(c, s);
                 } else {
+                    done += aux;
                     dispatch(c, data, aux);
                 }
                 data += aux;
                 len -= aux;
-                if (c->destroy_pending)
+                if (c->destroy_pending || (some && done >= quota))
                     goto out;
             }
             if (len > 0) {
@@ -298,6 +391,8 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
                     ret = r;
                     vr_conn_reset(c);
                 }
+                data += len; /* taken (or dropped with the reset) */
+                len = 0;
             }
             break;
         }
@@ -313,12 +408,17 @@ int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len)
         if (r < 0) {
             ret = r;
             vr_conn_reset(c);
+            data += len; /* dropped */
+            len = 0;
             break;
         }
         data += take;
         len -= take;
     }
 out:
+    mark_consumed(c, base, (size_t)(data - start), some);
+    if (used)
+        *used = (size_t)(data - start);
     c->in_feed = false;
     if (c->destroy_pending)
         destroy_now(c);
@@ -332,8 +432,14 @@ out:
 static uint8_t *out_reserve(struct vr_conn *c, size_t size)
 {
     struct out_block *b = c->out_last;
-    if (b && b->cap - b->tail >= size)
+    if (b && b->limit >= size && b->limit - b->tail >= size)
         return b->data + b->tail;
+    size_t limit = size > BLOCK_SIZE ? size : BLOCK_SIZE;
+    if (b && b->tail == 0 && b->cap >= size) {
+        /* Drained in place (see vr_conn_out_consume): start it again. */
+        b->limit = limit < b->cap ? limit : b->cap;
+        return b->data;
+    }
     if (c->spare && c->spare->cap >= size) {
         b = c->spare;
         c->spare = NULL;
@@ -346,12 +452,68 @@ static uint8_t *out_reserve(struct vr_conn *c, size_t size)
     }
     b->next = NULL;
     b->head = b->tail = 0;
+    b->limit = limit < b->cap ? limit : b->cap;
     if (c->out_last)
         c->out_last->next = b;
     else
         c->out_first = b;
     c->out_last = b;
     return b->data;
+}
+
+/* Stream time base units to microseconds. */
+static double ts_to_us(const struct stream_slot *s, int64_t t)
+{
+    return (double)t * s->tb_num * 1e6 / s->tb_den;
+}
+
+static uint32_t frame_duration_us(struct stream_slot *s, const struct vr_frame *f)
+{
+    double d = 0;
+    int64_t ts = f->dts != INT64_MIN ? f->dts : f->pts;
+    if (f->duration > 0)
+        d = ts_to_us(s, f->duration);
+    else if (s->fps_num > 0 && s->fps_den > 0)
+        d = 1e6 * s->fps_den / s->fps_num;
+    else if (ts != INT64_MIN && s->last_ts != INT64_MIN && ts > s->last_ts)
+        d = ts_to_us(s, ts - s->last_ts);
+    s->last_ts = ts;
+    if (!(d >= 1)) /* unknown (or NaN): as the previous frame */
+        return s->last_dur_us;
+    return d > MAX_FRAME_US ? MAX_FRAME_US : (uint32_t)d;
+}
+
+/* Remembers a frame just queued (c->sent counts it already). */
+static void flight_add(struct vr_conn *c, struct stream_slot *s, const struct vr_frame *f)
+{
+    if (!s->tb_den)
+        return; /* no time base: bytes only */
+    if (!c->fl && !(c->fl = malloc(FLIGHT_MAX * sizeof(*c->fl))))
+        return;
+    uint32_t d = frame_duration_us(s, f);
+    s->last_dur_us = d;
+    if (c->fl_len == FLIGHT_MAX)
+        return; /* the sender ignored vr_conn_window_allows: not tracked */
+    c->fl[(c->fl_head + c->fl_len) % FLIGHT_MAX] = (struct flight){ c->sent, s->id, d };
+    c->fl_len++;
+    s->fl_frames++;
+    s->fl_us += d;
+}
+
+/* Retires the frames the peer has now received in full. */
+static void flight_retire(struct vr_conn *c)
+{
+    while (c->fl_len > 0 && c->fl[c->fl_head].end <= c->acked) {
+        const struct flight *f = &c->fl[c->fl_head];
+        int i = slot_index(c, f->stream_id);
+        struct stream_slot *s = i < 0 ? NULL : &c->slots[i];
+        if (s && s->fl_frames > 0) {
+            s->fl_frames--;
+            s->fl_us = s->fl_us > f->dur_us ? s->fl_us - f->dur_us : 0;
+        }
+        c->fl_head = (c->fl_head + 1) % FLIGHT_MAX;
+        c->fl_len--;
+    }
 }
 
 int vr_conn_send(struct vr_conn *c, const struct vr_msg *msg)
@@ -395,10 +557,12 @@ int vr_conn_send(struct vr_conn *c, const struct vr_msg *msg)
     c->st.bytes_out += (uint64_t)size;
     c->st.msgs_out++;
 
-    if (slot)
+    if (slot) {
         slot->tx_next++;
-    else if (msg->type == VR_MSG_STREAM_START)
-        stream_restart(c, msg->stream_id);
+        flight_add(c, slot, &msg->u.frame);
+    } else if (msg->type == VR_MSG_STREAM_START) {
+        stream_restart(c, msg->stream_id, &msg->u.start);
+    }
 
     if (c->tap)
         c->tap(c->tap_user, VR_DIR_OUT, dst, (size_t)size);
@@ -412,10 +576,12 @@ static void drop_first(struct vr_conn *c)
     c->out_first = b->next;
     if (!c->out_first)
         c->out_last = NULL;
-    if (!c->spare && b->cap == BLOCK_SIZE)
+    if (b->cap <= KEEP_BLOCK && (!c->spare || c->spare->cap < b->cap)) {
+        free(c->spare); /* keep the larger one */
         c->spare = b;
-    else
+    } else {
         free(b);
+    }
 }
 
 size_t vr_conn_out_peek(struct vr_conn *c, const uint8_t **data)
@@ -447,9 +613,10 @@ void vr_conn_out_consume(struct vr_conn *c, size_t n)
         n -= k;
         if (b->head < b->tail)
             break;
-        if (b == c->out_last && b->cap == BLOCK_SIZE) {
-            /* Drained tail block of the usual size: reuse it in place. */
+        if (b == c->out_last && b->cap <= KEEP_BLOCK) {
+            /* Drained tail block: reuse it in place. */
             b->head = b->tail = 0;
+            b->limit = b->cap < BLOCK_SIZE ? b->cap : BLOCK_SIZE;
             break;
         }
         drop_first(c);
@@ -467,6 +634,31 @@ void vr_conn_ack(struct vr_conn *c, uint64_t peer_bytes_received)
         return;
     c->acked = peer_bytes_received;
     c->st.acked = peer_bytes_received;
+    flight_retire(c);
+}
+
+bool vr_conn_window_allows(const struct vr_conn *c, uint32_t stream_id, size_t size)
+{
+    if (!c)
+        return false;
+    uint64_t in_flight = c->sent > c->acked ? c->sent - c->acked : 0;
+    if (in_flight == 0)
+        return true; /* even a frame larger than the window */
+    if (in_flight >= c->window || size > c->window - (size_t)in_flight)
+        return false;
+    if (c->fl_len == FLIGHT_MAX)
+        return false;
+    int i = slot_index(c, stream_id);
+    const struct stream_slot *s = i < 0 ? NULL : &c->slots[i];
+    if (!s || !s->tb_den || s->fl_frames == 0)
+        return true;
+    return s->fl_us + s->last_dur_us <= c->window_us;
+}
+
+uint64_t vr_conn_in_flight_us(const struct vr_conn *c, uint32_t stream_id)
+{
+    int i = c ? slot_index(c, stream_id) : -1;
+    return i < 0 ? 0 : c->slots[i].fl_us;
 }
 
 size_t vr_conn_window_available(const struct vr_conn *c)

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -162,4 +163,31 @@ int vr_fd_flush(struct vr_conn *c, int fd)
         /* A virtio port may take only part (up to 32 KiB); go on from there. */
         vr_conn_out_consume(c, (size_t)w);
     }
+}
+
+void vr_fd_close(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+int vr_fd_wait(int fd, bool want_write, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    if (want_write)
+        pfd.events |= POLLOUT;
+    int n = poll(&pfd, fd >= 0 ? 1 : 0, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    int ready = 0;
+    if (n > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+        ready |= VR_FD_READABLE;
+    if (n > 0 && (pfd.revents & POLLOUT))
+        ready |= VR_FD_WRITABLE;
+    return ready;
+}
+
+const char *vr_fd_strerror(int err)
+{
+    return strerror(err < 0 ? -err : err);
 }

@@ -11,6 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* mingw-w64 reads format(printf) as Microsoft's printf; with
+ * __USE_MINGW_ANSI_STDIO its C99 one is gnu_printf. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define VR_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
+#else
+#define VR_PRINTF_FORMAT printf
+#endif
+
 #include "videoredir/record.h"
 
 static const uint8_t file_magic[8] = { 'V', 'R', 'R', 'E', 'C', '\r', '\n', 0x1a };
@@ -236,7 +244,7 @@ struct vr_record_reader {
 static char open_error[192];
 
 static int fail(struct vr_record_reader *r, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    __attribute__((format(VR_PRINTF_FORMAT, 3, 4)));
 
 static int fail(struct vr_record_reader *r, int err, const char *fmt, ...)
 {

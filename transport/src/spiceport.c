@@ -18,9 +18,13 @@
  * (and so decoding) inside `port-data` would keep the socket readable while
  * a slow client works through the guest's window, and its FEEDBACK would
  * wait behind all of it: seconds of silence, after which the guest gives the
- * client up. So `port-data` only appends to a pending buffer, and an idle
+ * client up. So `port-data` feeds its data at once only while nothing
+ * waits and for at most about a millisecond (a client that keeps up copies
+ * nothing); the rest is appended as a copy to a queue of chunks, and an idle
  * source feeds the conn about a millisecond at a time, letting the main loop
- * (and the coroutine's writes) run in between. A guest that honours the
+ * (and the coroutine's writes) run in between. Either way straight from the
+ * buffer, about 4 KiB of messages per vr_conn_feed_some call (a chunk never
+ * moves; the conn copies only a message cut by a buffer's end). A guest that honours the
  * window keeps that buffer under the window; past PENDING_SYNC (a guest
  * ignoring the window) the data is fed at once, as before, which restores
  * the socket's own backpressure; PENDING_MAX is the hard limit for data
@@ -33,11 +37,20 @@
 #define WRITE_CHUNK (64u * 1024u)
 #define PENDING_SYNC (4u << 20)
 #define PENDING_MAX (2u * VR_MAX_PAYLOAD + (8u << 20))
-#define FEED_SLICE 4096u          /* bytes per vr_conn_feed call */
 /* Feeding per idle dispatch. Short: spice-gtk takes in a large message a
  * piece per main-loop turn, and sends only once it has read all there is,
  * so every turn we hold delays our answers by another piece. */
 #define FEED_BUDGET_US 1000
+/* Per vr_conn_feed_some call: messages up to about this many bytes (one
+ * frame, or a few hundred tiny messages), then the budget is checked. */
+#define FEED_QUOTA 4096u
+
+/* Received bytes not yet fed, as port-data delivered them. */
+struct chunk {
+    struct chunk *next;
+    guint len, off; /* data[off..len) not yet fed */
+    guint8 data[];
+};
 
 /* One write in flight. Outlives the VrSpicePort if that is freed first:
  * then port is NULL and the completion only cleans up. */
@@ -60,8 +73,9 @@ struct _VrSpicePort {
     struct write_op *inflight;
     GCancellable *cancel;
 
-    GByteArray *pending; /* received, not yet fed; from pending_off on */
-    guint pending_off;
+    struct chunk *head, *tail; /* received, not yet fed */
+    gsize pending;       /* their bytes */
+    guint generation;    /* +1 when they are dropped */
     guint feed_id;       /* idle source feeding it */
     gboolean feeding;    /* inside vr_conn_feed */
     guint busy;          /* feed_pending calls under way */
@@ -71,15 +85,21 @@ struct _VrSpicePort {
 
 static void free_now(VrSpicePort *p);
 
-static guint pending_len(const VrSpicePort *p)
+static gsize pending_len(const VrSpicePort *p)
 {
-    return p->pending->len - p->pending_off;
+    return p->pending;
 }
 
 static void pending_clear(VrSpicePort *p)
 {
-    g_byte_array_set_size(p->pending, 0);
-    p->pending_off = 0;
+    while (p->head) {
+        struct chunk *c = p->head;
+        p->head = c->next;
+        g_free(c);
+    }
+    p->tail = NULL;
+    p->pending = 0;
+    p->generation++;
     if (p->feed_id) {
         g_source_remove(p->feed_id);
         p->feed_id = 0;
@@ -89,32 +109,18 @@ static void pending_clear(VrSpicePort *p)
 /* Feeds pending bytes for at most budget_us (all of them if 0), then
  * starts the writes the callbacks asked for. Returns FALSE if p was freed
  * meanwhile (by the application, from a callback). */
-static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
+static void feed_begin(VrSpicePort *p)
 {
-    if (p->feeding)
-        return TRUE; /* a nested call (see port_data): the outer one goes on */
-    gint64 start = budget_us ? g_get_monotonic_time() : 0;
     p->busy++;
     p->feeding = TRUE;
-    while (pending_len(p) > 0 && !p->dying) {
-        guint n = MIN(pending_len(p), FEED_SLICE);
-        /* Copied out: callbacks may append to (and so move) the buffer. */
-        guint8 slice[FEED_SLICE];
-        memcpy(slice, p->pending->data + p->pending_off, n);
-        p->pending_off += n;
-        int ret = vr_conn_feed(p->conn, slice, n);
-        if (ret < 0)
-            g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
-        if (budget_us && g_get_monotonic_time() - start >= budget_us)
-            break;
-    }
+}
+
+/* Returns FALSE if p was freed meanwhile (by the application, from a
+ * callback). */
+static gboolean feed_end(VrSpicePort *p)
+{
     p->feeding = FALSE;
     if (!p->dying) {
-        /* Drop what was fed once it is half the buffer (all of it when empty). */
-        if (p->pending_off >= p->pending->len / 2) {
-            g_byte_array_remove_range(p->pending, 0, p->pending_off);
-            p->pending_off = 0;
-        }
         /* Out here, not from inside the conn's callbacks: a write can run
          * the channel's coroutine at once, which may report the channel
          * closed, and that must not reach the application in the middle
@@ -131,6 +137,70 @@ static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
         return FALSE;
     }
     return TRUE;
+}
+
+static gboolean feed_pending(VrSpicePort *p, gint64 budget_us)
+{
+    if (p->feeding)
+        return TRUE; /* a nested call (see port_data): the outer one goes on */
+    gint64 start = budget_us ? g_get_monotonic_time() : 0;
+    feed_begin(p);
+    while (p->head && !p->dying) {
+        /* Taken out while fed: callbacks may append chunks or drop them all
+         * (pending_clear, then the generation changes). */
+        struct chunk *c = p->head;
+        p->head = c->next;
+        if (!p->head)
+            p->tail = NULL;
+        guint gen = p->generation;
+        size_t used = 0;
+        int ret = vr_conn_feed_some(p->conn, c->data + c->off, c->len - c->off, FEED_QUOTA, &used);
+        if (ret < 0)
+            g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
+        if (gen != p->generation) {
+            g_free(c); /* dropped meanwhile, with the rest */
+        } else {
+            c->off += (guint)used;
+            p->pending -= used;
+            if (c->off < c->len) {
+                c->next = p->head;
+                p->head = c;
+                if (!p->tail)
+                    p->tail = c;
+            } else {
+                g_free(c);
+            }
+        }
+        if (budget_us && g_get_monotonic_time() - start >= budget_us)
+            break;
+    }
+    return feed_end(p);
+}
+
+/* Nothing waits: feeds spice-gtk's own buffer (valid during port-data only)
+ * for up to FEED_BUDGET_US, so that a client that keeps up copies nothing.
+ * Returns the bytes taken (all of them if the session changed meanwhile:
+ * the rest belonged to the old one), or -1 if p was freed. */
+static gssize feed_direct(VrSpicePort *p, const guint8 *data, gsize size)
+{
+    gint64 start = g_get_monotonic_time();
+    guint gen = p->generation;
+    gsize off = 0;
+    feed_begin(p);
+    while (off < size && !p->dying && gen == p->generation) {
+        size_t used = 0;
+        int ret = vr_conn_feed_some(p->conn, data + off, size - off, FEED_QUOTA, &used);
+        if (ret < 0)
+            g_warning("port %s: input dropped: %s", p->name, g_strerror(-ret));
+        off += used;
+        if (g_get_monotonic_time() - start >= FEED_BUDGET_US)
+            break;
+    }
+    if (gen != p->generation)
+        off = size;
+    if (!feed_end(p))
+        return -1;
+    return (gssize)off;
 }
 
 static gboolean feed_idle(gpointer data)
@@ -172,8 +242,8 @@ static void port_data(SpicePortChannel *channel, gpointer data, int size, gpoint
     VrSpicePort *p = user;
     if (channel != p->channel || size <= 0 || p->dying)
         return;
-    guint len = pending_len(p);
-    if (p->feeding && len + (guint)size > PENDING_MAX) {
+    gsize len = pending_len(p);
+    if (p->feeding && len + (gsize)size > PENDING_MAX) {
         /* Only a guest that ignores the flow-control window gets here. */
         g_warning("port %s: input dropped: over %u MiB received and not yet processed",
                   p->name, PENDING_MAX >> 20);
@@ -181,8 +251,28 @@ static void port_data(SpicePortChannel *channel, gpointer data, int size, gpoint
         vr_conn_reset(p->conn);
         return;
     }
-    g_byte_array_append(p->pending, data, (guint)size);
-    if (!p->feeding && len + (guint)size > PENDING_SYNC) {
+    if (!p->feeding && !p->head) {
+        gssize taken = feed_direct(p, data, (gsize)size);
+        if (taken < 0)
+            return; /* freed */
+        data = (guint8 *)data + taken;
+        size -= (int)taken;
+        if (size == 0)
+            return;
+        len = 0;
+    }
+    struct chunk *c = g_malloc(sizeof(*c) + (gsize)size);
+    c->next = NULL;
+    c->len = (guint)size;
+    c->off = 0;
+    memcpy(c->data, data, (gsize)size);
+    if (p->tail)
+        p->tail->next = c;
+    else
+        p->head = c;
+    p->tail = c;
+    p->pending += (gsize)size;
+    if (!p->feeding && len + (gsize)size > PENDING_SYNC) {
         feed_pending(p, 0); /* may free p: nothing of it is used after */
         return;
     }
@@ -308,7 +398,6 @@ VrSpicePort *vr_spiceport_new(SpiceSession *session, const char *port_name,
         p->cb = *cb;
     p->user = user;
     p->cancel = g_cancellable_new();
-    p->pending = g_byte_array_new();
     p->new_id = g_signal_connect(session, "channel-new", G_CALLBACK(channel_new), p);
     p->destroy_id = g_signal_connect(session, "channel-destroy", G_CALLBACK(channel_destroy), p);
 
@@ -393,7 +482,6 @@ void vr_spiceport_free(VrSpicePort *p)
 static void free_now(VrSpicePort *p)
 {
     pending_clear(p);
-    g_byte_array_unref(p->pending);
     if (p->inflight)
         p->inflight->port = NULL;
     g_cancellable_cancel(p->cancel);

@@ -131,6 +131,11 @@ struct vr_client_config {
     uint32_t jitter_frames;
     uint64_t jitter_bytes;
     struct vr_conn_config conn;     /* zeros: defaults */
+    /* For tests: after each frame fed to a decoder, sleep slow_us (a client
+     * that decodes more slowly than real time), from the slow_from-th frame
+     * of the session on (0: the first), for slow_frames frames (0: all the
+     * rest). slow_us 0: off. */
+    uint32_t slow_us, slow_from, slow_frames;
 };
 
 struct vr_client_stream_stats {

@@ -4,10 +4,17 @@
  * to the SPICE client, which decodes them and draws them over the guest's
  * window. The guest window shows a placeholder meanwhile.
  *
- * Threads. The streaming thread (render/event) hands access units to the
- * guest state machine; an I/O thread owns the port (open, read, write,
- * reopen), the guest's timers and the X11 window. Both take `lock` around
- * everything they share.
+ * The session (port, I/O thread, guest state machine, GOP cache, flow
+ * control, end-of-stream drain) is a vr_player (videoredir/player.h), shared
+ * with videoredirdec and the VLC module; this file is the GStreamer and X11
+ * glue around it.
+ *
+ * Threads. The streaming thread (set_caps/render/event) hands caps and
+ * access units to the player; the player's I/O thread tells the sink where
+ * the video is shown (player_show); the sink's X11 thread owns the X11
+ * window and gives its geometry and visible region to the player. All take
+ * `lock` around what they share; the lock order is sink lock, then the
+ * player's own lock (the player never calls back with its lock held).
  *
  * Never a black hole: until a client has accepted the stream, and whenever
  * it rejects it or goes away, the sink plays the video locally: a private
@@ -37,19 +44,19 @@
 #include <gst/video/videooverlay.h>
 
 #include <videoredir/capture.h>
+#include <videoredir/player.h>
 
+#include "common.h"
 #include "sink.h"
 #include "window.h"
 
 GST_DEBUG_CATEGORY_STATIC(vr_sink_debug);
 #define GST_CAT_DEFAULT vr_sink_debug
 
-#define DEFAULT_PORT_NAME "org.spice-space.videoredir.0"
+#define DEFAULT_PORT_NAME VR_PLAYER_DEFAULT_PORT
 #define DEFAULT_LEAD_MS 100
 #define DEFAULT_LOCAL_SINK "ximagesink"
-#define REOPEN_US 500000
 #define GOP_MAX 600
-#define EOS_DRAIN_US 3000000
 
 enum mode { MODE_LOCAL = 0, MODE_REDIRECT };
 
@@ -62,35 +69,33 @@ struct _GstVideoredirSink {
     guint lead_ms;
     gboolean fallback;
 
-    /* Port and session (I/O thread and streaming thread, under lock). */
-    struct vr_guest *guest;
-    int fd;
-    gchar *path;               /* device path in use */
-    uint64_t next_open_us;
-    gboolean open_failed_logged;
+    /* The session: created in NULL->READY, destroyed in READY->NULL. */
+    struct vr_player *player;
     enum mode mode;
+    gboolean client_shows;     /* the session said the client shows it */
     gboolean have_stream;
-    struct vr_stream_start start;
-    guint8 *extradata;
+    guint8 *extradata;         /* of the caps' codec_data */
     gboolean need_clock;
     uint64_t last_clock_us;
     gint64 last_pts_us;        /* -1: none yet */
     gboolean discont;          /* flushed: the next keyframe carries DISCONT */
     gboolean eos;
 
-    /* I/O thread. */
-    GThread *io_thread;
+    /* X11 thread. */
+    GThread *x_thread;
     int wake[2];
     gboolean stop;
 
-    /* Window (I/O thread creates it; handles may come from any thread). */
+    /* Window (the X11 thread opens it; handles may come from any thread). */
     struct vr_sink_window *win;
     guintptr app_handle;
     gboolean want_window;
     gboolean window_failed;
+    gboolean defer_local;     /* a window is coming: start the local branch in it */
     gint rx, ry, rw, rh;
     gboolean rect_dirty;
     guint vid_w, vid_h;
+    struct vr_region *region; /* large: the X11 thread's scratch */
 
     /* The current GOP as buffer references, for the local branch. */
     GPtrArray *gop;
@@ -100,7 +105,7 @@ struct _GstVideoredirSink {
     GstCaps *caps;
 
     /* Statistics. */
-    guint64 frames_in, frames_local, switches_local, switches_redirect;
+    guint64 frames_local, switches_local, switches_redirect;
 };
 
 static void overlay_init(GstVideoOverlayInterface *iface);
@@ -122,11 +127,7 @@ enum {
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS,
-    GST_STATIC_CAPS("video/x-h264, stream-format=(string){ avc, avc3, byte-stream }, alignment=(string)au; "
-                    "video/x-h265, stream-format=(string){ hvc1, hev1, byte-stream }, alignment=(string)au; "
-                    "video/x-vp8; "
-                    "video/x-vp9; "
-                    "video/x-av1, stream-format=(string)obu-stream, alignment=(string)tu"));
+    GST_STATIC_CAPS(VR_GST_CODEC_CAPS));
 
 /* ---------------------------------------------------------------------- */
 /* Helpers.                                                                 */
@@ -140,7 +141,7 @@ static void wake_io(GstVideoredirSink *s)
     }
 }
 
-static void guest_log(void *user, enum vr_log_level level, const char *msg)
+static void player_log(void *user, enum vr_log_level level, const char *msg)
 {
     GstVideoredirSink *s = user;
     switch (level) {
@@ -148,33 +149,6 @@ static void guest_log(void *user, enum vr_log_level level, const char *msg)
     case VR_LOG_WARNING: GST_WARNING_OBJECT(s, "%s", msg); break;
     case VR_LOG_INFO: GST_INFO_OBJECT(s, "%s", msg); break;
     default: GST_DEBUG_OBJECT(s, "%s", msg); break;
-    }
-}
-
-/* Called with lock held, from inside the guest: logs what happened. The
- * I/O thread applies the resulting mode afterwards (apply_mode). */
-static void guest_event(void *user, enum vr_guest_event ev, const char *detail)
-{
-    GstVideoredirSink *s = user;
-    switch (ev) {
-    case VR_GUEST_EV_ACCEPTED:
-        GST_INFO_OBJECT(s, "client accepted the stream (decoder %s): video goes to the client", detail);
-        break;
-    case VR_GUEST_EV_REJECTED:
-        GST_WARNING_OBJECT(s, "client rejected the stream: %s; playing locally", detail);
-        break;
-    case VR_GUEST_EV_ACCEPT_TIMEOUT:
-    case VR_GUEST_EV_VERSION_MISMATCH:
-        GST_WARNING_OBJECT(s, "no usable client (%s); playing locally", vr_guest_error(s->guest));
-        break;
-    case VR_GUEST_EV_PEER_GONE:
-        GST_WARNING_OBJECT(s, "client went silent; playing locally");
-        break;
-    case VR_GUEST_EV_PEER_RESTART:
-        GST_INFO_OBJECT(s, "client restarted (%s)", detail);
-        break;
-    default:
-        break;
     }
 }
 
@@ -214,10 +188,21 @@ static void local_push(GstVideoredirSink *s, GstBuffer *buf, gboolean discont)
         s->frames_local++;
 }
 
+/* decodebin's GstAutoplugSelectResult (not in a public header). */
+enum { AUTOPLUG_TRY = 0, AUTOPLUG_SKIP = 2 };
+
+/* The local branch decodes: never with videoredirdec, which would send the
+ * video to the client again instead of decoding it. */
+static gint skip_videoredirdec(GstElement *bin, GstPad *pad, GstCaps *caps, GstElementFactory *f, gpointer user)
+{
+    (void)bin, (void)pad, (void)caps, (void)user;
+    return g_str_has_prefix(GST_OBJECT_NAME(f), "videoredir") ? AUTOPLUG_SKIP : AUTOPLUG_TRY;
+}
+
 static GstElement *make_local(GstVideoredirSink *s, GError **error)
 {
     gchar *desc = g_strdup_printf("appsrc name=src format=time is-live=false max-bytes=67108864 block=false ! "
-                                  "decodebin ! videoconvert ! videoscale ! %s name=vsink",
+                                  "decodebin name=dec ! videoconvert ! videoscale ! %s name=vsink",
                                   s->local_sink_desc ? s->local_sink_desc : DEFAULT_LOCAL_SINK);
     GstElement *p = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, error);
     g_free(desc);
@@ -227,6 +212,11 @@ static GstElement *make_local(GstVideoredirSink *s, GError **error)
         gst_object_unref(p);
         g_set_error(error, GST_CORE_ERROR, GST_CORE_ERROR_FAILED, "local branch is not a pipeline");
         return NULL;
+    }
+    GstElement *dec = gst_bin_get_by_name(GST_BIN(p), "dec");
+    if (dec) {
+        g_signal_connect(dec, "autoplug-select", G_CALLBACK(skip_videoredirdec), NULL);
+        gst_object_unref(dec);
     }
     return p;
 }
@@ -281,109 +271,69 @@ static void local_start(GstVideoredirSink *s)
     GST_INFO_OBJECT(s, "playing locally (%u frames of the current GOP replayed)", s->gop->len);
 }
 
-/* Lock held. */
+/* Lock held. READY, not NULL: READY stops the branch's streaming threads
+ * (set_state returns once they are joined) and keeps its video sink's
+ * display. ximagesink frees its display's caps in READY->NULL without the
+ * lock its caps query takes, so a branch set to NULL while a caps query is
+ * still in flight (the decoder just plugged, negotiating) can unref freed
+ * caps: the "gst_caps_intersect_full: assertion 'GST_IS_CAPS (caps1)'",
+ * then "free(): invalid pointer" of issue 14. The branch goes to NULL only in
+ * local_destroy, after READY. */
 static void local_stop(GstVideoredirSink *s)
 {
     if (!s->local_on)
         return;
     s->local_on = FALSE;
-    gst_element_set_state(s->local, GST_STATE_NULL);
+    gst_element_set_state(s->local, GST_STATE_READY);
     if (s->win)
         vr_sink_window_set_placeholder(s->win, true);
 }
 
 static void local_destroy(GstVideoredirSink *s)
 {
-    if (s->local)
+    if (s->local) {
+        gst_element_set_state(s->local, GST_STATE_READY); /* threads joined first (local_stop) */
         gst_element_set_state(s->local, GST_STATE_NULL);
+    }
     s->local_on = FALSE;
     g_clear_object(&s->appsrc);
     g_clear_object(&s->local_sink);
     g_clear_object(&s->local);
 }
 
-/* Lock held. The video is the client's while it streams it; otherwise
- * (no client, waiting for its answer, refused, gone) it plays locally. */
-static void apply_mode(GstVideoredirSink *s)
+/* The player's I/O thread: where the video is shown changed (or new caps
+ * were set: LOCAL again means "restart the local branch"). */
+static void player_show(void *user, enum vr_player_show where, const char *why)
 {
-    enum vr_guest_state gs = vr_guest_get_state(s->guest);
-    if (gs == VR_GUEST_IDLE)
-        return; /* between streams */
-    enum mode want = (gs == VR_GUEST_STREAMING || !s->fallback) ? MODE_REDIRECT : MODE_LOCAL;
-    if (want == s->mode && (want != MODE_LOCAL || s->local_on || !s->caps || s->eos))
-        return;
-    if (want == MODE_LOCAL) {
+    GstVideoredirSink *s = user;
+    g_mutex_lock(&s->lock);
+    GST_DEBUG_OBJECT(s, "show: %s (%s)", vr_player_show_name(where), why);
+    if (where == VR_PLAYER_SHOW_CLIENT || (where == VR_PLAYER_SHOW_LOCAL && !s->fallback)) {
+        if (where == VR_PLAYER_SHOW_CLIENT && !s->client_shows) {
+            s->client_shows = TRUE;
+            s->switches_redirect++;
+            GST_INFO_OBJECT(s, "video shown by the SPICE client");
+        }
+        if (s->mode != MODE_REDIRECT) {
+            s->mode = MODE_REDIRECT;
+            local_stop(s);
+        }
+    } else if (where == VR_PLAYER_SHOW_LOCAL) {
+        s->client_shows = FALSE;
         if (s->mode != MODE_LOCAL)
             s->switches_local++;
         s->mode = MODE_LOCAL;
-        if (!s->eos)
+        /* Into the window once it is there (window_open), not twice. */
+        if (!s->eos && !s->defer_local)
             local_start(s);
-    } else {
-        s->mode = MODE_REDIRECT;
-        s->switches_redirect++;
-        local_stop(s);
-        GST_INFO_OBJECT(s, "video shown by the SPICE client");
     }
+    /* NONE (between streams, after the end): the local branch, if on,
+     * plays out what it was given. */
+    g_mutex_unlock(&s->lock);
 }
 
 /* ---------------------------------------------------------------------- */
-/* Port and I/O thread.                                                     */
-
-/* Lock held. */
-static void port_close(GstVideoredirSink *s, const char *why)
-{
-    if (s->fd < 0)
-        return;
-    GST_INFO_OBJECT(s, "port %s closed: %s", s->path, why);
-    close(s->fd);
-    s->fd = -1;
-    vr_guest_channel_closed(s->guest);
-    s->next_open_us = vr_time_us() + REOPEN_US;
-}
-
-/* Lock held. A failed session (rejected, no answer) gets a fresh guest on
- * the next channel: a different client may take the stream. */
-static void port_try_open(GstVideoredirSink *s)
-{
-    int fd = vr_fd_open(s->path);
-    if (fd < 0) {
-        if (!s->open_failed_logged)
-            GST_WARNING_OBJECT(s, "cannot open %s: %s; retrying every %u ms, playing locally meanwhile",
-                               s->path, g_strerror(-fd), REOPEN_US / 1000);
-        s->open_failed_logged = TRUE;
-        s->next_open_us = vr_time_us() + REOPEN_US;
-        return;
-    }
-    s->open_failed_logged = FALSE;
-    s->fd = fd;
-    vr_guest_retry(s->guest);
-    GST_INFO_OBJECT(s, "port %s open", s->path);
-    vr_guest_channel_open(s->guest);
-    vr_fd_flush(vr_guest_conn(s->guest), s->fd);
-}
-
-/* Lock held. Moves bytes both ways; closes the port on EOF/error. */
-static void port_io(GstVideoredirSink *s, short revents)
-{
-    if (s->fd < 0)
-        return;
-    if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        for (int i = 0; i < 64; i++) {
-            int r = vr_fd_read(vr_guest_conn(s->guest), s->fd);
-            if (r == -EAGAIN)
-                break;
-            if (r < 0) {
-                port_close(s, r == -EPIPE ? "the host side went away" : g_strerror(-r));
-                return;
-            }
-        }
-    }
-    vr_guest_tick(s->guest);
-    vr_guest_pump(s->guest);
-    int r = vr_fd_flush(vr_guest_conn(s->guest), s->fd);
-    if (r < 0 && r != -EAGAIN)
-        port_close(s, g_strerror(-r));
-}
+/* X11 thread: the video window and its tracking.                          */
 
 /* Lock held. */
 static void window_update(GstVideoredirSink *s, int *timeout_ms)
@@ -396,20 +346,19 @@ static void window_update(GstVideoredirSink *s, int *timeout_ms)
         s->rect_dirty = FALSE;
     }
     struct vr_geometry geom;
-    static struct vr_region region; /* large; only the I/O thread uses it */
-    int ch = vr_sink_window_process(s->win, &geom, &region, timeout_ms);
+    int ch = vr_sink_window_process(s->win, &geom, s->region, timeout_ms);
     if (ch == -ENOENT) {
         GST_WARNING_OBJECT(s, "the video window is gone");
         vr_sink_window_close(s->win);
         s->win = NULL;
         return;
     }
-    if (ch > 0) {
+    if (ch > 0 && s->player) {
         if (ch & 1)
-            vr_guest_set_geometry(s->guest, &geom);
-        vr_guest_set_region(s->guest, &region);
+            vr_player_set_geometry(s->player, &geom);
+        vr_player_set_region(s->player, s->region);
         GST_DEBUG_OBJECT(s, "window at %d,%d %ux%u, %u visible rectangles", geom.content.x, geom.content.y,
-                         geom.content.w, geom.content.h, region.n_rects);
+                         geom.content.w, geom.content.h, s->region->n_rects);
     }
 }
 
@@ -423,63 +372,42 @@ static void window_open(GstVideoredirSink *s)
     if (r < 0) {
         s->window_failed = TRUE;
         GST_WARNING_OBJECT(s, "no video window: %s (geometry stays the video's size at 0,0)", err);
-        return;
+    } else {
+        s->rect_dirty = TRUE;
+        vr_sink_window_set_placeholder(s->win, s->mode == MODE_REDIRECT);
     }
-    s->rect_dirty = TRUE;
-    vr_sink_window_set_placeholder(s->win, s->mode == MODE_REDIRECT);
-    if (s->local_on) {
+    if (s->local_on && s->win) {
         /* Started before the window existed: restart into it. */
         local_stop(s);
         local_start(s);
+    } else if (s->defer_local && s->mode == MODE_LOCAL && !s->eos) {
+        local_start(s);
     }
+    s->defer_local = FALSE;
 }
 
-static gpointer io_main(gpointer user)
+static gpointer x_main(gpointer user)
 {
     GstVideoredirSink *s = user;
     g_mutex_lock(&s->lock);
     while (!s->stop) {
-        uint64_t now = vr_time_us();
         if (s->want_window && !s->win && !s->window_failed)
             window_open(s);
-        if (s->fd < 0 && now >= s->next_open_us)
-            port_try_open(s);
-        apply_mode(s);
-
-        struct pollfd pfd[3];
-        int n = 0;
-        pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
-        int port_i = -1, x_i = -1;
-        if (s->fd >= 0) {
-            port_i = n;
-            pfd[n++] = (struct pollfd){ .fd = s->fd,
-                                        .events = POLLIN | (vr_guest_output_empty(s->guest) ? 0 : POLLOUT) };
-        }
         int xt = -1;
         window_update(s, &xt);
-        if (s->win) {
-            x_i = n;
+        struct pollfd pfd[2];
+        nfds_t n = 0;
+        pfd[n++] = (struct pollfd){ .fd = s->wake[0], .events = POLLIN };
+        if (s->win)
             pfd[n++] = (struct pollfd){ .fd = vr_sink_window_fd(s->win), .events = POLLIN };
-        }
-        uint64_t t = vr_guest_next_timeout(s->guest);
-        if (s->fd < 0)
-            t = s->next_open_us > now ? s->next_open_us - now : 0;
-        int timeout = t == UINT64_MAX ? 1000 : (int)MIN(t / 1000 + 1, 1000);
-        if (xt >= 0 && xt < timeout)
-            timeout = xt;
         g_mutex_unlock(&s->lock);
-        poll(pfd, (nfds_t)n, timeout);
+        poll(pfd, n, xt >= 0 ? xt : 1000);
         g_mutex_lock(&s->lock);
         if (pfd[0].revents & POLLIN) {
             char buf[64];
             while (read(s->wake[0], buf, sizeof(buf)) > 0) {
             }
         }
-        if (port_i >= 0 && s->fd == pfd[port_i].fd)
-            port_io(s, pfd[port_i].revents);
-        else if (s->fd >= 0)
-            port_io(s, 0);
-        (void)x_i;
     }
     g_mutex_unlock(&s->lock);
     return NULL;
@@ -488,97 +416,35 @@ static gpointer io_main(gpointer user)
 /* ---------------------------------------------------------------------- */
 /* Caps to a stream description.                                            */
 
-static gboolean caps_to_start(GstVideoredirSink *s, GstCaps *caps, struct vr_stream_start *st)
-{
-    memset(st, 0, sizeof(*st));
-    GstStructure *str = gst_caps_get_structure(caps, 0);
-    const gchar *name = gst_structure_get_name(str);
-    const gchar *fmt = gst_structure_get_string(str, "stream-format");
-    if (!strcmp(name, "video/x-h264")) {
-        st->codec = VR_CODEC_H264;
-        if (fmt && !strcmp(fmt, "byte-stream"))
-            st->flags |= VR_STREAM_ANNEXB;
-    } else if (!strcmp(name, "video/x-h265")) {
-        st->codec = VR_CODEC_HEVC;
-        if (fmt && !strcmp(fmt, "byte-stream"))
-            st->flags |= VR_STREAM_ANNEXB;
-    } else if (!strcmp(name, "video/x-vp8")) {
-        st->codec = VR_CODEC_VP8;
-    } else if (!strcmp(name, "video/x-vp9")) {
-        st->codec = VR_CODEC_VP9;
-    } else if (!strcmp(name, "video/x-av1")) {
-        st->codec = VR_CODEC_AV1;
-    } else {
-        return FALSE;
-    }
-    gint w = 0, h = 0, fn = 0, fd = 1;
-    gst_structure_get_int(str, "width", &w);
-    gst_structure_get_int(str, "height", &h);
-    if (w <= 0 || h <= 0 || w > (gint)VR_MAX_DIMENSION || h > (gint)VR_MAX_DIMENSION) {
-        GST_WARNING_OBJECT(s, "caps carry no usable size (%dx%d)", w, h);
-        return FALSE;
-    }
-    st->width = (uint32_t)w;
-    st->height = (uint32_t)h;
-    if (gst_structure_get_fraction(str, "framerate", &fn, &fd) && fn > 0 && fd > 0) {
-        st->fps_num = (uint32_t)fn;
-        st->fps_den = (uint32_t)fd;
-    }
-    st->timebase_num = 1;
-    st->timebase_den = 1000000;
-    const gchar *cm = gst_structure_get_string(str, "colorimetry");
-    GstVideoColorimetry c;
-    if (cm && gst_video_colorimetry_from_string(&c, cm)) {
-        st->color.primaries = (uint8_t)gst_video_color_primaries_to_iso(c.primaries);
-        st->color.transfer = (uint8_t)gst_video_transfer_function_to_iso(c.transfer);
-        st->color.matrix = (uint8_t)gst_video_color_matrix_to_iso(c.matrix);
-        st->color.full_range = c.range == GST_VIDEO_COLOR_RANGE_0_255;
-    }
-    free_extradata(s);
-    const GValue *v = gst_structure_get_value(str, "codec_data");
-    if (v && G_VALUE_HOLDS(v, GST_TYPE_BUFFER)) {
-        GstBuffer *cd = gst_value_get_buffer(v);
-        gsize len = gst_buffer_get_size(cd);
-        if (len > VR_MAX_EXTRADATA) {
-            GST_WARNING_OBJECT(s, "codec_data of %zu bytes is over the limit", (size_t)len);
-            return FALSE;
-        }
-        s->extradata = g_malloc(len ? len : 1);
-        gst_buffer_extract(cd, 0, s->extradata, len);
-        st->extradata = s->extradata;
-        st->extradata_len = (uint32_t)len;
-    }
-    return TRUE;
-}
-
 static gboolean vr_set_caps(GstBaseSink *bs, GstCaps *caps)
 {
     GstVideoredirSink *s = GST_VIDEOREDIR_SINK(bs);
     GST_INFO_OBJECT(s, "caps %" GST_PTR_FORMAT, caps);
     g_mutex_lock(&s->lock);
     struct vr_stream_start st;
-    if (!caps_to_start(s, caps, &st)) {
+    if (!vr_gst_caps_to_start(GST_OBJECT(s), caps, &st, &s->extradata)) {
         g_mutex_unlock(&s->lock);
         return FALSE;
     }
-    if (s->have_stream)
-        vr_guest_stop(s->guest, VR_REASON_USER); /* a new stream for new caps */
+    gboolean need_window = !s->win && !s->window_failed;
+    s->defer_local = need_window;
+    /* A stream already set is stopped: new caps, a new stream. */
     struct vr_geometry geom = { 0, { 0, 0, st.width, st.height }, { 0, 0, st.width, st.height } };
-    int r = vr_guest_set_stream(s->guest, &st, &geom, NULL);
+    int r = vr_player_set_stream(s->player, &st, &geom, NULL);
     if (r < 0) {
+        s->defer_local = FALSE;
         g_mutex_unlock(&s->lock);
         GST_ELEMENT_ERROR(s, STREAM, FORMAT, ("unusable stream"), ("%s", g_strerror(-r)));
         return FALSE;
     }
     s->have_stream = TRUE;
-    s->start = st;
+    s->eos = FALSE;
     s->vid_w = st.width;
     s->vid_h = st.height;
     gst_caps_replace(&s->caps, caps);
     g_ptr_array_set_size(s->gop, 0);
     if (s->local_on)
         local_stop(s);
-    gboolean need_window = !s->win && !s->window_failed;
     g_mutex_unlock(&s->lock);
 
     if (need_window) {
@@ -598,31 +464,16 @@ static gboolean vr_set_caps(GstBaseSink *bs, GstCaps *caps)
 /* Lock held. Ties pts to the guest clock through the pipeline clock. */
 static void send_clock(GstVideoredirSink *s, GstClockTime pts, gboolean paused)
 {
-    GstElement *e = GST_ELEMENT(s);
-    GstClock *clock = gst_element_get_clock(e);
-    if (!clock)
-        return;
-    GstClockTime rt = running_time(s, pts);
-    if (!GST_CLOCK_TIME_IS_VALID(rt)) {
-        gst_object_unref(clock);
-        return;
-    }
-    GstClockTime now_clock = gst_clock_get_time(clock);
-    uint64_t now_us = vr_time_us();
-    gst_object_unref(clock);
-    GstClockTime due = gst_element_get_base_time(e) + rt;
-    int64_t delta_ns = (int64_t)due - (int64_t)now_clock;
-    uint64_t due_us = (uint64_t)((int64_t)now_us + delta_ns / 1000);
-    GstBaseSink *bs = GST_BASE_SINK(s);
+    GstSegment seg;
     GST_OBJECT_LOCK(s);
-    double rate = bs->segment.rate * bs->segment.applied_rate;
+    gst_segment_copy_into(&GST_BASE_SINK(s)->segment, &seg);
     GST_OBJECT_UNLOCK(s);
-    if (rate <= 0)
-        return; /* reverse playback: frames are shown as decoded */
-    uint32_t q16 = paused ? 0 : (uint32_t)MIN(rate * 65536.0, (double)UINT32_MAX);
-    if (paused)
-        due_us = now_us;
-    vr_guest_set_clock(s->guest, (int64_t)(pts / 1000), due_us, q16);
+    int64_t pts_us;
+    uint64_t due_us, now_us;
+    uint32_t q16;
+    if (!vr_gst_clock_map(GST_ELEMENT(s), &seg, pts, paused, &pts_us, &due_us, &q16, &now_us))
+        return;
+    vr_player_set_clock(s->player, pts_us, due_us, q16);
     s->last_clock_us = now_us;
     s->need_clock = FALSE;
 }
@@ -650,7 +501,6 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
     };
 
     g_mutex_lock(&s->lock);
-    s->frames_in++;
     if (key || s->gop->len >= GOP_MAX)
         g_ptr_array_set_size(s->gop, 0);
     if (key || s->gop->len > 0)
@@ -667,16 +517,9 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
         extra = VR_FRAME_DISCONT;
         s->discont = FALSE;
     }
-    int r = vr_guest_push_frame(s->guest, &au, extra);
+    int r = vr_player_push(s->player, &au, extra);
     if (r < 0)
         GST_WARNING_OBJECT(s, "cannot queue a frame: %s", g_strerror(-r));
-    if (s->fd >= 0 && !vr_guest_output_empty(s->guest)) {
-        int fr = vr_fd_flush(vr_guest_conn(s->guest), s->fd);
-        if (fr == -EAGAIN)
-            wake_io(s); /* the I/O thread waits for POLLOUT */
-        else if (fr < 0)
-            port_close(s, g_strerror(-fr));
-    }
     if (s->local_on)
         local_push(s, buf, FALSE);
     g_mutex_unlock(&s->lock);
@@ -684,45 +527,19 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
     return GST_FLOW_OK;
 }
 
-/* End of stream: let the backlog reach the client, send STREAM_STOP(EOS)
- * and wait until the client has acknowledged it all (bounded): a player
- * that quits at EOS closes the port right after. */
+/* End of stream: the player lets the backlog reach the client, sends
+ * STREAM_STOP(EOS) and waits until the client has shown it all (bounded): a
+ * player that quits at EOS closes the port right after. The local branch,
+ * if on, gets its end of stream and plays out what it holds. */
 static void finish_stream(GstVideoredirSink *s)
 {
-    uint64_t until = vr_time_us() + EOS_DRAIN_US;
-    gboolean stopped = FALSE, was_streaming = FALSE;
-    uint64_t feedbacks_at_stop = 0;
-    for (;;) {
-        g_mutex_lock(&s->lock);
-        struct vr_guest_stats st;
-        vr_guest_get_stats(s->guest, &st);
-        gboolean streaming = vr_guest_get_state(s->guest) == VR_GUEST_STREAMING;
-        gboolean late = vr_time_us() >= until;
-        if (!stopped && (!streaming || (st.backlog == 0 && vr_guest_output_empty(s->guest)) || late)) {
-            if (s->have_stream)
-                vr_guest_stop(s->guest, VR_REASON_EOS);
-            s->have_stream = FALSE;
-            if (s->fd >= 0)
-                vr_fd_flush(vr_guest_conn(s->guest), s->fd);
-            if (s->local_on)
-                gst_app_src_end_of_stream(GST_APP_SRC(s->appsrc));
-            s->eos = TRUE;
-            stopped = TRUE;
-            was_streaming = streaming && s->fd >= 0;
-            feedbacks_at_stop = st.feedbacks;
-        }
-        /* The client reports after the stream ended; its queue is then empty:
-         * everything sent was shown. */
-        gboolean shown = st.feedbacks > feedbacks_at_stop && st.last_feedback.queue_depth == 0 &&
-                         vr_guest_drained(s->guest);
-        if (stopped && (!was_streaming || s->fd < 0 || shown || late)) {
-            g_mutex_unlock(&s->lock);
-            return;
-        }
-        g_mutex_unlock(&s->lock);
-        wake_io(s);
-        g_usleep(5000);
-    }
+    g_mutex_lock(&s->lock);
+    s->eos = TRUE;
+    s->have_stream = FALSE;
+    if (s->local_on)
+        gst_app_src_end_of_stream(GST_APP_SRC(s->appsrc));
+    g_mutex_unlock(&s->lock);
+    vr_player_finish(s->player, VR_REASON_EOS);
 }
 
 static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
@@ -734,7 +551,16 @@ static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
         break;
     case GST_EVENT_FLUSH_STOP:
         g_mutex_lock(&s->lock);
-        vr_guest_flush(s->guest);
+        if (s->have_stream) {
+            vr_player_flush(s->player);
+        } else if (s->caps) {
+            /* A seek after the end: the stream again. */
+            struct vr_stream_start st;
+            if (vr_gst_caps_to_start(GST_OBJECT(s), s->caps, &st, &s->extradata)) {
+                struct vr_geometry geom = { 0, { 0, 0, st.width, st.height }, { 0, 0, st.width, st.height } };
+                s->have_stream = vr_player_set_stream(s->player, &st, &geom, NULL) == 0;
+            }
+        }
         g_ptr_array_set_size(s->gop, 0);
         s->need_clock = TRUE;
         s->discont = TRUE;
@@ -745,7 +571,6 @@ static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
             local_start(s);
         }
         g_mutex_unlock(&s->lock);
-        wake_io(s);
         break;
     case GST_EVENT_SEGMENT:
         g_mutex_lock(&s->lock);
@@ -763,73 +588,69 @@ static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
 
 static gboolean io_start(GstVideoredirSink *s)
 {
-    struct vr_guest_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.software = "videoredirsink " VR_VERSION_STRING;
-    /* Fall back to local playback soon when nobody answers. */
-    cfg.accept_timeout_us = 2000000;
-    /* The client pings every second: two seconds of silence means it is
-     * gone, and the video must come back to the guest's screen. */
-    cfg.peer_timeout_us = 2000000;
-    struct vr_guest_callbacks cb = { .log = guest_log, .event = guest_event };
-    int r = vr_guest_create(&cfg, &cb, s, &s->guest);
-    if (r < 0) {
-        GST_ELEMENT_ERROR(s, RESOURCE, FAILED, ("cannot create the session"), ("%s", g_strerror(-r)));
-        return FALSE;
-    }
-    g_free(s->path);
-    s->path = s->device && *s->device ? g_strdup(s->device)
-                                      : g_strdup_printf("/dev/virtio-ports/%s", s->port_name);
+    g_mutex_lock(&s->lock);
+    struct vr_player_config cfg = {
+        .device = s->device,
+        .port_name = s->port_name,
+        .software = "videoredirsink " VR_VERSION_STRING,
+    };
+    g_mutex_unlock(&s->lock);
+    struct vr_player_callbacks cb = { .log = player_log, .show = player_show };
     if (!g_unix_open_pipe(s->wake, FD_CLOEXEC, NULL)) {
-        vr_guest_destroy(s->guest);
-        s->guest = NULL;
+        GST_ELEMENT_ERROR(s, RESOURCE, FAILED, ("cannot create a pipe"), (NULL));
         return FALSE;
     }
     fcntl(s->wake[0], F_SETFL, O_NONBLOCK);
     fcntl(s->wake[1], F_SETFL, O_NONBLOCK);
-    s->fd = -1;
-    s->next_open_us = 0;
     s->stop = FALSE;
     s->mode = MODE_REDIRECT;
+    s->client_shows = FALSE;
     s->window_failed = FALSE;
     s->eos = FALSE;
+    s->have_stream = FALSE;
     s->last_pts_us = -1;
     s->discont = FALSE;
-    s->frames_in = s->frames_local = s->switches_local = s->switches_redirect = 0;
-    s->io_thread = g_thread_new("videoredir-io", io_main, s);
-    GST_INFO_OBJECT(s, "port %s, lead %u ms, fallback %s", s->path, s->lead_ms, s->fallback ? "on" : "off");
+    s->frames_local = s->switches_local = s->switches_redirect = 0;
+    int r = vr_player_create(&cfg, &cb, s, &s->player);
+    if (r < 0) {
+        GST_ELEMENT_ERROR(s, RESOURCE, FAILED, ("cannot create the session"), ("%s", g_strerror(-r)));
+        close(s->wake[0]);
+        close(s->wake[1]);
+        s->wake[0] = s->wake[1] = -1;
+        return FALSE;
+    }
+    s->x_thread = g_thread_new("videoredir-x11", x_main, s);
+    GST_INFO_OBJECT(s, "port %s, lead %u ms, fallback %s", vr_player_device_path(s->player), s->lead_ms,
+                    s->fallback ? "on" : "off");
     return TRUE;
 }
 
+/* The sink's lock is not held here: the player's I/O thread may be in
+ * player_show, waiting for it, and vr_player_destroy joins that thread. */
 static void io_stop(GstVideoredirSink *s)
 {
-    if (!s->io_thread)
+    if (!s->player)
         return;
     g_mutex_lock(&s->lock);
     s->stop = TRUE;
-    if (s->have_stream)
-        vr_guest_stop(s->guest, VR_REASON_USER);
     s->have_stream = FALSE;
-    if (s->fd >= 0)
-        vr_fd_flush(vr_guest_conn(s->guest), s->fd);
     g_mutex_unlock(&s->lock);
     wake_io(s);
-    g_thread_join(s->io_thread);
-    s->io_thread = NULL;
+    g_thread_join(s->x_thread);
+    s->x_thread = NULL;
+    vr_player_destroy(s->player);
+    g_mutex_lock(&s->lock);
+    s->player = NULL;
     local_destroy(s);
-    if (s->fd >= 0)
-        close(s->fd);
-    s->fd = -1;
     vr_sink_window_close(s->win);
     s->win = NULL;
-    vr_guest_destroy(s->guest);
-    s->guest = NULL;
     close(s->wake[0]);
     close(s->wake[1]);
     s->wake[0] = s->wake[1] = -1;
     g_ptr_array_set_size(s->gop, 0);
     gst_caps_replace(&s->caps, NULL);
     free_extradata(s);
+    g_mutex_unlock(&s->lock);
 }
 
 static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
@@ -843,12 +664,11 @@ static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
     case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
         g_mutex_lock(&s->lock);
         if (s->have_stream && s->last_pts_us >= 0)
-            vr_guest_set_clock(s->guest, s->last_pts_us, vr_time_us(), 0); /* paused */
+            vr_player_set_clock(s->player, s->last_pts_us, vr_time_us(), 0); /* paused */
         s->need_clock = TRUE;
         if (s->local_on)
             gst_element_set_state(s->local, GST_STATE_PAUSED);
         g_mutex_unlock(&s->lock);
-        wake_io(s);
         break;
     default:
         break;
@@ -933,25 +753,26 @@ static void overlay_init(GstVideoOverlayInterface *iface)
 
 static GstStructure *make_stats(GstVideoredirSink *s)
 {
-    struct vr_guest_stats st;
-    memset(&st, 0, sizeof(st));
+    struct vr_player_stats ps;
+    memset(&ps, 0, sizeof(ps));
     g_mutex_lock(&s->lock);
     const char *state = "stopped";
-    if (s->guest) {
-        vr_guest_get_stats(s->guest, &st);
-        state = vr_guest_state_name(vr_guest_get_state(s->guest));
+    if (s->player) {
+        vr_player_get_stats(s->player, &ps);
+        state = vr_guest_state_name(ps.state);
     }
+    const struct vr_guest_stats *st = &ps.guest;
     GstStructure *r = gst_structure_new(
         "videoredirsink-stats", "mode", G_TYPE_STRING, s->mode == MODE_REDIRECT ? "redirect" : "local",
-        "session", G_TYPE_STRING, state, "frames-in", G_TYPE_UINT64, s->frames_in, "frames-sent",
-        G_TYPE_UINT64, st.frames_sent, "frames-dropped", G_TYPE_UINT64, st.frames_dropped, "frames-skipped",
-        G_TYPE_UINT64, st.frames_skipped, "frames-resent", G_TYPE_UINT64, st.frames_resent, "gop-resends",
-        G_TYPE_UINT64, st.gop_resends, "frames-local", G_TYPE_UINT64, s->frames_local, "switches-to-local",
+        "session", G_TYPE_STRING, state, "frames-in", G_TYPE_UINT64, ps.frames_in, "frames-sent",
+        G_TYPE_UINT64, st->frames_sent, "frames-dropped", G_TYPE_UINT64, st->frames_dropped, "frames-skipped",
+        G_TYPE_UINT64, st->frames_skipped, "frames-resent", G_TYPE_UINT64, st->frames_resent, "gop-resends",
+        G_TYPE_UINT64, st->gop_resends, "frames-local", G_TYPE_UINT64, s->frames_local, "switches-to-local",
         G_TYPE_UINT64, s->switches_local, "switches-to-client", G_TYPE_UINT64, s->switches_redirect,
-        "bytes-sent", G_TYPE_UINT64, st.es_bytes, "sessions", G_TYPE_UINT64, st.sessions, "keyframe-requests",
-        G_TYPE_UINT64, st.keyframe_requests, "backlog", G_TYPE_UINT, st.backlog, "gop-cache-frames",
-        G_TYPE_UINT, st.cache_frames, "rtt-us", G_TYPE_UINT, st.rtt_us, "client-latency-us", G_TYPE_UINT,
-        st.last_feedback.latency_us, NULL);
+        "bytes-sent", G_TYPE_UINT64, st->es_bytes, "sessions", G_TYPE_UINT64, st->sessions, "keyframe-requests",
+        G_TYPE_UINT64, st->keyframe_requests, "backlog", G_TYPE_UINT, st->backlog, "gop-cache-frames",
+        G_TYPE_UINT, st->cache_frames, "rtt-us", G_TYPE_UINT, st->rtt_us, "client-latency-us", G_TYPE_UINT,
+        st->last_feedback.latency_us, NULL);
     g_mutex_unlock(&s->lock);
     return r;
 }
@@ -1008,7 +829,7 @@ static void vr_finalize(GObject *obj)
     g_free(s->port_name);
     g_free(s->local_sink_desc);
     g_free(s->display_name);
-    g_free(s->path);
+    g_free(s->region);
     g_ptr_array_unref(s->gop);
     gst_caps_replace(&s->caps, NULL);
     free_extradata(s);
@@ -1023,8 +844,8 @@ static void gst_videoredir_sink_init(GstVideoredirSink *s)
     s->local_sink_desc = g_strdup(DEFAULT_LOCAL_SINK);
     s->lead_ms = DEFAULT_LEAD_MS;
     s->fallback = TRUE;
-    s->fd = -1;
     s->wake[0] = s->wake[1] = -1;
+    s->region = g_new0(struct vr_region, 1);
     s->gop = g_ptr_array_new_with_free_func((GDestroyNotify)gst_buffer_unref);
     gst_base_sink_set_sync(GST_BASE_SINK(s), TRUE);
     gst_base_sink_set_ts_offset(GST_BASE_SINK(s), -(GstClockTimeDiff)DEFAULT_LEAD_MS * GST_MSECOND);

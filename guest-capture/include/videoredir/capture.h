@@ -20,6 +20,7 @@
 #ifndef VIDEOREDIR_CAPTURE_H
 #define VIDEOREDIR_CAPTURE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -151,6 +152,9 @@ struct vr_guest_stats {
     uint64_t sessions;                    /* sessions established */
     uint64_t peer_acked;                  /* bytes the client reported in this session */
     uint32_t rtt_us;                      /* last ping round trip, 0 = unknown */
+    /* Video sent and not yet acknowledged by the client (the time window,
+     * vr_conn_window_allows), µs: now, and the most right after a send. */
+    uint64_t in_flight_us, in_flight_max_us;
     /* Player mode. */
     uint64_t frames_dropped;              /* not sent: the client fell behind */
     uint64_t frames_resent;               /* sent again from the GOP cache */
@@ -202,8 +206,11 @@ int vr_guest_set_region(struct vr_guest *g, const struct vr_region *region);
 
 /*
  * True when a frame of data_len bytes may be sent now: state STREAMING and
- * the flow-control window has room (a frame larger than the whole window is
- * allowed when nothing is in flight).
+ * the flow-control window has room, in time and in bytes
+ * (vr_conn_window_allows): at most conn.window_us (default 1 s) of the
+ * stream's video beyond what the client acknowledged, and at most
+ * conn.window_bytes (default 2 MiB) of messages; a frame larger than either
+ * is allowed when nothing is in flight.
  */
 bool vr_guest_can_send(const struct vr_guest *g, uint32_t data_len);
 
@@ -331,6 +338,12 @@ struct vr_sender_config {
     /* Log lines (no newline, valid during the call); may be NULL. */
     void (*log)(void *user, enum vr_log_level level, const char *msg);
     void *user;
+    /* The stop where there is no stop fd (Windows): when not NULL, a
+     * non-zero *stop_flag asks for the stop as a readable stop_fd does, and
+     * a wait of the device loop then sleeps at most 50 ms, so a stop takes
+     * effect within that. May be set by a signal handler, also one that runs
+     * on another thread (Windows' Ctrl+C); borrowed, must outlive the run. */
+    const volatile sig_atomic_t *stop_flag;
 };
 
 /* Creates a sender over src and guest (the guest has its stream set). Returns
@@ -361,18 +374,20 @@ bool vr_sender_at_end(const struct vr_sender *s);
 
 enum vr_sender_result {
     VR_SENDER_DONE = 0,      /* sent to the end, stopped (EOS) and drained */
-    VR_SENDER_STOPPED,       /* stop_fd became readable: stopped (user), drained up to 1 s */
+    VR_SENDER_STOPPED,       /* stop_fd or stop_flag: stopped (user), drained up to 1 s */
     VR_SENDER_ERR_INPUT,     /* the file could not be read, or a change failed */
     VR_SENDER_ERR_DEVICE,    /* the device cannot be opened or failed */
     VR_SENDER_ERR_REJECTED,  /* rejected, no answer, or no common version */
     VR_SENDER_ERR_NO_CLIENT, /* no client within the connect timeout */
 };
 
-/* Opens device (reopened every 0.5 s while it fails or the host closes it)
- * and runs the session until the file was sent and acknowledged (or 3 s),
- * an error, or stop_fd (-1: none) becomes readable, e.g. a signal's
- * self-pipe: then the stream is stopped (user) and what is queued is
- * delivered for up to 1 s. stop_fd is polled, never read. Blocks. */
+/* Opens device with vr_fd_open (reopened every 0.5 s while it fails or the
+ * host closes it) and runs the session until the file was sent and
+ * acknowledged (or 3 s), an error, or a stop: stop_fd (-1: none) becomes
+ * readable, e.g. a signal's self-pipe, or config.stop_flag is set; then the
+ * stream is stopped (user) and what is queued is delivered for up to 1 s.
+ * stop_fd is polled together with the device, never read: Linux only (on
+ * Windows it is ignored, use stop_flag). Blocks. */
 enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *device,
                                            double connect_timeout_s, int stop_fd);
 /* The same with an in-memory client that accepts everything, on the

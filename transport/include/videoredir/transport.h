@@ -94,6 +94,8 @@ struct vr_conn_config {
     size_t max_in_bytes;  /* reassembly cap; 0 = default (one maximal message) */
     size_t max_out_bytes; /* outgoing queue cap; 0 = default 8 MiB */
     size_t window_bytes;  /* flow-control window for frames; 0 = default 2 MiB */
+    uint64_t window_us;   /* time window per stream, µs of video; 0 = default 1 s
+                           * (see vr_conn_window_allows) */
 };
 
 /* Creates a connection. cb is copied; user is passed to every callback.
@@ -114,6 +116,17 @@ void vr_conn_reset(struct vr_conn *c);
  * the conn reset), -ENOMEM.
  */
 int vr_conn_feed(struct vr_conn *c, const uint8_t *data, size_t len);
+/*
+ * Like vr_conn_feed, but stops taking bytes once the messages dispatched in
+ * this call add up to quota bytes or more (0: no limit), so that a caller
+ * can bound the work per call (a frame may be decoded, a few hundred tiny
+ * messages are cheap) and feed straight from its own buffers. *used (may be
+ * NULL) is set to the bytes taken from data, which are counted in bytes_in
+ * as they are taken; the caller passes the rest again later. A message cut
+ * by the end of data is kept (copied) and counts as taken.
+ */
+int vr_conn_feed_some(struct vr_conn *c, const uint8_t *data, size_t len, size_t quota,
+                      size_t *used);
 
 /*
  * Encodes msg and queues it. For VR_MSG_FRAME the conn assigns the stream's
@@ -131,12 +144,31 @@ void vr_conn_out_consume(struct vr_conn *c, size_t n);
 /* Total bytes queued and not yet consumed. */
 size_t vr_conn_out_queued(const struct vr_conn *c);
 
-/* Flow control (sender of frames). The peer reports, in feedback, how many
- * bytes it has received in this session; frames may be sent while
- * bytes_sent - acked < window. */
+/*
+ * Flow control (sender of frames), in bytes and in time. The peer reports,
+ * in feedback, how many bytes it has received (handled) in this session;
+ * vr_conn_ack() takes that count, in the same origin as the bytes this conn
+ * queued since its last reset. Bytes in flight = queued - acked, over every
+ * message. Each FRAME queued is remembered with where it ends and how much
+ * video it holds (its duration, else the nominal frame rate, else the
+ * timestamp step, in the time base of the stream's STREAM_START sent through
+ * this conn); an ack that reaches its end retires it.
+ */
 void vr_conn_ack(struct vr_conn *c, uint64_t peer_bytes_received);
-/* Bytes of frames that may be sent now without exceeding the window. */
+/* Bytes that may be queued now without exceeding the byte window. */
 size_t vr_conn_window_available(const struct vr_conn *c);
+/*
+ * True when a FRAME of stream_id whose encoded size is `size` bytes may be
+ * queued now: nothing at all is in flight (so a frame larger than a window
+ * always goes eventually), or it fits in the byte window and the stream's
+ * video in flight plus its latest frame's duration stays within window_us
+ * (or none of its frames is in flight; a stream with no STREAM_START sent
+ * here is bounded in bytes only). At most 1024 frames are in flight.
+ */
+bool vr_conn_window_allows(const struct vr_conn *c, uint32_t stream_id, size_t size);
+/* Video of stream_id sent and not yet acknowledged, in microseconds (0 when
+ * unknown). */
+uint64_t vr_conn_in_flight_us(const struct vr_conn *c, uint32_t stream_id);
 
 /* Tap: called for every message sent (when queued) and received (before
  * dispatch), with its raw encoded bytes, valid only during the call. Used to
@@ -147,6 +179,10 @@ void vr_conn_set_tap(struct vr_conn *c, vr_conn_tap_fn fn, void *user);
 
 struct vr_conn_stats {
     uint64_t bytes_in, bytes_out;   /* bytes fed / queued for output */
+    /* Bytes fed and handled: whole messages dispatched (inside on_message,
+     * the current one included) and garbage skipped; the rest of bytes_in
+     * waits for the end of its message. What a receiver acknowledges. */
+    uint64_t bytes_consumed;
     uint64_t msgs_in, msgs_out;
     uint64_t bad_msgs;              /* malformed or bad-header, skipped */
     uint64_t unknown_msgs;          /* unknown type, skipped */
@@ -157,15 +193,51 @@ struct vr_conn_stats {
 void vr_conn_get_stats(const struct vr_conn *c, struct vr_conn_stats *st);
 
 /* ---------------------------------------------------------------------- */
-/* File-descriptor adapter (guest side).                                  */
+/* Channel adapter (guest side): fd.c on Linux, win32port.c on Windows.     */
+
+/* Where the guest finds the port by default. */
+#ifdef _WIN32
+#define VR_DEFAULT_DEVICE "\\\\.\\Global\\" VR_DEFAULT_PORT_NAME
+#else
+#define VR_DEFAULT_DEVICE "/dev/virtio-ports/" VR_DEFAULT_PORT_NAME
+#endif
 
 /*
- * Opens path non-blocking: a unix stream socket (the host stand-in's
- * --guest-socket) is connected, anything else (a /dev/virtio-ports/NAME
- * character device) is opened read-write. Returns the fd or a negative errno.
- * The back end is chosen by probing the path (a table, see fd.c).
+ * Opens the channel at path without blocking and returns a small
+ * non-negative channel number, or a negative errno. The back end is chosen by
+ * looking at the path (a table in each adapter):
+ *  - Linux (fd.c): a unix stream socket (the host stand-in's --guest-socket)
+ *    is connected, anything else (a /dev/virtio-ports/NAME character device)
+ *    is opened read-write; the number is the fd.
+ *  - Windows (win32port.c): "tcp:HOST:PORT" connects to the host stand-in's
+ *    --guest-tcp listener (tests under Wine, which has no vioserial);
+ *    anything else, e.g. \\.\Global\NAME, is opened with CreateFile for
+ *    overlapped I/O (the vioserial driver of virtio-win). -ENOENT: no such
+ *    port, -EBUSY: another program has it open.
+ * One thread only: the Windows adapter keeps its channels in a table.
  */
 int vr_fd_open(const char *path);
+
+/* Closes a channel of vr_fd_open (pending I/O is cancelled first). */
+void vr_fd_close(int fd);
+
+/* vr_fd_wait result bits. */
+#define VR_FD_READABLE 1
+#define VR_FD_WRITABLE 2
+
+/*
+ * Waits up to timeout_ms (-1: no limit) until fd has input, an end or an
+ * error to report (VR_FD_READABLE: call vr_fd_read), or, with want_write,
+ * room for output (VR_FD_WRITABLE: call vr_fd_flush). fd < 0 just sleeps.
+ * Returns the bits that are ready (0 on timeout or signal) or a negative
+ * errno.
+ */
+int vr_fd_wait(int fd, bool want_write, int timeout_ms);
+
+/* Text for an error of vr_fd_open/read/flush, for users: strerror() on
+ * Linux; on Windows it says what the vioserial driver means by it (no such
+ * port, port in use, host side closed). Static storage. */
+const char *vr_fd_strerror(int err);
 
 /* Reads what is available from fd into c (via vr_conn_feed).
  * Returns 0 if data was read, -EAGAIN if nothing was available, -EPIPE when

@@ -1,0 +1,537 @@
+/*
+ * The guest player session (player.h): a vr_guest in player mode, the port
+ * it talks through and the I/O thread that drives both.
+ *
+ * Locking: `lock` guards everything below it in struct vr_player. The I/O
+ * thread holds it except while it polls and while it calls the front end's
+ * `show` callback; the front end's threads take it in each vr_player_* call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "videoredir/player.h"
+
+#define DEFAULT_REOPEN_US 500000
+#define DEFAULT_DRAIN_US 3000000
+#define DEFAULT_ACCEPT_US 2000000
+#define DEFAULT_PEER_US 2000000
+
+struct vr_player {
+    struct vr_player_callbacks cb;
+    void *user;
+    char *path;
+    uint64_t reopen_us, drain_us;
+
+    pthread_mutex_t lock;
+    struct vr_guest *guest;
+    int fd;
+    uint64_t next_open_us;
+    bool open_failed_logged;
+    bool have_stream;
+    enum vr_player_show show;     /* where the video must be shown */
+    enum vr_player_show notified; /* what the front end was last told */
+    bool renotify;                /* tell it again even if unchanged */
+    uint64_t frames_in, switches_local, switches_client;
+
+    pthread_t thread;
+    bool thread_running;
+    bool stop;
+    int wake[2];
+};
+
+static void plog(struct vr_player *p, enum vr_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void plog(struct vr_player *p, enum vr_log_level level, const char *fmt, ...)
+{
+    if (!p->cb.log)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    p->cb.log(p->user, level, msg);
+}
+
+static void wake_io(struct vr_player *p)
+{
+    if (p->wake[1] >= 0) {
+        char c = 1;
+        ssize_t r = write(p->wake[1], &c, 1);
+        (void)r; /* full pipe: a wakeup is pending anyway */
+    }
+}
+
+static void guest_log(void *user, enum vr_log_level level, const char *msg)
+{
+    struct vr_player *p = user;
+    if (p->cb.log)
+        p->cb.log(p->user, level, msg);
+}
+
+/* Lock held (called from inside the guest). Logs; the I/O thread derives
+ * where the video is shown from the state afterwards (update_show). */
+static void guest_event(void *user, enum vr_guest_event ev, const char *detail)
+{
+    struct vr_player *p = user;
+    switch (ev) {
+    case VR_GUEST_EV_ACCEPTED:
+        plog(p, VR_LOG_INFO, "client accepted the stream (decoder %s): video goes to the client", detail);
+        break;
+    case VR_GUEST_EV_REJECTED:
+        plog(p, VR_LOG_WARNING, "client rejected the stream: %s; playing locally", detail);
+        break;
+    case VR_GUEST_EV_ACCEPT_TIMEOUT:
+    case VR_GUEST_EV_VERSION_MISMATCH:
+        plog(p, VR_LOG_WARNING, "no usable client (%s); playing locally", vr_guest_error(p->guest));
+        break;
+    case VR_GUEST_EV_PEER_GONE:
+        plog(p, VR_LOG_WARNING, "client went silent; playing locally");
+        break;
+    case VR_GUEST_EV_PEER_RESTART:
+        plog(p, VR_LOG_INFO, "client restarted (%s)", detail);
+        break;
+    default:
+        break;
+    }
+}
+
+const char *vr_player_show_name(enum vr_player_show s)
+{
+    switch (s) {
+    case VR_PLAYER_SHOW_LOCAL: return "local";
+    case VR_PLAYER_SHOW_CLIENT: return "client";
+    default: return "none";
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Port (lock held).                                                        */
+
+static void port_close(struct vr_player *p, const char *why)
+{
+    if (p->fd < 0)
+        return;
+    plog(p, VR_LOG_INFO, "port %s closed: %s", p->path, why);
+    close(p->fd);
+    p->fd = -1;
+    vr_guest_channel_closed(p->guest);
+    p->next_open_us = vr_time_us() + p->reopen_us;
+}
+
+/* A failed session (rejected, no answer) tries again on the next channel:
+ * a different client may take the stream. */
+static void port_try_open(struct vr_player *p)
+{
+    int fd = vr_fd_open(p->path);
+    if (fd < 0) {
+        if (!p->open_failed_logged)
+            plog(p, VR_LOG_WARNING, "cannot open %s: %s; retrying every %u ms, playing locally meanwhile",
+                 p->path, strerror(-fd), (unsigned)(p->reopen_us / 1000));
+        p->open_failed_logged = true;
+        p->next_open_us = vr_time_us() + p->reopen_us;
+        return;
+    }
+    p->open_failed_logged = false;
+    p->fd = fd;
+    vr_guest_retry(p->guest);
+    plog(p, VR_LOG_INFO, "port %s open", p->path);
+    vr_guest_channel_open(p->guest);
+    vr_fd_flush(vr_guest_conn(p->guest), p->fd);
+}
+
+/* Moves bytes both ways; closes the port on EOF or error. */
+static void port_io(struct vr_player *p, short revents)
+{
+    if (p->fd < 0)
+        return;
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        for (int i = 0; i < 64; i++) {
+            int r = vr_fd_read(vr_guest_conn(p->guest), p->fd);
+            if (r == -EAGAIN)
+                break;
+            if (r < 0) {
+                port_close(p, r == -EPIPE ? "the host side went away" : strerror(-r));
+                return;
+            }
+        }
+    }
+    vr_guest_tick(p->guest);
+    vr_guest_pump(p->guest);
+    int r = vr_fd_flush(vr_guest_conn(p->guest), p->fd);
+    if (r < 0 && r != -EAGAIN)
+        port_close(p, strerror(-r));
+}
+
+/* The video is the client's while it streams it; otherwise (no client,
+ * refused, gone) it is shown locally. IDLE is between streams: no change.
+ * ANNOUNCED: no change either. A client is there (it said hello) and answers
+ * within the accept timeout, normally in milliseconds; showing the video
+ * locally meanwhile would start a local decoder only to tear it down at
+ * once, and a video sink torn down while it still negotiates is how
+ * videoredirsink crashed (issue 14). No answer: FAILED, then local. */
+static void update_show(struct vr_player *p)
+{
+    if (!p->have_stream) {
+        p->show = VR_PLAYER_SHOW_NONE;
+        return;
+    }
+    enum vr_guest_state gs = vr_guest_get_state(p->guest);
+    if (gs == VR_GUEST_IDLE || gs == VR_GUEST_ANNOUNCED)
+        return;
+    enum vr_player_show want = gs == VR_GUEST_STREAMING ? VR_PLAYER_SHOW_CLIENT : VR_PLAYER_SHOW_LOCAL;
+    if (want != p->show) {
+        if (want == VR_PLAYER_SHOW_LOCAL)
+            p->switches_local++;
+        else
+            p->switches_client++;
+    }
+    p->show = want;
+}
+
+static void *io_main(void *arg)
+{
+    struct vr_player *p = arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        uint64_t now = vr_time_us();
+        if (p->fd < 0 && now >= p->next_open_us)
+            port_try_open(p);
+        update_show(p);
+        if (p->show != p->notified || p->renotify) {
+            enum vr_player_show where = p->show;
+            char why[128];
+            enum vr_guest_state gs = vr_guest_get_state(p->guest);
+            snprintf(why, sizeof(why), "%s%s%s", p->fd < 0 ? "no port, " : "", vr_guest_state_name(gs),
+                     gs == VR_GUEST_FAILED ? (vr_guest_error(p->guest)[0] ? ": " : "") : "");
+            if (gs == VR_GUEST_FAILED)
+                strncat(why, vr_guest_error(p->guest), sizeof(why) - strlen(why) - 1);
+            p->notified = where;
+            p->renotify = false;
+            if (p->cb.show) {
+                pthread_mutex_unlock(&p->lock);
+                p->cb.show(p->user, where, why);
+                pthread_mutex_lock(&p->lock);
+            }
+            continue; /* the state may have moved meanwhile */
+        }
+
+        struct pollfd pfd[2];
+        nfds_t n = 0;
+        pfd[n++] = (struct pollfd){ .fd = p->wake[0], .events = POLLIN };
+        int port_i = -1, port_fd = p->fd;
+        if (p->fd >= 0) {
+            port_i = (int)n;
+            pfd[n++] = (struct pollfd){ .fd = p->fd,
+                                        .events = POLLIN | (vr_guest_output_empty(p->guest) ? 0 : POLLOUT) };
+        }
+        uint64_t t = vr_guest_next_timeout(p->guest);
+        if (p->fd < 0)
+            t = p->next_open_us > now ? p->next_open_us - now : 0;
+        int timeout = t == UINT64_MAX ? 1000 : (int)(t / 1000 + 1 < 1000 ? t / 1000 + 1 : 1000);
+        pthread_mutex_unlock(&p->lock);
+        poll(pfd, n, timeout);
+        pthread_mutex_lock(&p->lock);
+        if (pfd[0].revents & POLLIN) {
+            char buf[64];
+            while (read(p->wake[0], buf, sizeof(buf)) > 0) {
+            }
+        }
+        /* Only this thread opens and closes the port, so p->fd is the
+         * descriptor polled unless it was closed meanwhile. */
+        if (port_i >= 0 && p->fd == port_fd)
+            port_io(p, pfd[port_i].revents);
+        else if (p->fd >= 0)
+            port_io(p, 0);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* API.                                                                     */
+
+int vr_player_create(const struct vr_player_config *cfg, const struct vr_player_callbacks *cb, void *user,
+                     struct vr_player **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    struct vr_player_config c;
+    memset(&c, 0, sizeof(c));
+    if (cfg)
+        c = *cfg;
+    struct vr_player *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    if (cb)
+        p->cb = *cb;
+    p->user = user;
+    p->fd = -1;
+    p->wake[0] = p->wake[1] = -1;
+    p->reopen_us = c.reopen_interval_us ? c.reopen_interval_us : DEFAULT_REOPEN_US;
+    p->drain_us = c.drain_timeout_us ? c.drain_timeout_us : DEFAULT_DRAIN_US;
+    int r = -ENOMEM;
+    const char *dev = c.device && *c.device ? c.device : getenv(VR_PLAYER_DEVICE_ENV);
+    if (dev && *dev) {
+        p->path = strdup(dev);
+    } else {
+        const char *name = c.port_name && *c.port_name ? c.port_name : VR_PLAYER_DEFAULT_PORT;
+        size_t len = strlen("/dev/virtio-ports/") + strlen(name) + 1;
+        p->path = malloc(len);
+        if (p->path)
+            snprintf(p->path, len, "/dev/virtio-ports/%s", name);
+    }
+    if (!p->path)
+        goto fail;
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        free(p->path);
+        free(p);
+        return -ENOMEM;
+    }
+
+    struct vr_guest_config gcfg;
+    memset(&gcfg, 0, sizeof(gcfg));
+    gcfg.software = c.software ? c.software : "videoredir-player " VR_VERSION_STRING;
+    gcfg.accept_timeout_us = c.accept_timeout_us ? c.accept_timeout_us : DEFAULT_ACCEPT_US;
+    gcfg.peer_timeout_us = c.peer_timeout_us ? c.peer_timeout_us : DEFAULT_PEER_US;
+    struct vr_guest_callbacks gcb = { .log = guest_log, .event = guest_event };
+    r = vr_guest_create(&gcfg, &gcb, p, &p->guest);
+    if (r < 0)
+        goto fail;
+    if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    r = -pthread_create(&p->thread, NULL, io_main, p);
+    if (r < 0)
+        goto fail;
+    p->thread_running = true;
+    plog(p, VR_LOG_INFO, "port %s", p->path);
+    *out = p;
+    return 0;
+
+fail:
+    vr_player_destroy(p);
+    return r;
+}
+
+void vr_player_destroy(struct vr_player *p)
+{
+    if (!p)
+        return;
+    if (p->path && p->guest) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = true;
+        if (p->have_stream)
+            vr_guest_stop(p->guest, VR_REASON_USER);
+        p->have_stream = false;
+        if (p->fd >= 0)
+            vr_fd_flush(vr_guest_conn(p->guest), p->fd);
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (p->thread_running) {
+        wake_io(p);
+        pthread_join(p->thread, NULL);
+    }
+    if (p->fd >= 0)
+        close(p->fd);
+    for (int i = 0; i < 2; i++)
+        if (p->wake[i] >= 0)
+            close(p->wake[i]);
+    vr_guest_destroy(p->guest);
+    if (p->path)
+        pthread_mutex_destroy(&p->lock);
+    free(p->path);
+    free(p);
+}
+
+const char *vr_player_device_path(const struct vr_player *p)
+{
+    return p ? p->path : NULL;
+}
+
+int vr_player_set_stream(struct vr_player *p, const struct vr_stream_start *start,
+                         const struct vr_geometry *geom, const struct vr_region *region)
+{
+    if (!p || !start || !geom)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    if (p->have_stream)
+        vr_guest_stop(p->guest, VR_REASON_USER); /* new caps: a new stream */
+    p->have_stream = false;
+    int r = vr_guest_set_stream(p->guest, start, geom, region);
+    if (r == 0) {
+        p->have_stream = true;
+        p->renotify = true;
+    }
+    pthread_mutex_unlock(&p->lock);
+    wake_io(p);
+    return r;
+}
+
+int vr_player_set_geometry(struct vr_player *p, const struct vr_geometry *geom)
+{
+    if (!p || !geom)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    int r = vr_guest_set_geometry(p->guest, geom);
+    pthread_mutex_unlock(&p->lock);
+    wake_io(p);
+    return r;
+}
+
+int vr_player_set_region(struct vr_player *p, const struct vr_region *region)
+{
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    int r = vr_guest_set_region(p->guest, region);
+    pthread_mutex_unlock(&p->lock);
+    wake_io(p);
+    return r;
+}
+
+int vr_player_push(struct vr_player *p, const struct vr_au *au, uint32_t extra_flags)
+{
+    if (!p || !au)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    if (!p->have_stream) {
+        pthread_mutex_unlock(&p->lock);
+        return -EINVAL;
+    }
+    p->frames_in++;
+    int r = vr_guest_push_frame(p->guest, au, extra_flags);
+    bool wake = false;
+    if (p->fd >= 0 && !vr_guest_output_empty(p->guest)) {
+        /* Straight out when the port takes it; the I/O thread waits for
+         * POLLOUT otherwise, and handles errors (it owns the port). */
+        int fr = vr_fd_flush(vr_guest_conn(p->guest), p->fd);
+        wake = fr < 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (wake)
+        wake_io(p);
+    return r;
+}
+
+int vr_player_flush(struct vr_player *p)
+{
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    int r = p->have_stream ? vr_guest_flush(p->guest) : 0;
+    pthread_mutex_unlock(&p->lock);
+    wake_io(p);
+    return r;
+}
+
+int vr_player_set_clock(struct vr_player *p, int64_t pts, uint64_t time_us, uint32_t rate_q16)
+{
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    int r = p->have_stream ? vr_guest_set_clock(p->guest, pts, time_us, rate_q16) : -ENOENT;
+    pthread_mutex_unlock(&p->lock);
+    wake_io(p);
+    return r;
+}
+
+int vr_player_stop(struct vr_player *p, uint32_t reason)
+{
+    if (!p)
+        return -EINVAL;
+    pthread_mutex_lock(&p->lock);
+    int r = -ENOENT;
+    if (p->have_stream) {
+        r = vr_guest_stop(p->guest, reason);
+        p->have_stream = false;
+        if (p->fd >= 0)
+            vr_fd_flush(vr_guest_conn(p->guest), p->fd);
+    }
+    pthread_mutex_unlock(&p->lock);
+    wake_io(p);
+    return r;
+}
+
+int vr_player_finish(struct vr_player *p, uint32_t reason)
+{
+    if (!p)
+        return -EINVAL;
+    uint64_t until = vr_time_us() + p->drain_us;
+    bool stopped = false, was_streaming = false;
+    uint64_t feedbacks_at_stop = 0;
+    pthread_mutex_lock(&p->lock);
+    if (!p->have_stream) {
+        pthread_mutex_unlock(&p->lock);
+        return -ENOENT;
+    }
+    for (;;) {
+        struct vr_guest_stats st;
+        vr_guest_get_stats(p->guest, &st);
+        bool streaming = vr_guest_get_state(p->guest) == VR_GUEST_STREAMING;
+        bool late = vr_time_us() >= until;
+        if (!stopped && (!streaming || (st.backlog == 0 && vr_guest_output_empty(p->guest)) || late)) {
+            if (p->have_stream)
+                vr_guest_stop(p->guest, reason);
+            p->have_stream = false;
+            if (p->fd >= 0)
+                vr_fd_flush(vr_guest_conn(p->guest), p->fd);
+            stopped = true;
+            was_streaming = streaming && p->fd >= 0;
+            feedbacks_at_stop = st.feedbacks;
+        }
+        /* The client reports after the stream ended; its queue is then
+         * empty: everything sent was shown. */
+        bool shown = st.feedbacks > feedbacks_at_stop && st.last_feedback.queue_depth == 0 &&
+                     vr_guest_drained(p->guest);
+        if (stopped && (!was_streaming || p->fd < 0 || shown || late))
+            break;
+        pthread_mutex_unlock(&p->lock);
+        wake_io(p);
+        usleep(5000);
+        pthread_mutex_lock(&p->lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    wake_io(p);
+    return 0;
+}
+
+enum vr_player_show vr_player_get_show(const struct vr_player *p)
+{
+    if (!p)
+        return VR_PLAYER_SHOW_NONE;
+    struct vr_player *m = (struct vr_player *)p;
+    pthread_mutex_lock(&m->lock);
+    enum vr_player_show s = m->show;
+    pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
+void vr_player_get_stats(const struct vr_player *p, struct vr_player_stats *st)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof(*st));
+    if (!p)
+        return;
+    struct vr_player *m = (struct vr_player *)p;
+    pthread_mutex_lock(&m->lock);
+    vr_guest_get_stats(m->guest, &st->guest);
+    st->state = vr_guest_get_state(m->guest);
+    st->show = m->show;
+    st->frames_in = m->frames_in;
+    st->switches_local = m->switches_local;
+    st->switches_client = m->switches_client;
+    st->port_open = m->fd >= 0;
+    pthread_mutex_unlock(&m->lock);
+}

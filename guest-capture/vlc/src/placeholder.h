@@ -1,0 +1,25 @@
+/*
+ * The picture the VLC module outputs in place of the decoded video while
+ * the SPICE client shows it: VLC displays it where the video would be.
+ */
+#ifndef VR_VLC_PLACEHOLDER_H
+#define VR_VLC_PLACEHOLDER_H
+
+#include <stdint.h>
+
+#include <vlc_common.h>
+#include <vlc_picture.h>
+
+/* The chroma of the pictures vr_vlc_placeholder_draw fills. */
+#define VR_VLC_PLACEHOLDER_CHROMA VLC_CODEC_I420
+
+/*
+ * Draws the placeholder into pic (VR_VLC_PLACEHOLDER_CHROMA, any size) for
+ * the stream stream_id. The one place that decides what the guest shows in
+ * place of the video: today a flat dark grey-blue (RGB 0x202830, like
+ * videoredirsink's window), later the marker pattern the client finds in
+ * the SPICE picture. Called on VLC's decoder thread; pic is the caller's.
+ */
+void vr_vlc_placeholder_draw(picture_t *pic, uint32_t stream_id);
+
+#endif

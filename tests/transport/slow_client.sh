@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A client that decodes more slowly than real time, over the real stack
+# (videoredir-host + videoredir-capture --pace realtime + videoredir-client):
+# the guest's window in time must keep what is in flight to about one second
+# of video at any bitrate, and latency must come back once the client keeps
+# up again (PROTOCOL.md 6.5).
+#
+# The client decodes 25 frames at full speed (the ping/pong clock offset is
+# then measured on an idle channel), then sleeps SLOW_US after each of the
+# next SLOW_FRAMES frames (2.5x slower than the 25 fps clip), then runs at full
+# speed again. From its --latency-log (pts, send -> decoded latency, decode
+# time per frame):
+# - video in flight when a frame was sent = its latency / the client's time
+#   per frame in the slow phase x the frame duration: at most MAX_INFLIGHT_MS;
+# - from 2 s after the last slow frame on, every frame's latency is at most
+#   MAX_LAT_MS.
+# Clips of 1 Mbit/s and 40 Mbit/s are generated here with FFmpeg.
+# Usage: slow_client.sh   (VR_BIN: the build's bin folder)
+set -euo pipefail
+command -v ffmpeg >/dev/null || { echo "SKIP: no ffmpeg"; exit 77; }
+. "$(dirname "$0")/../e2e/lib.sh"
+
+SLOW_US=100000 SLOW_FROM=25 SLOW_FRAMES=80
+FRAME_US=40000 MAX_INFLIGHT_MS=1300 MAX_LAT_MS=200
+
+# 14 s at 25 fps without B-frames (decode order = pts order), 640x360.
+gen() {
+  local name=$1 rate=$2 vf=$3
+  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=640x360:rate=25$vf" -t 14 \
+    -c:v libx264 -preset ultrafast -bf 0 -g 50 -b:v "$rate" -minrate "$rate" -maxrate "$rate" \
+    -bufsize 2M -x264-params nal-hrd=cbr "$VR_TMP/$name.mp4" || vr_fail "ffmpeg could not make $name"
+}
+
+one() {
+  local name=$1
+  vr_start_host
+  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --latency-log "$VR_TMP/$name.lat" \
+    --slow-us "$SLOW_US" --slow-from "$SLOW_FROM" --slow-frames "$SLOW_FRAMES" \
+    --exit-at-eos --timeout 50 --stats 2>"$VR_TMP/client-$name.log" &
+  local client=$!
+  VR_PIDS+=("$client")
+  "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --window 0,0,640,360 \
+    --connect-timeout 30 "$VR_TMP/$name.mp4" >"$VR_TMP/capture-$name.log" 2>&1 ||
+    vr_fail "$name: capture failed"
+  wait "$client" || vr_fail "$name: client failed"
+  kill "$HOST_PID" 2>/dev/null || true
+  cat "$VR_TMP/capture-$name.log"
+  # Columns: stream pts latency_us decoded_at_us. Slow frames are the first
+  # SLOW_FRAMES from about SLOW_FROM on that came at least 0.9 x SLOW_US
+  # after the previous one (a later hiccup of a loaded machine is not one).
+  awk -v slow="$SLOW_US" -v fdur="$FRAME_US" -v maxin="$MAX_INFLIGHT_MS" -v maxlat="$MAX_LAT_MS" \
+      -v want="$SLOW_FRAMES" -v from="$SLOW_FROM" -v name="$name" '
+    { n++; lat[n] = $3; t[n] = $4 }
+    END {
+      ns = 0
+      for (i = from - 5 > 2 ? from - 5 : 2; i <= n && ns < want; i++)
+        if (t[i] - t[i - 1] >= 0.9 * slow) { ns++; iv[ns] = t[i] - t[i - 1]; slowi[i] = 1; tend = t[i] }
+      if (ns < want - 5) { printf "FAIL %s: %d slow frames, wanted %d\n", name, ns, want; exit 1 }
+      for (i = 2; i <= ns; i++) { v = iv[i]; for (j = i - 1; j >= 1 && iv[j] > v; j--) iv[j + 1] = iv[j]; iv[j + 1] = v }
+      per = iv[int((ns + 1) / 2)]
+      worst = 0; known = 0
+      for (i = 1; i <= n; i++)
+        if (slowi[i] && lat[i] > 0) { known++; v = lat[i] / per * fdur; if (v > worst) worst = v }
+      if (known < ns / 2) { printf "FAIL %s: latency known for %d of %d slow frames\n", name, known, ns; exit 1 }
+      after = 0; late = 0; maxafter = 0
+      for (i = 1; i <= n; i++)
+        if (t[i] >= tend + 2000000) { after++; if (lat[i] > maxafter) maxafter = lat[i]; if (lat[i] > maxlat * 1000) late++ }
+      printf "%s: %d frames, %d slow (%.1f ms each): in flight at most %.0f ms of video; " \
+             "from 2 s after the slow phase: %d frames, latency at most %.1f ms\n",
+             name, n, ns, per / 1000, worst / 1000, after, maxafter / 1000
+      if (worst > maxin * 1000) { printf "FAIL %s: %.0f ms of video in flight (limit %d)\n", name, worst / 1000, maxin; exit 1 }
+      if (after < 10) { printf "FAIL %s: only %d frames after the slow phase\n", name, after; exit 1 }
+      if (late) { printf "FAIL %s: %d frames later than %d ms 2 s after the slow phase\n", name, late, maxlat; exit 1 }
+    }' "$VR_TMP/$name.lat" || vr_fail "$name: see above"
+}
+
+gen low 1M ""
+gen high 40M ",noise=alls=60:allf=t"
+one low
+one high
+echo "PASS"
