@@ -26,6 +26,8 @@ struct vr_gtk_session {
     guint tick;
     GList *overlays;
     char *port_name;
+    SpiceDisplayChannel *display0; /* the guest's primary display, for markers (not owned) */
+    gulong channel_new_id, invalidate_id;
 };
 
 struct _VrOverlay {
@@ -265,9 +267,54 @@ stats:
 
 /* ---- the shared session ----------------------------------------------------- */
 
+/* Streams marked "placement from the picture" (PROTOCOL.md, section 10):
+ * the client library looks for their marker in the part of the guest's
+ * display that changed. */
+static void find_placement(struct vr_gtk_session *vs, int x, int y, int w, int h)
+{
+    SpiceDisplayPrimary p;
+    if (!vs->display0 || w <= 0 || h <= 0 ||
+        !spice_display_channel_get_primary(SPICE_CHANNEL(vs->display0), 0, &p) || !p.data ||
+        (p.format != SPICE_SURFACE_FMT_32_xRGB && p.format != SPICE_SURFACE_FMT_32_ARGB))
+        return;
+    struct vr_rect area = { x, y, (uint32_t)w, (uint32_t)h };
+    int ret = vr_client_display_invalidate(vs->client, p.data, (uint32_t)p.width, (uint32_t)p.height,
+                                           (size_t)p.stride, &area);
+    if (ret < 0)
+        g_warning("placement from the picture: %s", g_strerror(-ret));
+}
+
+static void on_display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
+{
+    find_placement(user, x, y, w, h);
+}
+
+static void watch_display(struct vr_gtk_session *vs, SpiceChannel *channel)
+{
+    int id = -1;
+    if (vs->display0 || !SPICE_IS_DISPLAY_CHANNEL(channel))
+        return;
+    g_object_get(channel, "channel-id", &id, NULL);
+    if (id != 0)
+        return;
+    vs->display0 = SPICE_DISPLAY_CHANNEL(channel);
+    g_object_add_weak_pointer(G_OBJECT(channel), (gpointer *)&vs->display0);
+    vs->invalidate_id =
+        g_signal_connect(channel, "display-invalidate", G_CALLBACK(on_display_invalidate), vs);
+}
+
+static void on_channel_new(SpiceSession *session, SpiceChannel *channel, gpointer user)
+{
+    watch_display(user, channel);
+}
+
 static void on_client_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
-    queue_all(user); /* geometry, region, start or end: redraw everything */
+    struct vr_gtk_session *vs = user;
+    /* A new stream: the library scans the whole display once for its marker. */
+    if (ev == VR_CLIENT_EV_STREAM_START)
+        find_placement(vs, 0, 0, 1, 1);
+    queue_all(vs); /* geometry, region, start or end: redraw everything */
 }
 
 static void on_client_frame(void *user, uint32_t stream_id, const AVFrame *frame)
@@ -325,6 +372,12 @@ static void session_free(gpointer data)
     struct vr_gtk_session *vs = data;
     if (vs->tick)
         g_source_remove(vs->tick);
+    if (vs->display0) {
+        g_signal_handler_disconnect(vs->display0, vs->invalidate_id);
+        g_object_remove_weak_pointer(G_OBJECT(vs->display0), (gpointer *)&vs->display0);
+    }
+    if (vs->channel_new_id)
+        g_signal_handler_disconnect(vs->session, vs->channel_new_id);
     vr_spiceport_free(vs->port);
     vr_client_destroy(vs->client);
     g_free(vs->port_name);
@@ -350,6 +403,11 @@ static struct vr_gtk_session *session_get(SpiceSession *session, const struct vr
     struct vr_spiceport_callbacks pcb = { .opened = on_port_opened, .error = on_port_error };
     vs->port = vr_spiceport_new(session, vs->port_name, vr_client_conn(vs->client), &pcb, vs);
     vs->tick = g_timeout_add(TICK_MS, on_tick, vs);
+    GList *channels = spice_session_get_channels(session);
+    for (GList *l = channels; l; l = l->next)
+        watch_display(vs, l->data);
+    g_list_free(channels);
+    vs->channel_new_id = g_signal_connect(session, "channel-new", G_CALLBACK(on_channel_new), vs);
     g_object_set_data_full(G_OBJECT(session), SESSION_KEY, vs, session_free);
     return vs;
 }
