@@ -317,6 +317,11 @@ static void player_show(void *user, enum vr_player_show where, const char *why)
         if (s->mode != MODE_REDIRECT) {
             s->mode = MODE_REDIRECT;
             local_stop(s);
+            /* Also when the local branch never started (it waited for the
+             * window, or for the client's answer): the window opened
+             * without the placeholder while the mode was local. */
+            if (s->win)
+                vr_sink_window_set_placeholder(s->win, true);
         }
     } else if (where == VR_PLAYER_SHOW_LOCAL) {
         s->client_shows = FALSE;
