@@ -15,11 +15,13 @@
 
 /*
  * Draws the placeholder into pic (VR_VLC_PLACEHOLDER_CHROMA, any size) for
- * the stream stream_id. The one place that decides what the guest shows in
- * place of the video: today a flat dark grey-blue (RGB 0x202830, like
- * videoredirsink's window), later the marker pattern the client finds in
- * the SPICE picture. Called on VLC's decoder thread; pic is the caller's.
+ * the stream marked with marker_code (1..63): the placement marker
+ * (videoredir/marker.h, PROTOCOL.md section 10) over the picture's visible
+ * area, in its range, so that the client finds where VLC shows the video.
+ * Another code (or a visible area the marker cannot take): a flat dark
+ * grey-blue (RGB 0x202830, like videoredirsink's window). Called on VLC's
+ * decoder thread; pic is the caller's.
  */
-void vr_vlc_placeholder_draw(picture_t *pic, uint32_t stream_id);
+void vr_vlc_placeholder_draw(picture_t *pic, uint32_t marker_code);
 
 #endif
