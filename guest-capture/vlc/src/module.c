@@ -63,6 +63,7 @@ struct decoder_sys_t {
     struct vr_player *player;
     struct vr_stream_start start;
     uint32_t marker_code;   /* of the announced stream, in start.flags too */
+    struct vr_vlc_placeholder placeholder; /* decoder thread */
     uint8_t *extradata;
 
     vlc_mutex_t lock; /* show, why, the clock fields */
@@ -173,7 +174,7 @@ static void output_picture(decoder_t *dec, mtime_t date)
     picture_t *pic = decoder_NewPicture(dec);
     if (!pic)
         return;
-    vr_vlc_placeholder_draw(pic, sys->marker_code);
+    vr_vlc_placeholder_draw(&sys->placeholder, pic, sys->marker_code);
     pic->date = date;
     pic->b_progressive = true;
     sys->pictures++;
@@ -388,6 +389,7 @@ static void destroy_sys(decoder_sys_t *sys)
     vlc_cond_destroy(&sys->cond);
     vlc_mutex_destroy(&sys->lock);
     free(sys->extradata);
+    vr_vlc_placeholder_free(&sys->placeholder);
     free(sys);
 }
 
