@@ -22,6 +22,8 @@
 # Needs VR_BIN, VR_GST_PLUGIN (libgstvideoredir.so); vlc also VR_VLC_PLUGIN_DIR.
 mode=$1
 . "$(dirname "$0")/../e2e/lib.sh"
+# lib.sh runs under set -e: say which command stopped the test.
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND exited $?" >&2' ERR
 for t in display xdotool xwininfo convert compare identify; do
   command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
 done
