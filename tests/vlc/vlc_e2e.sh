@@ -79,12 +79,13 @@ start_client() { # start_client NAME ARGS... : a headless client, log in NAME.lo
 decoders_used() { sed -n 's/.*using video decoder module "\([^"]*\)".*/\1/p' "$1" | tr '\n' ' '; }
 # md5 of each picture of a YUV4MPEG2 stream (as ffmpeg -f framemd5 gives).
 y4m_md5() { python3 "$(dirname "$0")/y4m_md5.py" "$1"; }
-# md5 of one placeholder picture of W x H (I420, flat Y 49, U 133, V 124).
+# md5 of one placeholder picture of W x H: I420 with the placement marker of
+# the code the module logged in LOG (the last stream's), limited range.
 placeholder_md5() {
-  local w=$1 h=$2
-  { head -c $((w * h)) /dev/zero | tr '\0' '\061'
-    head -c $(((w / 2) * (h / 2))) /dev/zero | tr '\0' '\205'
-    head -c $(((w / 2) * (h / 2))) /dev/zero | tr '\0' '\174'; } | md5sum | cut -d' ' -f1
+  local w=$1 h=$2 code
+  code=$(sed -n 's/.*VLC shows a placeholder with marker code \([0-9]*\).*/\1/p' "$3" | tail -n 1)
+  [ -n "$code" ] || vr_fail "the module did not say its marker code"
+  "$VR_BIN/vr-marker-frame" "$code" "$w" "$h" | md5sum | cut -d' ' -f1
 }
 y4m_size() { head -c 100 "$1" | sed -n 1p | sed -n 's/.* W\([0-9]*\) H\([0-9]*\) .*/\1 \2/p'; }
 
@@ -156,7 +157,7 @@ case $mode in
     # VLC displayed the placeholder, never a decoded picture.
     [ -s "$VR_TMP/vlc.y4m" ] || vr_fail "VLC displayed nothing"
     read -r w h < <(y4m_size "$VR_TMP/vlc.y4m")
-    ph=$(placeholder_md5 "$w" "$h")
+    ph=$(placeholder_md5 "$w" "$h" "$VR_TMP/vlc.log")
     y4m_md5 "$VR_TMP/vlc.y4m" | sort | uniq -c >"$VR_TMP/vlc.uniq"
     [ "$(wc -l <"$VR_TMP/vlc.uniq")" = 1 ] && grep -q " $ph\$" "$VR_TMP/vlc.uniq" ||
       vr_fail "VLC displayed something else than the placeholder: $(head -n 3 "$VR_TMP/vlc.uniq")"
@@ -223,7 +224,7 @@ while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
     case "$used" in 'videoredir '*'avcodec '*) ;; *) vr_fail "not videoredir then avcodec: $used";; esac
     [ -s "$VR_TMP/vlc.y4m" ] || vr_fail "VLC displayed nothing"
     read -r w h < <(y4m_size "$VR_TMP/vlc.y4m")
-    ph=$(placeholder_md5 "$w" "$h")
+    ph=$(placeholder_md5 "$w" "$h" "$VR_TMP/vlc.log")
     y4m_md5 "$VR_TMP/vlc.y4m" >"$VR_TMP/vlc.col"
     vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
     vr_md5_column "$VR_TMP/ref.md5" >"$VR_TMP/ref.col"

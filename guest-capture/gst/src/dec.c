@@ -35,6 +35,7 @@
 #include <gst/video/video.h>
 
 #include <videoredir/capture.h>
+#include <videoredir/marker.h>
 #include <videoredir/player.h>
 
 #include "common.h"
@@ -72,6 +73,8 @@ struct _GstVideoredirDec {
     GPtrArray *gop;            /* input buffers since the last keyframe */
     GstBuffer *placeholder;
     gint ph_w, ph_h;
+    guint32 marker_code;       /* of the announced stream (1..63), 0: none yet */
+    guint32 ph_code;           /* the code drawn into placeholder */
 
     /* The local decoder and the private pads that drive it. */
     GstElement *child;
@@ -126,13 +129,22 @@ static void player_show(void *user, enum vr_player_show where, const char *why)
 /* Placeholder.                                                             */
 
 /*
- * Draws the placeholder picture into a mapped I420 frame. The one place
- * that decides what the guest shows while the client shows the video (a
- * pattern the client can find in the SPICE picture goes here). Now a flat
- * dark blue-grey, the sink's placeholder colour (0x202830).
+ * Draws the placeholder picture into a mapped I420 frame: the placement
+ * marker of code (PROTOCOL.md section 10) over the whole frame, in the
+ * frame's range. The client finds it in the SPICE display and shows the
+ * video wherever the player really shows this picture. Without a code (no
+ * stream announced yet) a flat dark blue-grey, the sink's colour (0x202830).
  */
-static void placeholder_draw(GstVideoFrame *vf)
+static void placeholder_draw(GstVideoFrame *vf, guint32 code)
 {
+    if (code >= VR_MARKER_CODE_MIN && code <= VR_MARKER_CODE_MAX) {
+        int full = GST_VIDEO_INFO_COLORIMETRY(&vf->info).range == GST_VIDEO_COLOR_RANGE_0_255;
+        if (vr_marker_draw_i420(code, (uint32_t)GST_VIDEO_FRAME_WIDTH(vf), (uint32_t)GST_VIDEO_FRAME_HEIGHT(vf), full,
+                                GST_VIDEO_FRAME_PLANE_DATA(vf, 0), (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(vf, 0),
+                                GST_VIDEO_FRAME_PLANE_DATA(vf, 1), (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(vf, 1),
+                                GST_VIDEO_FRAME_PLANE_DATA(vf, 2), (size_t)GST_VIDEO_FRAME_PLANE_STRIDE(vf, 2)) == 0)
+            return;
+    }
     /* BT.601 limited range of RGB 0x20,0x28,0x30. */
     static const guint8 yuv[3] = { 0x31, 0x85, 0x7c };
     for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(vf); p++) {
@@ -163,16 +175,17 @@ static gboolean ensure_placeholder(GstVideoredirDec *d)
         if (!out)
             return FALSE;
     }
-    if (!d->placeholder || d->ph_w != w || d->ph_h != h) {
+    if (!d->placeholder || d->ph_w != w || d->ph_h != h || d->ph_code != d->marker_code) {
         gst_clear_buffer(&d->placeholder);
         GstBuffer *b = gst_buffer_new_allocate(NULL, GST_VIDEO_INFO_SIZE(&out->info), NULL);
         GstVideoFrame vf;
         if (b && gst_video_frame_map(&vf, &out->info, b, GST_MAP_WRITE)) {
-            placeholder_draw(&vf);
+            placeholder_draw(&vf, d->marker_code);
             gst_video_frame_unmap(&vf);
             d->placeholder = b;
             d->ph_w = w;
             d->ph_h = h;
+            d->ph_code = d->marker_code;
         } else if (b) {
             gst_buffer_unref(b);
         }
@@ -531,14 +544,22 @@ static gboolean vr_stop(GstVideoDecoder *vd)
     return TRUE;
 }
 
-/* Announces the stream of input_state. Geometry: this element does not
- * know where the player draws its frames; the video's size at 0,0 for now
- * (the pattern in the placeholder will tell the client the real place). */
+/* Announces the stream of input_state, marked (PROTOCOL.md 10.2): a new
+ * marker code per stream, never the previous one, drawn into every
+ * placeholder from now on. Geometry: this element does not know where the
+ * player draws its frames; it sends the video's size at 0,0, which the
+ * client uses only until it finds the marker (the picture wins, 10.4) or
+ * if it has no MARKER feature. */
 static gboolean announce(GstVideoredirDec *d)
 {
     struct vr_stream_start st;
     if (!vr_gst_caps_to_start(GST_OBJECT(d), d->input_state->caps, &st, &d->extradata))
         return FALSE;
+    uint64_t in_use = d->marker_code ? (uint64_t)1 << d->marker_code : 0;
+    d->marker_code = vr_marker_code_pick(((uint64_t)g_random_int() << 32) | (uint64_t)g_random_int(), in_use);
+    st.flags = (uint16_t)((st.flags & ~VR_STREAM_MARKER_MASK) | VR_STREAM_MARKED |
+                          (d->marker_code << VR_STREAM_MARKER_SHIFT));
+    GST_INFO_OBJECT(d, "stream marked with code %u", d->marker_code);
     struct vr_geometry geom = { 0, { 0, 0, st.width, st.height }, { 0, 0, st.width, st.height } };
     int r = vr_player_set_stream(d->player, &st, &geom, NULL);
     if (r < 0) {

@@ -32,7 +32,9 @@
 #include <vlc_codec.h>
 #include <vlc_input.h>
 #include <vlc_plugin.h>
+#include <vlc_rand.h>
 
+#include <videoredir/marker.h>
 #include <videoredir/player.h>
 
 #include "format.h"
@@ -60,6 +62,8 @@ _Static_assert(COLOR_PRIMARIES_FCC1953 == 6 && TRANSFER_FUNC_HLG == 8 && COLOR_S
 struct decoder_sys_t {
     struct vr_player *player;
     struct vr_stream_start start;
+    uint32_t marker_code;   /* of the announced stream, in start.flags too */
+    struct vr_vlc_placeholder placeholder; /* decoder thread */
     uint8_t *extradata;
 
     vlc_mutex_t lock; /* show, why, the clock fields */
@@ -114,6 +118,23 @@ static void player_show(void *user, enum vr_player_show where, const char *why)
 /* ---------------------------------------------------------------------- */
 /* Placeholder pictures.                                                     */
 
+/*
+ * Marks the stream about to be announced (PROTOCOL.md 10.2): a new marker
+ * code, never the previous one, in start.flags and in every placeholder
+ * from now on. The geometry sent with it (the video's size at 0,0: VLC's
+ * decoder does not know where the video output shows it) only serves until
+ * the client finds the marker in the picture (the picture wins, 10.4), or
+ * for a client without the MARKER feature.
+ */
+static void mark_stream(decoder_sys_t *sys)
+{
+    uint64_t in_use = sys->marker_code ? (uint64_t)1 << sys->marker_code : 0;
+    uint64_t rnd = ((uint64_t)(uint32_t)vlc_mrand48() << 32) | (uint32_t)vlc_mrand48();
+    sys->marker_code = vr_marker_code_pick(rnd, in_use);
+    sys->start.flags = (uint16_t)((sys->start.flags & ~VR_STREAM_MARKER_MASK) | VR_STREAM_MARKED |
+                                  (sys->marker_code << VR_STREAM_MARKER_SHIFT));
+}
+
 static int set_output_format(decoder_t *dec)
 {
     decoder_sys_t *sys = dec->p_sys;
@@ -153,7 +174,7 @@ static void output_picture(decoder_t *dec, mtime_t date)
     picture_t *pic = decoder_NewPicture(dec);
     if (!pic)
         return;
-    vr_vlc_placeholder_draw(pic, 1);
+    vr_vlc_placeholder_draw(&sys->placeholder, pic, sys->marker_code);
     pic->date = date;
     pic->b_progressive = true;
     sys->pictures++;
@@ -289,6 +310,7 @@ static int Decode(decoder_t *dec, block_t *block)
         /* More after a drain: announce the stream again. */
         struct vr_geometry geom = { 0, { 0, 0, sys->start.width, sys->start.height },
                                     { 0, 0, sys->start.width, sys->start.height } };
+        mark_stream(sys);
         if (vr_player_set_stream(sys->player, &sys->start, &geom, NULL) == 0)
             sys->drained = false;
         vlc_mutex_lock(&sys->lock);
@@ -367,6 +389,7 @@ static void destroy_sys(decoder_sys_t *sys)
     vlc_cond_destroy(&sys->cond);
     vlc_mutex_destroy(&sys->lock);
     free(sys->extradata);
+    vr_vlc_placeholder_free(&sys->placeholder);
     free(sys);
 }
 
@@ -524,6 +547,7 @@ static int Open(vlc_object_t *obj)
         return VLC_EGENERIC;
     }
     struct vr_geometry geom = { 0, { 0, 0, start.width, start.height }, { 0, 0, start.width, start.height } };
+    mark_stream(sys);
     r = vr_player_set_stream(sys->player, &sys->start, &geom, NULL);
     if (r < 0 || !wait_for_client(dec, var_InheritInteger(dec, CFG_PREFIX "hello-wait"),
                                   var_InheritInteger(dec, CFG_PREFIX "wait"))) {
@@ -534,8 +558,9 @@ static int Open(vlc_object_t *obj)
         destroy_sys(sys);
         return VLC_EGENERIC;
     }
-    msg_Info(dec, "%s %ux%u goes to the SPICE client through %s; VLC shows a placeholder",
-             vr_codec_name(start.codec), start.width, start.height, vr_player_device_path(sys->player));
+    msg_Info(dec, "%s %ux%u goes to the SPICE client through %s; VLC shows a placeholder with marker code %u",
+             vr_codec_name(start.codec), start.width, start.height, vr_player_device_path(sys->player),
+             (unsigned)sys->marker_code);
     sys->input = input;
     var_AddCallback(input, "state", StateChanged, dec);
     dec->pf_decode = Decode;
