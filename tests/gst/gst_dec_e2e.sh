@@ -37,7 +37,7 @@ start_client() { # start_client NAME ARGS... : a headless client, log in NAME.lo
 # build of the plugin needs the ASan runtime loaded first in them.
 stock() { # stock PROGRAM ARGS... : runs a stock GStreamer program with the plugin
   local preload=
-  preload=$(ldd "$VR_GST_PLUGIN" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+  preload=$(ldd "$VR_GST_PLUGIN" 2>/dev/null | awk '/libasan/ && !n++ {print $3}')
   GST_PLUGIN_PATH=$(dirname "$VR_GST_PLUGIN") LD_PRELOAD=${preload:-${LD_PRELOAD:-}} \
     ASAN_OPTIONS=${preload:+detect_leaks=0:}${ASAN_OPTIONS:-} timeout 120 "$@"
 }

@@ -52,7 +52,7 @@ vr_wait_port_channel "$opened" "$client"
 gst_env=()
 if [ "$mode" != vlc ]; then
   : "${VR_GST_PLUGIN:?}"
-  preload=$(ldd "$VR_GST_PLUGIN" 2>/dev/null | awk '/libasan/ {print $3; exit}')
+  preload=$(ldd "$VR_GST_PLUGIN" 2>/dev/null | awk '/libasan/ && !n++ {print $3}')
   gst_env=(GST_PLUGIN_PATH="$(dirname "$VR_GST_PLUGIN")" VIDEOREDIR_DEVICE="$HOST_SOCK")
   [ -n "$preload" ] && gst_env+=(LD_PRELOAD="$preload" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}")
 fi

@@ -336,7 +336,7 @@ while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
     vr_md5_column "$VR_TMP/ref.md5" >"$VR_TMP/ref.col"
     vr_md5_column "$VR_TMP/client.md5" >"$VR_TMP/client.col"
     # The longest common prefix, then the rest must be FFmpeg's from a keyframe on.
-    m=$(paste -d' ' "$VR_TMP/client.col" "$VR_TMP/ref.col" | awk '$1 != $2 { print NR - 1; exit }')
+    m=$(paste -d' ' "$VR_TMP/client.col" "$VR_TMP/ref.col" | awk '$1 != $2 && !n++ { print NR - 1 }')
     [ -n "$m" ] && [ "$m" -ge 25 ] || vr_fail "no seek seen, or no frames before it (${m:-all equal})"
     tail -n +"$((m + 1))" "$VR_TMP/client.col" >"$VR_TMP/after.col"
     first=$(head -n 1 "$VR_TMP/after.col")

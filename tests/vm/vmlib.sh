@@ -27,7 +27,7 @@ vr_vm_kernel() {
     flock 9
     if [ ! -f "$VR_VM_CACHE/ready" ]; then
       local dep dl
-      resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'; }
+      resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ && !n++ {print $2}'; }
       dep=$(resolve)
       if [ -z "$dep" ]; then
         # A fresh machine or container may have no package lists yet.
