@@ -19,6 +19,13 @@
 #                                  (Mesa software GL); the true rectangle is measured on the
 #                                  guest's screen (the marker's greys below the toolbar);
 #                                  not in ctest yet: see CMakeLists.txt
+#        players_e2e.sh totem      Totem, as it is: its own D-Bus session bus, Mesa software GL
+#                                  (gtkglsink), the clip scaled into its window; the true
+#                                  rectangle is measured on the guest's screen
+#                                  (marker_rect.py); Totem stays open at the end of the clip
+#                                  (it rewinds, paused, and announces the video again): the
+#                                  client is stopped then and its frames of the first stream
+#                                  are checked
 # Needs VR_BIN, VR_GST_PLUGIN (libgstvideoredir.so); vlc also VR_VLC_PLUGIN_DIR.
 mode=$1
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -32,9 +39,13 @@ export GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
 
 # 8 s of SMPTE bars, 640x360: every frame the same picture, so the snapshot
 # taken mid-clip can be compared with FFmpeg's frame; flat wide bars survive
-# the client's scaling.
+# the client's scaling. Totem: 16 s, snapshot at 10 s: the true rectangle is
+# measured once Totem has hidden the controls it shows over the video at the
+# start (a few seconds), and the covering window comes after that.
+dur=8 snap_at=5 client_end=(--exit-at-eos)
+[ "$mode" = totem ] && dur=16 snap_at=10 client_end=()
 clip=$VR_TMP/clip.mp4
-ffmpeg -nostdin -v error -f lavfi -i "smptebars=size=640x360:rate=25:duration=8" -pix_fmt yuv420p \
+ffmpeg -nostdin -v error -f lavfi -i "smptebars=size=640x360:rate=25:duration=$dur" -pix_fmt yuv420p \
   -c:v libx264 -preset ultrafast -g 25 -bf 2 -x264-params threads=1 "$clip"
 ffmpeg -nostdin -v error -i "$clip" -frames:v 1 -pix_fmt rgb24 "$VR_TMP/frame.png"
 
@@ -43,7 +54,7 @@ vr_start_host --x-display "$DISPLAY" --image-compression auto_glz --jpeg-wan-com
 
 opened=$(vr_port_channels)
 G_MESSAGES_DEBUG=all "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --framemd5 "$VR_TMP/client.md5" \
-  --snapshot "$VR_TMP/end.png" --snapshot-at 5 --exit-at-eos --stats --timeout 120 2>"$VR_TMP/client.log" &
+  --snapshot "$VR_TMP/end.png" --snapshot-at "$snap_at" "${client_end[@]}" --stats --timeout 120 2>"$VR_TMP/client.log" &
 client=$!
 VR_PIDS+=("$client")
 vr_wait_port_channel "$opened" "$client"
@@ -119,6 +130,28 @@ HTML
     player=$!
     size=
     ;;
+  totem)
+    for t in totem dbus-daemon python3; do
+      command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+    done
+    # Its own session bus (GApplication, D-Bus activation), stopped with the
+    # test; a settings backend and a home of its own, so nothing saved by
+    # an earlier Totem (window size, last position) changes the run.
+    dbus-daemon --session --nofork --nopidfile --print-address=9 9>"$VR_TMP/bus" >"$VR_TMP/dbus.log" 2>&1 &
+    VR_PIDS+=("$!")
+    for ((i = 0; i < 200; i++)); do grep -q '^unix:' "$VR_TMP/bus" && break; sleep 0.05; done
+    bus=$(grep '^unix:' "$VR_TMP/bus") || vr_fail "dbus-daemon gave no address"
+    mkdir -p "$VR_TMP/home"
+    # Totem shows its controls over the video while the pointer moves over
+    # it: the pointer stays in the screen's corner, away from every window.
+    xdotool mousemove 1023 699
+    env "${gst_env[@]}" DBUS_SESSION_BUS_ADDRESS="$bus" HOME="$VR_TMP/home" XDG_CONFIG_HOME="$VR_TMP/home/.config" \
+      XDG_DATA_HOME="$VR_TMP/home/.local/share" XDG_CACHE_HOME="$VR_TMP/home/.cache" GSETTINGS_BACKEND=memory \
+      NO_AT_BRIDGE=1 LIBGL_ALWAYS_SOFTWARE=1 GST_DEBUG=videoredirdec:4 \
+      timeout 120 totem "$clip" >"$VR_TMP/play.log" 2>&1 &
+    player=$!
+    size=
+    ;;
   *) vr_fail "unknown mode $mode" ;;
 esac
 VR_PIDS+=("$player")
@@ -133,6 +166,45 @@ if [ "$mode" = webkit ]; then
   [[ $box =~ ^([0-9]+)x([0-9]+)\+([0-9]+)\+([0-9]+)$ ]] || vr_fail "no placeholder on the guest's screen: $box"
   vw=${BASH_REMATCH[1]} vh=${BASH_REMATCH[2]} vx=${BASH_REMATCH[3]} vy=$((BASH_REMATCH[4] + 50))
   echo "webkit: the guest's screen shows the placeholder at $vx,$vy ${vw}x$vh"
+elif [ "$mode" = totem ]; then
+  # Totem's window (the visible one of class totem), moved to 60,50; Totem
+  # scales the video into it, below its header bar.
+  win=
+  for ((i = 0; i < 600; i++)); do
+    win=$(xdotool search --onlyvisible --class totem 2>/dev/null | tail -n 1 || true)
+    [ -n "$win" ] && break
+    vr_running "$player" || break
+    sleep 0.1
+  done
+  [ -n "$win" ] || vr_fail "Totem's window did not appear: $(tail -n 3 "$VR_TMP/play.log")"
+  xdotool windowmove "$win" 60 50
+  vr_wait_for "$VR_TMP/client.log" "placement from the picture" "$client" 60 ||
+    vr_fail "the client never found the marker: $(tail -n 3 "$VR_TMP/play.log")"
+  # The true rectangle, measured on the guest's screen inside Totem's window
+  # once the whole placeholder shows (the video's aspect, the same twice in
+  # a row): Totem's controls cover the bottom of the video for the first
+  # seconds.
+  last= rect=
+  for ((i = 0; i < 100; i++)); do
+    read -r wx wy ww wh < <(xwininfo -id "$win" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF}
+      /^ *Width/ {w=$NF} /^ *Height/ {h=$NF} END {print x, y, w, h}')
+    import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
+    m=$(convert "$VR_TMP/guest.png" -crop "${ww}x$wh+$wx+$wy" +repage -depth 8 rgb:- |
+      python3 "$(dirname "$0")/marker_rect.py" "$ww" "$wh" "$wx" "$wy")
+    if [[ $m =~ ^([0-9]+)\ ([0-9]+)\ ([0-9]+)\ ([0-9]+)$ ]] &&
+      d=$((BASH_REMATCH[4] * 640 - BASH_REMATCH[3] * 360)) && [ "${d#-}" -le 640 ]; then
+      [ "$m" = "$last" ] && { rect=$m; break; }
+      last=$m
+    else
+      last=
+    fi
+    vr_running "$player" || break
+    sleep 0.2
+  done
+  [ -n "$rect" ] || vr_fail "no whole placeholder on the guest's screen in Totem's window ($wx,$wy ${ww}x$wh): $m"
+  read -r vx vy vw vh <<<"$rect"
+  [ "$wx,$wy" = 60,50 ] || vr_fail "Totem's window is at $wx,$wy, not where it was moved to"
+  echo "totem: Totem's window is at $wx,$wy ${ww}x$wh; the guest's screen shows the placeholder at $vx,$vy ${vw}x$vh"
 else
   win=$(find_window "$size") || vr_fail "the player's ${size} window did not appear: $(tail -n 3 "$VR_TMP/play.log")"
   # Where the video is on the X screen (x y w h), and where the cover goes.
@@ -157,13 +229,15 @@ cover=$(timeout 30 xdotool search --sync --onlyvisible --name '^vr-cover$' | hea
 [ -n "$cover" ] || vr_fail "the covering window did not appear"
 xdotool windowraise "$cover"
 # The X server agrees on where the player's window is (its picture fills it).
-[ "$mode" = webkit ] || geo=$(xwininfo -id "$win" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF}
+[ "$mode" = webkit ] || [ "$mode" = totem ] || geo=$(xwininfo -id "$win" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF}
   /^ *Width/ {w=$NF} /^ *Height/ {h=$NF} END {print x "," y " " w "x" h}')
-[ "$mode" = webkit ] || echo "$mode: the player's window is at $geo"
-[ "$mode" = webkit ] || [ "$geo" = "$vx,$vy ${vw}x$vh" ] || vr_fail "the player's window is at $geo, want $vx,$vy ${vw}x$vh"
+[ "$mode" = webkit ] || [ "$mode" = totem ] || echo "$mode: the player's window is at $geo"
+[ "$mode" = webkit ] || [ "$mode" = totem ] || [ "$geo" = "$vx,$vy ${vw}x$vh" ] || vr_fail "the player's window is at $geo, want $vx,$vy ${vw}x$vh"
 
-# The mid-clip snapshot (5 s after the first frame; the one at the end
+# The mid-clip snapshot ($snap_at s after the first frame; the one at the end
 # overwrites it, when the player may already have closed its window).
+[ "$mode" = totem ] && [ -e "$VR_TMP/end.png" ] &&
+  vr_fail "the client's snapshot came before the covering window was up (machine too slow for the ${snap_at} s)"
 for ((i = 0; i < 1200; i++)); do
   [ -s "$VR_TMP/end.png" ] && identify "$VR_TMP/end.png" >/dev/null 2>&1 && break
   vr_running "$client" || break
@@ -177,6 +251,26 @@ if [ "$mode" = webkit ]; then
   vr_running "$player" || vr_fail "MiniBrowser died: $(tail -n 5 "$VR_TMP/play.log")"
   kill "$player"
   wait "$player" 2>/dev/null || true
+elif [ "$mode" = totem ]; then
+  # At its end Totem rewinds, paused, and shows the first frame: a new
+  # stream (videoredirdec announces it again) that never ends. The client
+  # is stopped once the first stream ended; its frames are checked.
+  vr_wait_for "$VR_TMP/client.log" "ended (eos)" "$client" 90 ||
+    vr_fail "the client did not see the end of Totem's video"
+  vr_running "$player" || vr_fail "Totem died: $(tail -n 5 "$VR_TMP/play.log")"
+  kill -TERM "$client"
+  rc=0
+  wait "$client" || rc=$?
+  [ "$rc" = 143 ] || vr_fail "the client exited $rc on SIGTERM, not 143"
+  kill "$player"
+  wait "$player" 2>/dev/null || true
+  grep -q 'videoredirdec.*client accepted the stream' "$VR_TMP/play.log" ||
+    vr_fail "Totem did not plug videoredirdec, or no client took its stream"
+  first=$(sed -n 's/.*stream \([0-9]*\) ended (eos): [0-9]* frames received, \([0-9]*\) decoded.*/\1 \2/p;T;q' "$VR_TMP/client.log")
+  read -r sid n1 <<<"$first"
+  echo "totem: stream $sid ended with $n1 frames decoded; $(grep -c 'announced stream' "$VR_TMP/play.log") streams announced by Totem's videoredirdec"
+  { grep '^#' "$VR_TMP/client.md5"; grep -v '^#' "$VR_TMP/client.md5" | sed -n "1,${n1}p"; } >"$VR_TMP/first.md5"
+  cp "$VR_TMP/first.md5" "$VR_TMP/client.md5"
 else
   wait "$player" || vr_fail "the player failed: $(tail -n 5 "$VR_TMP/play.log")"
   wait "$client" || vr_fail "the client failed"
@@ -200,7 +294,14 @@ for p in "$((cx + 1)) $((cy + 1))" "$((cx + 100)) $((cy + 75))" "$((cx + 199)) $
   set -- $p; expect "$1" "$2" "$cover_rgb" "covering window over the video"
 done
 for p in "$((vx - 2)) $((vy + 10))" "$((vx + 10)) $((vy - 2))" "$((vx + vw / 2)) $((vy + vh + 1))" "5 5" "1000 690"; do
-  set -- $p; expect "$1" "$2" 000000 "desktop"
+  set -- $p
+  if [ "$mode" = totem ]; then
+    # Around the video: the desktop, and Totem's header bar above it, as
+    # the guest's screen shows them.
+    expect "$1" "$2" "$(convert "$VR_TMP/guest.png" -format "%[hex:p{$1,$2}]" info: | cut -c1-6)" "the guest's screen"
+  else
+    expect "$1" "$2" 000000 "desktop"
+  fi
 done
 # The visible video: the left part of the rectangle (left of the cover),
 # compared with FFmpeg's frame scaled to the rectangle.
