@@ -147,7 +147,7 @@ HTML
     xdotool mousemove 1023 699
     env "${gst_env[@]}" DBUS_SESSION_BUS_ADDRESS="$bus" HOME="$VR_TMP/home" XDG_CONFIG_HOME="$VR_TMP/home/.config" \
       XDG_DATA_HOME="$VR_TMP/home/.local/share" XDG_CACHE_HOME="$VR_TMP/home/.cache" GSETTINGS_BACKEND=memory \
-      NO_AT_BRIDGE=1 LIBGL_ALWAYS_SOFTWARE=1 GST_DEBUG=videoredirdec:4 \
+      TMPDIR="$VR_TMP" NO_AT_BRIDGE=1 LIBGL_ALWAYS_SOFTWARE=1 GST_DEBUG=videoredirdec:4 \
       timeout 120 totem "$clip" >"$VR_TMP/play.log" 2>&1 &
     player=$!
     size=

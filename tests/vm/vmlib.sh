@@ -185,3 +185,122 @@ vr_vm_wait_exit() {
   grep -q "VR-VM: exit rc=0" "$VM_CONSOLE" ||
     { tail -n 40 "$VM_CONSOLE" >&2; vr_fail "the guest script failed"; }
 }
+
+# ---- The guest's own X desktop (vm_xdesktop.sh, vm_players.sh) -------------
+# Xorg (Debian's xserver-xorg-core, modesetting driver on the qxl KMS
+# device, run from the host's root over 9p) is the guest's desktop, so what
+# QEMU's spice-server sends the client is that X server's 1024x768 screen.
+# In it the tests put the player's 640x360 window at 100,80 and a covering
+# window of one flat colour (ImageMagick display, 240x160) at 500,300 over
+# its lower right part; vr_vm_xdesktop_check checks the client's snapshot of
+# that layout.
+
+# Skips (77) without the tools; adds the qxl KMS module; writes
+# $VR_TMP/xorg.conf and $VR_TMP/cover.png. Sets VR_VM_COVER_RGB and
+# VR_VM_GST_SYSDIR (the host's GStreamer plugin folder).
+vr_vm_xdesktop_setup() {
+  local t
+  for t in xdotool display convert compare identify; do
+    command -v $t >/dev/null || vr_vm_skip "$t is not installed"
+  done
+  [ -x /usr/lib/xorg/Xorg ] || [ -x /usr/bin/Xorg ] ||
+    vr_vm_skip "Xorg is not installed (xserver-xorg-core, scripts/deps-test.txt)"
+  [ -f /usr/lib/xorg/modules/drivers/modesetting_drv.so ] || vr_vm_skip "Xorg's modesetting driver is not installed"
+  VR_VM_GST_SYSDIR=$(pkg-config --variable=pluginsdir gstreamer-1.0 2>/dev/null ||
+    echo /usr/lib/x86_64-linux-gnu/gstreamer-1.0)
+  # The qxl KMS driver (and what it needs) on top of the usual modules.
+  VR_VM_MODULES="$VR_VM_MODULES qxl"
+  VR_VM_COVER_RGB=c08020
+  ffmpeg -nostdin -v error -f lavfi -i "color=c=0x$VR_VM_COVER_RGB:s=240x160,format=rgb24" -frames:v 1 "$VR_TMP/cover.png"
+  cat >"$VR_TMP/xorg.conf" <<'CONF'
+Section "ServerFlags"
+    Option "AutoAddDevices" "false"
+    Option "AutoEnableDevices" "false"
+    Option "DontVTSwitch" "true"
+EndSection
+Section "Device"
+    Identifier "qxl"
+    Driver "modesetting"
+    Option "kmsdev" "/dev/dri/card0"
+    Option "AccelMethod" "none"
+EndSection
+Section "Screen"
+    Identifier "screen"
+    Device "qxl"
+    DefaultDepth 24
+    SubSection "Display"
+        Modes "1024x768"
+    EndSubSection
+EndSection
+CONF
+}
+
+# vr_vm_xdesktop_guest PLUGIN_DIR PLUGIN...: prints the first part of a guest
+# script (run with VR_VM_OVERLAY=1): GStreamer sees only the host's plugins
+# named (scanning all of them under TCG would take most of the test's time)
+# and PLUGIN_DIR; Xorg on :0 on the QXL device, waited for until it takes
+# clients; the covering window mapped at 500,300, its id in $cover. The
+# caller appends the player.
+vr_vm_xdesktop_guest() {
+  local dir=$1
+  shift
+  cat <<GUEST
+set -e
+mkdir -p /tmp/gst /tmp/.X11-unix
+for p in $*; do ln -s '$VR_VM_GST_SYSDIR'/libgst\$p.so /tmp/gst/; done
+export GST_PLUGIN_SYSTEM_PATH_1_0=/tmp/gst GST_PLUGIN_PATH_1_0='$dir'
+export GST_REGISTRY_1_0=/tmp/gst-registry.bin
+i=0; while [ ! -e /dev/dri/card0 ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+[ -e /dev/dri/card0 ] || { echo 'VR-GUEST: no /dev/dri/card0 (qxl KMS)'; exit 1; }
+Xorg :0 -config '$VR_TMP/xorg.conf' -nolisten tcp -noreset -keeptty -novtswitch \\
+  -logfile /tmp/Xorg.log >/tmp/xorg.out 2>&1 &
+i=0; while [ ! -S /tmp/.X11-unix/X0 ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+[ -S /tmp/.X11-unix/X0 ] || { echo 'VR-GUEST: Xorg did not start'; tail -n 30 /tmp/Xorg.log; cat /tmp/xorg.out; exit 1; }
+export DISPLAY=:0
+# The socket comes before the server takes clients: wait until one gets in.
+i=0; while ! geo=\$(xdotool getdisplaygeometry 2>/dev/null) && [ \$i -lt 300 ]; do sleep 0.2; i=\$((i + 1)); done
+[ -n "\$geo" ] || { echo 'VR-GUEST: Xorg takes no clients'; tail -n 30 /tmp/Xorg.log; exit 1; }
+echo "VR-GUEST: Xorg up, screen \$geo"
+display -title vr-cover -geometry +500+300 -borderwidth 0 '$VR_TMP/cover.png' >/tmp/cover.log 2>&1 &
+cover=\$(xdotool search --sync --onlyvisible --name '^vr-cover\$' | head -n 1)
+GUEST
+}
+
+# vr_vm_xdesktop_check SNAP FRAME: the client's snapshot SNAP must be the
+# guest's 1024x768 screen with the covering window's colour at 500,300
+# 240x160, the guest's black desktop around the player's window, and the
+# video on the visible part of the window (100,80 640x360: left of the
+# cover, and above it) equal to FRAME (a PNG of the 640x360 frame of FFmpeg's
+# decode that the snapshot shows) within 4 %, every pixel.
+vr_vm_xdesktop_check() {
+  local snap=$1 frame=$2 w h p n=0 part bad
+  w=$(identify -format %w "$snap")
+  h=$(identify -format %h "$snap")
+  echo "the client's desktop (the guest's QXL screen): ${w}x$h"
+  [ "${w}x$h" = 1024x768 ] || vr_fail "the client's desktop is ${w}x$h, not the guest X server's 1024x768"
+  px() { convert "$snap" -format "%[hex:p{$1,$2}]" info: | cut -c1-6; }
+  expect() { # expect X Y RRGGBB WHAT
+    local got
+    got=$(px "$1" "$2")
+    [ "$got" = "${3^^}" ] || vr_fail "($1,$2) shows $got, want $3 ($4)"
+    n=$((n + 1))
+  }
+  for p in "501 301" "600 380" "739 439" "520 430" "620 459"; do
+    set -- $p
+    expect "$1" "$2" "$VR_VM_COVER_RGB" "the guest's covering window"
+  done
+  for p in "99 200" "400 79" "741 200" "400 441" "10 10" "1000 700" "300 600"; do
+    set -- $p
+    expect "$1" "$2" 000000 "the guest's desktop"
+  done
+  convert "$frame" -crop 400x360+0+0 +repage "$VR_TMP/want-a.png"
+  convert "$snap" -crop 400x360+100+80 +repage "$VR_TMP/got-a.png"
+  convert "$frame" -crop 240x220+400+0 +repage "$VR_TMP/want-b.png"
+  convert "$snap" -crop 240x220+500+80 +repage "$VR_TMP/got-b.png"
+  for part in a b; do
+    bad=$(compare -metric AE -fuzz 4% "$VR_TMP/got-$part.png" "$VR_TMP/want-$part.png" null: 2>&1 || true)
+    echo "video part $part: $bad pixels differ by more than 4%"
+    [ "${bad%% *}" = 0 ] || vr_fail "the video is not FFmpeg's frame at 100,80 (part $part: $bad pixels differ)"
+  done
+  echo "$n pixels of the guest's windows and desktop right; the video exactly on the player's window"
+}
