@@ -31,7 +31,7 @@ log "transport and wire overhead (bench/run.sh)"
 
 # Optional parts, each owned by its own script: included when present.
 extra=()
-for part in client_bench.sh guest_cpu.sh first_frame.sh replay_bench.sh vm_bench.sh; do
+for part in client_bench.sh marker_bench.sh guest_cpu.sh first_frame.sh replay_bench.sh vm_bench.sh; do
   if [ -x "$top/bench/$part" ]; then
     log "bench/$part"
     if VR_BENCH_OUT="$work" "$top/bench/$part" "$build" >"$work/$part.md" 2>"$work/$part.log"; then
@@ -142,6 +142,12 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     rk=$(cell first_frame.sh first-reconnect-sink 2)
     [ -z "$rk" ] || echo "| <a id=\"first-frame-reconnect\"></a>ms from a client's (re)start to the video on the screen | $rk (videoredirsink GOP cache, SPICE connection included) | $spice_detect (SPICE stream detection alone) | $(ratio "$rk" "$spice_detect") | [first frame](#time-to-the-first-frame-shown) |"
   fi
+  for m in full-unchanged:"placeholder redrawn unchanged" full-moved:"the video moved 3 px (find, decode, fit, match)"; do
+    ms=$(cell marker_bench.sh "marker-${m%%:*}" 3)
+    mc=$(cell marker_bench.sh "marker-${m%%:*}" 4)
+    [ -n "$ms" ] && [ -n "$mc" ] || continue
+    echo "| <a id=\"sum-marker-${m%%:*}\"></a>ms per 1080p display invalidate, the client's marker scan, ${m#*:} | $ms (vr_marker_detector_scan) | $mc (memcpy of the same area) | $(ratio "$ms" "$mc") | [marker scan](#placement-found-in-the-picture-marker-scan-per-invalidate) |"
+  done
   read -r traw tvr tratio < <(sed -n 's/^median raw \([0-9.]*\) MB\/s, videoredir \([0-9.]*\) MB\/s.*ratio videoredir\/raw \([0-9.]*\).*/\1 \2 \3/p' "$work/transport.md") || true
   if [ -n "${tratio:-}" ]; then
     echo "| <a id=\"transport-goodput\"></a>MB/s through spice-server's port channel, loopback | $tvr (videoredir frames, flow control, payload goodput) | $traw (raw bytes on the port) | $tratio (median of the rounds' ratios) | [transport](#transport) |"
