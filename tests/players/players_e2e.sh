@@ -147,10 +147,10 @@ HTML
     # Totem shows its controls over the video while the pointer moves over
     # it: the pointer stays in the screen's corner, away from every window.
     xdotool mousemove 1023 699
-    # Under ASan: Mesa's llvmpipe registers the unwind tables of the shaders
-    # it compiles (__register_frame, under libgcc's unwinder lock) and
-    # mallocs there; ASan's slow unwinding on malloc then takes the same
-    # lock and Totem hangs before its first frame. Fast unwinding for it.
+    # Under ASan with slow unwinding on malloc Totem hung before its first
+    # frame, its threads waiting on libgcc's unwinder lock (_Unwind_Find_FDE;
+    # likely llvmpipe's JIT registering unwind tables and mallocing under
+    # it). Fast unwinding for Totem (its leaks are not checked anyway).
     [ -n "$preload" ] && gst_env+=(ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}:fast_unwind_on_malloc=1")
     env "${gst_env[@]}" DBUS_SESSION_BUS_ADDRESS="$bus" HOME="$VR_TMP/home" XDG_CONFIG_HOME="$VR_TMP/home/.config" \
       XDG_DATA_HOME="$VR_TMP/home/.local/share" XDG_CACHE_HOME="$VR_TMP/home/.cache" GSETTINGS_BACKEND=memory \
