@@ -19,6 +19,14 @@ shift
 : "${VR_GST_PLUGIN:?}" "${VR_GST_PLAY:?}"
 export VR_GST_PLUGIN GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
 unset DISPLAY VIDEOREDIR_DEVICE GST_PLUGIN_FEATURE_RANK
+# ASan build: autovideosink picks glimagesink once gstreamer1.0-gl is
+# installed (Totem, scripts/deps-test.txt, depends on it), and with ASan's
+# slow unwinding on malloc Mesa's llvmpipe hung the player before its first
+# frame (every thread waiting on libgcc's unwinder lock). What these modes
+# check does not depend on the sink that shows the placeholder: there they
+# keep ximagesink, autovideosink's choice without GL.
+asan=$(ldd "$VR_GST_PLUGIN" 2>/dev/null | awk '/libasan/ && !n++ {print $3}')
+[ -z "$asan" ] || export GST_PLUGIN_FEATURE_RANK=glimagesink:NONE
 
 stat_of() { # stat_of LOG FIELD : the field's value in the last stats line
   grep '^stats:' "$1" | tail -n 1 | sed -n "s/.*[ ,]$2=([a-z0-9]*)\([^,;]*\).*/\1/p" | tr -d '"'

@@ -65,7 +65,16 @@ if [ "$mode" != vlc ]; then
   : "${VR_GST_PLUGIN:?}"
   preload=$(ldd "$VR_GST_PLUGIN" 2>/dev/null | awk '/libasan/ && !n++ {print $3}')
   gst_env=(GST_PLUGIN_PATH="$(dirname "$VR_GST_PLUGIN")" VIDEOREDIR_DEVICE="$HOST_SOCK")
-  [ -n "$preload" ] && gst_env+=(LD_PRELOAD="$preload" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}")
+  # Under ASan, with slow unwinding on malloc (the suite's setting, for
+  # whole leak stacks), Mesa's llvmpipe hung the player before its first
+  # frame, every thread waiting on libgcc's unwinder lock
+  # (_Unwind_Find_FDE; likely its JIT registering unwind tables and
+  # mallocing under that lock). autovideosink picks glimagesink once
+  # gstreamer1.0-gl is installed (Totem depends on it): the modes that use
+  # it keep ximagesink, its choice without GL, as before. Totem needs GL
+  # (gtkglsink): see its mode.
+  [ -n "$preload" ] && gst_env+=(LD_PRELOAD="$preload" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}"
+    GST_PLUGIN_FEATURE_RANK=glimagesink:NONE)
 fi
 # The player's own top-level window: the one visible window of WxH.
 find_window() {
@@ -147,11 +156,9 @@ HTML
     # Totem shows its controls over the video while the pointer moves over
     # it: the pointer stays in the screen's corner, away from every window.
     xdotool mousemove 1023 699
-    # Under ASan with slow unwinding on malloc Totem hung before its first
-    # frame, its threads waiting on libgcc's unwinder lock (_Unwind_Find_FDE;
-    # likely llvmpipe's JIT registering unwind tables and mallocing under
-    # it). Fast unwinding for Totem (its leaks are not checked anyway).
-    [ -n "$preload" ] && gst_env+=(ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}:fast_unwind_on_malloc=1")
+    # ASan: fast unwinding on malloc for Totem (the llvmpipe hang above).
+    # Totem is stopped by SIGTERM, so no leak check runs in it anyway.
+    [ -n "$preload" ] && gst_env+=(ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0:fast_unwind_on_malloc=1")
     env "${gst_env[@]}" DBUS_SESSION_BUS_ADDRESS="$bus" HOME="$VR_TMP/home" XDG_CONFIG_HOME="$VR_TMP/home/.config" \
       XDG_DATA_HOME="$VR_TMP/home/.local/share" XDG_CACHE_HOME="$VR_TMP/home/.cache" GSETTINGS_BACKEND=memory \
       TMPDIR="$VR_TMP" GRL_PLUGIN_PATH="$VR_TMP/grilo" NO_AT_BRIDGE=1 LIBGL_ALWAYS_SOFTWARE=1 GST_DEBUG=videoredirdec:4 \
