@@ -200,7 +200,7 @@ static int fill_cache(struct headless *h, uint32_t slot, const struct vr_rect *d
     }
     h->sws = sws_getCachedContext(h->sws, f->width, f->height, f->format, (int)dst->w, (int)dst->h,
                                   AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL, NULL, NULL);
-    if (!h->sws)
+    if (!h->sws || vr_sws_set_colorspace(h->sws, f) < 0)
         return -ENOTSUP;
     uint8_t *planes[4] = { (uint8_t *)pixman_image_get_data(k->image) };
     int strides[4] = { pixman_image_get_stride(k->image) };
