@@ -12,6 +12,7 @@
  * is the matrix's YCbCr -> R'G'B' (or a permutation for RGB formats), all
  * computed here per picture.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,6 +172,23 @@ static int make_program(struct vr_gl *g, enum layout l, char *why, size_t whylen
     return 0;
 }
 
+/*
+ * Whether a GLX or EGL context is current on this thread, asked without GL
+ * (epoxy aborts on a GL call with none). Whoever made a context loaded the
+ * library that knows: look it up among those already loaded.
+ */
+static bool context_current(void)
+{
+    void *(*current)(void) = NULL;
+    static const char *const names[] = { "glXGetCurrentContext", "eglGetCurrentContext" };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        *(void **)&current = dlsym(RTLD_DEFAULT, names[i]);
+        if (current && current())
+            return true;
+    }
+    return false;
+}
+
 int vr_gl_create(vr_client_log_fn log, void *log_user, char *why, size_t whylen, struct vr_gl **out)
 {
     if (!out)
@@ -178,7 +196,8 @@ int vr_gl_create(vr_client_log_fn log, void *log_user, char *why, size_t whylen,
     *out = NULL;
     /* epoxy answers from the current context; without one, nothing works. */
     const char *version = NULL;
-    if (epoxy_gl_version() == 0 || !(version = (const char *)glGetString(GL_VERSION))) {
+    if (!context_current() || epoxy_gl_version() == 0 ||
+        !(version = (const char *)glGetString(GL_VERSION))) {
         set_why(why, whylen, "no current GL context");
         return -ENODEV;
     }
@@ -550,9 +569,20 @@ static void draw_picture(struct vr_gl *g, const struct vr_gl_picture *p, const f
     glUniformMatrix3fv(pr->u_m, 1, GL_FALSE, p->m);
     glUniform3fv(pr->u_mul, 1, p->mul);
     glUniform3fv(pr->u_off, 1, p->off);
+    /* 1:1, luma texels land on pixel centres: nearest is the same picture
+     * as linear, and a software rasteriser filters much faster. Chroma too
+     * there (repeated, as libswscale's unscaled path does); a GPU keeps
+     * interpolating it, where it costs nothing. */
+    bool exact = dst->w == (uint32_t)p->w && dst->h == (uint32_t)p->h && tex[0] == 0 &&
+                 tex[1] == 0 && tex[2] == 1 && tex[3] == 1;
     for (int i = 0; i < 3; i++) {
         glActiveTexture(GL_TEXTURE0 + (GLenum)i);
         glBindTexture(GL_TEXTURE_2D, p->tex[i]);
+        GLint filter = exact && (i == 0 || g->software) ? GL_NEAREST : GL_LINEAR;
+        if (p->tex[i]) {
+            glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, filter);
+            glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, filter);
+        }
     }
     glBindVertexArray(g->vao);
     glDisable(GL_BLEND);
