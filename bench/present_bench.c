@@ -2,20 +2,24 @@
  * bench-present: what presenting a frame costs next to decoding it, for each
  * way of presenting, side by side in one run.
  *
- *   bench-present CLIP [WxH]
+ *   bench-present CLIP [WxH [STAGE...]]
  *
  * Decodes every frame of CLIP with the client's decoder (vr_decoder,
  * software, one thread) and shows each decoded frame, scaled into a WxH
  * output (default 1920x1080: the whole output is the video), through:
- *   software    the headless presenter (libswscale to BGRA at the output
- *               size, pixman copy into the canvas): what the GTK overlay does
- *               before cairo puts it on the screen;
- *   sdl-sw      the SDL2 window with SDL's renderer (YUV streaming texture,
- *               RenderCopy, RenderPresent);
+ *   headless    the headless presenter (libswscale to BGRA at the output
+ *               size, pixman copy into the canvas), in memory only;
+ *   sdl-sw      the SDL2 window's software presenter: the same drawing into
+ *               the window surface, the damage sent to the X server;
+ *   sdl-renderer the SDL2 window with SDL's renderer (YUV streaming texture,
+ *               RenderCopy, RenderPresent; SDL_RENDER_DRIVER picks which);
  *   sdl-gl      the SDL2 window with the GL presenter (planes uploaded as
  *               textures, shader, scissor, SwapWindow);
  *   gl-offscreen the GL renderer alone into a framebuffer object, glFinish:
  *               the shader's cost without putting the picture on the screen.
+ * STAGEs (default all) pick which presenters run: one at a time keeps a
+ * software rasteriser's threads, still busy with one presenter's frame, out
+ * of the next one's time.
  * Prints per stage "stage NAME cpu_ms C wall_ms W frames N" (per frame; CPU
  * time of the whole process, the rasteriser's threads included, so a
  * software GL's work is counted). Needs a display for the SDL stages (Xvfb).
@@ -35,8 +39,9 @@
 #include <videoredir/gl.h>
 #include <videoredir/sdl.h>
 
-enum { ST_DECODE, ST_SW, ST_SDL_SW, ST_SDL_GL, ST_GL_OFF, N_ST };
-static const char *const names[N_ST] = { "decode", "software", "sdl-sw", "sdl-gl", "gl-offscreen" };
+enum { ST_DECODE, ST_SW, ST_SDL_SW, ST_SDL_REN, ST_SDL_GL, ST_GL_OFF, N_ST };
+static const char *const names[N_ST] = { "decode", "headless", "sdl-sw", "sdl-renderer", "sdl-gl",
+                                         "gl-offscreen" };
 
 struct stage {
     double cpu, wall;
@@ -47,7 +52,7 @@ struct stage {
 struct bench {
     struct stage st[N_ST];
     uint32_t w, h;
-    struct vr_presenter *headless, *sdl_sw, *sdl_gl;
+    struct vr_presenter *headless, *sdl_sw, *sdl_ren, *sdl_gl;
     SDL_Window *offwin;
     SDL_GLContext offctx;
     struct vr_gl *offgl;
@@ -113,6 +118,7 @@ static int run_stage(struct bench *b, int s, const AVFrame *f)
     switch (s) {
     case ST_SW: ret = present(b->headless, f, b->w, b->h); break;
     case ST_SDL_SW: ret = present(b->sdl_sw, f, b->w, b->h); break;
+    case ST_SDL_REN: ret = present(b->sdl_ren, f, b->w, b->h); break;
     case ST_SDL_GL: ret = present(b->sdl_gl, f, b->w, b->h); break;
     case ST_GL_OFF: ret = offscreen(b, f); break;
     default: break;
@@ -132,28 +138,33 @@ static void log_cb(void *user, enum vr_client_log level, const char *msg)
     fprintf(stderr, "bench-present: %s\n", msg);
 }
 
-static void setup(struct bench *b)
+static void setup(struct bench *b, const bool *want)
 {
     /* Ours: the presenters' own references go when they are destroyed. */
     SDL_InitSubSystem(SDL_INIT_VIDEO);
     b->st[ST_DECODE].on = true;
-    b->st[ST_SW].on = vr_headless_create(b->w, b->h, NULL, &b->headless) == 0;
+    if (want[ST_SW])
+        b->st[ST_SW].on = vr_headless_create(b->w, b->h, NULL, &b->headless) == 0;
     struct vr_sdl_config sc = { .title = "bench sdl-sw", .width = b->w, .height = b->h,
                                 .desktop = { 0, 0, b->w, b->h }, .x = 0, .y = 0,
                                 .present = VR_SDL_PRESENT_SW, .log = log_cb };
-    b->st[ST_SDL_SW].on = vr_sdl_create(&sc, &b->sdl_sw) == 0;
-    if (!b->st[ST_SDL_SW].on)
+    if (want[ST_SDL_SW] && !(b->st[ST_SDL_SW].on = vr_sdl_create(&sc, &b->sdl_sw) == 0))
         fprintf(stderr, "bench-present: no sdl-sw: %s\n", vr_sdl_error());
+    sc.title = "bench sdl-renderer";
+    sc.present = VR_SDL_PRESENT_RENDERER;
+    if (want[ST_SDL_REN] && !(b->st[ST_SDL_REN].on = vr_sdl_create(&sc, &b->sdl_ren) == 0))
+        fprintf(stderr, "bench-present: no sdl-renderer: %s\n", vr_sdl_error());
     sc.title = "bench sdl-gl";
     sc.present = VR_SDL_PRESENT_GL;
-    b->st[ST_SDL_GL].on = vr_sdl_create(&sc, &b->sdl_gl) == 0;
-    if (!b->st[ST_SDL_GL].on)
+    if (want[ST_SDL_GL] && !(b->st[ST_SDL_GL].on = vr_sdl_create(&sc, &b->sdl_gl) == 0))
         fprintf(stderr, "bench-present: no sdl-gl: %s\n", vr_sdl_error());
     /* Off screen: a hidden window's context and a framebuffer object. */
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_PROFILE_MASK, SDL_GL_CONTEXT_PROFILE_CORE);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_MAJOR_VERSION, 3);
     SDL_GL_SetAttribute(SDL_GL_CONTEXT_MINOR_VERSION, 3);
     char why[256] = "";
+    if (!want[ST_GL_OFF])
+        goto done;
     if ((b->offwin = SDL_CreateWindow("bench off", 0, 0, 64, 64, SDL_WINDOW_OPENGL | SDL_WINDOW_HIDDEN)) &&
         (b->offctx = SDL_GL_CreateContext(b->offwin)) &&
         vr_gl_create(NULL, NULL, why, sizeof(why), &b->offgl) == 0) {
@@ -168,8 +179,11 @@ static void setup(struct bench *b)
     } else {
         fprintf(stderr, "bench-present: no gl-offscreen: %s %s\n", why, SDL_GetError());
     }
+done:
     if (b->sdl_sw)
         printf("presenter sdl-sw %s\n", vr_sdl_presenter_name(b->sdl_sw));
+    if (b->sdl_ren)
+        printf("presenter sdl-renderer %s\n", vr_sdl_presenter_name(b->sdl_ren));
     if (b->sdl_gl)
         printf("presenter sdl-gl %s\n", vr_sdl_presenter_name(b->sdl_gl));
 }
@@ -178,6 +192,7 @@ static void teardown(struct bench *b)
 {
     vr_presenter_destroy(b->headless);
     vr_presenter_destroy(b->sdl_sw);
+    vr_presenter_destroy(b->sdl_ren);
     vr_presenter_destroy(b->sdl_gl);
     if (b->offctx) {
         SDL_GL_MakeCurrent(b->offwin, b->offctx);
@@ -227,7 +242,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-present: decoder: %s\n", strerror(-ret));
         return 1;
     }
-    setup(&b);
+    bool want[N_ST] = { false };
+    for (int i = 3; i < argc; i++) {
+        int k = 1;
+        while (k < N_ST && strcmp(argv[i], names[k]))
+            k++;
+        if (k == N_ST) {
+            fprintf(stderr, "bench-present: unknown stage %s\n", argv[i]);
+            return 2;
+        }
+        want[k] = true;
+    }
+    for (int k = 1; k < N_ST; k++)
+        want[k] = want[k] || argc <= 3;
+    setup(&b, want);
     struct vr_au au;
     bool eof = false;
     while (!eof) {

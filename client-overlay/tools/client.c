@@ -357,7 +357,7 @@ static void print_stats(struct app *a, uint64_t now)
         char presenter[16] = ""; /* with --sdl: gl or software */
 #ifdef VR_HAVE_SDL
         if (a->window)
-            snprintf(presenter, sizeof(presenter), "%s", vr_sdl_is_gl(a->window) ? "gl" : "software");
+            snprintf(presenter, sizeof(presenter), "%s", vr_sdl_present_kind(a->window));
 #endif
         uint32_t n = a->stat[i].n_lat;
         if (n) {
@@ -676,8 +676,9 @@ int main(int argc, char **argv)
         { "sdl", 0, 0, G_OPTION_ARG_NONE, &a.sdl,
           "show the desktop and the videos in an SDL2 window (q or Esc closes it)", NULL },
         { "present", 0, 0, G_OPTION_ARG_STRING, &a.present_name,
-          "how --sdl draws: gl (OpenGL 3.2+/ES 3.0 shaders), sw (SDL's renderer), auto (gl if a "
-          "context comes up; default)", "gl|sw|auto" },
+          "how --sdl draws: gl (OpenGL 3.2+/ES 3.0 shaders), sw (libswscale + pixman into the "
+          "window), renderer (SDL's renderer), auto (gl on a GPU, else sw; default)",
+          "gl|sw|renderer|auto" },
         { "sdl-size", 0, 0, G_OPTION_ARG_STRING, &a.sdl_size,
           "initial window size (default: the SPICE desktop's, 1280x800 until known)", "WxH" },
 #endif
@@ -789,7 +790,7 @@ int main(int argc, char **argv)
         sc.width = w;
         sc.height = h;
         if (a.present_name && vr_sdl_present_from_name(a.present_name, &sc.present) < 0) {
-            g_printerr("videoredir-client: unknown --present %s (want gl, sw or auto)\n", a.present_name);
+            g_printerr("videoredir-client: unknown --present %s (want gl, sw, renderer or auto)\n", a.present_name);
             return 2;
         }
         sc.log = client_log;

@@ -369,6 +369,14 @@ int vr_presenter_slot_draw_region(const struct vr_presenter *p, uint32_t slot,
  */
 int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *background,
                        struct vr_presenter **out);
+/* As vr_headless_create, drawing into canvas (x8r8g8b8 or a8r8g8b8, up to
+ * 16384 pixels a side, referenced: e.g. a window's pixels, which must stay
+ * valid while the presenter lives). Returns 0, -EINVAL or -ENOMEM. */
+int vr_headless_create_for(pixman_image_t *canvas, pixman_image_t *background,
+                           struct vr_presenter **out);
+/* Replaces the headless presenter's desktop picture (referenced; NULL:
+ * black); everything is redrawn at the next sync. Returns 0 or -EINVAL. */
+int vr_headless_set_background(struct vr_presenter *p, pixman_image_t *background);
 /* The headless presenter's image (owned by it). */
 pixman_image_t *vr_headless_image(struct vr_presenter *p);
 /* Frees a presenter made by a *_create function (fini + free). NULL ok. */

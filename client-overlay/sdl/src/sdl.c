@@ -46,7 +46,14 @@ struct sdl_presenter {
     vr_client_log_fn log;
     void *log_user;
     char name[480];
+    /* software: the headless presenter drawing into the window surface */
+    bool surface_mode;
+    struct vr_presenter *inner;
+    pixman_image_t *wcanvas; /* the window surface's pixels */
+    pixman_image_t *bgimg;   /* our copy of the desktop picture */
 };
+
+static int surface_setup(struct sdl_presenter *s);
 
 static char error_text[256];
 
@@ -85,6 +92,8 @@ int vr_sdl_present_from_name(const char *name, enum vr_sdl_present *out)
         *out = VR_SDL_PRESENT_GL;
     else if (!strcmp(name, "sw") || !strcmp(name, "software"))
         *out = VR_SDL_PRESENT_SW;
+    else if (!strcmp(name, "renderer"))
+        *out = VR_SDL_PRESENT_RENDERER;
     else
         return -EINVAL;
     return 0;
@@ -93,6 +102,10 @@ int vr_sdl_present_from_name(const char *name, enum vr_sdl_present *out)
 static void output_size(struct sdl_presenter *s, int *w, int *h)
 {
     *w = *h = 0;
+    if (s->surface_mode) {
+        SDL_GetWindowSize(s->win, w, h);
+        return;
+    }
 #ifdef VR_SDL_GL
     if (s->gl) {
         SDL_GL_GetDrawableSize(s->win, w, h);
@@ -109,6 +122,10 @@ static void refit(struct sdl_presenter *s)
     output_size(s, &w, &h);
     if (w <= 0 || h <= 0)
         return;
+    /* A resized window has a new surface. */
+    if (s->surface_mode && (!s->wcanvas || pixman_image_get_width(s->wcanvas) != w ||
+                            pixman_image_get_height(s->wcanvas) != h))
+        surface_setup(s);
     struct vr_viewport vp;
     vr_viewport_fit(&vp, &s->desktop, (uint32_t)w, (uint32_t)h, s->keep_aspect);
     vr_presenter_set_viewport(&s->base, &vp);
@@ -130,6 +147,14 @@ static void sdl_stream_gone(struct vr_presenter *p, uint32_t slot)
 {
     struct sdl_presenter *s = (struct sdl_presenter *)p;
     tex_drop(&s->tex[slot]);
+    if (s->inner) {
+        struct vr_presenter_slot *b = &s->inner->slots[slot];
+        if (s->inner->ops->stream_gone)
+            s->inner->ops->stream_gone(s->inner, slot);
+        av_frame_free(&b->frame);
+        pixman_region32_clear(&b->visible);
+        b->live = b->has_geometry = false;
+    }
 #ifdef VR_SDL_GL
     if (s->gl) {
         SDL_GL_MakeCurrent(s->win, s->glctx);
@@ -266,9 +291,115 @@ static int gl_redraw(struct sdl_presenter *s)
 }
 #endif
 
+/* (Re)wraps the window surface in a pixman image and a headless presenter
+ * drawing into it. Returns 0 or a negative errno (reason in vr_sdl_error). */
+static int surface_setup(struct sdl_presenter *s)
+{
+    vr_presenter_destroy(s->inner);
+    s->inner = NULL;
+    if (s->wcanvas)
+        pixman_image_unref(s->wcanvas);
+    s->wcanvas = NULL;
+    /* SDL would back the surface with a renderer (GL) texture where it
+     * finds one, a software rasteriser included: the X11 shared-memory
+     * framebuffer instead, the cheap way without a GPU. */
+    const char *hint = SDL_GetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION);
+    char *saved = hint ? SDL_strdup(hint) : NULL;
+    SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, "0");
+    SDL_Surface *surf = SDL_GetWindowSurface(s->win);
+    SDL_SetHint(SDL_HINT_FRAMEBUFFER_ACCELERATION, saved);
+    SDL_free(saved);
+    if (!surf) {
+        set_error("SDL window surface");
+        return -ENODEV;
+    }
+    if (surf->format->format != SDL_PIXELFORMAT_RGB888 &&
+        surf->format->format != SDL_PIXELFORMAT_ARGB8888) {
+        snprintf(error_text, sizeof(error_text), "window surface is %s, not 32-bit xRGB",
+                 SDL_GetPixelFormatName(surf->format->format));
+        return -ENOTSUP;
+    }
+    s->wcanvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, surf->w, surf->h, surf->pixels, surf->pitch);
+    if (!s->wcanvas)
+        return -ENOMEM;
+    int ret = vr_headless_create_for(s->wcanvas, s->bgimg, &s->inner);
+    if (ret < 0) {
+        snprintf(error_text, sizeof(error_text), "software presenter: %s", strerror(-ret));
+        return ret;
+    }
+    /* Every slot's frame is scaled again into the new surface. */
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        s->tex[i].stale = true;
+    s->base.damage_output = true;
+    vr_presenter_damage_all(&s->base);
+    return 0;
+}
+
+/* The scene of p mirrored into the headless presenter, which draws the
+ * damage into the window surface; the damaged rectangles go to the screen. */
+static int surface_redraw(struct sdl_presenter *s)
+{
+    struct vr_presenter *p = &s->base, *in = s->inner;
+    if (!in)
+        return -ENODEV;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct vr_presenter_slot *a = &p->slots[i], *b = &in->slots[i];
+        b->live = a->live;
+        b->serial = a->serial;
+        b->has_geometry = a->has_geometry;
+        b->content = a->content;
+        pixman_region32_copy(&b->visible, &a->visible);
+        if (!a->frame) {
+            av_frame_free(&b->frame);
+        } else if (s->tex[i].stale || !b->frame) {
+            if (!b->frame && !(b->frame = av_frame_alloc()))
+                return -ENOMEM;
+            av_frame_unref(b->frame);
+            if (av_frame_ref(b->frame, a->frame) < 0)
+                return -ENOMEM;
+            if (in->ops->frame_shown)
+                in->ops->frame_shown(in, i);
+            s->tex[i].stale = false;
+        }
+    }
+    in->viewport = p->viewport;
+    pixman_region32_copy(&in->damage, &p->damage);
+    in->damage_output = p->damage_output;
+    uint64_t before = in->pixels_drawn;
+    int ret = in->ops->redraw(in);
+    p->pixels_drawn += in->pixels_drawn - before;
+    bool all = in->damage_output;
+    pixman_region32_clear(&in->damage);
+    in->damage_output = false;
+    if (all)
+        return SDL_UpdateWindowSurface(s->win) < 0 ? (set_error("SDL_UpdateWindowSurface"), -EIO) : ret;
+    pixman_region32_t out;
+    pixman_region32_init(&out);
+    if (vr_viewport_map_region(&p->viewport, &p->damage, &out) == 0) {
+        int n = 0;
+        const pixman_box32_t *b = pixman_region32_rectangles(&out, &n);
+        SDL_Rect *r = n > 0 ? calloc((size_t)n, sizeof(*r)) : NULL;
+        if (r) {
+            for (int k = 0; k < n; k++)
+                r[k] = (SDL_Rect){ b[k].x1, b[k].y1, b[k].x2 - b[k].x1, b[k].y2 - b[k].y1 };
+            if (SDL_UpdateWindowSurfaceRects(s->win, r, n) < 0) {
+                set_error("SDL_UpdateWindowSurfaceRects");
+                ret = ret < 0 ? ret : -EIO;
+            }
+            free(r);
+        } else if (n > 0) {
+            SDL_UpdateWindowSurface(s->win);
+        }
+    }
+    pixman_region32_fini(&out);
+    return ret;
+}
+
 static int sdl_redraw(struct vr_presenter *p)
 {
     struct sdl_presenter *s = (struct sdl_presenter *)p;
+    if (s->surface_mode)
+        return surface_redraw(s);
 #ifdef VR_SDL_GL
     if (s->gl)
         return gl_redraw(s);
@@ -319,6 +450,13 @@ static void sdl_destroy(struct vr_presenter *p)
     struct sdl_presenter *s = (struct sdl_presenter *)p;
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
         tex_drop(&s->tex[i]);
+    vr_presenter_destroy(s->inner);
+    s->inner = NULL;
+    if (s->wcanvas)
+        pixman_image_unref(s->wcanvas);
+    if (s->bgimg)
+        pixman_image_unref(s->bgimg);
+    s->wcanvas = s->bgimg = NULL;
 #ifdef VR_SDL_GL
     if (s->glctx) {
         SDL_GL_MakeCurrent(s->win, s->glctx);
@@ -415,7 +553,7 @@ int vr_sdl_create(const struct vr_sdl_config *cfg, struct vr_presenter **out)
     s->keep_aspect = cfg->keep_aspect;
     int w = cfg->width ? (int)cfg->width : (int)s->desktop.w;
     int h = cfg->height ? (int)cfg->height : (int)s->desktop.h;
-    if (w <= 0 || h <= 0 || w > 16384 || h > 16384 || cfg->present > VR_SDL_PRESENT_SW) {
+    if (w <= 0 || h <= 0 || w > 16384 || h > 16384 || cfg->present > VR_SDL_PRESENT_RENDERER) {
         vr_presenter_destroy(&s->base);
         return -EINVAL;
     }
@@ -429,16 +567,28 @@ int vr_sdl_create(const struct vr_sdl_config *cfg, struct vr_presenter **out)
     int x = cfg->x >= 0 ? cfg->x : (int)SDL_WINDOWPOS_UNDEFINED;
     int y = cfg->y >= 0 ? cfg->y : (int)SDL_WINDOWPOS_UNDEFINED;
     char why[300] = "";
-    if (cfg->present == VR_SDL_PRESENT_SW) {
-        snprintf(why, sizeof(why), "asked for");
+    if (cfg->present == VR_SDL_PRESENT_SW || cfg->present == VR_SDL_PRESENT_RENDERER) {
+        snprintf(why, sizeof(why), "not asked for");
     } else {
 #ifdef VR_SDL_GL
         if (open_gl(s, title, x, y, w, h, why, sizeof(why))) {
-            snprintf(s->name, sizeof(s->name), "gl (%s)", vr_gl_describe(s->gl));
-            say(s, VR_CLOG_INFO, "presenter %s", s->name);
-            refit(s);
-            *out = &s->base;
-            return 0;
+            if (cfg->present == VR_SDL_PRESENT_GL || !vr_gl_is_software(s->gl)) {
+                snprintf(s->name, sizeof(s->name), "gl (%s)", vr_gl_describe(s->gl));
+                say(s, VR_CLOG_INFO, "presenter %s", s->name);
+                refit(s);
+                *out = &s->base;
+                return 0;
+            }
+            /* A software rasteriser: its shader costs more CPU than libswscale. */
+            snprintf(why, sizeof(why), "%s is a software rasteriser (--present gl to use it)",
+                     vr_gl_describe(s->gl));
+            SDL_GL_MakeCurrent(s->win, s->glctx);
+            vr_gl_destroy(s->gl);
+            s->gl = NULL;
+            SDL_GL_DeleteContext(s->glctx);
+            s->glctx = NULL;
+            SDL_DestroyWindow(s->win);
+            s->win = NULL;
         }
 #else
         snprintf(why, sizeof(why), "built without the GL renderer (no epoxy)");
@@ -448,16 +598,47 @@ int vr_sdl_create(const struct vr_sdl_config *cfg, struct vr_presenter **out)
             vr_presenter_destroy(&s->base);
             return -ENODEV;
         }
-        say(s, VR_CLOG_INFO, "gl presenter not used: %s", why);
     }
     s->win = SDL_CreateWindow(title, x, y, w, h, SDL_WINDOW_RESIZABLE);
-    if (!s->win || !(s->ren = SDL_CreateRenderer(s->win, -1, 0))) {
-        set_error(s->win ? "SDL renderer" : "SDL window");
+    if (!s->win) {
+        set_error("SDL window");
+        vr_presenter_destroy(&s->base);
+        return -ENODEV;
+    }
+    if (cfg->present != VR_SDL_PRESENT_RENDERER) {
+        s->surface_mode = true;
+        int ret = surface_setup(s);
+        if (ret == 0) {
+            snprintf(s->name, sizeof(s->name), "software (window surface, libswscale + pixman; gl: %s)",
+                     why);
+            say(s, VR_CLOG_INFO, "presenter %s", s->name);
+            refit(s);
+            *out = &s->base;
+            return 0;
+        }
+        if (cfg->present == VR_SDL_PRESENT_SW) {
+            vr_presenter_destroy(&s->base);
+            return ret == -ENOMEM ? ret : -ENODEV;
+        }
+        /* The window system's surface is not one we draw into: SDL's renderer. */
+        say(s, VR_CLOG_INFO, "software presenter not used: %s", vr_sdl_error());
+        s->surface_mode = false;
+        vr_presenter_destroy(s->inner);
+        s->inner = NULL;
+        SDL_DestroyWindow(s->win);
+        if (!(s->win = SDL_CreateWindow(title, x, y, w, h, SDL_WINDOW_RESIZABLE))) {
+            set_error("SDL window");
+            vr_presenter_destroy(&s->base);
+            return -ENODEV;
+        }
+    }
+    if (!(s->ren = SDL_CreateRenderer(s->win, -1, 0))) {
+        set_error("SDL renderer");
         vr_presenter_destroy(&s->base);
         return -ENODEV;
     }
     SDL_RendererInfo info;
-    snprintf(s->name, sizeof(s->name), "software (SDL renderer %s; gl: %s)",
+    snprintf(s->name, sizeof(s->name), "renderer (SDL renderer %s; gl: %s)",
              SDL_GetRendererInfo(s->ren, &info) == 0 && info.name ? info.name : "unknown", why);
     say(s, VR_CLOG_INFO, "presenter %s", s->name);
     /* Linear scaling where the renderer offers it. */
@@ -472,9 +653,12 @@ const char *vr_sdl_presenter_name(const struct vr_presenter *p)
     return p && p->ops == &sdl_ops ? ((const struct sdl_presenter *)p)->name : "";
 }
 
-bool vr_sdl_is_gl(const struct vr_presenter *p)
+const char *vr_sdl_present_kind(const struct vr_presenter *p)
 {
-    return p && p->ops == &sdl_ops && ((const struct sdl_presenter *)p)->gl;
+    if (!p || p->ops != &sdl_ops)
+        return "";
+    const struct sdl_presenter *s = (const struct sdl_presenter *)p;
+    return s->gl ? "gl" : s->surface_mode ? "software" : "renderer";
 }
 
 bool vr_sdl_handle_events(struct vr_presenter *p)
@@ -517,6 +701,11 @@ int vr_sdl_set_background(struct vr_presenter *p, pixman_image_t *desktop)
             SDL_DestroyTexture(s->bg);
         s->bg = NULL;
         s->bg_w = s->bg_h = 0;
+        if (s->bgimg)
+            pixman_image_unref(s->bgimg);
+        s->bgimg = NULL;
+        if (s->inner)
+            vr_headless_set_background(s->inner, NULL);
 #ifdef VR_SDL_GL
         if (s->gl) {
             SDL_GL_MakeCurrent(s->win, s->glctx);
@@ -530,6 +719,23 @@ int vr_sdl_set_background(struct vr_presenter *p, pixman_image_t *desktop)
     pixman_format_code_t fmt = pixman_image_get_format(desktop);
     if (w <= 0 || h <= 0 || (fmt != PIXMAN_x8r8g8b8 && fmt != PIXMAN_a8r8g8b8))
         return -EINVAL;
+    if (s->surface_mode) {
+        /* Our own copy: the caller may change or free its image. */
+        if (!s->bgimg || pixman_image_get_width(s->bgimg) != w || pixman_image_get_height(s->bgimg) != h) {
+            if (s->bgimg)
+                pixman_image_unref(s->bgimg);
+            if (!(s->bgimg = pixman_image_create_bits(PIXMAN_x8r8g8b8, w, h, NULL, 0)))
+                return -ENOMEM;
+        }
+        pixman_image_composite32(PIXMAN_OP_SRC, desktop, NULL, s->bgimg, 0, 0, 0, 0, 0, 0, w, h);
+        s->bg_w = w;
+        s->bg_h = h;
+        if (s->inner)
+            vr_headless_set_background(s->inner, s->bgimg);
+        p->damage_output = true;
+        vr_presenter_damage_all(p);
+        return 0;
+    }
 #ifdef VR_SDL_GL
     if (s->gl) {
         SDL_GL_MakeCurrent(s->win, s->glctx);
