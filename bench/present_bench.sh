@@ -95,8 +95,9 @@ client_run() { # MODE -> "cpu_seconds presented decoded"
   wait "$c" || true
   local cpu last
   cpu=$(tail -n 1 "$tmp/client.time" | awk '{printf "%.2f", $1 + $2}')
-  last=$(grep '^stats: stream' "$tmp/client-$mode.log" | tail -n 1)
-  echo "$cpu $(sed -n 's/.* presented \([0-9]*\) .*/\1/p' <<<"$last") $(sed -n 's/.* decoded \([0-9]*\) .*/\1/p' <<<"$last")"
+  # "stream 1 ended (eos): 300 frames received, 300 decoded, 0 dropped, 0 lost, 300 presented"
+  last=$(grep -m1 'ended (' "$tmp/client-$mode.log" || true)
+  echo "$cpu $(sed -n 's/.*lost, \([0-9]*\) presented.*/\1/p' <<<"$last") $(sed -n 's/.* \([0-9]*\) decoded.*/\1/p' <<<"$last")"
 }
 /usr/bin/time -f '%U %S' -o "$tmp/ff.time" ffmpeg -nostdin -v error -threads 1 -i "$clip" -map 0:v:0 -f null -
 ff=$(tail -n 1 "$tmp/ff.time" | awk '{printf "%.2f", $1 + $2}')

@@ -55,7 +55,7 @@ struct sdl_presenter {
 
 static int surface_setup(struct sdl_presenter *s);
 
-static char error_text[256];
+static char error_text[512];
 
 static void set_error(const char *what)
 {
