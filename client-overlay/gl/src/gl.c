@@ -179,11 +179,22 @@ static int make_program(struct vr_gl *g, enum layout l, char *why, size_t whylen
  */
 static bool context_current(void)
 {
-    void *(*current)(void) = NULL;
-    static const char *const names[] = { "glXGetCurrentContext", "eglGetCurrentContext" };
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        *(void **)&current = dlsym(RTLD_DEFAULT, names[i]);
-        if (current && current())
+    /* epoxy (GTK's and ours) opens these privately: ask the loaded ones. */
+    static const char *const libs[][2] = {
+        { "libGLX.so.0", "glXGetCurrentContext" }, { "libGL.so.1", "glXGetCurrentContext" },
+        { "libEGL.so.1", "eglGetCurrentContext" }, { NULL, "glXGetCurrentContext" },
+        { NULL, "eglGetCurrentContext" },
+    };
+    for (size_t i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+        void *h = libs[i][0] ? dlopen(libs[i][0], RTLD_LAZY | RTLD_NOLOAD) : RTLD_DEFAULT;
+        if (!h)
+            continue; /* not loaded: no context of it */
+        void *(*current)(void) = NULL;
+        *(void **)&current = dlsym(h, libs[i][1]);
+        bool yes = current && current();
+        if (libs[i][0])
+            dlclose(h);
+        if (yes)
             return true;
     }
     return false;
