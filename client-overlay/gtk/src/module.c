@@ -4,8 +4,7 @@
  * An emission hook on GtkWidget::realize finds every SpiceDisplay the client
  * creates and attaches the videoredir overlay to it with the display's own
  * session. Settings from the environment: VIDEOREDIR_PORT_NAME,
- * VIDEOREDIR_HWDEC (auto|vaapi|vdpau|cuda|none), VIDEOREDIR_STATS=1,
- * VIDEOREDIR_PRESENT (auto|gl|sw).
+ * VIDEOREDIR_HWDEC (auto|vaapi|vdpau|cuda|none), VIDEOREDIR_STATS=1.
  */
 #include <gmodule.h>
 
@@ -34,13 +33,11 @@ static gboolean on_realize(GSignalInvocationHint *hint, guint n, const GValue *p
 void gtk_module_init(gint *argc, gchar ***argv)
 {
     const char *port = g_getenv("VIDEOREDIR_PORT_NAME"), *hw = g_getenv("VIDEOREDIR_HWDEC");
-    const char *stats = g_getenv("VIDEOREDIR_STATS"), *present = g_getenv("VIDEOREDIR_PRESENT");
+    const char *stats = g_getenv("VIDEOREDIR_STATS");
     options.port_name = port && *port ? g_strdup(port) : NULL;
     if (hw && vr_hwdec_from_name(hw, &options.hwdec) < 0)
         g_warning("VIDEOREDIR_HWDEC=%s: unknown, using auto", hw);
     options.show_stats = stats && *stats && *stats != '0';
-    if (present && vr_overlay_present_from_name(present, &options.present) < 0)
-        g_warning("VIDEOREDIR_PRESENT=%s: unknown, using auto", present);
     /* Signals exist once their class does; modules load before any widget. */
     g_type_class_ref(GTK_TYPE_WIDGET);
     g_signal_add_emission_hook(g_signal_lookup("realize", GTK_TYPE_WIDGET), 0, on_realize, NULL,

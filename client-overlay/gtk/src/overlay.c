@@ -9,17 +9,10 @@
  * content rectangle and clipped to its mapped visible region. Redraws are
  * queued for the area a new frame covers only.
  */
-#include <errno.h>
 #include <math.h>
-#include <string.h>
 
 #include <videoredir/gtk-overlay.h>
 #include <videoredir/transport-spice.h>
-#ifdef VR_GTK_GL
-#include <epoxy/gl.h>
-
-#include <videoredir/gl.h>
-#endif
 
 #define SESSION_KEY "videoredir-gtk-session"
 #define OVERLAY_KEY "videoredir-gtk-overlay"
@@ -46,17 +39,6 @@ struct _VrOverlay {
     cairo_surface_t *canvas;
     pixman_image_t *pcanvas;
     int cw, ch;
-    enum vr_overlay_present present;
-    int gl_state; /* 0: not tried yet, 1: GL draws, -1: software draws */
-    char name[400];
-#ifdef VR_GTK_GL
-    GdkGLContext *glctx;
-    struct vr_gl *gl;
-    GLuint fbo, tex;
-    int tw, th;
-    uint64_t up_serial[VR_MAX_STREAMS], up_presented[VR_MAX_STREAMS]; /* uploaded frame */
-    gulong unrealize_id;
-#endif
 };
 
 /* Guest desktop -> widget: x' = ox + (x - ax) * s, as spice-gtk maps it. */
@@ -229,211 +211,6 @@ static void draw_stats(VrOverlay *o, cairo_t *cr)
     cairo_restore(cr);
 }
 
-/* ---- GL ---------------------------------------------------------------------- */
-
-#ifdef VR_GTK_GL
-static bool software_renderer(void)
-{
-    const char *r = (const char *)glGetString(GL_RENDERER);
-    return r && (strstr(r, "llvmpipe") || strstr(r, "softpipe") || strstr(r, "swrast"));
-}
-
-/* A GL 3.2 context of window, current, or NULL with the reason in why. */
-static GdkGLContext *make_context(GdkWindow *window, char *why, size_t len)
-{
-    GError *err = NULL;
-    GdkGLContext *ctx = gdk_window_create_gl_context(window, &err);
-    if (ctx) {
-        gdk_gl_context_set_required_version(ctx, 3, 2);
-        if (!gdk_gl_context_realize(ctx, &err)) {
-            g_object_unref(ctx);
-            ctx = NULL;
-        }
-    }
-    if (!ctx) {
-        g_snprintf(why, len, "no GL context: %s", err ? err->message : "unknown error");
-        g_clear_error(&err);
-        return NULL;
-    }
-    gdk_gl_context_make_current(ctx);
-    return ctx;
-}
-
-/*
- * AUTO asks first on a window of its own whether the display's GL is a
- * software rasteriser: a context on the widget's own window would make GTK
- * paint the whole toplevel with GL, which such a rasteriser makes slow.
- */
-static bool gl_is_software(GdkDisplay *display, char *why, size_t len)
-{
-    GdkWindowAttr attr = { .width = 1, .height = 1, .wclass = GDK_INPUT_OUTPUT,
-                           .window_type = GDK_WINDOW_TOPLEVEL };
-    GdkWindow *probe = gdk_window_new(gdk_screen_get_root_window(gdk_display_get_default_screen(display)),
-                                      &attr, 0);
-    if (!probe) {
-        g_snprintf(why, len, "no window to probe GL with");
-        return true;
-    }
-    GdkGLContext *ctx = make_context(probe, why, len);
-    bool sw = true;
-    if (ctx) {
-        sw = software_renderer();
-        if (sw)
-            g_snprintf(why, len, "GL is %s, a software rasteriser (VIDEOREDIR_PRESENT=gl or --present "
-                       "gl to use it)", (const char *)glGetString(GL_RENDERER));
-        gdk_gl_context_clear_current();
-        g_object_unref(ctx);
-    }
-    gdk_window_destroy(probe);
-    return sw;
-}
-
-static void gl_teardown(VrOverlay *o)
-{
-    if (!o->glctx)
-        return;
-    gdk_gl_context_make_current(o->glctx);
-    vr_gl_destroy(o->gl);
-    o->gl = NULL;
-    if (o->fbo)
-        glDeleteFramebuffers(1, &o->fbo);
-    if (o->tex)
-        glDeleteTextures(1, &o->tex);
-    o->fbo = o->tex = 0;
-    o->tw = o->th = 0;
-    memset(o->up_serial, 0, sizeof(o->up_serial));
-    gdk_gl_context_clear_current();
-    g_clear_object(&o->glctx);
-}
-
-static void on_unrealize(GtkWidget *widget, gpointer data)
-{
-    VrOverlay *o = data;
-    gl_teardown(o);
-    if (o->gl_state == 1)
-        o->gl_state = 0; /* again on the next window */
-}
-
-static void gl_log(void *user, enum vr_client_log level, const char *msg)
-{
-    client_log(user, level, msg);
-}
-
-/* Sets o->gl_state: GL up (1) or software (-1), logged once. */
-static void choose(VrOverlay *o, GtkWidget *widget)
-{
-    char why[300] = "";
-    GdkWindow *window = gtk_widget_get_window(widget);
-    o->gl_state = -1;
-    if (o->present == VR_OVERLAY_PRESENT_SW)
-        g_snprintf(why, sizeof(why), "not asked for");
-    else if (!window)
-        g_snprintf(why, sizeof(why), "no window");
-    else if (o->present == VR_OVERLAY_PRESENT_AUTO && gl_is_software(gdk_window_get_display(window), why, sizeof(why)))
-        ;
-    else if ((o->glctx = make_context(window, why, sizeof(why)))) {
-        int ret = vr_gl_create(gl_log, NULL, why, sizeof(why), &o->gl);
-        if (ret == 0) {
-            o->gl_state = 1;
-            g_snprintf(o->name, sizeof(o->name), "gl (%s)", vr_gl_describe(o->gl));
-            g_message("presenter %s", o->name);
-            /* GTK paints this toplevel with GL from the next frame on (this
-             * one began without): all of it again, the desktop too. */
-            gtk_widget_queue_draw(gtk_widget_get_toplevel(widget));
-            return;
-        }
-        gl_teardown(o);
-    }
-    g_snprintf(o->name, sizeof(o->name), "software (libswscale + pixman + cairo; gl: %s)", why);
-    g_message("presenter %s", o->name);
-}
-
-/* Draws the visible videos (shown: widget coordinates) with GL into a
- * texture the size of shown's extents, composited by GDK. */
-static bool gl_draw(VrOverlay *o, GtkWidget *widget, cairo_t *cr, const struct map *m,
-                    pixman_region32_t *shown)
-{
-    pixman_box32_t *e = pixman_region32_extents(shown);
-    int bw = e->x2 - e->x1, bh = e->y2 - e->y1;
-    if (bw <= 0 || bh <= 0)
-        return true;
-    gdk_gl_context_make_current(o->glctx);
-    if (!o->fbo)
-        glGenFramebuffers(1, &o->fbo);
-    if (!o->tex || o->tw != bw || o->th != bh) {
-        if (!o->tex)
-            glGenTextures(1, &o->tex);
-        glBindTexture(GL_TEXTURE_2D, o->tex);
-        glTexImage2D(GL_TEXTURE_2D, 0, GL_RGBA8, bw, bh, 0, GL_RGBA, GL_UNSIGNED_BYTE, NULL);
-        glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
-        glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
-        o->tw = bw;
-        o->th = bh;
-    }
-    glBindFramebuffer(GL_FRAMEBUFFER, o->fbo);
-    glFramebufferTexture2D(GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, o->tex, 0);
-    if (glCheckFramebufferStatus(GL_FRAMEBUFFER) != GL_FRAMEBUFFER_COMPLETE) {
-        glBindFramebuffer(GL_FRAMEBUFFER, 0);
-        return false;
-    }
-    glViewport(0, 0, bw, bh);
-    glClearColor(0, 0, 0, 0);
-    glClear(GL_COLOR_BUFFER_BIT);
-    pixman_region32_t desk, mapped;
-    pixman_region32_init(&desk);
-    pixman_region32_init(&mapped);
-    bool ok = true;
-    for (uint32_t i = 0; i < VR_MAX_STREAMS && ok; i++) {
-        struct vr_rect dst;
-        struct vr_client_stream_stats st;
-        const AVFrame *f = vr_client_stream_frame(o->vs->client, i);
-        if (!f || !stream_area(o, m, i, &dst) || vr_client_stream_stats(o->vs->client, i, &st) < 0)
-            continue;
-        vr_client_stream_region(o->vs->client, i, &desk);
-        map_region(m, &desk, &mapped);
-        pixman_region32_intersect_rect(&mapped, &mapped, dst.x, dst.y, dst.w, dst.h);
-        if (!pixman_region32_not_empty(&mapped))
-            continue;
-        if (o->up_serial[i] != st.serial || o->up_presented[i] != st.frames_presented) {
-            int ret = vr_gl_upload(o->gl, i, f);
-            if (ret < 0) {
-                g_warning("gl: cannot upload stream slot %u: %s", i, g_strerror(-ret));
-                continue;
-            }
-            o->up_serial[i] = st.serial;
-            o->up_presented[i] = st.frames_presented;
-        }
-        pixman_region32_translate(&mapped, -e->x1, -e->y1);
-        dst.x -= e->x1;
-        dst.y -= e->y1;
-        ok = vr_gl_draw(o->gl, i, &dst, &mapped, (uint32_t)bw, (uint32_t)bh, NULL) == 0;
-    }
-    pixman_region32_fini(&desk);
-    pixman_region32_fini(&mapped);
-    glBindFramebuffer(GL_FRAMEBUFFER, 0);
-    if (!ok)
-        return false;
-    cairo_save(cr);
-    int n = 0;
-    const pixman_box32_t *b = pixman_region32_rectangles(shown, &n);
-    for (int i = 0; i < n; i++)
-        cairo_rectangle(cr, b[i].x1, b[i].y1, b[i].x2 - b[i].x1, b[i].y2 - b[i].y1);
-    cairo_clip(cr);
-    cairo_translate(cr, e->x1, e->y1);
-    gdk_cairo_draw_from_gl(cr, gtk_widget_get_window(widget), (int)o->tex, GL_TEXTURE, 1, 0, 0, bw, bh);
-    cairo_restore(cr);
-    return true;
-}
-#else
-static void choose(VrOverlay *o, GtkWidget *widget)
-{
-    o->gl_state = -1;
-    g_snprintf(o->name, sizeof(o->name), "software (libswscale + pixman + cairo; gl: %s)",
-               o->present == VR_OVERLAY_PRESENT_SW ? "not asked for" : "built without the GL renderer");
-    g_message("presenter %s", o->name);
-}
-#endif
-
 static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
 {
     VrOverlay *o = data;
@@ -441,37 +218,7 @@ static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
     if (!o->vs->client || !get_map(o, &m))
         goto stats;
     int ww = gtk_widget_get_allocated_width(widget), wh = gtk_widget_get_allocated_height(widget);
-    if (ww <= 0 || wh <= 0)
-        goto stats;
-    if (o->gl_state == 0 && vr_client_streams_active(o->vs->client) > 0)
-        choose(o, widget); /* at the first video: no GL context for a desktop without one */
-#ifdef VR_GTK_GL
-    if (o->gl_state == 1) {
-        pixman_region32_t region, one;
-        pixman_region32_init(&region);
-        pixman_region32_init(&one);
-        for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-            struct vr_rect dst;
-            if (!vr_client_stream_frame(o->vs->client, i) || !stream_area(o, &m, i, &dst))
-                continue;
-            vr_client_stream_region(o->vs->client, i, &one);
-            map_region(&m, &one, &one);
-            pixman_region32_intersect_rect(&one, &one, dst.x, dst.y, dst.w, dst.h);
-            pixman_region32_union(&region, &region, &one);
-        }
-        pixman_region32_intersect_rect(&region, &region, 0, 0, (unsigned)ww, (unsigned)wh);
-        bool ok = !pixman_region32_not_empty(&region) || gl_draw(o, widget, cr, &m, &region);
-        pixman_region32_fini(&region);
-        pixman_region32_fini(&one);
-        if (ok)
-            goto stats;
-        g_warning("gl: drawing failed, drawing in software from now on");
-        gl_teardown(o);
-        o->gl_state = -1;
-        g_snprintf(o->name, sizeof(o->name), "software (libswscale + pixman + cairo; gl: drawing failed)");
-    }
-#endif
-    if (!ensure_canvas(o, ww, wh))
+    if (ww <= 0 || wh <= 0 || !ensure_canvas(o, ww, wh))
         goto stats;
     pixman_region32_t desk, mapped, shown;
     pixman_region32_init(&desk);
@@ -672,11 +419,6 @@ static void overlay_free(gpointer data)
     VrOverlay *o = data;
     struct vr_gtk_session *vs = o->vs;
     vs->overlays = g_list_remove(vs->overlays, o);
-#ifdef VR_GTK_GL
-    if (o->unrealize_id)
-        g_signal_handler_disconnect(o->display, o->unrealize_id);
-    gl_teardown(o);
-#endif
     if (o->pcanvas)
         pixman_image_unref(o->pcanvas);
     if (o->canvas)
@@ -704,11 +446,7 @@ VrOverlay *vr_overlay_attach(SpiceSession *session, SpiceDisplay *display,
     o->vs = vs;
     o->display = display;
     o->show_stats = opt->show_stats;
-    o->present = opt->present;
     vs->overlays = g_list_prepend(vs->overlays, o);
-#ifdef VR_GTK_GL
-    o->unrealize_id = g_signal_connect(display, "unrealize", G_CALLBACK(on_unrealize), o);
-#endif
     /* After spice-gtk's own drawing: the videos go on top of the desktop. */
     o->draw_id = g_signal_connect_after(display, "draw", G_CALLBACK(on_draw), o);
     /* Freed with the widget, or by vr_overlay_detach. */
@@ -725,26 +463,6 @@ void vr_overlay_detach(VrOverlay *o)
     g_signal_handler_disconnect(display, o->draw_id);
     g_object_set_data(G_OBJECT(display), OVERLAY_KEY, NULL); /* frees o */
     gtk_widget_queue_draw(GTK_WIDGET(display));
-}
-
-int vr_overlay_present_from_name(const char *name, enum vr_overlay_present *out)
-{
-    if (!name || !out)
-        return -EINVAL;
-    if (!strcmp(name, "auto"))
-        *out = VR_OVERLAY_PRESENT_AUTO;
-    else if (!strcmp(name, "gl"))
-        *out = VR_OVERLAY_PRESENT_GL;
-    else if (!strcmp(name, "sw") || !strcmp(name, "software"))
-        *out = VR_OVERLAY_PRESENT_SW;
-    else
-        return -EINVAL;
-    return 0;
-}
-
-const char *vr_overlay_presenter_name(const VrOverlay *o)
-{
-    return o ? o->name : "";
 }
 
 VrOverlay *vr_overlay_get(SpiceDisplay *display)
@@ -773,12 +491,10 @@ void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len)
     if (!o)
         return;
     struct vr_client *c = o->vs->client;
-    size_t n = (size_t)g_snprintf(buf, len, "videoredir: %s, %u stream%s%s%.*s",
+    size_t n = (size_t)g_snprintf(buf, len, "videoredir: %s, %u stream%s",
                                   vr_client_established(c) ? "connected" : "waiting for the guest",
                                   vr_client_streams_active(c),
-                                  vr_client_streams_active(c) == 1 ? "" : "s",
-                                  o->gl_state ? ", presenter " : "",
-                                  o->gl_state == 1 ? 2 : o->gl_state == -1 ? 8 : 0, o->name);
+                                  vr_client_streams_active(c) == 1 ? "" : "s");
     for (uint32_t i = 0; i < VR_MAX_STREAMS && n < len; i++) {
         struct vr_client_stream_stats st;
         if (vr_client_stream_stats(c, i, &st) < 0 || !st.active)

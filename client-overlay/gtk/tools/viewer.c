@@ -60,15 +60,13 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *ch, gpointer data)
 
 int main(int argc, char **argv)
 {
-    char *port_name = NULL, *hwdec_name = NULL, *size = NULL, *present = NULL;
+    char *port_name = NULL, *hwdec_name = NULL, *size = NULL;
     gboolean stats = FALSE, full = FALSE, no_scaling = FALSE;
     GOptionEntry entries[] = {
         { "port-name", 0, 0, G_OPTION_ARG_STRING, &port_name,
           "videoredir port name (default " VR_DEFAULT_PORT_NAME ")", "NAME" },
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &hwdec_name,
           "decoders: auto (default), vaapi, vdpau, cuda, none", "NAME" },
-        { "present", 0, 0, G_OPTION_ARG_STRING, &present,
-          "how videos are drawn: gl, sw, auto (gl on a GPU; default, or VIDEOREDIR_PRESENT)", "MODE" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &stats, "show the statistics readout (F9 toggles)", NULL },
         { "full-screen", 'f', 0, G_OPTION_ARG_NONE, &full, "start in full screen (F11 toggles)", NULL },
         { "size", 0, 0, G_OPTION_ARG_STRING, &size, "initial window size (default 1024x640)", "WxH" },
@@ -95,11 +93,6 @@ int main(int argc, char **argv)
     struct vr_overlay_options opt = { .port_name = port_name, .show_stats = stats };
     if (hwdec_name && vr_hwdec_from_name(hwdec_name, &opt.hwdec) < 0) {
         fprintf(stderr, "videoredir-viewer: unknown --hwdec %s\n", hwdec_name);
-        return 2;
-    }
-    const char *pm = present ? present : g_getenv("VIDEOREDIR_PRESENT");
-    if (pm && vr_overlay_present_from_name(pm, &opt.present) < 0) {
-        fprintf(stderr, "videoredir-viewer: unknown --present %s (want gl, sw or auto)\n", pm);
         return 2;
     }
     int w = 1024, h = 640;
@@ -136,7 +129,6 @@ int main(int argc, char **argv)
     g_object_unref(session);
     g_free(port_name);
     g_free(hwdec_name);
-    g_free(present);
     g_free(size);
     return v.exit_code;
 }

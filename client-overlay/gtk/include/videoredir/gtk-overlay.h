@@ -20,26 +20,11 @@ G_BEGIN_DECLS
 
 typedef struct _VrOverlay VrOverlay;
 
-/*
- * How the videos are drawn: GL (the GL renderer of videoredir/gl.h in a
- * GdkGLContext of the widget's window, the result composited by
- * gdk_cairo_draw_from_gl: on a GL-painted window without a copy through the
- * CPU) or software (libswscale + pixman into a canvas, painted with cairo).
- * AUTO: GL when the display's GL is a GPU's, software when it is a software
- * rasteriser (whose shader costs more CPU than libswscale) or there is none.
- * Creating a GL context makes GTK paint the whole toplevel with GL.
- */
-enum vr_overlay_present { VR_OVERLAY_PRESENT_AUTO = 0, VR_OVERLAY_PRESENT_GL, VR_OVERLAY_PRESENT_SW };
-
 struct vr_overlay_options {
     const char *port_name; /* NULL: VR_DEFAULT_PORT_NAME */
     enum vr_hwdec hwdec;   /* decoder back ends to try (VR_HWDEC_AUTO...) */
     bool show_stats;       /* draw a statistics readout in the corner */
-    enum vr_overlay_present present;
 };
-
-/* Parses "auto", "gl", "sw" (or "software"). Returns 0 or -EINVAL. */
-int vr_overlay_present_from_name(const char *name, enum vr_overlay_present *out);
 
 /*
  * Attaches the overlay to display (a SpiceDisplay of session). opt may be
@@ -60,10 +45,6 @@ bool vr_overlay_get_show_stats(const VrOverlay *o);
 /* One line of statistics for display ("2 streams | h264 640x360 25.0 fps ..."),
  * written to buf (always terminated). */
 void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len);
-
-/* Which way o draws, once it has drawn: "gl (OpenGL ... on ...)" or
- * "software (why not gl)"; "" before its first draw. Valid while o lives. */
-const char *vr_overlay_presenter_name(const VrOverlay *o);
 
 /* The overlay attached to display, or NULL. */
 VrOverlay *vr_overlay_get(SpiceDisplay *display);
