@@ -59,7 +59,10 @@ bool vr_gl_is_software(const struct vr_gl *g);
 
 /*
  * Makes frame the picture of texture set slot (< VR_GL_MAX_FRAMES): its
- * planes are uploaded (or, for VA-API, imported), nothing of frame is kept.
+ * planes are uploaded and nothing of frame is kept; a VA-API frame imported
+ * as DMA-BUF is referenced until the slot's next upload or vr_gl_forget (its
+ * surface is what the textures show). A VA-API frame that cannot be imported
+ * is downloaded and uploaded.
  * Pixel formats without a shader are converted to yuv444p first with
  * libswscale (logged once). Returns 0, -EINVAL, -ENOTSUP (a format swscale
  * cannot read either, a stride the upload cannot describe), -E2BIG (over the
