@@ -51,7 +51,7 @@ echo "this process. Under Xvfb; the X server's own CPU for taking the pictures i
 echo
 echo "| presenter | how it draws | present ms/frame | decode ms/frame (same run) | present / decode |"
 echo "|---|---|---|---|---|"
-desc_headless="libswscale to BGRA + pixman, in memory (what the GTK overlay and snapshots do before cairo)"
+desc_headless="libswscale to BGRA + pixman, in memory (the snapshots' presenter; the GTK overlay scales the same way, then cairo paints)"
 desc_sdl_sw="\`--sdl --present sw\`: the same into the X11 shared-memory window surface, damage only"
 desc_sdl_renderer="\`--sdl --present renderer\`: SDL's renderer (opengl on llvmpipe), YUV texture"
 desc_sdl_gl="\`--sdl --present gl\`: planes as textures, YUV->RGB shader, scissor, swap"
@@ -121,6 +121,28 @@ for mode in none sw gl renderer; do
   [ -n "$cpu" ] && ratio=$(awk -v a="$ff" -v b="$cpu" 'BEGIN{printf "%.2f", a / b}') || ratio="failed"
   echo "| <a id=\"present-client-$mode\"></a>$label | $cpu | ${pres:-?} / ${dec:-?} | $ratio |"
 done
+# The GTK overlay: videoredir-viewer, CPU read from /proc when the capture ends
+# (the viewer does not exit by itself).
+viewer_run() {
+  local v ut st
+  "$bin/videoredir-viewer" --size 1920x1080 "spice://127.0.0.1:$port" >"$tmp/viewer.log" 2>&1 &
+  v=$!
+  pids+=("$v")
+  "$bin/videoredir-capture" --device "$sock" --pace realtime --window 0,0,1920,1080 \
+    --connect-timeout 30 "$clip" >"$tmp/capture.log" 2>&1 || true
+  sleep 0.5
+  read -r ut st < <(awk '{print $14, $15}' "/proc/$v/stat")
+  kill "$v" 2>/dev/null || true
+  wait "$v" 2>/dev/null || true
+  awk -v u="$ut" -v s="$st" -v t="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (u + s) / t}'
+}
+if [ -x "$bin/videoredir-viewer" ]; then
+  vals=()
+  for r in $(seq "$runs"); do vals+=("$(viewer_run)"); done
+  cpu=$(printf '%s\n' "${vals[@]}" | sort -n | awk -v n="${#vals[@]}" 'NR == int((n + 1) / 2)')
+  ratio=$(awk -v a="$ff" -v b="$cpu" 'BEGIN{printf "%.2f", a / b}')
+  echo "| <a id=\"present-viewer\"></a>videoredir-viewer --size 1920x1080 (GTK overlay: libswscale once per frame + cairo) | $cpu | (not counted) | $ratio |"
+fi
 echo
 echo "\`--present auto\` (the default) takes sw here: the GL context is llvmpipe, a software rasteriser"
 echo "(tests/client/sdl_screenshot.sh checks that choice); on a GPU it takes gl."
