@@ -369,6 +369,14 @@ int vr_presenter_slot_draw_region(const struct vr_presenter *p, uint32_t slot,
  */
 int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *background,
                        struct vr_presenter **out);
+/* As vr_headless_create, drawing into canvas (x8r8g8b8 or a8r8g8b8, up to
+ * 16384 pixels a side, referenced: e.g. a window's pixels, which must stay
+ * valid while the presenter lives). Returns 0, -EINVAL or -ENOMEM. */
+int vr_headless_create_for(pixman_image_t *canvas, pixman_image_t *background,
+                           struct vr_presenter **out);
+/* Replaces the headless presenter's desktop picture (referenced; NULL:
+ * black); everything is redrawn at the next sync. Returns 0 or -EINVAL. */
+int vr_headless_set_background(struct vr_presenter *p, pixman_image_t *background);
 /* The headless presenter's image (owned by it). */
 pixman_image_t *vr_headless_image(struct vr_presenter *p);
 /* Frees a presenter made by a *_create function (fini + free). NULL ok. */
@@ -484,6 +492,23 @@ void vr_replay_get_stats(const struct vr_replay *r, struct vr_replay_stats *st);
  */
 int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struct vr_rect *dst_rect,
                        pixman_region32_t *clip);
+
+/*
+ * The YUV -> RGB conversion of a frame, the same for every presenter (the
+ * compositor above, the headless presenter, the GL shader): the matrix
+ * (AVCOL_SPC_BT470BG for BT.601, AVCOL_SPC_BT709 or AVCOL_SPC_BT2020_NCL)
+ * from the frame's colorspace or, unspecified, by size (BT.709 from 1280
+ * wide or 720 high up, BT.601 below, as players guess); and whether its
+ * samples are full range (JPEG, also the yuvj formats). Any thread.
+ */
+enum AVColorSpace vr_frame_matrix(const AVFrame *frame);
+bool vr_frame_full_range(const AVFrame *frame);
+
+/* Sets sws (made for frame's pixel format, to RGB) to convert with
+ * vr_frame_matrix and vr_frame_full_range into full-range RGB. Returns 0 or
+ * a negative errno. */
+struct SwsContext;
+int vr_sws_set_colorspace(struct SwsContext *sws, const AVFrame *frame);
 
 /* Writes an x8r8g8b8/a8r8g8b8 pixman image as PNG. Returns 0 or negative. */
 int vr_write_png(pixman_image_t *image, const char *path);
