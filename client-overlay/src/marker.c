@@ -745,7 +745,7 @@ static int check_edge(struct vr_marker_detector *d, const struct surface *s, con
                       uint32_t code, bool horizontal, uint32_t k, uint32_t line, double *dev)
 {
     double o = horizontal ? m->x0 : m->y0, st = horizontal ? m->sw : m->sh;
-    double c = (horizontal ? m->y0 + (line + 0.5) * m->sh : m->x0 + (line + 0.5) * m->sw);
+    double c = horizontal ? m->y0 + (line + 0.5) * m->sh : m->x0 + (line + 0.5) * m->sw;
     double pred = o + k * st;
     /* from the middle of one sub-block to the middle of the next, less a
      * pixel of blend each side; a few pixels are enough when they are big */
@@ -753,7 +753,8 @@ static int check_edge(struct vr_marker_detector *d, const struct surface *s, con
     half = half > 12 ? 12 : half;
     if (half < 2)
         return 0;
-    int32_t ci = (int32_t)floor(c), first = (int32_t)floor(pred) - half, last = (int32_t)floor(pred) + half;
+    int32_t ci = (int32_t)floor(c);
+    int32_t first = (int32_t)floor(pred) - half, last = (int32_t)floor(pred) + half;
     int32_t len = horizontal ? s->width : s->height, cross = horizontal ? s->height : s->width;
     if (ci < 0 || ci >= cross || first < 0 || last >= len)
         return 0;
@@ -773,9 +774,7 @@ static int check_edge(struct vr_marker_detector *d, const struct surface *s, con
     }
     if (!expected)
         return lattice ? -1 : 0;
-    double la = horizontal ? m->level[gy_a][gx_a] : m->level[gy_a][gx_a];
-    double lb = m->level[gy_b][gx_b];
-    double t = (la + lb) / 2;
+    double t = (m->level[gy_a][gx_a] + m->level[gy_b][gx_b]) / 2.0;
     for (uint32_t i = 0; i + 1 < n; i++) {
         double a = d->luma[i], b = d->luma[i + 1];
         if ((a - t) * (b - t) <= 0 && a != b) {

@@ -6,8 +6,9 @@
  * scaled or translated, then settles, and the invalidates that follow cover
  * only parts of the video whose pixels no longer change. Whatever the first
  * fit was, the rectangle found at the end must be the settled one, exact to
- * the pixel (lossless, bilinear scaling). Every case runs for every code, so
- * that a lattice that only looks like the old one by chance is met too.
+ * the pixel (lossless, bilinear scaling). Every case runs for every fourth
+ * code (16 of 63, a different lattice each), so that a lattice that only
+ * looks like the old one by chance is met too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,23 +19,29 @@
 
 #include "../check.h"
 
-#define DESK_W 1280
-#define DESK_H 800
+#define DESK_W 960
+#define DESK_H 600
 #define SRC_W 640
 #define SRC_H 360
 
 static pixman_image_t *desk;
 static pixman_image_t *src;
+static pixman_image_t *page_img;
 
-/* A light page with a grey frame around where the video goes (WebKit's
- * <video> box before the first frame), some dark text-like stripes. */
-static void page(void)
+/* A light page with some dark text-like stripes right of the video. */
+static void make_page(void)
 {
-    uint32_t *d = pixman_image_get_data(desk);
-    int st = pixman_image_get_stride(desk) / 4;
+    page_img = pixman_image_create_bits(PIXMAN_x8r8g8b8, DESK_W, DESK_H, NULL, 0);
+    uint32_t *d = pixman_image_get_data(page_img);
+    int st = pixman_image_get_stride(page_img) / 4;
     for (int y = 0; y < DESK_H; y++)
         for (int x = 0; x < DESK_W; x++)
-            d[y * st + x] = (y % 24 < 4 && x > 700 && x < 1200) ? 0x303030u : 0xf6f5f4u;
+            d[y * st + x] = (y % 24 < 4 && x > 700 && x < 940) ? 0x303030u : 0xf6f5f4u;
+}
+
+static void page(void)
+{
+    pixman_image_composite32(PIXMAN_OP_SRC, page_img, NULL, desk, 0, 0, 0, 0, 0, 0, DESK_W, DESK_H);
 }
 
 static void draw_src(uint32_t code)
@@ -89,7 +96,8 @@ static int scan_rect(struct vr_marker_detector *d, const struct vr_rect *r)
 static void unchanged_invalidates(struct vr_marker_detector *d, const struct vr_rect *r)
 {
     for (int i = 0; i < 8; i++) {
-        int32_t x = r->x + (int32_t)(r->w * (uint32_t)i / 9), y = r->y + (int32_t)(r->h * (uint32_t)(i % 4) / 5);
+        int32_t x = r->x + (int32_t)(r->w * (uint32_t)i / 9);
+        int32_t y = r->y + (int32_t)(r->h * (uint32_t)(i % 4) / 5);
         CHECK(scan(d, x, y, 96, 64) == 0, "small scan");
     }
     CHECK(scan_rect(d, r) == 0, "redraw scan");
@@ -124,10 +132,10 @@ static void expect(struct vr_marker_detector *d, uint32_t code, const struct vr_
     pixman_region32_fini(&vis);
 }
 
-/* One case for every code: the video first at first (whole or its top rows
- * only), scanned whole; then the page repainted with the video at settled,
- * invalidated as tiles of tile_h rows (0: one area, the new rectangle);
- * then unchanged invalidates. */
+/* One case for every fourth code: the video first at first (whole, or its
+ * top first_rows rows only), scanned whole; then the page repainted with the
+ * video at settled, invalidated as tiles of tile_h rows (0: one area, both
+ * rectangles); then unchanged invalidates. */
 static void run_case(struct vr_marker_detector *d, const char *what, const struct vr_rect *first,
                      uint32_t first_rows, const struct vr_rect *settled, uint32_t tile_h)
 {
@@ -135,7 +143,8 @@ static void run_case(struct vr_marker_detector *d, const char *what, const struc
     struct vr_marker_stats st0, st1;
     vr_marker_detector_stats(d, &st0);
     uint64_t steady_refits = 0;
-    for (uint32_t code = VR_MARKER_CODE_MIN; code <= VR_MARKER_CODE_MAX; code++) {
+    uint32_t n_codes = 0;
+    for (uint32_t code = VR_MARKER_CODE_MIN; code <= VR_MARKER_CODE_MAX; code += 4, n_codes++) {
         vr_marker_detector_reset(d);
         vr_marker_detector_watch(d, code, true);
         draw_src(code);
@@ -172,7 +181,7 @@ static void run_case(struct vr_marker_detector *d, const char *what, const struc
     }
     vr_marker_detector_stats(d, &st1);
     printf("%s: %d of %u codes wrong; %llu fits checked, %llu stale\n", what, failures_of_case,
-           VR_MARKER_CODE_MAX - VR_MARKER_CODE_MIN + 1,
+           n_codes,
            (unsigned long long)(st1.validated - st0.validated),
            (unsigned long long)(st1.refits - st0.refits));
     /* once settled, the fit holds: unchanged pixels are never fitted again */
@@ -188,13 +197,13 @@ int main(void)
     CHECK(vr_marker_detector_create(&d) == 0, "create");
     desk = pixman_image_create_bits(PIXMAN_x8r8g8b8, DESK_W, DESK_H, NULL, 0);
     src = pixman_image_create_bits(PIXMAN_x8r8g8b8, SRC_W, SRC_H, NULL, 0);
+    make_page();
 
     /* players-webkit: MiniBrowser shows the placeholder at 640x320 while it
      * lays the page out, then at its own 640x360, 20 px higher */
     const struct vr_rect wk_first = {40, 88, 640, 320}, wk_settled = {40, 68, 640, 360};
     run_case(d, "webkit layout", &wk_first, 0, &wk_settled, 0);
     run_case(d, "webkit layout, tiles of 64 rows", &wk_first, 0, &wk_settled, 64);
-    run_case(d, "webkit layout, tiles of 16 rows", &wk_first, 0, &wk_settled, 16);
     /* players-moved: a fit taken mid-resize, 1-4 px off */
     const struct vr_rect mv_first = {149, 119, 802, 454}, mv_settled = {150, 120, 800, 450};
     run_case(d, "resize by 2 px", &mv_first, 0, &mv_settled, 0);
@@ -220,6 +229,7 @@ int main(void)
            (unsigned long long)st.found, (unsigned long long)st.known,
            (unsigned long long)st.validated, (unsigned long long)st.refits);
     pixman_image_unref(src);
+    pixman_image_unref(page_img);
     pixman_image_unref(desk);
     vr_marker_detector_destroy(d);
     return CHECK_DONE();
