@@ -533,6 +533,8 @@ struct vr_marker_stats {
     uint64_t known;          /* candidates that continued a known marker (no refit) */
     uint64_t rows_unchanged; /* rows over a marker skipped: same pixels as last matched */
     uint64_t collapsed;      /* visible regions collapsed to their bounding box */
+    uint64_t validated;      /* kept fits checked against the picture (border edges) */
+    uint64_t refits;         /* kept fits found stale there and fitted again */
 };
 
 /* Creates a detector watching no code. Returns 0, -EINVAL or -ENOMEM. */
@@ -555,8 +557,13 @@ void vr_marker_detector_reset(struct vr_marker_detector *d);
  * rectangle from the marker's lattice, the visible region with the area
  * replaced by what matches there (at most VR_MAX_RECTS rectangles, else its
  * bounding box). Sets bit c of *changed (may be NULL) for each code whose
- * rectangle or region changed. Work is bounded by the area plus a fixed
- * number of rows and columns per code found. Returns 0, -EINVAL (bad
+ * rectangle or region changed. A rectangle kept from earlier scans is
+ * checked against the picture whenever the area meets it (edges near its
+ * four borders measured to a fraction of a pixel) and fitted again when it
+ * no longer matches, so that the fit follows what is on the display now.
+ * Work is bounded by the area plus a fixed number of rows and columns per
+ * code found (plus, when a kept fit is stale, the rows of its rectangle
+ * until a cell is read there). Returns 0, -EINVAL (bad
  * arguments, a surface over 16384 pixels wide or tall) or -ENOMEM.
  */
 int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels, uint32_t width,
