@@ -1038,6 +1038,10 @@ HRESULT vr_mft_create(REFIID riid, void **out)
     if (SUCCEEDED(MFCreateAttributes(&m->attrs, 2))) {
         /* A plain software decoder: no Direct3D, synchronous. */
         IMFAttributes_SetUINT32(m->attrs, &MF_SA_D3D_AWARE, FALSE);
+        /* Who we are, for a pipeline (or test) that looks at the object
+         * rather than at its activation object. */
+        IMFAttributes_SetGUID(m->attrs, &MFT_TRANSFORM_CLSID_Attribute, &CLSID_VideoRedirMFT);
+        IMFAttributes_SetString(m->attrs, &MFT_FRIENDLY_NAME_Attribute, VR_MFT_NAME);
     }
     InterlockedIncrement(&vr_mft_objects);
     HRESULT hr = mft_QueryInterface(&m->iface, riid, out);

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The Media Foundation decoder transform (videoredir-mft.dll) in a Media
+# Foundation pipeline step under Wine: vr-mfplay.exe asks MF for the H.264 /
+# HEVC decoders (MFTEnumEx, the DLL registered for the process with
+# MFTRegisterLocal) and decodes with the first that takes the stream.
+# Usage: wine_mft.sh e2e|fallback CLIP
+#  e2e:      host stand-in (--guest-tcp) + videoredir-client: the videoredir
+#            transform must take the stream, every frame it outputs must carry
+#            the marker code it announced, and the client's framemd5 must
+#            equal FFmpeg's decode of the clip.
+#  fallback: host stand-in, no client: the transform must decline and the
+#            next decoder (Wine's own) decode every access unit, exit 0.
+mode=$1 clip=$2
+. "$(dirname "$0")/lib.sh"
+[ -n "$VR_WINE" ] || vr_win_skip "no wine64 (Debian wine64)"
+for f in vr-mfplay.exe videoredir-mft.dll; do
+  [ -f "$VR_WIN_BUILD/bin/$f" ] || vr_win_skip "no $f in $VR_WIN_BUILD/bin (cross build)"
+done
+. "$VR_SOURCE_DIR/tests/e2e/lib.sh"
+[ -f "$clip" ] || vr_fail "no clip $clip"
+
+vr_start_host --guest-tcp 127.0.0.1:0
+tcp=$(sed -n 's/.* guest-tcp=\([0-9.]*:[0-9]*\).*/\1/p' "$VR_TMP/host.out")
+[ -n "$tcp" ] || vr_fail "host printed no guest-tcp address"
+if [ "$mode" = e2e ]; then
+  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --framemd5 "$VR_TMP/client.md5" \
+    --exit-at-eos --timeout 120 --stats 2>"$VR_TMP/client.log" &
+  client=$!
+  VR_PIDS+=("$client")
+  # The transform waits 1.5 s for a client's hello when the stream is set:
+  # the client must have the port before the player starts.
+  vr_wait_port_channel 0 "$client"
+  expect=(--expect videoredir --marker)
+else
+  expect=(--expect other)
+fi
+
+start=$(date +%s.%N)
+(cd "$VR_WIN_BUILD/bin" && VIDEOREDIR_DEVICE="tcp:$tcp" VIDEOREDIR_MFT_LOG=1 WINEDLLOVERRIDES="$WINEDLLOVERRIDES" \
+   timeout 150 "$VR_WINE" ./vr-mfplay.exe --dll videoredir-mft.dll "${expect[@]}" "$(vr_winpath "$clip")") \
+  >"$VR_TMP/mfplay.log" 2>&1 || { cat "$VR_TMP/mfplay.log"; vr_fail "vr-mfplay.exe failed"; }
+end=$(date +%s.%N)
+cat "$VR_TMP/mfplay.log"
+grep -q 'guest connected' "$VR_TMP/host.log" || vr_fail "the transform did not reach the host over TCP"
+units=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets -of csv=p=0 "$clip")
+line=$(grep '^frames:' "$VR_TMP/mfplay.log") || vr_fail "vr-mfplay.exe printed no frame count"
+[[ $line =~ ^frames:\ ([0-9]+)\ in,\ ([0-9]+)\ out ]] || vr_fail "unreadable: $line"
+n_in=${BASH_REMATCH[1]} n_out=${BASH_REMATCH[2]}
+[ "$n_in" = "$units" ] || vr_fail "$n_in access units pushed, the clip has $units"
+
+if [ "$mode" = e2e ]; then
+  wait "$client" || vr_fail "client failed"
+  [ "$n_out" = "$units" ] || vr_fail "$n_out placeholders out for $units access units"
+  # The code in the pictures is the one the transform announced.
+  announced=$(sed -n 's/.*placeholder with marker code \([0-9]*\).*/\1/p' "$VR_TMP/mfplay.log")
+  [[ $line =~ \(code\ ([0-9]+)\) ]] || vr_fail "no marker code found in the frames"
+  [ -n "$announced" ] && [ "${BASH_REMATCH[1]}" = "$announced" ] ||
+    vr_fail "frames carry marker code ${BASH_REMATCH[1]}, the stream announced '${announced}'"
+  vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
+  vr_compare_md5 "$VR_TMP/client.md5" "$VR_TMP/ref.md5"
+  echo "marker code $announced in all $n_out placeholder frames"
+else
+  grep -q '\[videoredir\] declined the stream' "$VR_TMP/mfplay.log" ||
+    vr_fail "the videoredir transform was not offered the stream first"
+  grep -q 'no SPICE client takes the' "$VR_TMP/mfplay.log" || vr_fail "the transform gave no reason"
+  # Wine's decoder keeps the last frames of a stream at drain; most must come.
+  [ "$n_out" -ge $((units * 9 / 10)) ] || vr_fail "only $n_out of $units frames decoded by the fallback decoder"
+fi
+printf 'vr-mfplay.exe start to end: %.1f s\n' "$(echo "$end - $start" | bc)"
