@@ -21,7 +21,7 @@ echo "cross build: $(ls "$VR_WIN_BUILD"/bin/*.exe | wc -l) .exe files in $VR_WIN
 (cd "$VR_WIN_BUILD" && cpack -G ZIP >/dev/null)
 zip=$(ls "$VR_WIN_BUILD"/videoredir-windows-*-x86_64.zip)
 listing=$(cmake -E tar tf "$zip")
-for f in videoredir-capture.exe videoredir-mft.dll README.txt libvirt-channel.xml; do
+for f in videoredir-capture.exe videoredir-mft.dll vr-mfplay.exe README.txt libvirt-channel.xml; do
   grep -q "/$f\$" <<<"$listing" || { echo "FAIL: $f not in $zip" >&2; exit 1; }
 done
 echo "package: $(basename "$zip"), $(stat -c %s "$zip") bytes"
