@@ -40,7 +40,7 @@ struct opts {
     const char *dll;    /* MFTRegisterLocal with this DLL's class factory */
     const char *expect; /* "videoredir" or "other" */
     bool marker, prefer, no_pace;
-    long max_frames;
+    long max_frames, loops;
     const char *clip;
 };
 
@@ -50,7 +50,7 @@ struct run {
     bool ours;
     uint32_t width, height, stride;
     GUID out_sub;
-    long frames_in, frames_out, marked;
+    long frames_in, frames_out, marked, unmarked; /* unmarked: real pictures without the marker */
     uint32_t code; /* marker code of the frames seen, 0 none yet */
     bool code_changed;
 };
@@ -67,6 +67,7 @@ static void usage(FILE *f)
                "  --expect W   fail unless the videoredir transform (videoredir) or another decoder (other) decoded\n"
                "  --marker     fail unless every frame out carries one videoredir marker code\n"
                "  --frames N   stop after N access units\n"
+               "  --loop N     play the clip N times\n"
                "  --pace none  push access units as fast as the decoder takes them (default: at the\n"
                "               clip's frame rate, as a player's renderer asks for them)\n");
 }
@@ -330,6 +331,18 @@ static void check_frame(struct run *r, IMFSample *s)
                 if (r->code && code != r->code)
                     r->code_changed = true;
                 r->code = code;
+            } else {
+                /* Decoded by the transform's local decoder: a picture, not
+                 * a flat fill. */
+                int lo = 255, hi = 0;
+                for (uint32_t gy = 0; gy < 16; gy++)
+                    for (uint32_t gx = 0; gx < 16; gx++) {
+                        int v = p[(size_t)((2 * gy + 1) * r->height / 32) * r->stride + (2 * gx + 1) * r->width / 32];
+                        lo = v < lo ? v : lo;
+                        hi = v > hi ? v : hi;
+                    }
+                if (hi - lo > 24)
+                    r->unmarked++;
             }
         }
         IMFMediaBuffer_Unlock(b);
@@ -391,7 +404,7 @@ static int drain_outputs(struct run *r)
     }
 }
 
-static int play(struct vr_es *es, struct run *r, long max_frames, bool pace)
+static int play(struct vr_es *es, struct run *r, long max_frames, long loops, bool pace)
 {
     const struct vr_stream_start *st = vr_es_stream_start(es);
     double period_ms = st->fps_num && st->fps_den ? 1000.0 * st->fps_den / st->fps_num : 40.0;
@@ -400,7 +413,14 @@ static int play(struct vr_es *es, struct run *r, long max_frames, bool pace)
     IMFTransform_ProcessMessage(r->mft, MFT_MESSAGE_NOTIFY_START_OF_STREAM, 0);
     struct vr_au au;
     int rr;
-    while ((max_frames < 0 || r->frames_in < max_frames) && (rr = vr_es_read(es, &au)) > 0) {
+    for (;;) {
+        if (max_frames >= 0 && r->frames_in >= max_frames)
+            break;
+        rr = vr_es_read(es, &au);
+        if (rr == 0 && --loops > 0 && vr_es_rewind(es) == 0)
+            rr = vr_es_read(es, &au);
+        if (rr <= 0)
+            break;
         /* A player's renderer pulls frames at the video's rate; the
          * transform's session (like any player mode) drops frames when it
          * is fed much faster than the client decodes. */
@@ -448,7 +468,7 @@ static int play(struct vr_es *es, struct run *r, long max_frames, bool pace)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { .max_frames = -1 };
+    struct opts o = { .max_frames = -1, .loops = 1 };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -462,6 +482,8 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
             }
+        } else if (!strcmp(a, "--loop") && i + 1 < argc) {
+            o.loops = strtol(argv[++i], NULL, 10);
         } else if (!strcmp(a, "--frames") && i + 1 < argc) {
             o.max_frames = strtol(argv[++i], NULL, 10);
         } else if (!strcmp(a, "--marker")) {
@@ -510,12 +532,12 @@ int main(int argc, char **argv)
     if (pick_decoder(st, &run) < 0)
         goto out;
     DWORD t0 = GetTickCount();
-    if (play(es, &run, o.max_frames, !o.no_pace) < 0)
+    if (play(es, &run, o.max_frames, o.loops, !o.no_pace) < 0)
         goto out;
     printf("frames: %ld in, %ld out in %lu ms", run.frames_in, run.frames_out,
            (unsigned long)(GetTickCount() - t0));
     if (run.ours)
-        printf(", %ld with the marker (code %u)", run.marked, (unsigned)run.code);
+        printf(", %ld with the marker (code %u), %ld without", run.marked, (unsigned)run.code, run.unmarked);
     printf("\n");
     ret = 0;
     if (o.expect && (!strcmp(o.expect, "videoredir") != run.ours)) {

@@ -3,13 +3,16 @@
 # Foundation pipeline step under Wine: vr-mfplay.exe asks MF for the H.264 /
 # HEVC decoders (MFTEnumEx, the DLL registered for the process with
 # MFTRegisterLocal) and decodes with the first that takes the stream.
-# Usage: wine_mft.sh e2e|fallback CLIP
+# Usage: wine_mft.sh e2e|fallback|client-gone CLIP
 #  e2e:      host stand-in (--guest-tcp) + videoredir-client: the videoredir
 #            transform must take the stream, every frame it outputs must carry
 #            the marker code it announced, and the client's framemd5 must
 #            equal FFmpeg's decode of the clip.
 #  fallback: host stand-in, no client: the transform must decline and the
 #            next decoder (Wine's own) decode every access unit, exit 0.
+#  client-gone: the clip three times; the client is killed once the stream
+#            is accepted: the transform must go on with a local decoder
+#            (Wine's) from a keyframe, every access unit giving a picture.
 mode=$1 clip=$2
 . "$(dirname "$0")/lib.sh"
 [ -n "$VR_WINE" ] || vr_win_skip "no wine64 (Debian wine64)"
@@ -22,7 +25,7 @@ done
 vr_start_host --guest-tcp 127.0.0.1:0
 tcp=$(sed -n 's/.* guest-tcp=\([0-9.]*:[0-9]*\).*/\1/p' "$VR_TMP/host.out")
 [ -n "$tcp" ] || vr_fail "host printed no guest-tcp address"
-if [ "$mode" = e2e ]; then
+if [ "$mode" != fallback ]; then
   "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --framemd5 "$VR_TMP/client.md5" \
     --exit-at-eos --timeout 120 --stats 2>"$VR_TMP/client.log" &
   client=$!
@@ -31,14 +34,23 @@ if [ "$mode" = e2e ]; then
   # the client must have the port before the player starts.
   vr_wait_port_channel 0 "$client"
   expect=(--expect videoredir --marker)
+  [ "$mode" = client-gone ] && expect=(--expect videoredir --loop 3)
 else
   expect=(--expect other)
 fi
 
 start=$(date +%s.%N)
 (cd "$VR_WIN_BUILD/bin" && VIDEOREDIR_DEVICE="tcp:$tcp" VIDEOREDIR_MFT_LOG=1 WINEDLLOVERRIDES="$WINEDLLOVERRIDES" \
-   timeout 150 "$VR_WINE" ./vr-mfplay.exe --dll videoredir-mft.dll "${expect[@]}" "$(vr_winpath "$clip")") \
-  >"$VR_TMP/mfplay.log" 2>&1 || { cat "$VR_TMP/mfplay.log"; vr_fail "vr-mfplay.exe failed"; }
+   exec timeout 150 "$VR_WINE" ./vr-mfplay.exe --dll videoredir-mft.dll "${expect[@]}" "$(vr_winpath "$clip")") \
+  >"$VR_TMP/mfplay.log" 2>&1 &
+player=$!
+if [ "$mode" = client-gone ]; then
+  vr_wait_for "$VR_TMP/mfplay.log" "goes to the SPICE client" "$player" 60 ||
+    { cat "$VR_TMP/mfplay.log"; vr_fail "the transform did not take the stream"; }
+  kill -KILL "$client"
+  wait "$client" 2>/dev/null || true
+fi
+wait "$player" || { cat "$VR_TMP/mfplay.log"; vr_fail "vr-mfplay.exe failed"; }
 end=$(date +%s.%N)
 cat "$VR_TMP/mfplay.log"
 grep -q 'guest connected' "$VR_TMP/host.log" || vr_fail "the transform did not reach the host over TCP"
@@ -46,6 +58,18 @@ units=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream
 line=$(grep '^frames:' "$VR_TMP/mfplay.log") || vr_fail "vr-mfplay.exe printed no frame count"
 [[ $line =~ ^frames:\ ([0-9]+)\ in,\ ([0-9]+)\ out ]] || vr_fail "unreadable: $line"
 n_in=${BASH_REMATCH[1]} n_out=${BASH_REMATCH[2]}
+if [ "$mode" = client-gone ]; then
+  [ "$n_in" = $((3 * units)) ] || vr_fail "$n_in access units pushed, the clip three times has $((3 * units))"
+  # Wine's decoder keeps its last few pictures at drain.
+  [ "$n_out" -ge $((n_in - 5)) ] || vr_fail "$n_out pictures out for $n_in access units"
+  [[ $line =~ ,\ ([0-9]+)\ with\ the\ marker.*\ ([0-9]+)\ without ]] || vr_fail "unreadable: $line"
+  marked=${BASH_REMATCH[1]} decoded=${BASH_REMATCH[2]}
+  grep -q 'decoding locally with' "$VR_TMP/mfplay.log" || vr_fail "no local decoder was started"
+  [ "$marked" -gt 0 ] || vr_fail "no placeholder before the client went away"
+  [ "$decoded" -ge "$units" ] || vr_fail "only $decoded pictures decoded locally after the client went away"
+  echo "client killed: $marked placeholders, then $decoded pictures from the local decoder, of $n_out"
+  exit 0
+fi
 [ "$n_in" = "$units" ] || vr_fail "$n_in access units pushed, the clip has $units"
 
 if [ "$mode" = e2e ]; then

@@ -17,9 +17,10 @@
  * port, the port closed because no SPICE client has the channel, no answer,
  * codec refused) it fails with MF_E_INVALIDMEDIATYPE and MF goes on to the
  * next decoder (the system's). A client that goes away mid-stream cannot
- * hand the video back that way: the transform then keeps giving
- * placeholders (see the README: a local decoder inside the transform is
- * the next step).
+ * hand the video back that way: the transform then loads that next decoder
+ * itself (MFTEnumEx without itself) and, from the next keyframe, feeds it
+ * the samples and gives the player its pictures instead of placeholders,
+ * until a client streams the video again (from a keyframe too).
  *
  * Threads: MF calls a synchronous MFT from one thread at a time, but not
  * always the same one; `lock` guards the state anyway. The player's `show`
@@ -88,6 +89,15 @@ struct pending {
     LONGLONG time, duration;
 };
 
+/* The system's decoder, run inside the transform while no client shows
+ * the video (mid-stream only: at the start the transform declines). */
+struct local_dec {
+    IMFTransform *mft;
+    uint32_t w, h, stride; /* its NV12 output: size, luma stride */
+    DWORD cb_size;               /* output buffer size it wants */
+    bool provides;               /* it allocates its output samples */
+};
+
 struct vr_mft {
     IMFTransform iface;
     volatile LONG refs;
@@ -108,10 +118,12 @@ struct vr_mft {
     LONGLONG next_time, frame_duration; /* for samples without a time */
     struct pending pending[PENDING_MAX];
     unsigned n_pending, reorder_depth;
+    struct local_dec local; /* mft NULL: none */
+    bool want_local;        /* the client left: the next keyframe starts local decoding */
     uint8_t *picture; /* NV12 placeholder of out size, marker drawn */
     uint32_t picture_code;
     DWORD picture_size;
-    uint64_t frames_in, frames_out;
+    uint64_t frames_in, frames_out, frames_local;
 
     SRWLOCK show_lock;
     CONDITION_VARIABLE show_cond;
@@ -207,16 +219,22 @@ static bool wait_for_client(struct vr_mft *m, struct vr_player *player)
 /* Stops and frees the session. Not with m->lock held by this thread while
  * the player's I/O thread may wait for it (it never does: the callback
  * takes show_lock only). */
+static void local_stop(struct vr_mft *m);
+
 static void session_end(struct vr_mft *m)
 {
+    local_stop(m);
+    m->want_local = false;
     struct vr_player *p = m->player;
     m->player = NULL;
     if (p) {
         struct vr_player_stats st;
         vr_player_get_stats(p, &st);
-        vr_mft_log("info: session ends: %llu access units in, %llu sent, %llu dropped, %llu placeholders out",
+        vr_mft_log("info: session ends: %llu access units in, %llu sent, %llu dropped, %llu pictures out "
+                   "(%llu decoded locally)",
                    (unsigned long long)m->frames_in, (unsigned long long)st.guest.frames_sent,
-                   (unsigned long long)st.guest.frames_dropped, (unsigned long long)m->frames_out);
+                   (unsigned long long)st.guest.frames_dropped, (unsigned long long)m->frames_out,
+                   (unsigned long long)m->frames_local);
         vr_player_destroy(p);
     }
     AcquireSRWLockExclusive(&m->show_lock);
@@ -318,6 +336,183 @@ static const uint8_t *placeholder(struct vr_mft *m)
     if (vr_marker_draw_nv12(m->marker_code, w, h, 0, m->picture, aw, m->picture + (size_t)aw * ah, aw) < 0)
         vr_mft_log("warning: no marker drawn at %ux%u", (unsigned)w, (unsigned)h);
     return m->picture;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The local decoder.                                                        */
+
+static void local_stop(struct vr_mft *m)
+{
+    if (!m->local.mft)
+        return;
+    IMFTransform_ProcessMessage(m->local.mft, MFT_MESSAGE_NOTIFY_END_STREAMING, 0);
+    IMFTransform_Release(m->local.mft);
+    memset(&m->local, 0, sizeof(m->local));
+}
+
+/* Takes the local decoder's current NV12 output type (size, stride). */
+static HRESULT local_output(struct vr_mft *m)
+{
+    struct local_dec *l = &m->local;
+    IMFMediaType *t = NULL;
+    HRESULT hr;
+    for (DWORD i = 0;; i++) {
+        hr = IMFTransform_GetOutputAvailableType(l->mft, 0, i, &t);
+        if (FAILED(hr))
+            return hr;
+        GUID sub;
+        if (SUCCEEDED(IMFMediaType_GetGUID(t, &MF_MT_SUBTYPE, &sub)) && IsEqualGUID(&sub, &MFVideoFormat_NV12))
+            break;
+        IMFMediaType_Release(t);
+    }
+    hr = IMFTransform_SetOutputType(l->mft, 0, t, 0);
+    if (SUCCEEDED(hr)) {
+        UINT64 size = 0;
+        UINT32 stride = 0;
+        IMFMediaType_GetUINT64(t, &MF_MT_FRAME_SIZE, &size);
+        l->w = (uint32_t)(size >> 32);
+        l->h = (uint32_t)size;
+        l->stride = SUCCEEDED(IMFMediaType_GetUINT32(t, &MF_MT_DEFAULT_STRIDE, &stride)) && (INT32)stride > 0
+                        ? stride
+                        : l->w;
+        MFT_OUTPUT_STREAM_INFO info;
+        if (SUCCEEDED(IMFTransform_GetOutputStreamInfo(l->mft, 0, &info))) {
+            l->cb_size = info.cbSize;
+            l->provides = info.dwFlags & MFT_OUTPUT_STREAM_PROVIDES_SAMPLES;
+        }
+    }
+    IMFMediaType_Release(t);
+    return hr;
+}
+
+/* Loads the best other decoder for the input type (never this one).
+ * Lock held. */
+static bool local_start(struct vr_mft *m)
+{
+    MFT_REGISTER_TYPE_INFO in = { MFMediaType_Video, GUID_NULL };
+    IMFMediaType_GetGUID(m->in_type, &MF_MT_SUBTYPE, &in.guidSubtype);
+    IMFActivate **acts = NULL;
+    UINT32 n = 0;
+    if (FAILED(MFTEnumEx(MFT_CATEGORY_VIDEO_DECODER, MFT_ENUM_FLAG_SYNCMFT | MFT_ENUM_FLAG_SORTANDFILTER, &in,
+                         NULL, &acts, &n)))
+        n = 0;
+    for (UINT32 i = 0; i < n; i++) {
+        CLSID clsid = GUID_NULL;
+        IMFActivate_GetGUID(acts[i], &MFT_TRANSFORM_CLSID_Attribute, &clsid);
+        IMFTransform *t = NULL;
+        if (m->local.mft || IsEqualGUID(&clsid, &CLSID_VideoRedirMFT) ||
+            FAILED(IMFActivate_ActivateObject(acts[i], &IID_IMFTransform, (void **)&t)))
+            continue;
+        IMFAttributes *a = NULL;
+        CLSID own = GUID_NULL;
+        if (SUCCEEDED(IMFTransform_GetAttributes(t, &a)) && a) {
+            IMFAttributes_GetGUID(a, &MFT_TRANSFORM_CLSID_Attribute, &own);
+            IMFAttributes_Release(a);
+        }
+        m->local.mft = t;
+        if (IsEqualGUID(&own, &CLSID_VideoRedirMFT) || FAILED(IMFTransform_SetInputType(t, 0, m->in_type, 0)) ||
+            FAILED(local_output(m))) {
+            IMFTransform_Release(t);
+            IMFActivate_ShutdownObject(acts[i]);
+            memset(&m->local, 0, sizeof(m->local));
+            continue;
+        }
+        wchar_t guid[40];
+        StringFromGUID2(&clsid, guid, 40);
+        vr_mft_log("info: decoding locally with %ls (NV12 %ux%u, stride %u)", guid, (unsigned)m->local.w,
+                   (unsigned)m->local.h, (unsigned)m->local.stride);
+        IMFTransform_ProcessMessage(t, MFT_MESSAGE_NOTIFY_BEGIN_STREAMING, 0);
+        IMFTransform_ProcessMessage(t, MFT_MESSAGE_NOTIFY_START_OF_STREAM, 0);
+    }
+    for (UINT32 i = 0; i < n; i++)
+        IMFActivate_Release(acts[i]);
+    CoTaskMemFree(acts);
+    if (!m->local.mft)
+        vr_mft_log("warning: no other decoder for the stream: placeholders go on");
+    return m->local.mft != NULL;
+}
+
+/* Copies a local decoder's NV12 picture (src_len bytes: luma rows of
+ * stride bytes, then the chroma; a decoder may pad the height, e.g. to a
+ * multiple of 16) into dst (the output size, luma stride aw, chroma after
+ * ah luma rows), cropping to the visible top-left part or padding. */
+static void copy_local(const struct vr_mft *m, const uint8_t *src, DWORD src_len, uint8_t *dst)
+{
+    const struct local_dec *l = &m->local;
+    uint32_t w = m->start.width, h = m->start.height, aw = (w + 1) & ~1u, ah = (h + 1) & ~1u;
+    uint32_t cw = w < l->w ? w : l->w, ch = h < l->h ? h : l->h;
+    memset(dst, 16, (size_t)aw * ah);
+    memset(dst + (size_t)aw * ah, 128, (size_t)aw * ah / 2);
+    uint32_t rows = l->stride ? (uint32_t)((uint64_t)src_len * 2 / 3 / l->stride) : 0;
+    if (rows < ch || cw > l->stride) {
+        vr_mft_log("debug: local picture of %lu bytes for %ux%u, stride %u: not copied", (unsigned long)src_len,
+                   (unsigned)l->w, (unsigned)l->h, (unsigned)l->stride);
+        return;
+    }
+    for (uint32_t y = 0; y < ch; y++)
+        memcpy(dst + (size_t)y * aw, src + (size_t)y * l->stride, cw);
+    const uint8_t *suv = src + (size_t)l->stride * rows;
+    uint8_t *duv = dst + (size_t)aw * ah;
+    for (uint32_t y = 0; y < (ch + 1) / 2; y++)
+        memcpy(duv + (size_t)y * aw, suv + (size_t)y * l->stride, (cw + 1) & ~1u);
+}
+
+/* One picture of the local decoder into the caller's sample. Returns S_OK,
+ * MF_E_TRANSFORM_NEED_MORE_INPUT, or an error. Lock held. */
+static HRESULT local_output_sample(struct vr_mft *m, IMFSample *dst_sample, IMFMediaBuffer *dst_buf, uint8_t *dst)
+{
+    struct local_dec *l = &m->local;
+    for (int tries = 0; tries < 4; tries++) {
+        MFT_OUTPUT_DATA_BUFFER out = { 0 };
+        IMFSample *mine = NULL;
+        if (!l->provides) {
+            IMFMediaBuffer *b = NULL;
+            if (FAILED(MFCreateSample(&mine)) || FAILED(MFCreateMemoryBuffer(l->cb_size ? l->cb_size : m->picture_size, &b))) {
+                if (mine)
+                    IMFSample_Release(mine);
+                return E_OUTOFMEMORY;
+            }
+            IMFSample_AddBuffer(mine, b);
+            IMFMediaBuffer_Release(b);
+            out.pSample = mine;
+        }
+        DWORD status = 0;
+        HRESULT hr = IMFTransform_ProcessOutput(l->mft, 0, 1, &out, &status);
+        if (out.pEvents)
+            IMFCollection_Release(out.pEvents);
+        if (hr == MF_E_TRANSFORM_STREAM_CHANGE) {
+            if (mine)
+                IMFSample_Release(mine);
+            hr = local_output(m);
+            if (FAILED(hr))
+                return hr;
+            continue;
+        }
+        if (SUCCEEDED(hr) && out.pSample) {
+            IMFMediaBuffer *b = NULL;
+            BYTE *p;
+            DWORD len = 0;
+            if (SUCCEEDED(IMFSample_ConvertToContiguousBuffer(out.pSample, &b))) {
+                if (SUCCEEDED(IMFMediaBuffer_Lock(b, &p, NULL, &len))) {
+                    copy_local(m, p, len, dst);
+                    IMFMediaBuffer_Unlock(b);
+                }
+                IMFMediaBuffer_Release(b);
+            }
+            LONGLONG t = 0;
+            if (SUCCEEDED(IMFSample_GetSampleTime(out.pSample, &t)))
+                IMFSample_SetSampleTime(dst_sample, t);
+            if (SUCCEEDED(IMFSample_GetSampleDuration(out.pSample, &t)))
+                IMFSample_SetSampleDuration(dst_sample, t);
+            IMFMediaBuffer_SetCurrentLength(dst_buf, m->picture_size);
+        }
+        if (out.pSample && out.pSample != mine)
+            IMFSample_Release(out.pSample);
+        if (mine)
+            IMFSample_Release(mine);
+        return hr;
+    }
+    return E_FAIL;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -724,9 +919,11 @@ static HRESULT WINAPI mft_GetOutputCurrentType(IMFTransform *iface, DWORD id, IM
 /* ---------------------------------------------------------------------- */
 /* Processing.                                                               */
 
+/* A placeholder is due: reorder depth reached, draining, or a local
+ * decoder took over (the placeholders from before go out first). */
 static bool output_ready(const struct vr_mft *m)
 {
-    return m->n_pending > m->reorder_depth || (m->draining && m->n_pending > 0);
+    return m->n_pending > (m->local.mft ? 0 : m->reorder_depth) || (m->draining && m->n_pending > 0);
 }
 
 static HRESULT WINAPI mft_GetInputStatus(IMFTransform *iface, DWORD id, DWORD *flags)
@@ -773,6 +970,8 @@ static HRESULT WINAPI mft_ProcessMessage(IMFTransform *iface, MFT_MESSAGE_TYPE m
         /* A seek: the client drops what it holds; frames wait for a key. */
         if (m->player && !m->finished)
             vr_player_flush(m->player);
+        if (m->local.mft)
+            IMFTransform_ProcessMessage(m->local.mft, MFT_MESSAGE_COMMAND_FLUSH, 0);
         m->n_pending = 0;
         m->draining = false;
         m->discont = true;
@@ -782,6 +981,8 @@ static HRESULT WINAPI mft_ProcessMessage(IMFTransform *iface, MFT_MESSAGE_TYPE m
         /* End of the input: every placeholder out, and the client shows
          * everything before the player ends (bounded by the player). */
         m->draining = true;
+        if (m->local.mft)
+            IMFTransform_ProcessMessage(m->local.mft, MFT_MESSAGE_COMMAND_DRAIN, 0);
         if (m->player && !m->finished) {
             vr_player_finish(m->player, VR_REASON_EOS);
             m->finished = true;
@@ -864,14 +1065,41 @@ static HRESULT WINAPI mft_ProcessInput(IMFTransform *iface, DWORD id, IMFSample 
     }
 
     enum vr_player_show show;
+    char why[sizeof(m->why)];
     AcquireSRWLockExclusive(&m->show_lock);
     show = m->show;
+    memcpy(why, m->why, sizeof(why));
     ReleaseSRWLockExclusive(&m->show_lock);
-    if (show != VR_PLAYER_SHOW_CLIENT && !m->gone_logged) {
-        vr_mft_log("warning: the SPICE client no longer shows the video (%s); placeholders go on", m->why);
-        m->gone_logged = true;
-    } else if (show == VR_PLAYER_SHOW_CLIENT) {
+    if (show == VR_PLAYER_SHOW_CLIENT) {
+        if (m->local.mft && key) {
+            vr_mft_log("info: the SPICE client shows the video again: placeholders from this keyframe on");
+            local_stop(m);
+        }
+        m->want_local = false;
         m->gone_logged = false;
+    } else if (show == VR_PLAYER_SHOW_LOCAL && !m->finished) {
+        if (!m->local.mft && !m->gone_logged) {
+            vr_mft_log("warning: the SPICE client no longer shows the video (%s): decoding locally from the next "
+                       "keyframe",
+                       why);
+            m->gone_logged = true;
+            m->want_local = true;
+        }
+        if (m->want_local && key) {
+            m->want_local = false;
+            local_start(m);
+        }
+    }
+    if (m->local.mft) {
+        hr = IMFTransform_ProcessInput(m->local.mft, 0, sample, 0);
+        if (hr == MF_E_NOTACCEPTING)
+            goto out; /* the caller takes the pictures out first, then again */
+        if (FAILED(hr)) {
+            vr_mft_log("warning: the local decoder refused a sample (0x%08lx): placeholders again",
+                       (unsigned long)hr);
+            local_stop(m);
+            hr = S_OK;
+        }
     }
 
     if (!m->finished && au_len > 0 && au_len <= VR_MAX_FRAME_DATA) {
@@ -903,7 +1131,8 @@ static HRESULT WINAPI mft_ProcessInput(IMFTransform *iface, DWORD id, IMFSample 
     if (!duration)
         duration = m->frame_duration;
     m->next_time = time + duration;
-    m->pending[m->n_pending++] = (struct pending){ time, duration };
+    if (!m->local.mft)
+        m->pending[m->n_pending++] = (struct pending){ time, duration };
     m->draining = false;
 out:
     if (data)
@@ -932,12 +1161,13 @@ static HRESULT WINAPI mft_ProcessOutput(IMFTransform *iface, DWORD flags, DWORD 
         hr = MF_E_TRANSFORM_TYPE_NOT_SET;
         goto out;
     }
-    if (!output_ready(m)) {
+    bool use_local = !output_ready(m) && m->local.mft;
+    if (!output_ready(m) && !use_local) {
         m->draining = false;
         hr = MF_E_TRANSFORM_NEED_MORE_INPUT;
         goto out;
     }
-    const uint8_t *pic = placeholder(m);
+    const uint8_t *pic = placeholder(m); /* also sizes picture_size */
     if (!pic) {
         hr = E_OUTOFMEMORY;
         goto out;
@@ -965,19 +1195,28 @@ static HRESULT WINAPI mft_ProcessOutput(IMFTransform *iface, DWORD flags, DWORD 
         hr = MF_E_BUFFERTOOSMALL;
         goto out;
     }
-    memcpy(dst, pic, m->picture_size);
-    IMFMediaBuffer_Unlock(buf);
-    IMFMediaBuffer_SetCurrentLength(buf, m->picture_size);
-
-    /* The earliest pending time: presentation order. */
-    unsigned first = 0;
-    for (unsigned i = 1; i < m->n_pending; i++)
-        if (m->pending[i].time < m->pending[first].time)
-            first = i;
-    struct pending p = m->pending[first];
-    m->pending[first] = m->pending[--m->n_pending];
-    IMFSample_SetSampleTime(sample, p.time);
-    IMFSample_SetSampleDuration(sample, p.duration);
+    if (use_local) {
+        hr = local_output_sample(m, sample, buf, dst);
+        IMFMediaBuffer_Unlock(buf);
+        if (hr == MF_E_TRANSFORM_NEED_MORE_INPUT)
+            m->draining = false;
+        if (hr != S_OK)
+            goto out;
+        m->frames_local++;
+    } else {
+        memcpy(dst, pic, m->picture_size);
+        IMFMediaBuffer_Unlock(buf);
+        IMFMediaBuffer_SetCurrentLength(buf, m->picture_size);
+        /* The earliest pending time: presentation order. */
+        unsigned first = 0;
+        for (unsigned i = 1; i < m->n_pending; i++)
+            if (m->pending[i].time < m->pending[first].time)
+                first = i;
+        struct pending p = m->pending[first];
+        m->pending[first] = m->pending[--m->n_pending];
+        IMFSample_SetSampleTime(sample, p.time);
+        IMFSample_SetSampleDuration(sample, p.duration);
+    }
     IMFSample_SetUINT32(sample, &MFSampleExtension_CleanPoint, 1);
     if (!out[0].pSample) {
         out[0].pSample = sample;
