@@ -31,6 +31,7 @@
 #include <mferror.h>
 #include <mfidl.h>
 #include <mftransform.h>
+#include <wincrypt.h>
 
 #include <videoredir/marker.h>
 
@@ -42,6 +43,7 @@ struct opts {
     bool marker, prefer, no_pace;
     long max_frames, loops;
     const char *clip;
+    const char *md5; /* file: "marker|picture MD5" per frame of the videoredir transform */
 };
 
 struct run {
@@ -52,6 +54,7 @@ struct run {
     GUID out_sub;
     long frames_in, frames_out, marked, unmarked; /* unmarked: real pictures without the marker */
     uint32_t code; /* marker code of the frames seen, 0 none yet */
+    FILE *md5;
     bool code_changed;
 };
 
@@ -68,6 +71,8 @@ static void usage(FILE *f)
                "  --marker     fail unless every frame out carries one videoredir marker code\n"
                "  --frames N   stop after N access units\n"
                "  --loop N     play the clip N times\n"
+               "  --md5 FILE   write the MD5 of each NV12 frame of the videoredir transform (visible area,\n"
+               "               as ffmpeg -pix_fmt nv12 -f framemd5 hashes it), marked 'marker' or 'picture'\n"
                "  --pace none  push access units as fast as the decoder takes them (default: at the\n"
                "               clip's frame rate, as a player's renderer asks for them)\n");
 }
@@ -313,6 +318,31 @@ static uint32_t find_marker(const uint8_t *y, uint32_t w, uint32_t h, uint32_t s
     return 0;
 }
 
+/* MD5 of the visible NV12 picture (luma rows, then chroma rows after the
+ * even-rounded luma height), as lowercase hex. */
+static void nv12_md5(const uint8_t *p, uint32_t w, uint32_t h, uint32_t stride, char hex[33])
+{
+    HCRYPTPROV prov = 0;
+    HCRYPTHASH hash = 0;
+    BYTE sum[16];
+    DWORD n = sizeof(sum);
+    hex[0] = 0;
+    if (!CryptAcquireContextW(&prov, NULL, NULL, PROV_RSA_FULL, CRYPT_VERIFYCONTEXT))
+        return;
+    if (CryptCreateHash(prov, CALG_MD5, 0, 0, &hash)) {
+        for (uint32_t y = 0; y < h; y++)
+            CryptHashData(hash, p + (size_t)y * stride, w, 0);
+        const uint8_t *uv = p + (size_t)stride * ((h + 1) & ~1u);
+        for (uint32_t y = 0; y < (h + 1) / 2; y++)
+            CryptHashData(hash, uv + (size_t)y * stride, (w + 1) & ~1u, 0);
+        if (CryptGetHashParam(hash, HP_HASHVAL, sum, &n, 0))
+            for (int i = 0; i < 16; i++)
+                snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+        CryptDestroyHash(hash);
+    }
+    CryptReleaseContext(prov, 0);
+}
+
 static void check_frame(struct run *r, IMFSample *s)
 {
     r->frames_out++;
@@ -324,8 +354,13 @@ static void check_frame(struct run *r, IMFSample *s)
     if (FAILED(IMFSample_ConvertToContiguousBuffer(s, &b)))
         return;
     if (SUCCEEDED(IMFMediaBuffer_Lock(b, &p, NULL, &len))) {
-        if ((uint64_t)r->stride * r->height <= len) {
+        if ((uint64_t)r->stride * ((r->height + 1) & ~1u) * 3 / 2 <= len) {
             uint32_t code = find_marker(p, r->width, r->height, r->stride);
+            if (r->md5) {
+                char hex[33];
+                nv12_md5(p, r->width, r->height, r->stride, hex);
+                fprintf(r->md5, "%s %s\n", code ? "marker" : "picture", hex);
+            }
             if (code) {
                 r->marked++;
                 if (r->code && code != r->code)
@@ -482,6 +517,8 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
             }
+        } else if (!strcmp(a, "--md5") && i + 1 < argc) {
+            o.md5 = argv[++i];
         } else if (!strcmp(a, "--loop") && i + 1 < argc) {
             o.loops = strtol(argv[++i], NULL, 10);
         } else if (!strcmp(a, "--frames") && i + 1 < argc) {
@@ -529,6 +566,10 @@ int main(int argc, char **argv)
     struct run run = { 0 };
     if (o.dll && register_local(o.dll, subtype_of(st->codec), o.prefer) < 0)
         goto out;
+    if (o.md5 && !(run.md5 = fopen(o.md5, "w"))) {
+        fprintf(stderr, "cannot write %s\n", o.md5);
+        goto out;
+    }
     if (pick_decoder(st, &run) < 0)
         goto out;
     DWORD t0 = GetTickCount();
@@ -557,6 +598,8 @@ int main(int argc, char **argv)
 out:
     if (run.mft)
         IMFTransform_Release(run.mft);
+    if (run.md5)
+        fclose(run.md5);
     vr_es_close(es);
     MFShutdown();
     CoUninitialize();

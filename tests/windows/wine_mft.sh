@@ -34,7 +34,7 @@ if [ "$mode" != fallback ]; then
   # the client must have the port before the player starts.
   vr_wait_port_channel 0 "$client"
   expect=(--expect videoredir --marker)
-  [ "$mode" = client-gone ] && expect=(--expect videoredir --loop 3)
+  [ "$mode" = client-gone ] && expect=(--expect videoredir --loop 3 --md5 "$(vr_winpath "$VR_TMP")\\frames.md5")
 else
   expect=(--expect other)
 fi
@@ -67,7 +67,14 @@ if [ "$mode" = client-gone ]; then
   grep -q 'decoding locally with' "$VR_TMP/mfplay.log" || vr_fail "no local decoder was started"
   [ "$marked" -gt 0 ] || vr_fail "no placeholder before the client went away"
   [ "$decoded" -ge "$units" ] || vr_fail "only $decoded pictures decoded locally after the client went away"
-  echo "client killed: $marked placeholders, then $decoded pictures from the local decoder, of $n_out"
+  # Every picture of the local decoder is one of FFmpeg's frames of the clip.
+  ffmpeg -nostdin -v error -i "$clip" -map 0:v:0 -pix_fmt nv12 -f framemd5 - >"$VR_TMP/ref-nv12.md5"
+  vr_md5_column "$VR_TMP/ref-nv12.md5" | sort -u >"$VR_TMP/ref.set"
+  tr -d '\r' <"$VR_TMP/frames.md5" | awk '$1 == "picture" {print $2}' >"$VR_TMP/pictures"
+  [ "$(wc -l <"$VR_TMP/pictures")" -ge "$decoded" ] || vr_fail "fewer frame MD5s than pictures"
+  bad=$(sort -u "$VR_TMP/pictures" | comm -23 - "$VR_TMP/ref.set" | wc -l)
+  [ "$bad" = 0 ] || vr_fail "$bad locally decoded pictures are none of FFmpeg's frames"
+  echo "client killed: $marked placeholders, then $decoded pictures from the local decoder (each one of FFmpeg's frames), of $n_out"
   exit 0
 fi
 [ "$n_in" = "$units" ] || vr_fail "$n_in access units pushed, the clip has $units"
