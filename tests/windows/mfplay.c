@@ -474,7 +474,10 @@ static int play(struct vr_es *es, struct run *r, long max_frames, long loops, bo
         IMFMediaBuffer_SetCurrentLength(b, au.len);
         IMFSample_AddBuffer(s, b);
         IMFMediaBuffer_Release(b);
-        /* A raw stream has no presentation times (B-frames): none given. */
+        /* Annex B has no presentation times (B-frames): none given. IVF
+         * has them (no reordering there): in 100 ns units, as MF's. */
+        if (au.pts != INT64_MIN && st->timebase_den)
+            IMFSample_SetSampleTime(s, (LONGLONG)((double)au.pts * st->timebase_num * 1e7 / st->timebase_den));
         if (au.flags & VR_FRAME_KEY)
             IMFSample_SetUINT32(s, &MFSampleExtension_CleanPoint, 1);
         HRESULT hr;

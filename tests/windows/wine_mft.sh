@@ -4,7 +4,7 @@
 # HEVC decoders (MFTEnumEx, the DLL registered for the process with
 # MFTRegisterLocal) and decodes with the first that takes the stream.
 # Usage: wine_mft.sh e2e|fallback|client-gone CLIP
-#  e2e:      host stand-in (--guest-tcp) + videoredir-client: the videoredir
+#  e2e:      (H.264, HEVC, AV1) host stand-in (--guest-tcp) + videoredir-client: the videoredir
 #            transform must take the stream, every frame it outputs must carry
 #            the marker code it announced, and the client's framemd5 must
 #            equal FFmpeg's decode of the clip.
