@@ -40,7 +40,7 @@
 struct opts {
     const char *dll;    /* MFTRegisterLocal with this DLL's class factory */
     const char *expect; /* "videoredir" or "other" */
-    bool marker, prefer, no_pace;
+    bool marker, prefer, no_pace, params_in_type;
     long max_frames, loops;
     const char *clip;
     const char *md5; /* file: "marker|picture MD5" per frame of the videoredir transform */
@@ -71,6 +71,8 @@ static void usage(FILE *f)
                "  --marker     fail unless every frame out carries one videoredir marker code\n"
                "  --frames N   stop after N access units\n"
                "  --loop N     play the clip N times\n"
+               "  --params-in-type  H.264/HEVC: take the parameter sets out of the samples and give them in\n"
+               "               MF_MT_MPEG_SEQUENCE_HEADER, as Windows' MP4 source does\n"
                "  --md5 FILE   write the MD5 of each NV12 frame of the videoredir transform (visible area,\n"
                "               as ffmpeg -pix_fmt nv12 -f framemd5 hashes it), marked 'marker' or 'picture'\n"
                "  --pace none  push access units as fast as the decoder takes them (default: at the\n"
@@ -130,6 +132,58 @@ static int register_local(const char *dll, const GUID *sub, bool prefer)
     return 0;
 }
 
+/* Annex B parameter sets (H.264 SPS/PPS, HEVC VPS/SPS/PPS) moved out of
+ * the samples into the media type, as Windows' MPEG-4 source gives them. */
+static uint8_t *seq_hdr;
+static size_t seq_hdr_len;
+
+static bool is_param(uint16_t codec, uint8_t nal)
+{
+    if (codec == VR_CODEC_H264)
+        return (nal & 0x1f) == 7 || (nal & 0x1f) == 8;
+    unsigned t = (nal >> 1) & 0x3f;
+    return t >= 32 && t <= 34;
+}
+
+/* Copies the NAL units of p that are not parameter sets into out (room
+ * for n bytes); the parameter sets go to seq_hdr (collected from the first
+ * access unit that has them only). Returns the bytes kept. */
+static size_t strip_params(uint16_t codec, const uint8_t *p, size_t n, uint8_t *out)
+{
+    size_t kept = 0, seg = 0;
+    bool collect = seq_hdr_len == 0;
+    for (size_t i = 0; i <= n; i++) {
+        bool code = i + 3 <= n && p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1;
+        if (!code && i < n)
+            continue;
+        size_t start = code && i > 0 && p[i - 1] == 0 ? i - 1 : i; /* four-byte start code */
+        if (start > seg) {
+            /* The segment [seg, start): a start code and its NAL unit. */
+            size_t h = seg;
+            while (h < start && p[h] == 0)
+                h++;
+            h++; /* past the 01 */
+            if (h < start && is_param(codec, p[h])) {
+                if (collect) {
+                    uint8_t *g = realloc(seq_hdr, seq_hdr_len + (start - seg));
+                    if (g) {
+                        memcpy(g + seq_hdr_len, p + seg, start - seg);
+                        seq_hdr = g;
+                        seq_hdr_len += start - seg;
+                    }
+                }
+            } else {
+                memcpy(out + kept, p + seg, start - seg);
+                kept += start - seg;
+            }
+            seg = start;
+        }
+        if (code)
+            i += 2;
+    }
+    return kept;
+}
+
 static HRESULT make_input_type(const struct vr_stream_start *st, IMFMediaType **out)
 {
     IMFMediaType *t;
@@ -142,6 +196,8 @@ static HRESULT make_input_type(const struct vr_stream_start *st, IMFMediaType **
     if (st->fps_num && st->fps_den)
         IMFMediaType_SetUINT64(t, &MF_MT_FRAME_RATE, ((UINT64)st->fps_num << 32) | st->fps_den);
     IMFMediaType_SetUINT32(t, &MF_MT_INTERLACE_MODE, MFVideoInterlace_MixedInterlaceOrProgressive);
+    if (seq_hdr_len)
+        IMFMediaType_SetBlob(t, &MF_MT_MPEG_SEQUENCE_HEADER, seq_hdr, (UINT32)seq_hdr_len);
     *out = t;
     return S_OK;
 }
@@ -439,7 +495,7 @@ static int drain_outputs(struct run *r)
     }
 }
 
-static int play(struct vr_es *es, struct run *r, long max_frames, long loops, bool pace)
+static int play(struct vr_es *es, struct run *r, long max_frames, long loops, bool pace, bool strip)
 {
     const struct vr_stream_start *st = vr_es_stream_start(es);
     double period_ms = st->fps_num && st->fps_den ? 1000.0 * st->fps_den / st->fps_num : 40.0;
@@ -469,9 +525,13 @@ static int play(struct vr_es *es, struct run *r, long max_frames, long loops, bo
         if (FAILED(MFCreateSample(&s)) || FAILED(MFCreateMemoryBuffer(au.len, &b)) ||
             FAILED(IMFMediaBuffer_Lock(b, &p, NULL, NULL)))
             return -1;
-        memcpy(p, au.data, au.len);
+        DWORD len = au.len;
+        if (strip)
+            len = (DWORD)strip_params(st->codec, au.data, au.len, p);
+        else
+            memcpy(p, au.data, au.len);
         IMFMediaBuffer_Unlock(b);
-        IMFMediaBuffer_SetCurrentLength(b, au.len);
+        IMFMediaBuffer_SetCurrentLength(b, len);
         IMFSample_AddBuffer(s, b);
         IMFMediaBuffer_Release(b);
         /* Annex B has no presentation times (B-frames): none given. IVF
@@ -535,6 +595,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             o.no_pace = !strcmp(v, "none");
+        } else if (!strcmp(a, "--params-in-type")) {
+            o.params_in_type = true;
         } else if (!strcmp(a, "--prefer")) {
             o.prefer = true;
         } else if (a[0] == '-' || o.clip) {
@@ -573,10 +635,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot write %s\n", o.md5);
         goto out;
     }
+    if (o.params_in_type) {
+        /* The first access unit's parameter sets, for the media type; the
+         * demuxer starts over for playing. */
+        struct vr_au au;
+        uint8_t *tmp = NULL;
+        if (vr_es_read(es, &au) > 0 && (tmp = malloc(au.len)))
+            strip_params(st->codec, au.data, au.len, tmp);
+        free(tmp);
+        vr_es_close(es);
+        es = NULL;
+        if (vr_es_open(o.clip, &es, err, sizeof(err)) < 0 || !seq_hdr_len) {
+            fprintf(stderr, "%s: no parameter sets to move into the media type\n", o.clip);
+            goto out;
+        }
+        st = vr_es_stream_start(es);
+        printf("parameter sets in MF_MT_MPEG_SEQUENCE_HEADER: %zu bytes, taken out of the samples\n", seq_hdr_len);
+    }
     if (pick_decoder(st, &run) < 0)
         goto out;
     DWORD t0 = GetTickCount();
-    if (play(es, &run, o.max_frames, o.loops, !o.no_pace) < 0)
+    if (play(es, &run, o.max_frames, o.loops, !o.no_pace, o.params_in_type) < 0)
         goto out;
     printf("frames: %ld in, %ld out in %lu ms", run.frames_in, run.frames_out,
            (unsigned long)(GetTickCount() - t0));

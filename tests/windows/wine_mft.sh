@@ -3,11 +3,14 @@
 # Foundation pipeline step under Wine: vr-mfplay.exe asks MF for the H.264 /
 # HEVC decoders (MFTEnumEx, the DLL registered for the process with
 # MFTRegisterLocal) and decodes with the first that takes the stream.
-# Usage: wine_mft.sh e2e|fallback|client-gone CLIP
+# Usage: wine_mft.sh e2e|e2e-params|fallback|client-gone CLIP
 #  e2e:      (H.264, HEVC, AV1) host stand-in (--guest-tcp) + videoredir-client: the videoredir
 #            transform must take the stream, every frame it outputs must carry
 #            the marker code it announced, and the client's framemd5 must
 #            equal FFmpeg's decode of the clip.
+#  e2e-params: the same with the parameter sets taken out of the samples
+#            and given in MF_MT_MPEG_SEQUENCE_HEADER (Windows' MP4 source):
+#            the transform must put them back in band at every keyframe.
 #  fallback: host stand-in, no client: the transform must decline and the
 #            next decoder (Wine's own) decode every access unit, exit 0.
 #  client-gone: the clip three times; the client is killed once the stream
@@ -35,6 +38,7 @@ if [ "$mode" != fallback ]; then
   vr_wait_port_channel 0 "$client"
   expect=(--expect videoredir --marker)
   [ "$mode" = client-gone ] && expect=(--expect videoredir --loop 3 --md5 "$(vr_winpath "$VR_TMP")\\frames.md5")
+  [ "$mode" = e2e-params ] && expect+=(--params-in-type)
 else
   expect=(--expect other)
 fi
@@ -79,7 +83,7 @@ if [ "$mode" = client-gone ]; then
 fi
 [ "$n_in" = "$units" ] || vr_fail "$n_in access units pushed, the clip has $units"
 
-if [ "$mode" = e2e ]; then
+if [ "$mode" = e2e ] || [ "$mode" = e2e-params ]; then
   wait "$client" || vr_fail "client failed"
   [ "$n_out" = "$units" ] || vr_fail "$n_out placeholders out for $units access units"
   # The code in the pictures is the one the transform announced.
@@ -87,6 +91,7 @@ if [ "$mode" = e2e ]; then
   [[ $line =~ \(code\ ([0-9]+)\) ]] || vr_fail "no marker code found in the frames"
   [ -n "$announced" ] && [ "${BASH_REMATCH[1]}" = "$announced" ] ||
     vr_fail "frames carry marker code ${BASH_REMATCH[1]}, the stream announced '${announced}'"
+  [ -s "$VR_TMP/client.md5" ] || vr_fail "the client decoded no frame"
   vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
   vr_compare_md5 "$VR_TMP/client.md5" "$VR_TMP/ref.md5"
   echo "marker code $announced in all $n_out placeholder frames"
