@@ -11,7 +11,7 @@ cmake -S "$VR_SOURCE_DIR" -B "$VR_WIN_BUILD" "${gen[@]}" \
   -DCMAKE_TOOLCHAIN_FILE="$VR_SOURCE_DIR/cmake/mingw-w64-x86_64.cmake" -DVR_WERROR=ON >/dev/null
 cmake --build "$VR_WIN_BUILD" -j2
 for exe in videoredir-capture test_protocol test_transport_reassembler test_transport_conn \
-           test_capture_guest test_win32port vr-mfplay; do
+           test_capture_guest test_win32port test_mft vr-mfplay; do
   [ -f "$VR_WIN_BUILD/bin/$exe.exe" ] || { echo "FAIL: $exe.exe not built" >&2; exit 1; }
 done
 [ -f "$VR_WIN_BUILD/bin/videoredir-mft.dll" ] || { echo "FAIL: videoredir-mft.dll not built" >&2; exit 1; }

@@ -44,8 +44,7 @@
 
 #include "mft.h"
 
-/* Placeholders held back to output them in presentation order. */
-#define REORDER_MAX 16
+/* Placeholders waiting to go out in presentation order, at most. */
 #define PENDING_MAX 32
 /* How long SetInputType waits for the client: its hello, then its answer
  * to the stream. */
