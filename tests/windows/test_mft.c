@@ -5,6 +5,7 @@
  *  - the COM surface: factory, interfaces, stream counts, the types it
  *    offers, types it must refuse (no size, 0x0, too big, other major type
  *    or subtype), calls before a type is set, bad arguments, unloading;
+ *  - a process on the exclude list is declined at once;
  *  - no client (connection refused): SetInputType declines in under 1 s;
  *  - with the client: accepted, then hostile access units (random bytes,
  *    start codes cut short, every NAL type, 1 byte, 1 MiB) through
@@ -295,6 +296,15 @@ int main(int argc, char **argv)
     CHECK(IMFTransform_ProcessOutput(t, 0, 1, &ob, &status) == MF_E_TRANSFORM_TYPE_NOT_SET, "output before types");
     CHECK(IMFTransform_ProcessMessage(t, MFT_MESSAGE_COMMAND_FLUSH, 0) == S_OK, "flush without a session");
     CHECK(IMFTransform_ProcessMessage(t, MFT_MESSAGE_COMMAND_DRAIN, 0) == S_OK, "drain without a session");
+
+    /* A process on the exclude list (thumbnailers, indexers) is declined
+     * before any port is opened. */
+    _putenv("VIDEOREDIR_MFT_EXCLUDE=explorer.exe;TEST_MFT.EXE");
+    uint64_t t_ex = vr_time_us();
+    CHECK(IMFTransform_SetInputType(t, 0, mt, MFT_SET_TYPE_TEST_ONLY) == MF_E_INVALIDMEDIATYPE,
+          "an excluded process was offered the stream");
+    CHECK(vr_time_us() - t_ex < 100000, "excluding took %llu ms", (unsigned long long)((vr_time_us() - t_ex) / 1000));
+    _putenv("VIDEOREDIR_MFT_EXCLUDE=");
 
     /* No client: connection refused, declined at once. */
     _putenv("VIDEOREDIR_DEVICE=tcp:127.0.0.1:9");

@@ -53,6 +53,11 @@
 /* The port not open after this long: it cannot be opened, or it closed
  * again (vioserial: no SPICE client has the port). */
 #define PORT_OPEN_US 250000
+/* Processes that use Media Foundation decoders without playing to a user:
+ * Explorer's thumbnails (run in the dllhost.exe COM surrogate) and the
+ * search indexer. They must decode for real. VIDEOREDIR_MFT_EXCLUDE
+ * replaces the list (names separated by ';', "" for none). */
+#define DEFAULT_EXCLUDE "explorer.exe;dllhost.exe;SearchProtocolHost.exe;SearchFilterHost.exe;SearchIndexer.exe"
 /* MF times are in 100 ns units: the stream's time base. */
 #define MF_UNITS 10000000
 /* Due time of the first frame after (re)starting: the player presents a
@@ -239,6 +244,33 @@ static void session_end(struct vr_mft *m)
     AcquireSRWLockExclusive(&m->show_lock);
     m->show = VR_PLAYER_SHOW_NONE;
     ReleaseSRWLockExclusive(&m->show_lock);
+}
+
+/* Whether this process is on the exclude list (see DEFAULT_EXCLUDE); its
+ * name in *name. */
+static bool excluded_process(char *name, size_t len)
+{
+    char path[MAX_PATH];
+    DWORD n = GetModuleFileNameA(NULL, path, sizeof(path));
+    if (n == 0 || n >= sizeof(path))
+        return false;
+    const char *base = path;
+    for (const char *c = path; *c; c++)
+        if (*c == '\\' || *c == '/')
+            base = c + 1;
+    snprintf(name, len, "%s", base);
+    const char *list = getenv("VIDEOREDIR_MFT_EXCLUDE");
+    if (!list)
+        list = DEFAULT_EXCLUDE;
+    size_t bl = strlen(base);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ';');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == bl && _strnicmp(p, base, l) == 0)
+            return true;
+        p += l + (e ? 1 : 0);
+    }
+    return false;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -788,6 +820,14 @@ static HRESULT WINAPI mft_SetInputType(IMFTransform *iface, DWORD id, IMFMediaTy
     UINT32 seq_len = 0;
     if (parse_input_type(type, &st, &seq, &seq_len) == VR_CODEC_NONE)
         return MF_E_INVALIDMEDIATYPE;
+    char proc[MAX_PATH];
+    if (excluded_process(proc, sizeof(proc))) {
+        vr_mft_log("info: %s is on the exclude list (thumbnails, indexing; VIDEOREDIR_MFT_EXCLUDE): declining, it "
+                   "decodes with the next decoder",
+                   proc);
+        free(seq);
+        return MF_E_INVALIDMEDIATYPE;
+    }
     if (test) {
         free(seq);
         return S_OK;
