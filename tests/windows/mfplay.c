@@ -55,6 +55,11 @@ struct run {
     long frames_in, frames_out, marked, unmarked; /* unmarked: real pictures without the marker */
     uint32_t code; /* marker code of the frames seen, 0 none yet */
     FILE *md5;
+    /* Runs of frame kinds in output order, e.g. "M75 P100 M50" (marker,
+     * picture, other), for the tests of a client leaving and coming back. */
+    char runs[256];
+    char run_kind;
+    long run_len;
     bool code_changed;
 };
 
@@ -399,6 +404,22 @@ static void nv12_md5(const uint8_t *p, uint32_t w, uint32_t h, uint32_t stride, 
     CryptReleaseContext(prov, 0);
 }
 
+static void end_run(struct run *r)
+{
+    size_t l = strlen(r->runs);
+    if (r->run_len && l + 24 < sizeof(r->runs))
+        snprintf(r->runs + l, sizeof(r->runs) - l, "%s%c%ld", l ? " " : "", r->run_kind, r->run_len);
+    r->run_len = 0;
+}
+
+static void add_run(struct run *r, char kind)
+{
+    if (r->run_len && kind != r->run_kind)
+        end_run(r);
+    r->run_kind = kind;
+    r->run_len++;
+}
+
 static void check_frame(struct run *r, IMFSample *s)
 {
     r->frames_out++;
@@ -418,6 +439,7 @@ static void check_frame(struct run *r, IMFSample *s)
                 fprintf(r->md5, "%s %s\n", code ? "marker" : "picture", hex);
             }
             if (code) {
+                add_run(r, 'M');
                 r->marked++;
                 if (r->code && code != r->code)
                     r->code_changed = true;
@@ -434,6 +456,7 @@ static void check_frame(struct run *r, IMFSample *s)
                     }
                 if (hi - lo > 24)
                     r->unmarked++;
+                add_run(r, hi - lo > 24 ? 'P' : 'F');
             }
         }
         IMFMediaBuffer_Unlock(b);
@@ -662,6 +685,9 @@ int main(int argc, char **argv)
     if (run.ours)
         printf(", %ld with the marker (code %u), %ld without", run.marked, (unsigned)run.code, run.unmarked);
     printf("\n");
+    end_run(&run);
+    if (run.ours)
+        printf("runs: %s\n", run.runs);
     ret = 0;
     if (o.expect && (!strcmp(o.expect, "videoredir") != run.ours)) {
         fprintf(stderr, "FAIL: decoded by %ls, expected %s\n", run.name,

@@ -3,7 +3,7 @@
 # Foundation pipeline step under Wine: vr-mfplay.exe asks MF for the H.264 /
 # HEVC decoders (MFTEnumEx, the DLL registered for the process with
 # MFTRegisterLocal) and decodes with the first that takes the stream.
-# Usage: wine_mft.sh e2e|e2e-params|fallback|client-gone CLIP
+# Usage: wine_mft.sh e2e|e2e-params|fallback|client-gone|client-back CLIP
 #  e2e:      (H.264, HEVC, AV1) host stand-in (--guest-tcp) + videoredir-client: the videoredir
 #            transform must take the stream, every frame it outputs must carry
 #            the marker code it announced, and the client's framemd5 must
@@ -16,6 +16,9 @@
 #  client-gone: the clip three times; the client is killed once the stream
 #            is accepted: the transform must go on with a local decoder
 #            (Wine's) from a keyframe, every access unit giving a picture.
+#  client-back: the same, the clip five times, and a new client once the
+#            local decoder runs: placeholders again (marker, pictures,
+#            marker), and the new client decodes FFmpeg's frames.
 mode=$1 clip=$2
 . "$(dirname "$0")/lib.sh"
 [ -n "$VR_WINE" ] || vr_win_skip "no wine64 (Debian wine64)"
@@ -38,6 +41,7 @@ if [ "$mode" != fallback ]; then
   vr_wait_port_channel 0 "$client"
   expect=(--expect videoredir --marker)
   [ "$mode" = client-gone ] && expect=(--expect videoredir --loop 3 --md5 "$(vr_winpath "$VR_TMP")\\frames.md5")
+  [ "$mode" = client-back ] && expect=(--expect videoredir --loop 5)
   [ "$mode" = e2e-params ] && expect+=(--params-in-type)
 else
   expect=(--expect other)
@@ -48,11 +52,21 @@ start=$(date +%s.%N)
    exec timeout 150 "$VR_WINE" ./vr-mfplay.exe --dll videoredir-mft.dll "${expect[@]}" "$(vr_winpath "$clip")") \
   >"$VR_TMP/mfplay.log" 2>&1 &
 player=$!
-if [ "$mode" = client-gone ]; then
+if [ "$mode" = client-gone ] || [ "$mode" = client-back ]; then
   vr_wait_for "$VR_TMP/mfplay.log" "goes to the SPICE client" "$player" 60 ||
     { cat "$VR_TMP/mfplay.log"; vr_fail "the transform did not take the stream"; }
   kill -KILL "$client"
   wait "$client" 2>/dev/null || true
+fi
+if [ "$mode" = client-back ]; then
+  vr_wait_for "$VR_TMP/mfplay.log" "decoding locally with" "$player" 60 ||
+    { cat "$VR_TMP/mfplay.log"; vr_fail "no local decoder after the client went away"; }
+  opened=$(vr_port_channels)
+  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --framemd5 "$VR_TMP/client2.md5" \
+    --exit-at-eos --timeout 120 --stats 2>"$VR_TMP/client2.log" &
+  client2=$!
+  VR_PIDS+=("$client2")
+  vr_wait_port_channel "$opened" "$client2"
 fi
 wait "$player" || { cat "$VR_TMP/mfplay.log"; vr_fail "vr-mfplay.exe failed"; }
 end=$(date +%s.%N)
@@ -62,6 +76,21 @@ units=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream
 line=$(grep '^frames:' "$VR_TMP/mfplay.log") || vr_fail "vr-mfplay.exe printed no frame count"
 [[ $line =~ ^frames:\ ([0-9]+)\ in,\ ([0-9]+)\ out ]] || vr_fail "unreadable: $line"
 n_in=${BASH_REMATCH[1]} n_out=${BASH_REMATCH[2]}
+if [ "$mode" = client-back ]; then
+  wait "$client2" || vr_fail "the second client failed"
+  [ "$n_in" = $((5 * units)) ] || vr_fail "$n_in access units pushed, the clip five times has $((5 * units))"
+  runs=$(sed -n 's/^runs: //p' "$VR_TMP/mfplay.log" | tr -d '\r')
+  [[ $runs =~ ^M[0-9]+\ P[0-9]+\ M[0-9]+$ ]] || vr_fail "frames out: '$runs', want placeholders, pictures, placeholders"
+  grep -q 'shows the video again' "$VR_TMP/mfplay.log" || vr_fail "the transform did not hand the video back"
+  [ -s "$VR_TMP/client2.md5" ] || vr_fail "the second client decoded no frame"
+  vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
+  vr_md5_column "$VR_TMP/ref.md5" | sort -u >"$VR_TMP/ref.set"
+  got=$(vr_md5_column "$VR_TMP/client2.md5" | wc -l)
+  bad=$(vr_md5_column "$VR_TMP/client2.md5" | sort -u | comm -23 - "$VR_TMP/ref.set" | wc -l)
+  [ "$bad" = 0 ] || vr_fail "$bad frames of the second client are none of FFmpeg's"
+  echo "client gone and back: frames out $runs; the second client decoded $got frames, each one of FFmpeg's"
+  exit 0
+fi
 if [ "$mode" = client-gone ]; then
   [ "$n_in" = $((3 * units)) ] || vr_fail "$n_in access units pushed, the clip three times has $((3 * units))"
   # Wine's decoder keeps its last few pictures at drain.
