@@ -56,7 +56,8 @@
 /* Processes that use Media Foundation decoders without playing to a user:
  * Explorer's thumbnails (run in the dllhost.exe COM surrogate) and the
  * search indexer. They must decode for real. VIDEOREDIR_MFT_EXCLUDE
- * replaces the list (names separated by ';', "" for none). */
+ * replaces the list (names separated by ';'; ";" alone for none: Windows
+ * has no empty environment variables). */
 #define DEFAULT_EXCLUDE "explorer.exe;dllhost.exe;SearchProtocolHost.exe;SearchFilterHost.exe;SearchIndexer.exe"
 /* MF times are in 100 ns units: the stream's time base. */
 #define MF_UNITS 10000000
