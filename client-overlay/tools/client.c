@@ -28,12 +28,18 @@
 
 struct app {
     gint slow_us, slow_from, slow_frames; /* --slow-* (tests) */
+    gint max_streams;                     /* --max-streams, 0: the library's default */
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display; /* first display channel, ref held */
     VrSpicePort *port;
     struct vr_client *client;
     struct vr_framemd5 *md5;
+    char *framemd5_dir; /* --framemd5-dir: one file per stream id */
+    struct {
+        uint32_t stream_id;
+        struct vr_framemd5 *md5;
+    } md5s[16];
     char *record_path;
     struct vr_record_writer *rec; /* --record: the session, both directions */
     char *latency_path;
@@ -194,6 +200,36 @@ static gboolean sdl_timer(gpointer user)
 }
 #endif
 
+/* --framemd5-dir: DIR/stream-ID.framemd5, opened at the stream's first frame. */
+static void stream_md5_write(struct app *a, uint32_t stream_id, const AVFrame *frame, int tb_num, int tb_den)
+{
+    struct vr_framemd5 **w = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
+        if (a->md5s[i].md5 && a->md5s[i].stream_id == stream_id)
+            w = &a->md5s[i].md5;
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
+        if (!a->md5s[i].md5) {
+            char *path = g_strdup_printf("%s/stream-%" PRIu32 ".framemd5", a->framemd5_dir, stream_id);
+            int ret = vr_framemd5_open(path, &a->md5s[i].md5);
+            if (ret < 0) {
+                g_printerr("videoredir-client: cannot open %s: %s\n", path, strerror(-ret));
+                g_free(path);
+                quit(a, 1);
+                return;
+            }
+            g_free(path);
+            a->md5s[i].stream_id = stream_id;
+            w = &a->md5s[i].md5;
+        }
+    if (!w)
+        return; /* more streams than files: not recorded */
+    int ret = vr_framemd5_write(*w, frame, tb_num, tb_den);
+    if (ret < 0) {
+        g_printerr("videoredir-client: cannot write framemd5: %s\n", av_err2str(ret));
+        quit(a, 1);
+    }
+}
+
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
     struct app *a = user;
@@ -215,6 +251,8 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
     if (a->latency)
         fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 "\n", stream_id,
                 frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us, vr_time_us());
+    if (a->framemd5_dir)
+        stream_md5_write(a, stream_id, frame, tb_num, tb_den);
     if (!a->md5)
         return;
     int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
@@ -488,6 +526,12 @@ static void finish(struct app *a)
         write_snapshot(a, a->snapshot_path);
     if (a->videos)
         pixman_image_unref(a->videos);
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s); i++)
+        if (a->md5s[i].md5) {
+            if (vr_framemd5_close(a->md5s[i].md5) < 0)
+                a->exit_code = 1;
+            a->md5s[i].md5 = NULL;
+        }
     if (a->md5) {
         int ret = vr_framemd5_close(a->md5);
         a->md5 = NULL;
@@ -653,6 +697,9 @@ int main(int argc, char **argv)
           "offer and accept only these codecs (comma separated: h264,hevc,vp8,vp9,av1)", "LIST" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
           "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
+        { "framemd5-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_dir,
+          "write each stream's decoded frames as framemd5 into DIR/stream-ID.framemd5 (several "
+          "streams at once; 16 at most)", "DIR" },
         { "record", 0, 0, G_OPTION_ARG_FILENAME, &a.record_path,
           "record the session to FILE for videoredir-replay (protocol/RECORDING.md)", "FILE" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
@@ -664,6 +711,8 @@ int main(int argc, char **argv)
         { "exit-at-eos", 0, 0, G_OPTION_ARG_NONE, &a.exit_at_eos,
           "exit once every stream has ended (0 if each reached its end)", NULL },
         { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &a.timeout, "give up (exit 1) after SECONDS", "SECONDS" },
+        { "max-streams", 0, 0, G_OPTION_ARG_INT, &a.max_streams,
+          "accept at most N streams at once (default 4, at most 16; announced in the hello)", "N" },
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &a.hwdec_name,
           "decoder back end: auto, none, vaapi, vdpau, cuda (default auto)", "NAME" },
 #ifdef VR_HAVE_SDL
@@ -737,6 +786,11 @@ int main(int argc, char **argv)
     struct vr_client_config cfg = { .hwdec = hwdec, .slow_us = (uint32_t)MAX(a.slow_us, 0),
                                     .slow_from = (uint32_t)MAX(a.slow_from, 0),
                                     .slow_frames = (uint32_t)MAX(a.slow_frames, 0) };
+    if (a.max_streams < 0 || a.max_streams > (gint)VR_MAX_STREAMS) {
+        g_printerr("videoredir-client: --max-streams wants 1..%u\n", VR_MAX_STREAMS);
+        return 2;
+    }
+    cfg.max_streams = (uint32_t)a.max_streams;
     if (a.codecs) {
         gchar **names = g_strsplit(a.codecs, ",", -1);
         for (gchar **n = names; *n; n++) {
@@ -836,6 +890,7 @@ int main(int argc, char **argv)
     g_free(a.uri);
     g_free(a.port_name);
     g_free(a.framemd5_path);
+    g_free(a.framemd5_dir);
     if (a.latency && fclose(a.latency) != 0 && a.exit_code == 0) {
         g_printerr("videoredir-client: cannot write %s\n", a.latency_path);
         a.exit_code = 1;

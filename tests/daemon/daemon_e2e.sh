@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Several videos at once through the guest daemon, over the real stack: the
+# host stand-in, videoredir-guestd owning its port, N guest players
+# (videoredir-capture, or gst-launch-1.0 playbin with videoredirsink finding
+# the daemon by itself) each with its own window and a window over part of
+# it, and the headless client. Checks: every stream's framemd5 equals
+# FFmpeg's decode of its clip (one file per stream), and the client's
+# composited snapshot shows each video inside its own visible region, the
+# desktop in each hole and between the windows. Also prints the client's
+# peak RSS (for SECURITY.md).
+# Usage: daemon_e2e.sh capture|gst [N]   (N videos, 2 by default, up to 9)
+. "$(dirname "$0")/../e2e/lib.sh"
+kind=${1:-capture}
+n=${2:-2}
+command -v convert >/dev/null || vr_fail "ImageMagick convert is needed"
+if [ "$kind" = gst ]; then
+  command -v gst-launch-1.0 >/dev/null || { echo "SKIP: gst-launch-1.0 missing"; exit 77; }
+  [ -f "${VR_GST_PLUGIN:?}" ] || { echo "SKIP: videoredir GStreamer plugin not built"; exit 77; }
+fi
+clips=("$VR_SAMPLES/h264-bframes.mp4" "$VR_SAMPLES/hevc-bframes.mkv" "$VR_SAMPLES/vp9.webm")
+
+desk=0x305070
+ffmpeg -nostdin -v error -f lavfi -i "color=c=$desk:s=1280x800,format=rgb24" -frames:v 1 "$VR_TMP/desk.png"
+vr_start_host --desktop "$VR_TMP/desk.png"
+"$VR_BIN/videoredir-guestd" --device "$HOST_SOCK" --socket "$VR_TMP/guestd.sock" --max-streams 16 \
+  --max-streams-per-player 1 -v 2>"$VR_TMP/guestd.log" &
+guestd=$!
+VR_PIDS+=("$guestd")
+vr_wait_for "$VR_TMP/guestd.log" "listening on" "$guestd" 30 || vr_fail "videoredir-guestd did not start"
+
+mkdir -p "$VR_TMP/md5"
+before=$(vr_port_channels)
+/usr/bin/time -f "%M" -o "$VR_TMP/client.rss" "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" \
+  --framemd5-dir "$VR_TMP/md5" --snapshot "$VR_TMP/snap.png" --snapshot-at 1.2 --exit-at-eos \
+  --timeout 90 --max-streams 16 --stats 2>"$VR_TMP/client.log" >"$VR_TMP/client.out" &
+client=$!
+VR_PIDS+=("$client")
+vr_wait_port_channel "$before" "$client"
+vr_wait_for "$VR_TMP/guestd.log" "session up" "$guestd" 30 || vr_fail "no session between daemon and client"
+
+# Video i: a 320x180 window in a 3x3 grid (the clip scaled into it), with the
+# window over it covering its 100x60 bottom-right corner.
+win() { local i=$1; echo "$((40 + (i % 3) * 400)),$((40 + (i / 3) * 250)),320,180"; }
+region() {
+  local i=$1 x=$((40 + (i % 3) * 400)) y=$((40 + (i / 3) * 250))
+  echo "$x,$y,320,120;$x,$((y + 120)),220,60"
+}
+players=()
+for ((i = 0; i < n; i++)); do
+  clip=${clips[$((i % ${#clips[@]}))]}
+  if [ "$kind" = gst ]; then
+    # No device set: the sink tries the daemon's socket first.
+    IFS=, read -r x y w h <<<"$(win "$i")"
+    VIDEOREDIR_GUESTD_SOCKET="$VR_TMP/guestd.sock" GST_PLUGIN_PATH="$(dirname "$VR_GST_PLUGIN")" \
+      GST_DEBUG=videoredirsink:4 VR_TEST_GEOMETRY="$x,$y,$w,$h" \
+      gst-launch-1.0 -q playbin uri="file://$clip" audio-sink=fakesink \
+      video-sink="videoredirsink fallback=false" >"$VR_TMP/player$i.log" 2>&1 &
+  else
+    "$VR_BIN/videoredir-capture" --device "$VR_TMP/guestd.sock" --pace realtime --window "$(win "$i")" \
+      --region "$(region "$i")" --connect-timeout 30 "$clip" >"$VR_TMP/player$i.log" 2>&1 &
+  fi
+  players+=("$!")
+  VR_PIDS+=("$!")
+done
+for ((i = 0; i < n; i++)); do
+  wait "${players[$i]}" || vr_fail "player $i failed"
+done
+wait "$client" || vr_fail "client failed"
+
+# Every stream bit-exact, each in its own file.
+files=("$VR_TMP"/md5/stream-*.framemd5)
+[ "${#files[@]}" = "$n" ] || vr_fail "want $n framemd5 files, got ${#files[@]}: ${files[*]}"
+for f in "${files[@]}"; do
+  # Which clip: the one whose first frame matches.
+  ok=0
+  for clip in "${clips[@]}"; do
+    ref="$VR_TMP/ref-$(basename "$clip").framemd5"
+    [ -f "$ref" ] || vr_ffmpeg_framemd5 "$clip" "$ref"
+    if [ "$(vr_md5_column "$f" | head -n 1 || true)" = "$(vr_md5_column "$ref" | head -n 1 || true)" ]; then
+      vr_compare_md5 "$f" "$ref"
+      ok=1
+      break
+    fi
+  done
+  [ "$ok" = 1 ] || vr_fail "$(basename "$f"): first frame is none of the clips'"
+done
+
+# Each video clipped on its own: video inside, desktop in the hole and around.
+px() { convert "$VR_TMP/snap.png" -format "%[hex:p{$1,$2}]" info: | cut -c1-6; }
+want=$(printf '%06X' "$desk")
+checked=0
+for ((i = 0; i < n; i++)); do
+  x=$((40 + (i % 3) * 400)) y=$((40 + (i / 3) * 250))
+  for p in "$((x + 10)) $((y + 10))" "$((x + 300)) $((y + 20))" "$((x + 20)) $((y + 170))" "$((x + 160)) $((y + 90))"; do
+    set -- $p
+    [ "$(px "$1" "$2")" != "$want" ] || vr_fail "video $i: ($1,$2) should show video, shows the desktop"
+    checked=$((checked + 1))
+  done
+  for p in "$((x + 230)) $((y + 130))" "$((x + 310)) $((y + 170))" "$((x - 5)) $((y + 90))" "$((x + 330)) $((y + 90))"; do
+    set -- $p
+    [ "$(px "$1" "$2")" = "$want" ] || vr_fail "video $i: ($1,$2) should show the desktop, shows $(px "$1" "$2")"
+    checked=$((checked + 1))
+  done
+done
+grep -q "streams" "$VR_TMP/guestd.log" || true
+echo "daemon: $n videos through videoredir-guestd, each bit-exact; $checked pixels checked"
+echo "client peak RSS with $n streams: $(cat "$VR_TMP/client.rss") KiB"
