@@ -16,10 +16,12 @@ for t in display xdotool convert; do
 done
 export VR_GST_PLUGIN GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
 
-# Two different 5 s clips, 640x360, a keyframe a second.
-ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=640x360:rate=25:duration=5" -pix_fmt yuv420p \
+# Two different 10 s clips, 640x360, a keyframe a second: long enough that
+# the second player (slow to start under ASan) begins before the first ends
+# (the client exits once every stream has ended).
+ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=640x360:rate=25:duration=10" -pix_fmt yuv420p \
   -c:v libx264 -preset ultrafast -g 25 -bf 2 -x264-params threads=1 "$VR_TMP/a.mp4"
-ffmpeg -nostdin -v error -f lavfi -i "testsrc=size=640x360:rate=25:duration=5" -pix_fmt yuv420p \
+ffmpeg -nostdin -v error -f lavfi -i "testsrc=size=640x360:rate=25:duration=10" -pix_fmt yuv420p \
   -c:v libx264 -preset ultrafast -g 25 -bf 2 -x264-params threads=1 "$VR_TMP/b.mp4"
 
 vr_start_xvfb 1280x800x24
