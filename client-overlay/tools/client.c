@@ -36,6 +36,7 @@ struct app {
     struct vr_client *client;
     struct vr_framemd5 *md5;
     char *framemd5_dir; /* --framemd5-dir: one file per stream id */
+    char *snapshot_at_path; /* --snapshot-at-file */
     struct {
         uint32_t stream_id;
         struct vr_framemd5 *md5;
@@ -576,11 +577,19 @@ static gboolean on_tick(gpointer user)
     arm_wakeup(a);
     if (a->stats && now - a->last_stats_us >= 1000000)
         print_stats(a, now);
-    if (a->snapshot_path && a->snapshot_at > 0 && !a->snapshot_at_done && a->first_frame_us &&
-        now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
+    if ((a->snapshot_path || a->snapshot_at_path) && a->snapshot_at > 0 && !a->snapshot_at_done &&
+        a->first_frame_us && now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
         a->snapshot_at_done = true;
         capture_videos(a);
-        write_snapshot(a, a->snapshot_path);
+        if (a->snapshot_at_path) {
+            /* Its own file: the end-of-stream snapshot does not replace it. */
+            bool written = a->snapshot_written, pending = a->snapshot_pending;
+            write_snapshot(a, a->snapshot_at_path);
+            a->snapshot_written = written;
+            a->snapshot_pending = pending;
+        } else {
+            write_snapshot(a, a->snapshot_path);
+        }
     }
     if (a->exit_at_eos && !a->finishing && vr_client_streams_ended(a->client) > 0 &&
         vr_client_streams_active(a->client) == 0) {
@@ -704,6 +713,9 @@ int main(int argc, char **argv)
           "record the session to FILE for videoredir-replay (protocol/RECORDING.md)", "FILE" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
           "write a PNG of the desktop with the video composited when a stream ends (and at exit)", "PNG" },
+        { "snapshot-at-file", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_at_path,
+          "write the --snapshot-at picture to this PNG instead (kept when --snapshot is "
+          "written again at the end)", "PNG" },
         { "snapshot-at", 0, 0, G_OPTION_ARG_DOUBLE, &a.snapshot_at,
           "also write the snapshot SECONDS after the first frame", "SECONDS" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &a.stats,
@@ -891,6 +903,7 @@ int main(int argc, char **argv)
     g_free(a.port_name);
     g_free(a.framemd5_path);
     g_free(a.framemd5_dir);
+    g_free(a.snapshot_at_path);
     if (a.latency && fclose(a.latency) != 0 && a.exit_code == 0) {
         g_printerr("videoredir-client: cannot write %s\n", a.latency_path);
         a.exit_code = 1;

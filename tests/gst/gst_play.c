@@ -10,7 +10,8 @@
  *                  key-unit seek to POS seconds), pause, play, rate=R (flushing
  *                  seek at the current position with rate R), step=N (N
  *                  frames forward while paused). Each prints
- *                  "action: T ACTION position=P" when done.
+ *                  "action: T ACTION position=P" when done, P the position
+ *                  just before it (seconds, -1 unknown).
  * Exit: 0 at EOS, 1 on an error or timeout, 2 on bad usage.
  */
 #include <stdbool.h>
@@ -99,7 +100,7 @@ static gboolean on_action(gpointer user)
     struct action *a = user;
     struct play *p = the_play;
     gboolean ok = TRUE;
-    double v = 0;
+    double v = 0, before = position_s(p);
     if (sscanf(a->what, "seek=%lf", &v) == 1) {
         ok = gst_element_seek_simple(p->pipeline, GST_FORMAT_TIME,
                                      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, (gint64)(v * GST_SECOND));
@@ -119,7 +120,7 @@ static gboolean on_action(gpointer user)
         ok = FALSE;
     }
     printf("action: %.3f %s position=%.3f%s\n", (g_get_monotonic_time() - p->started_us) / 1e6, a->what,
-           position_s(p), ok ? "" : " FAILED");
+           before, ok ? "" : " FAILED");
     fflush(stdout);
     if (!ok)
         p->status = 1;
