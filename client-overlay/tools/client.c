@@ -37,6 +37,9 @@ struct app {
     struct vr_framemd5 *md5;
     char *framemd5_dir; /* --framemd5-dir: one file per stream id */
     char *snapshot_at_path; /* --snapshot-at-file */
+    char *geometry_dir;     /* --snapshot-geometry: a picture after each placement change */
+    guint geometry_timer;
+    guint geometry_n;
     struct {
         uint32_t stream_id;
         struct vr_framemd5 *md5;
@@ -452,11 +455,33 @@ static void note_start(struct app *a, uint32_t stream_id)
     }
 }
 
+/* --snapshot-geometry: the picture once a placement change has settled
+ * (0.5 s without another), so a window moved, resized, minimised or
+ * restored leaves one picture each. */
+static gboolean on_geometry_settled(gpointer user)
+{
+    struct app *a = user;
+    a->geometry_timer = 0;
+    char *path = g_strdup_printf("%s/geometry-%u.png", a->geometry_dir, ++a->geometry_n);
+    capture_videos(a);
+    bool written = a->snapshot_written, pending = a->snapshot_pending;
+    write_snapshot(a, path);
+    a->snapshot_written = written;
+    a->snapshot_pending = pending;
+    g_free(path);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
     struct app *a = user;
     if (ev == VR_CLIENT_EV_PRESENT)
         on_present(a, stream_id);
+    if (ev == VR_CLIENT_EV_GEOMETRY && a->geometry_dir) {
+        if (a->geometry_timer)
+            g_source_remove(a->geometry_timer);
+        a->geometry_timer = g_timeout_add(500, on_geometry_settled, a);
+    }
     if (ev == VR_CLIENT_EV_STREAM_START) {
         note_start(a, stream_id);
         find_placement(a, 0, 0, 1, 1);
@@ -716,6 +741,9 @@ int main(int argc, char **argv)
         { "snapshot-at-file", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_at_path,
           "write the --snapshot-at picture to this PNG instead (kept when --snapshot is "
           "written again at the end)", "PNG" },
+        { "snapshot-geometry", 0, 0, G_OPTION_ARG_FILENAME, &a.geometry_dir,
+          "write DIR/geometry-N.png each time a video's placement or visible region changed "
+          "(0.5 s after the last change)", "DIR" },
         { "snapshot-at", 0, 0, G_OPTION_ARG_DOUBLE, &a.snapshot_at,
           "also write the snapshot SECONDS after the first frame", "SECONDS" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &a.stats,
@@ -871,6 +899,8 @@ int main(int argc, char **argv)
 
     if (a.wake_id)
         g_source_remove(a.wake_id);
+    if (a.geometry_timer)
+        g_source_remove(a.geometry_timer);
     for (int i = 0; i < 2; i++)
         if (a.sig_ids[i])
             g_source_remove(a.sig_ids[i]);
@@ -904,6 +934,7 @@ int main(int argc, char **argv)
     g_free(a.framemd5_path);
     g_free(a.framemd5_dir);
     g_free(a.snapshot_at_path);
+    g_free(a.geometry_dir);
     if (a.latency && fclose(a.latency) != 0 && a.exit_code == 0) {
         g_printerr("videoredir-client: cannot write %s\n", a.latency_path);
         a.exit_code = 1;
