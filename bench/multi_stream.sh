@@ -7,8 +7,10 @@
 #   - FFmpeg alone: N decodes of the clip at once (`ffmpeg -f null`, default
 #     threads, as the client's decoder), wall time against the clip's length
 #     ("real time" when they finish within it) and their CPU seconds;
-#   - videoredir: frames presented, late and dropped over all streams (the
-#     client's final --stats lines), the client's CPU seconds and peak RSS.
+#   - videoredir: frames the players sent and dropped (their last stats: the
+#     sink drops when the client falls behind), frames presented, late and
+#     dropped over all streams (the client's final --stats lines), the
+#     client's CPU seconds and peak RSS.
 # The clip (made here): 1920x1080 H.264, 30 fps, 8 Mbit/s, a keyframe a second.
 # Usage: bench/multi_stream.sh [BUILD_DIR] [N...]   (default: 1 4)
 #   VR_BENCH_SECS: clip length (default 10)
@@ -39,8 +41,8 @@ frames=$(ffprobe -v error -count_packets -select_streams v:0 -show_entries strea
 echo "Clip: 1920x1080 H.264 30 fps 8 Mbit/s, $secs s ($frames frames); machine: $(nproc) cores," \
   "load average at start $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "| streams | FFmpeg: N decodes at once, wall s (real time?) | FFmpeg CPU s | presented / sent | late | dropped | client CPU s | client peak RSS MiB |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| streams | FFmpeg: N decodes at once, wall s (real time?) | FFmpeg CPU s | guest: sent / frames (dropped) | client: presented | late | dropped | client CPU s | client peak RSS MiB |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for n in "${counts[@]}"; do
   # FFmpeg alone, N at once.
   t0=$(date +%s.%N)
@@ -95,10 +97,20 @@ for n in "${counts[@]}"; do
     d=$(sed -n 's/.* dropped \([0-9]*\).*/\1/p' <<<"$line")
     pres=$((pres + p)) late=$((late + l)) drop=$((drop + d))
   done <"$VR_TMP/final.txt"
+  # The players' side: frames sent, and dropped by the sink's backlog policy
+  # (the client fell behind) or skipped (waiting for a keyframe).
+  gsent=0 gdrop=0
+  for ((i = 0; i < n; i++)); do
+    last=$(grep '^stats:' "$VR_TMP/play$i.log" | tail -n 1 || true)
+    v=$(sed -n 's/.*frames-sent=(guint64)\([0-9]*\).*/\1/p' <<<"$last")
+    d=$(sed -n 's/.*frames-dropped=(guint64)\([0-9]*\).*/\1/p' <<<"$last")
+    k=$(sed -n 's/.*frames-skipped=(guint64)\([0-9]*\).*/\1/p' <<<"$last")
+    gsent=$((gsent + ${v:-0})) gdrop=$((gdrop + ${d:-0} + ${k:-0}))
+  done
   read -r rss ut st <"$VR_TMP/client.time"
   cpu=$(echo "$ut + $st" | bc -l)
-  printf '| %d | %.1f (%s) | %.1f | %d / %d (%d streams ended) | %d | %d | %.1f | %.0f |\n' "$n" "$fwall" "$rt" "$fcpu" \
-    "$pres" $((n * frames)) "$got" "$late" "$drop" "$cpu" "$(echo "$rss / 1024" | bc -l)"
+  printf '| %d | %.1f (%s) | %.1f | %d / %d (%d) | %d (%d streams ended) | %d | %d | %.1f | %.0f |\n' "$n" "$fwall" \
+    "$rt" "$fcpu" "$gsent" $((n * frames)) "$gdrop" "$pres" "$got" "$late" "$drop" "$cpu" "$(echo "$rss / 1024" | bc -l)"
   kill "$gd" "$HOST_PID" 2>/dev/null || true
   wait "$gd" "$HOST_PID" 2>/dev/null || true
 done
