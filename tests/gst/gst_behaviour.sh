@@ -17,8 +17,14 @@
 #   close  the player is killed (SIGKILL) mid-stream while it plays through
 #          videoredir-guestd: the client ends the stream at once (the daemon
 #          stops it when the player's socket closes); how fast is printed
+# Usage: gst_behaviour.sh MODE [sink|dec]
+#   sink (default): playbin video-sink=videoredirsink
+#   dec: videoredirdec, which playbin plugs by itself as the decoder (the
+#        port from VIDEOREDIR_DEVICE), its placeholders into a fakesink that
+#        keeps time (seek, pause and rate only)
 # Needs VR_BIN, VR_GST_PLUGIN, VR_GST_PLAY.
 mode=$1
+elem=${2:-sink}
 . "$(dirname "$0")/../e2e/lib.sh"
 : "${VR_GST_PLUGIN:?}" "${VR_GST_PLAY:?}"
 command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
@@ -44,8 +50,13 @@ start_client() { # ARGS...: a headless client, returns once its port channel is 
 play() { # DEVICE ACTIONS...: the player, log in play.log
   local dev=$1
   shift
-  "$VR_GST_PLAY" --timeout 120 "$@" "playbin uri=file://$clip audio-sink=fakesink \
-    video-sink=\"videoredirsink device=$dev\"" >"$VR_TMP/play.log" 2>&1
+  if [ "$elem" = dec ]; then
+    VIDEOREDIR_DEVICE=$dev "$VR_GST_PLAY" --timeout 120 "$@" "playbin uri=file://$clip audio-sink=fakesink \
+      video-sink=\"fakesink sync=true\"" >"$VR_TMP/play.log" 2>&1
+  else
+    "$VR_GST_PLAY" --timeout 120 "$@" "playbin uri=file://$clip audio-sink=fakesink \
+      video-sink=\"videoredirsink device=$dev\"" >"$VR_TMP/play.log" 2>&1
+  fi
 }
 # runs GOT REF: the client's frames as runs of consecutive frames of REF,
 # "first:last" (0-based frame indices) separated by spaces; "?" for a frame
