@@ -9,11 +9,25 @@
 # desktop in each hole and between the windows. Also prints the client's
 # peak RSS (for SECURITY.md).
 # Usage: daemon_e2e.sh capture [N]   (N videos, 2 by default, up to 9)
+#        daemon_e2e.sh pipeline      one player with two videos: one GStreamer
+#                                    pipeline with two videoredirsink elements
+#                                    (without the daemon the second could not
+#                                    open the port); framemd5 per stream only
+#                                    (no X: both are announced at 0,0)
 . "$(dirname "$0")/../e2e/lib.sh"
 kind=${1:-capture}
 n=${2:-2}
 command -v convert >/dev/null || vr_fail "ImageMagick convert is needed"
-[ "$kind" = capture ] || vr_fail "unknown kind $kind"
+case $kind in
+  capture) ;;
+  pipeline)
+    n=2
+    : "${VR_GST_PLUGIN:?}" "${VR_GST_PLAY:?}"
+    export VR_GST_PLUGIN GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
+    unset DISPLAY
+    ;;
+  *) vr_fail "unknown kind $kind" ;;
+esac
 clips=("$VR_SAMPLES/h264-bframes.mp4" "$VR_SAMPLES/hevc-bframes.mkv" "$VR_SAMPLES/vp9.webm")
 
 desk=0x305070
@@ -43,15 +57,26 @@ region() {
   echo "$x,$y,320,120;$x,$((y + 120)),220,60"
 }
 players=()
-for ((i = 0; i < n; i++)); do
+if [ "$kind" = pipeline ]; then
+  sock=$VR_TMP/guestd.sock
+  "$VR_GST_PLAY" --timeout 120 "filesrc location=${clips[0]} ! qtdemux ! h264parse ! videoredirsink device=$sock \
+    filesrc location=${clips[1]} ! matroskademux ! h265parse ! videoredirsink device=$sock" \
+    >"$VR_TMP/player0.log" 2>&1 &
+  players+=("$!")
+  VR_PIDS+=("$!")
+  n_players=1
+else
+  n_players=$n
+fi
+for ((i = 0; i < n && ${#players[@]} < n_players; i++)); do
   clip=${clips[$((i % ${#clips[@]}))]}
   "$VR_BIN/videoredir-capture" --device "$VR_TMP/guestd.sock" --pace realtime --window "$(win "$i")" \
     --region "$(region "$i")" --connect-timeout 30 "$clip" >"$VR_TMP/player$i.log" 2>&1 &
   players+=("$!")
   VR_PIDS+=("$!")
 done
-for ((i = 0; i < n; i++)); do
-  wait "${players[$i]}" || vr_fail "player $i failed"
+for ((i = 0; i < n_players; i++)); do
+  wait "${players[$i]}" || vr_fail "player $i failed: $(tail -n 3 "$VR_TMP/player$i.log")"
 done
 wait "$client" || vr_fail "client failed"
 [ "$(grep -c 'stream 1 is [0-9]* on the port' "$VR_TMP/guestd.log")" = "$n" ] ||
@@ -75,6 +100,13 @@ for f in "${files[@]}"; do
   [ "$ok" = 1 ] || vr_fail "$(basename "$f"): first frame is none of the clips'"
 done
 
+if [ "$kind" = pipeline ]; then
+  # Both connections came from the one player process.
+  pids=$(sed -n 's/.*player [0-9]*: pid \([0-9]*\),.*/\1/p' "$VR_TMP/guestd.log" | sort -u | wc -l)
+  [ "$pids" = 1 ] || vr_fail "the two streams did not come from one process: $(cat "$VR_TMP/guestd.log")"
+  echo "daemon: one player with two videos through videoredir-guestd, each bit-exact"
+  exit 0
+fi
 # Each video clipped on its own: video inside, desktop in the hole and around.
 px() { convert "$VR_TMP/snap.png" -format "%[hex:p{$1,$2}]" info: | cut -c1-6; }
 want=$(printf '%06X' "$desk")
