@@ -884,6 +884,12 @@ void vr_guestd_tick(struct vr_guestd *d)
         m.u.ping.id = ++d->ping_id;
         m.u.ping.time_us = now;
         send_port(d, &m);
+        /* The players too: while the port is congested the daemon stops
+         * reading them (and so answering their pings); this keeps them from
+         * taking the client for gone. The daemon watches the client itself. */
+        for (uint32_t i = 0; i < d->cfg.max_players; i++)
+            if (d->players[i].used && d->players[i].state == P_UP && !d->players[i].doomed)
+                send_player(d, &d->players[i], &m);
         d->next_ping_us = now + d->ping_us;
     }
 }

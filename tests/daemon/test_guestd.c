@@ -31,6 +31,7 @@ struct fixture {
     struct vr_conn *client;
     bool client_up;
     bool auto_accept, auto_feedback;
+    bool mute_players; /* the daemon does not read the players (port congested) */
     struct cstream cs[32];
     uint32_t n_cs;
     uint32_t hellos_from_daemon;
@@ -201,7 +202,7 @@ static void pump(struct fixture *f)
                 continue;
             }
             struct vr_conn *gc = vr_guest_conn(f->g[i]);
-            while (vr_guestd_players_readable(f->d) && (n = vr_conn_out_peek(gc, &p)) > 0) {
+            while (!f->mute_players && vr_guestd_players_readable(f->d) && (n = vr_conn_out_peek(gc, &p)) > 0) {
                 int ret = vr_guestd_player_feed(f->d, f->pid[i], p, n);
                 CHECK(ret == 0, "player %d feed: %d", i, ret);
                 vr_conn_out_consume(gc, n);
@@ -273,7 +274,7 @@ static void setup(struct fixture *f, const struct vr_guestd_config *cfg)
     struct vr_conn_callbacks ccb = { .on_message = client_msg, .on_gap = on_gap };
     CHECK(vr_conn_create(NULL, &ccb, f, &f->client) == 0, "create client");
     for (int i = 0; i < NPL; i++) {
-        struct vr_guest_config gc = { .stream_id = 1 };
+        struct vr_guest_config gc = { .stream_id = 1, .peer_timeout_us = 2000000 /* as vr_player */ };
         struct vr_guest_callbacks gcb = { .log = glog, .clock = fake_clock };
         CHECK(vr_guest_create(&gc, &gcb, f, &f->g[i]) == 0, "create guest");
     }
@@ -346,6 +347,15 @@ static void test_two_players(void)
     pump(&f);
     vr_guest_get_stats(f.g[0], &g0);
     CHECK(g0.backlog == 0, "feedback through the daemon opens player 0's window (%u waiting)", g0.backlog);
+
+    /* The daemon not reading a player for 3 s (port congested): the
+     * daemon's own pings keep it from taking the client for gone. */
+    f.mute_players = true;
+    advance(&f, 3000000);
+    CHECK(vr_guest_get_state(f.g[0]) == VR_GUEST_STREAMING, "unread player still streams (%s)",
+          vr_guest_state_name(vr_guest_get_state(f.g[0])));
+    f.mute_players = false;
+    pump(&f);
 
     /* A player that goes away: its stream ends on the client at once. */
     vr_guestd_player_remove(f.d, f.pid[1]);
