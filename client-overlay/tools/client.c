@@ -28,12 +28,22 @@
 
 struct app {
     gint slow_us, slow_from, slow_frames; /* --slow-* (tests) */
+    gint max_streams;                     /* --max-streams, 0: the library's default */
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display; /* first display channel, ref held */
     VrSpicePort *port;
     struct vr_client *client;
     struct vr_framemd5 *md5;
+    char *framemd5_dir; /* --framemd5-dir: one file per stream id */
+    char *snapshot_at_path; /* --snapshot-at-file */
+    char *geometry_dir;     /* --snapshot-geometry: a picture after each placement change */
+    guint geometry_timer;
+    guint geometry_n;
+    struct {
+        uint32_t stream_id;
+        struct vr_framemd5 *md5;
+    } md5s[16];
     char *record_path;
     struct vr_record_writer *rec; /* --record: the session, both directions */
     char *latency_path;
@@ -195,6 +205,36 @@ static gboolean sdl_timer(gpointer user)
 }
 #endif
 
+/* --framemd5-dir: DIR/stream-ID.framemd5, opened at the stream's first frame. */
+static void stream_md5_write(struct app *a, uint32_t stream_id, const AVFrame *frame, int tb_num, int tb_den)
+{
+    struct vr_framemd5 **w = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
+        if (a->md5s[i].md5 && a->md5s[i].stream_id == stream_id)
+            w = &a->md5s[i].md5;
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
+        if (!a->md5s[i].md5) {
+            char *path = g_strdup_printf("%s/stream-%" PRIu32 ".framemd5", a->framemd5_dir, stream_id);
+            int ret = vr_framemd5_open(path, &a->md5s[i].md5);
+            if (ret < 0) {
+                g_printerr("videoredir-client: cannot open %s: %s\n", path, strerror(-ret));
+                g_free(path);
+                quit(a, 1);
+                return;
+            }
+            g_free(path);
+            a->md5s[i].stream_id = stream_id;
+            w = &a->md5s[i].md5;
+        }
+    if (!w)
+        return; /* more streams than files: not recorded */
+    int ret = vr_framemd5_write(*w, frame, tb_num, tb_den);
+    if (ret < 0) {
+        g_printerr("videoredir-client: cannot write framemd5: %s\n", av_err2str(ret));
+        quit(a, 1);
+    }
+}
+
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
     struct app *a = user;
@@ -216,6 +256,8 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
     if (a->latency)
         fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 "\n", stream_id,
                 frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us, vr_time_us());
+    if (a->framemd5_dir)
+        stream_md5_write(a, stream_id, frame, tb_num, tb_den);
     if (!a->md5)
         return;
     int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
@@ -419,11 +461,33 @@ static void note_start(struct app *a, uint32_t stream_id)
     }
 }
 
+/* --snapshot-geometry: the picture once a placement change has settled
+ * (0.5 s without another), so a window moved, resized, minimised or
+ * restored leaves one picture each. */
+static gboolean on_geometry_settled(gpointer user)
+{
+    struct app *a = user;
+    a->geometry_timer = 0;
+    char *path = g_strdup_printf("%s/geometry-%u.png", a->geometry_dir, ++a->geometry_n);
+    capture_videos(a);
+    bool written = a->snapshot_written, pending = a->snapshot_pending;
+    write_snapshot(a, path);
+    a->snapshot_written = written;
+    a->snapshot_pending = pending;
+    g_free(path);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
     struct app *a = user;
     if (ev == VR_CLIENT_EV_PRESENT)
         on_present(a, stream_id);
+    if (ev == VR_CLIENT_EV_GEOMETRY && a->geometry_dir) {
+        if (a->geometry_timer)
+            g_source_remove(a->geometry_timer);
+        a->geometry_timer = g_timeout_add(500, on_geometry_settled, a);
+    }
     if (ev == VR_CLIENT_EV_STREAM_START) {
         note_start(a, stream_id);
         find_placement(a, 0, 0, 1, 1);
@@ -494,6 +558,12 @@ static void finish(struct app *a)
         write_snapshot(a, a->snapshot_path);
     if (a->videos)
         pixman_image_unref(a->videos);
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s); i++)
+        if (a->md5s[i].md5) {
+            if (vr_framemd5_close(a->md5s[i].md5) < 0)
+                a->exit_code = 1;
+            a->md5s[i].md5 = NULL;
+        }
     if (a->md5) {
         int ret = vr_framemd5_close(a->md5);
         a->md5 = NULL;
@@ -538,11 +608,19 @@ static gboolean on_tick(gpointer user)
     arm_wakeup(a);
     if (a->stats && now - a->last_stats_us >= 1000000)
         print_stats(a, now);
-    if (a->snapshot_path && a->snapshot_at > 0 && !a->snapshot_at_done && a->first_frame_us &&
-        now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
+    if ((a->snapshot_path || a->snapshot_at_path) && a->snapshot_at > 0 && !a->snapshot_at_done &&
+        a->first_frame_us && now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
         a->snapshot_at_done = true;
         capture_videos(a);
-        write_snapshot(a, a->snapshot_path);
+        if (a->snapshot_at_path) {
+            /* Its own file: the end-of-stream snapshot does not replace it. */
+            bool written = a->snapshot_written, pending = a->snapshot_pending;
+            write_snapshot(a, a->snapshot_at_path);
+            a->snapshot_written = written;
+            a->snapshot_pending = pending;
+        } else {
+            write_snapshot(a, a->snapshot_path);
+        }
     }
     if (a->exit_at_eos && !a->finishing && vr_client_streams_ended(a->client) > 0 &&
         vr_client_streams_active(a->client) == 0) {
@@ -659,10 +737,19 @@ int main(int argc, char **argv)
           "offer and accept only these codecs (comma separated: h264,hevc,vp8,vp9,av1)", "LIST" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
           "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
+        { "framemd5-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_dir,
+          "write each stream's decoded frames as framemd5 into DIR/stream-ID.framemd5 (several "
+          "streams at once; 16 at most)", "DIR" },
         { "record", 0, 0, G_OPTION_ARG_FILENAME, &a.record_path,
           "record the session to FILE for videoredir-replay (protocol/RECORDING.md)", "FILE" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
           "write a PNG of the desktop with the video composited when a stream ends (and at exit)", "PNG" },
+        { "snapshot-at-file", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_at_path,
+          "write the --snapshot-at picture to this PNG instead (kept when --snapshot is "
+          "written again at the end)", "PNG" },
+        { "snapshot-geometry", 0, 0, G_OPTION_ARG_FILENAME, &a.geometry_dir,
+          "write DIR/geometry-N.png each time a video's placement or visible region changed "
+          "(0.5 s after the last change)", "DIR" },
         { "snapshot-at", 0, 0, G_OPTION_ARG_DOUBLE, &a.snapshot_at,
           "also write the snapshot SECONDS after the first frame", "SECONDS" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &a.stats,
@@ -670,6 +757,8 @@ int main(int argc, char **argv)
         { "exit-at-eos", 0, 0, G_OPTION_ARG_NONE, &a.exit_at_eos,
           "exit once every stream has ended (0 if each reached its end)", NULL },
         { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &a.timeout, "give up (exit 1) after SECONDS", "SECONDS" },
+        { "max-streams", 0, 0, G_OPTION_ARG_INT, &a.max_streams,
+          "accept at most N streams at once (default 4, at most 16; announced in the hello)", "N" },
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &a.hwdec_name,
           "decoder back end: auto, none, vaapi, vdpau, cuda (default auto)", "NAME" },
 #ifdef VR_HAVE_SDL
@@ -747,6 +836,11 @@ int main(int argc, char **argv)
     struct vr_client_config cfg = { .hwdec = hwdec, .slow_us = (uint32_t)MAX(a.slow_us, 0),
                                     .slow_from = (uint32_t)MAX(a.slow_from, 0),
                                     .slow_frames = (uint32_t)MAX(a.slow_frames, 0) };
+    if (a.max_streams < 0 || a.max_streams > (gint)VR_MAX_STREAMS) {
+        g_printerr("videoredir-client: --max-streams wants 1..%u\n", VR_MAX_STREAMS);
+        return 2;
+    }
+    cfg.max_streams = (uint32_t)a.max_streams;
     if (a.codecs) {
         gchar **names = g_strsplit(a.codecs, ",", -1);
         for (gchar **n = names; *n; n++) {
@@ -821,6 +915,8 @@ int main(int argc, char **argv)
 
     if (a.wake_id)
         g_source_remove(a.wake_id);
+    if (a.geometry_timer)
+        g_source_remove(a.geometry_timer);
     for (int i = 0; i < 2; i++)
         if (a.sig_ids[i])
             g_source_remove(a.sig_ids[i]);
@@ -853,6 +949,9 @@ int main(int argc, char **argv)
     g_free(a.uri);
     g_free(a.port_name);
     g_free(a.framemd5_path);
+    g_free(a.framemd5_dir);
+    g_free(a.snapshot_at_path);
+    g_free(a.geometry_dir);
     if (a.latency && fclose(a.latency) != 0 && a.exit_code == 0) {
         g_printerr("videoredir-client: cannot write %s\n", a.latency_path);
         a.exit_code = 1;
