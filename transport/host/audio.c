@@ -1,14 +1,16 @@
 /* The guest's sound card: a SPICE playback channel (SpicePlaybackInterface)
  * fed from a FIFO, as QEMU's `-audiodev spice` feeds it from an emulated
  * card. The guest side (a player's audio sink) writes 48 kHz S16LE stereo
- * into the FIFO; the card buffers it and, once `latency` is buffered, plays
- * one period (10 ms) after the other at the card's rate: each period goes to
- * spice-server at the moment the card plays it, so the mm-time spice-server
- * stamps on it (reds_get_mm_time() in put_samples) is the time that sound
- * leaves the guest. A writer that is late empties the card: it stops (the
- * SPICE playback stops) and starts again once `latency` is buffered, as an
- * ALSA device restarts after an underrun. A full card stops reading the
- * FIFO: the writer blocks, as a guest's write to a full device buffer does. */
+ * into the FIFO; the card starts playing `latency` after the first sound
+ * arrives and then plays one period (10 ms) after the other at the card's
+ * rate, so whatever is written at t leaves the card at t + latency, however
+ * the writer chunks it. Each period goes to spice-server at the moment the
+ * card plays it, so the mm-time spice-server stamps on it (reds_get_mm_time()
+ * in put_samples) is the time that sound leaves the guest. A writer that is
+ * late empties the card: it stops (the SPICE playback stops) and starts again
+ * `latency` after the next sound, as an ALSA device restarts after an
+ * underrun. A full card stops reading the FIFO: the writer blocks, as a
+ * guest's write into a full device buffer does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -33,7 +35,7 @@ struct vr_host_audio {
     uint8_t ring[RING_BYTES];
     size_t head, fill; /* bytes */
     uint32_t latency_ms;
-    bool playing;
+    bool playing, armed; /* armed: sound came, playing starts at t0_us */
     uint64_t t0_us, periods; /* start of this run and periods played since */
     struct vr_host_audio_stats st;
 };
@@ -75,16 +77,19 @@ static void arm_period(struct vr_host_audio *a)
     a->timer = g_timeout_add(due > now ? (guint)((due - now + 999) / 1000) : 0, on_period, a);
 }
 
-static void start_playing(struct vr_host_audio *a)
+static gboolean start_playing(gpointer data)
 {
+    struct vr_host_audio *a = data;
+    a->timer = 0;
+    a->armed = false;
     a->playing = true;
-    a->t0_us = vr_time_us();
     a->periods = 0;
     a->st.starts++;
-    g_debug("sound card: playing at %" G_GUINT64_FORMAT " us (%zu ms buffered)", a->t0_us,
+    g_debug("sound card: playing from %" G_GUINT64_FORMAT " us (%zu ms buffered)", a->t0_us,
             a->fill / FRAME_BYTES * 1000 / RATE);
     spice_server_playback_start(&a->sin);
     on_period(a); /* the first period now */
+    return G_SOURCE_REMOVE;
 }
 
 static void stop_playing(struct vr_host_audio *a)
@@ -133,6 +138,9 @@ static gboolean on_period(gpointer data)
             a->st.underruns++;
             return G_SOURCE_REMOVE;
         }
+        uint64_t due = a->t0_us + a->periods * (uint64_t)PERIOD_FRAMES * 1000000u / RATE;
+        a->st.late_us_sum += now - due;
+        a->st.late_us_max = MAX(a->st.late_us_max, now - due);
         play_period(a);
         if (a->periods % 100 == 0)
             g_debug("sound card: %zu ms buffered", a->fill / FRAME_BYTES * 1000 / RATE);
@@ -158,8 +166,13 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
         a->fill += (size_t)r;
         a->st.bytes_in += (uint64_t)r;
     }
-    if (!a->playing && a->fill >= (size_t)a->latency_ms * RATE / 1000 * FRAME_BYTES)
-        start_playing(a);
+    if (!a->playing && !a->armed && a->fill) {
+        /* The card's latency runs from the first sound on, not from a fill
+         * level: a writer's chunk size does not change when sound leaves. */
+        a->armed = true;
+        a->t0_us = vr_time_us() + (uint64_t)a->latency_ms * 1000u;
+        a->timer = g_timeout_add(a->latency_ms, start_playing, a);
+    }
     if (a->fill >= RING_BYTES) { /* full: the writer waits for the card */
         a->watch = 0;
         return G_SOURCE_REMOVE;
@@ -224,6 +237,8 @@ void vr_host_audio_stop(struct vr_host_audio *a)
         return;
     if (a->playing)
         stop_playing(a);
+    if (a->timer)
+        g_source_remove(a->timer);
     watch_input(a, false);
     spice_server_remove_interface(&a->sin.base);
     close(a->fd);

@@ -153,6 +153,7 @@ struct vr_host_audio_stats {
     uint64_t bytes_in;                     /* read from the FIFO */
     uint64_t periods_sent, periods_dropped; /* to a client, and with no client */
     uint64_t starts, underruns;
+    uint64_t late_us_sum, late_us_max; /* periods handed over after their time */
 };
 int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t latency_ms,
                         struct vr_host_audio **out, GError **error);

@@ -367,8 +367,13 @@ int main(int argc, char **argv)
         vr_host_audio_stats(audio, &ast);
         g_message("sound card: %" G_GUINT64_FORMAT " bytes in, %" G_GUINT64_FORMAT
                   " periods to the client, %" G_GUINT64_FORMAT " with no client, %" G_GUINT64_FORMAT
-                  " starts, %" G_GUINT64_FORMAT " underruns",
-                  ast.bytes_in, ast.periods_sent, ast.periods_dropped, ast.starts, ast.underruns);
+                  " starts, %" G_GUINT64_FORMAT " underruns; periods %.2f ms late on average, "
+                  "%.2f ms at most",
+                  ast.bytes_in, ast.periods_sent, ast.periods_dropped, ast.starts, ast.underruns,
+                  ast.periods_sent + ast.periods_dropped
+                      ? (double)ast.late_us_sum / 1e3 / (double)(ast.periods_sent + ast.periods_dropped)
+                      : 0.0,
+                  (double)ast.late_us_max / 1e3);
     }
     g_message("shutting down");
     spice_server_vm_stop(server);
