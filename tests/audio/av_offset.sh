@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The A/V offset test (PROTOCOL.md section 6.6.1): a clip whose picture
+# flashes white for one frame exactly when its sound clicks (every second),
+# played by playbin in the "guest" (vr-av-play): video through
+# videoredirsink and the host stand-in's port, sound through the stand-in's
+# sound card (--audio-fifo) and SPICE's playback channel. The headless
+# client shows frames when their sound is heard and logs (--av-log) when
+# each audio buffer is heard and each frame shown; av_offset.py pairs
+# flashes with clicks. Asserts |offset| <= 20 ms at p95.
+# Usage: av_offset.sh play|pause|seek
+#   play   the clip from start to end
+#   pause  paused 1.5 s at 3.2 s: the pairs after the resume
+#   seek   at 2.5 s a flushing seek to 7 s: the pairs after the seek
+# Needs VR_BIN, VR_GST_PLUGIN, VR_AV_PLAY, VR_AV_OFFSET_PY.
+mode=${1:?usage: av_offset.sh play|pause|seek}
+. "$(dirname "$0")/../e2e/lib.sh"
+: "${VR_GST_PLUGIN:?}" "${VR_AV_PLAY:?}" "${VR_AV_OFFSET_PY:?}"
+export VR_GST_PLUGIN GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
+unset DISPLAY
+for t in ffmpeg python3; do
+  command -v "$t" >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
+done
+encoders=$(ffmpeg -hide_banner -encoders 2>/dev/null || true)
+grep -q libx264 <<<"$encoders" || { echo "SKIP: ffmpeg has no libx264"; exit 77; }
+
+LATENCY_MS=100 # the sound card's output latency (its buffer); the player's av-offset compensates it
+secs=12
+# One white frame at every whole second and a 5 ms 1 kHz burst starting with
+# it; PCM audio (no codec delay) in 10 ms blocks: raw PCM goes from the
+# demuxer to the sound card unclipped, so a seek to a whole second must land
+# on a block's start (a real audio sink clips to the segment itself), H.264 without B-frames (see BENCHMARKS.md:
+# B-pyramid reordering needs a lead above the sink's default 100 ms).
+burst="if(lt(mod(t\\,1)\\,0.005)\\,0.8*sin(2*PI*1000*t)\\,0)"
+ffmpeg -nostdin -v error -y \
+  -f lavfi -i "color=c=black:s=320x240:r=25:d=$secs,drawbox=c=white:t=fill:enable='lt(mod(t\\,1)\\,0.04)'" \
+  -f lavfi -i "aevalsrc=exprs='$burst|$burst':s=48000:n=480:d=$secs" \
+  -c:v libx264 -preset veryfast -bf 0 -g 25 -pix_fmt yuv420p -c:a pcm_s16le "$VR_TMP/av.mkv" ||
+  vr_fail "cannot make the clip"
+
+vr_start_host --audio-fifo "$VR_TMP/card.fifo" --audio-latency "$LATENCY_MS"
+opened=$(vr_port_channels)
+"$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --av-log "$VR_TMP/av.log" \
+  --exit-at-eos --timeout 90 2>"$VR_TMP/client.log" &
+client=$!
+VR_PIDS+=("$client")
+vr_wait_port_channel "$opened" "$client"
+
+case $mode in
+  play) controls=() ;;
+  pause) controls=(--pause-at 3.2 --pause-for 1.5) ;;
+  seek) controls=(--seek-at 2.5 --seek-to 7) ;;
+  *) vr_fail "unknown mode $mode" ;;
+esac
+asink="audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved"
+asink="$asink ! filesink location=$VR_TMP/card.fifo sync=true buffer-mode=unbuffered"
+"$VR_AV_PLAY" --timeout 90 --av-offset "${LATENCY_MS}000000" "${controls[@]}" \
+  "file://$VR_TMP/av.mkv" "videoredirsink device=$HOST_SOCK" "$asink" \
+  >"$VR_TMP/player.out" 2>"$VR_TMP/player.log" || vr_fail "the player failed: $(tail -n 3 "$VR_TMP/player.log")"
+wait "$client" || vr_fail "the client failed"
+grep -q '^A ' "$VR_TMP/av.log" || vr_fail "the client heard no sound"
+event() { sed -n "s/^$1 //p" "$VR_TMP/player.out" | head -n 1; }
+start=$(event playing)
+[ -n "$start" ] || vr_fail "the player never played"
+# From half a second after the start: the first picture is the preroll,
+# shown before any sound.
+from=$((start + 500000))
+min=8
+case $mode in
+  pause) from=$(event resumed); min=5 ;;
+  seek) from=$(event seeked); min=3 ;;
+esac
+[ -n "$from" ] || vr_fail "the player did not $mode"
+grep -E 'audio:|ended' "$VR_TMP/client.log" || true
+grep 'sound card:' "$VR_TMP/host.log" || true
+python3 "$VR_AV_OFFSET_PY" "$VR_TMP/av.log" --from "$from" --min "$min" --p95 20 --label "av-offset-$mode: " ||
+  vr_fail "A/V offset"
