@@ -20,10 +20,11 @@ struct _VrSpiceAudio {
     struct vr_spiceaudio_config cfg;
     gulong new_id, gone_id;
     SpicePlaybackChannel *channel; /* ref held */
-    gulong sig[3];
+    gulong sig[4];
     gint rate, channels;
     gboolean playing;
     uint64_t speaker_end_us; /* when what the speaker holds has been heard */
+    uint64_t last_heard_us;  /* when the last buffer's first sample is heard */
     struct vr_av_clock clock;
     guint64 buffers;
 };
@@ -72,6 +73,7 @@ static void on_data(SpicePlaybackChannel *ch, gpointer data, gint size, gpointer
     } else
         heard = now + (uint64_t)a->cfg.output_delay_ms * 1000u;
     a->buffers++;
+    a->last_heard_us = heard;
     if (a->cfg.played)
         a->cfg.played(a->cfg.user, now, heard, data, frames, (uint32_t)a->channels,
                       (uint32_t)a->rate);
@@ -83,6 +85,16 @@ static void on_data(SpicePlaybackChannel *ch, gpointer data, gint size, gpointer
     }
 }
 
+/* As an audio back end does: tell spice-glib the output delay, so the
+ * session's multimedia time (SPICE's own video streams) is what is heard. */
+static void on_get_delay(SpicePlaybackChannel *ch, gpointer user)
+{
+    VrSpiceAudio *a = user;
+    uint64_t now = vr_client_now_us(a->client);
+    if (a->cfg.speaker && a->playing && a->last_heard_us > now)
+        spice_playback_channel_set_delay(ch, (guint32)((a->last_heard_us - now) / 1000u));
+}
+
 static void watch_channel(VrSpiceAudio *a, SpiceChannel *channel)
 {
     if (!SPICE_IS_PLAYBACK_CHANNEL(channel) || a->channel)
@@ -91,6 +103,7 @@ static void watch_channel(VrSpiceAudio *a, SpiceChannel *channel)
     a->sig[0] = g_signal_connect(channel, "playback-start", G_CALLBACK(on_start), a);
     a->sig[1] = g_signal_connect(channel, "playback-data", G_CALLBACK(on_data), a);
     a->sig[2] = g_signal_connect(channel, "playback-stop", G_CALLBACK(on_stop), a);
+    a->sig[3] = g_signal_connect(channel, "playback-get-delay", G_CALLBACK(on_get_delay), a);
     if (a->cfg.speaker)
         spice_channel_connect(channel);
     g_debug("audio: following the playback channel");
@@ -100,7 +113,7 @@ static void unwatch_channel(VrSpiceAudio *a)
 {
     if (!a->channel)
         return;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         g_signal_handler_disconnect(a->channel, a->sig[i]);
     g_clear_object(&a->channel);
     a->playing = FALSE;

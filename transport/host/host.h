@@ -144,9 +144,9 @@ void vr_host_xdesktop_close(struct vr_host_xdesktop *x);
  * fed from a FIFO at fifo_path (made if missing, 0600; removed by
  * vr_host_audio_stop) into which the guest side writes 48 kHz S16LE stereo,
  * as a player's audio sink writes into a sound card. The card starts playing
- * once latency_ms (10..500) are buffered and then hands spice-server one
- * 10 ms period at the time it plays it, so the mm-time spice-server stamps
- * on each period is when that sound leaves the guest. Returns 0 or a negative
+ * latency_ms (10..500) after the first sound arrives and then hands
+ * spice-server one 10 ms period at the time it plays it, so the mm-time
+ * spice-server stamps on each period is when that sound leaves the guest. Returns 0 or a negative
  * errno with *error set. */
 struct vr_host_audio;
 struct vr_host_audio_stats {

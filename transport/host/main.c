@@ -143,7 +143,7 @@ int main(int argc, char **argv)
           "a sound card: a SPICE playback channel playing what the guest side writes into the "
           "FIFO PATH (made if missing) as 48 kHz S16LE stereo", "PATH" },
         { "audio-latency", 0, 0, G_OPTION_ARG_INT, &audio_latency,
-          "the sound card starts playing once MS are buffered (10-500, default 40)", "MS" },
+          "the sound card's output latency: it plays sound MS after it arrives (10-500, default 40)", "MS" },
         { "audio-compression", 0, 0, G_OPTION_ARG_STRING, &audio_comp,
           "on (Opus when the client takes it, QEMU's default) or off (raw PCM)", "on|off" },
         { "jpeg-wan-compression", 0, 0, G_OPTION_ARG_STRING, &jpeg_wan,

@@ -31,7 +31,8 @@ struct vr_spiceaudio_config {
      * TRUE: this is the session's audio back end, a speaker with no sound
      * device (headless): it connects the playback channel, plays each buffer
      * after the ones queued, speaker_latency_ms (0: 40) after it arrives at
-     * the earliest, and knows exactly when each is heard. The session must
+     * the earliest, knows exactly when each is heard and reports that delay
+     * to spice-glib (spice_playback_channel_set_delay). The session must
      * have no other audio back end (no spice_audio_get()).
      * FALSE: another back end (spice-gtk's) plays and the application
      * connects the channel; a buffer is taken to be heard output_delay_ms
