@@ -11,7 +11,9 @@
 #   play   the clip from start to end
 #   pause  paused 1.5 s at 3.2 s: the pairs after the resume
 #   seek   at 2.5 s a flushing seek to 7 s: the pairs after the seek
-# Needs VR_BIN, VR_GST_PLUGIN, VR_AV_PLAY, VR_AV_OFFSET_PY.
+# Needs VR_BIN, VR_GST_PLUGIN, VR_AV_PLAY, VR_AV_OFFSET_PY. For measurements
+# (BENCHMARKS.md): VR_AV_BFRAMES=N encodes with N B-frames (default 0),
+# VR_AV_LEAD=MS sets the sink's lead (default: its own, 100 ms).
 mode=${1:?usage: av_offset.sh play|pause|seek}
 . "$(dirname "$0")/../e2e/lib.sh"
 : "${VR_GST_PLUGIN:?}" "${VR_AV_PLAY:?}" "${VR_AV_OFFSET_PY:?}"
@@ -34,7 +36,7 @@ burst="if(lt(mod(t\\,1)\\,0.005)\\,0.8*sin(2*PI*1000*t)\\,0)"
 ffmpeg -nostdin -v error -y \
   -f lavfi -i "color=c=black:s=320x240:r=25:d=$secs,drawbox=c=white:t=fill:enable='lt(mod(t\\,1)\\,0.04)'" \
   -f lavfi -i "aevalsrc=exprs='$burst|$burst':s=48000:n=480:d=$secs" \
-  -c:v libx264 -preset veryfast -bf 0 -g 25 -pix_fmt yuv420p -c:a pcm_s16le "$VR_TMP/av.mkv" ||
+  -c:v libx264 -preset veryfast -bf "${VR_AV_BFRAMES:-0}" -g 25 -pix_fmt yuv420p -c:a pcm_s16le "$VR_TMP/av.mkv" ||
   vr_fail "cannot make the clip"
 
 vr_start_host --audio-fifo "$VR_TMP/card.fifo" --audio-latency "$LATENCY_MS"
@@ -54,7 +56,7 @@ esac
 asink="audioconvert ! audioresample ! audio/x-raw,format=S16LE,rate=48000,channels=2,layout=interleaved"
 asink="$asink ! filesink location=$VR_TMP/card.fifo sync=true buffer-mode=unbuffered"
 "$VR_AV_PLAY" --timeout 90 --av-offset "${LATENCY_MS}000000" "${controls[@]}" \
-  "file://$VR_TMP/av.mkv" "videoredirsink device=$HOST_SOCK" "$asink" \
+  "file://$VR_TMP/av.mkv" "videoredirsink device=$HOST_SOCK ${VR_AV_LEAD:+lead=$VR_AV_LEAD}" "$asink" \
   >"$VR_TMP/player.out" 2>"$VR_TMP/player.log" || vr_fail "the player failed: $(tail -n 3 "$VR_TMP/player.log")"
 wait "$client" || vr_fail "the client failed"
 grep -q '^A ' "$VR_TMP/av.log" || vr_fail "the client heard no sound"
