@@ -508,9 +508,28 @@ static void find_placement(struct app *a, int x, int y, int w, int h)
         g_warning("placement from the picture: %s", strerror(-ret));
 }
 
+/* --av-log: 'D SHOWN_US X Y W H LUMA' when an area of at least 64x64 of the
+ * SPICE desktop changed (SPICE's own video streams are drawn when
+ * spice-glib's multimedia time says): the mean green of every 4th pixel. */
+static void log_desktop_area(struct app *a, gint x, gint y, gint w, gint h)
+{
+    SpiceDisplayPrimary p;
+    if (!a->av_log || w < 64 || h < 64 || !a->display ||
+        !spice_display_channel_get_primary(a->display, 0, &p) || !p.data || x < 0 || y < 0 ||
+        x + w > p.width || y + h > p.height)
+        return;
+    uint64_t sum = 0, n = 0;
+    for (gint row = y; row < y + h; row += 4)
+        for (gint col = x; col < x + w; col += 4, n++)
+            sum += p.data[(size_t)row * (size_t)p.stride + (size_t)col * 4 + 1];
+    fprintf(a->av_log, "D %" PRIu64 " %d %d %d %d %u\n", vr_time_us(), x, y, w, h,
+            n ? (unsigned)(sum / n) : 0);
+}
+
 static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
 {
     struct app *a = user;
+    log_desktop_area(a, x, y, w, h);
     a->desktop_drawn = true;
     find_placement(a, x, y, w, h);
 #ifdef VR_HAVE_SDL
@@ -710,7 +729,8 @@ int main(int argc, char **argv)
         { "av-log", 0, 0, G_OPTION_ARG_FILENAME, &a.av_path,
           "write 'A RECV_US HEARD_US FRAMES RATE ONSET PEAK' per audio buffer played and "
           "'V SHOWN_US STREAM PTS LUMA OFFSET_US AUDIO_DELAY_US' per frame shown (the client's "
-          "monotonic clock; the guest clock's offset and the audio path's delay then)", "PATH" },
+          "monotonic clock; the guest clock's offset and the audio path's delay then), and "
+          "'D SHOWN_US X Y W H LUMA' per desktop area of 64x64 or more drawn", "PATH" },
         { "codecs", 0, 0, G_OPTION_ARG_STRING, &a.codecs,
           "offer and accept only these codecs (comma separated: h264,hevc,vp8,vp9,av1)", "LIST" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,

@@ -24,6 +24,9 @@ def main():
     ap.add_argument("--p95", type=float, default=20.0)
     ap.add_argument("--luma", type=int, default=128)
     ap.add_argument("--label", default="")
+    ap.add_argument("--desktop", action="store_true",
+                    help="flashes from 'D' lines (the SPICE desktop: SPICE's own streaming) "
+                         "instead of 'V' lines (videoredir's frames)")
     a = ap.parse_args()
     clicks, flashes = [], []
     last_click = None
@@ -42,8 +45,9 @@ def main():
                     if a.t_from <= t <= a.t_to:
                         clicks.append(t)
                 last_click = t
-            elif p[0] == "V" and len(p) >= 5:
-                t, luma = int(p[1]), int(p[4])
+            elif (p[0] == "V" and not a.desktop and len(p) >= 5) or \
+                    (p[0] == "D" and a.desktop and len(p) >= 7):
+                t, luma = int(p[1]), int(p[4] if p[0] == "V" else p[6])
                 bright = luma > a.luma
                 if bright and dark and a.t_from <= t <= a.t_to:
                     flashes.append(t)
