@@ -2,12 +2,13 @@
 """A/V offset from a videoredir-client --av-log.
 
 Clicks: the first audio sample louder than a quarter of full scale after at
-least half a second of none ('A' lines: heard time of the buffer + onset /
+least half a period of none ('A' lines: heard time of the buffer + onset /
 rate). Flashes: a shown frame brighter than LUMA after a dark one ('V'
-lines). Each flash is paired with the nearest click within 0.5 s; the offset
-is flash - click (positive: the picture comes after its sound).
+lines, or 'D' lines with --desktop). Each flash is paired with the nearest
+click within half a period; the offset is flash - click (positive: the
+picture comes after its sound).
 
-Usage: av_offset.py LOG [--from US] [--to US] [--min N] [--p95 MS]
+Usage: av_offset.py LOG [--from US] [--to US] [--min N] [--p95 MS] [--period S]
 Prints one line per pair and a summary; exits 1 when fewer than N pairs
 (default 3) or when the 95th percentile of |offset| is above MS (default 20).
 """
@@ -23,11 +24,13 @@ def main():
     ap.add_argument("--min", type=int, default=3)
     ap.add_argument("--p95", type=float, default=20.0)
     ap.add_argument("--luma", type=int, default=128)
+    ap.add_argument("--period", type=float, default=1.0, help="seconds between flashes")
     ap.add_argument("--label", default="")
     ap.add_argument("--desktop", action="store_true",
                     help="flashes from 'D' lines (the SPICE desktop: SPICE's own streaming) "
                          "instead of 'V' lines (videoredir's frames)")
     a = ap.parse_args()
+    half = int(a.period * 500000)
     clicks, flashes = [], []
     last_click = None
     dark = True
@@ -41,7 +44,7 @@ def main():
                 if onset < 0 or rate <= 0:
                     continue
                 t = heard + onset * 1000000 // rate
-                if last_click is None or t - last_click > 500000:
+                if last_click is None or t - last_click > half:
                     if a.t_from <= t <= a.t_to:
                         clicks.append(t)
                 last_click = t
@@ -55,8 +58,8 @@ def main():
     offs = []
     for t in flashes:
         near = min(clicks, key=lambda c: abs(c - t), default=None)
-        if near is None or abs(near - t) > 500000:
-            print(f"flash at {t}: no click within 0.5 s")
+        if near is None or abs(near - t) > half:
+            print(f"flash at {t}: no click within {half / 1e6:g} s")
             continue
         offs.append((t - near) / 1000.0)
         print(f"flash {t} click {near} offset {offs[-1]:+.1f} ms")

@@ -48,6 +48,7 @@ static const SpicePlaybackInterface playback_sif = {
 
 static gboolean on_readable(gint fd, GIOCondition cond, gpointer data);
 static gboolean on_period(gpointer data);
+static void pull(struct vr_host_audio *a, int fd);
 
 static void watch_input(struct vr_host_audio *a, bool on)
 {
@@ -130,6 +131,9 @@ static gboolean on_period(gpointer data)
     struct vr_host_audio *a = data;
     a->timer = 0;
     uint64_t now = vr_time_us();
+    /* What the writer wrote while our main loop was busy is in the card
+     * already: a late loop is no underrun. */
+    pull(a, a->fd);
     /* Catch up: every period whose time has come is played now (a late
      * timer does not slow the card down). */
     while (a->t0_us + a->periods * (uint64_t)PERIOD_FRAMES * 1000000u / RATE <= now) {
@@ -151,10 +155,9 @@ static gboolean on_period(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+/* Takes what the FIFO holds into the card, as far as there is room. */
+static void pull(struct vr_host_audio *a, int fd)
 {
-    (void)cond;
-    struct vr_host_audio *a = data;
     while (a->fill < RING_BYTES) {
         size_t tail = (a->head + a->fill) % RING_BYTES;
         size_t room = MIN(RING_BYTES - a->fill, RING_BYTES - tail);
@@ -166,6 +169,13 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
         a->fill += (size_t)r;
         a->st.bytes_in += (uint64_t)r;
     }
+}
+
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    (void)cond;
+    struct vr_host_audio *a = data;
+    pull(a, fd);
     if (!a->playing && !a->armed && a->fill) {
         /* The card's latency runs from the first sound on, not from a fill
          * level: a writer's chunk size does not change when sound leaves. */
