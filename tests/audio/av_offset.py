@@ -2,8 +2,9 @@
 """A/V offset from a videoredir-client --av-log.
 
 Clicks: the first audio sample louder than a quarter of full scale after at
-least half a period of none ('A' lines: heard time of the buffer + onset /
-rate). Flashes: a shown frame brighter than LUMA after a dark one ('V'
+least 30 ms of none ('A' lines: heard time of the buffer + onset / rate; the
+bursts last 5 ms, so a click left in a device buffer from before a seek stays
+a click of its own). Flashes: a shown frame brighter than LUMA after a dark one ('V'
 lines, or 'D' lines with --desktop). Each flash is paired with the nearest
 click within half a period; the offset is flash - click (positive: the
 picture comes after its sound).
@@ -44,7 +45,7 @@ def main():
                 if onset < 0 or rate <= 0:
                     continue
                 t = heard + onset * 1000000 // rate
-                if last_click is None or t - last_click > half:
+                if last_click is None or t - last_click > 30000:
                     if a.t_from <= t <= a.t_to:
                         clicks.append(t)
                 last_click = t
