@@ -13,7 +13,7 @@ run_case() { # NAME MODE [VAR=VALUE...]
   shift 2
   for ((i = 1; i <= runs; i++)); do
     out=$(env "$@" "$top/tests/audio/av_offset.sh" "$mode" 2>&1 || true)
-    printf '%-28s run %d: %s\n' "$name" "$i" "$(grep -E 'pairs=|FAIL' <<<"$out" | tail -n 1)"
+    printf '%-28s run %d: %s\n' "$name" "$i" "$(grep -E 'pairs=|: FAIL|SKIP' <<<"$out" | tr '\n' ' ')"
   done
 }
 run_case "videoredir play" play
