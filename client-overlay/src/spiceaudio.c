@@ -66,8 +66,7 @@ static void on_data(SpicePlaybackChannel *ch, gpointer data, gint size, gpointer
     uint32_t frames = (uint32_t)size / (2u * (uint32_t)a->channels);
     uint64_t heard;
     if (a->cfg.speaker) {
-        uint64_t earliest = now + (uint64_t)(a->cfg.speaker_latency_ms ? a->cfg.speaker_latency_ms
-                                                                       : 40) * 1000u;
+        uint64_t earliest = now + (uint64_t)a->cfg.speaker_latency_ms * 1000u;
         heard = a->speaker_end_us > earliest ? a->speaker_end_us : earliest;
         a->speaker_end_us = heard + (uint64_t)frames * 1000000u / (uint64_t)a->rate;
     } else

@@ -30,7 +30,7 @@ struct vr_spiceaudio_config {
     /*
      * TRUE: this is the session's audio back end, a speaker with no sound
      * device (headless): it connects the playback channel, plays each buffer
-     * after the ones queued, speaker_latency_ms (0: 40) after it arrives at
+     * after the ones queued, speaker_latency_ms after it arrives at
      * the earliest, knows exactly when each is heard and reports that delay
      * to spice-glib (spice_playback_channel_set_delay). The session must
      * have no other audio back end (no spice_audio_get()).

@@ -26,9 +26,13 @@
  *
  * Timestamps go out in microseconds (time base 1/1000000) with CLOCK
  * messages that tie them to the guest's monotonic clock through the pipeline
- * clock, so the client presents each frame when the player would have. The
- * sink renders `lead` ms ahead of time (ts-offset) so the frame is at the
- * client before it is due.
+ * clock, so the client presents each frame when the player would have: at
+ * its running time plus the pipeline latency and the ts-offset set from
+ * outside (playbin's av-offset), which is when its sound leaves the audio
+ * sink's device (PROTOCOL.md 6.6.1). The sink renders `lead` ms ahead of that
+ * (the base sink's ts-offset is the outside one minus the lead; the
+ * ts-offset property shows the outside one) so the frame is at the client
+ * before it is due.
  */
 #include <errno.h>
 #include <fcntl.h>
