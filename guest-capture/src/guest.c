@@ -87,15 +87,17 @@ struct vr_guest {
     struct vr_region *region;  /* owned, allocated once (it is large) */
     bool need_key;
 
-    /* Player mode: the GOP since the last keyframe; entries before cursor
-     * went to the current client, the rest wait for the window. */
+    /* Player mode: the GOP since the last keyframe (at key_at; before it,
+     * the unsent tail of the previous GOP); entries before cursor went to
+     * the current client, the rest wait for the window. */
     bool player;
     struct gop_entry *gop;
     uint32_t gop_n, gop_cap;
     uint64_t gop_bytes;
     uint32_t cursor;
+    uint32_t key_at;         /* index of the GOP's keyframe */
     uint32_t resend_end;     /* entries below this index are resends */
-    bool resendable;         /* gop[0] is a keyframe and nothing was forgotten */
+    bool resendable;         /* gop[key_at] is a keyframe and nothing was forgotten */
     bool skip_to_key;        /* dropping until the next keyframe */
     bool resend_discont;     /* the next frame sent starts a resend */
     uint32_t gop_max_frames, gop_max_bytes, max_backlog;
@@ -802,8 +804,22 @@ static void gop_clear(struct vr_guest *g)
 {
     for (uint32_t i = 0; i < g->gop_n; i++)
         free(g->gop[i].data);
-    g->gop_n = g->cursor = g->resend_end = 0;
+    g->gop_n = g->cursor = g->resend_end = g->key_at = 0;
     g->gop_bytes = 0;
+}
+
+/* Forgets the entries before index n (sent, or not wanted any more). */
+static void gop_shift(struct vr_guest *g, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        g->gop_bytes -= g->gop[i].len;
+        free(g->gop[i].data);
+    }
+    memmove(g->gop, g->gop + n, (g->gop_n - n) * sizeof(*g->gop));
+    g->gop_n -= n;
+    g->cursor -= n < g->cursor ? n : g->cursor;
+    g->resend_end -= n < g->resend_end ? n : g->resend_end;
+    g->key_at -= n < g->key_at ? n : g->key_at;
 }
 
 /* Unsent frames the current client will not get: counted, skipped. */
@@ -819,19 +835,16 @@ static void drop_backlog(struct vr_guest *g)
  * replayed from its keyframe. */
 static void gop_forget_sent(struct vr_guest *g)
 {
-    if (g->resendable) {
+    bool key_sent = g->cursor > g->key_at;
+    if (g->resendable && key_sent) {
         g->stats.gop_overflows++;
         logf_(g, VR_LOG_INFO, "GOP longer than %" PRIu32 " frames / %" PRIu32 " bytes: not kept",
               g->gop_max_frames, g->gop_max_bytes);
     }
-    for (uint32_t i = 0; i < g->cursor; i++) {
-        g->gop_bytes -= g->gop[i].len;
-        free(g->gop[i].data);
-    }
-    memmove(g->gop, g->gop + g->cursor, (g->gop_n - g->cursor) * sizeof(*g->gop));
-    g->gop_n -= g->cursor;
-    g->cursor = g->resend_end = 0;
-    g->resendable = false;
+    gop_shift(g, g->cursor);
+    g->resend_end = 0;
+    if (key_sent)
+        g->resendable = false;
 }
 
 static void send_clock(struct vr_guest *g)
@@ -862,6 +875,11 @@ static void player_restart(struct vr_guest *g, bool flush)
     if (!g->player)
         return;
     if (g->resendable && g->gop_n) {
+        /* The old GOP's tail that still waited: the restart needs none of it. */
+        for (uint32_t i = g->cursor; i < g->key_at; i++)
+            if (!g->gop[i].skip && g->state == VR_GUEST_STREAMING)
+                g->stats.frames_dropped++;
+        gop_shift(g, g->key_at);
         if (flush) {
             send_flush(g);
             send_clock(g);
@@ -964,8 +982,16 @@ int vr_guest_push_frame(struct vr_guest *g, const struct vr_au *au, uint32_t ext
     bool key = flags & VR_FRAME_KEY;
     bool streaming = g->state == VR_GUEST_STREAMING;
     if (key) {
-        drop_backlog(g); /* the tail of the old GOP: nothing after needs it */
-        gop_clear(g);
+        if (streaming && g->cursor < g->gop_n) {
+            /* The old GOP's tail waits for the window: it goes out before
+             * this keyframe (a client that is behind loses it through the
+             * drop policy below, not here). */
+            gop_shift(g, g->cursor);
+            g->key_at = g->gop_n;
+        } else {
+            drop_backlog(g);
+            gop_clear(g);
+        }
         g->resendable = true;
         g->skip_to_key = false;
     } else if (!g->resendable && !streaming) {

@@ -816,6 +816,69 @@ static void test_player_gop_cache(void)
     free(f);
 }
 
+/* The window is full (a second of video in flight) when the next keyframe
+ * comes: the old GOP's waiting tail is still sent, before the keyframe, not
+ * dropped (a seek's preroll fills the window this way). A keyframe request
+ * then needs none of that tail. */
+static void test_player_gop_tail(void)
+{
+    enum { FRAME = 1000 };
+    struct fixture *f = calloc(1, sizeof(*f));
+    static uint8_t data[FRAME];
+    const struct seen *fr[64];
+    setup(f, 0, false);
+    establish(f);
+    client_simple(f, VR_MSG_ACCEPT, 0, "h264 (software)");
+    size_t mark = f->n_seen;
+    for (int i = 0; i < 28; i++) {
+        struct vr_au au = au_of(data, FRAME, i == 0 || i == 27, i * 512);
+        au.pts = i;
+        CHECK(vr_guest_push_frame(f->g, &au, 0) == 0, "push %d", i);
+    }
+    to_client(f);
+    struct vr_guest_stats gs;
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(count(f, mark, VR_MSG_FRAME) == 25 && gs.backlog == 3 && gs.frames_dropped == 0,
+          "window full: %zu sent, backlog %u, dropped %" PRIu64, count(f, mark, VR_MSG_FRAME), gs.backlog,
+          gs.frames_dropped);
+    client_feedback(f);
+    vr_guest_pump(f->g);
+    to_client(f);
+    size_t n = frames_since(f, mark, fr, 64);
+    CHECK(n == 28, "sent %zu of 28", n);
+    for (size_t i = 0; i < n; i++)
+        CHECK(fr[i]->pts == (int64_t)i && (!!(fr[i]->flags & VR_FRAME_KEY)) == (i == 0 || i == 27),
+              "frame %zu: pts %" PRId64 " flags %u", i, fr[i]->pts, fr[i]->flags);
+
+    /* Again with the tail waiting, then a keyframe request: FLUSH and the
+     * GOP from its keyframe; the tail is given up. */
+    for (int i = 28; i < 60; i++) {
+        struct vr_au au = au_of(data, FRAME, i == 55, i * 512);
+        au.pts = i;
+        CHECK(vr_guest_push_frame(f->g, &au, 0) == 0, "push %d", i);
+    }
+    to_client(f);
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(gs.backlog == 10 && gs.frames_dropped == 0, "backlog %u, dropped %" PRIu64, gs.backlog,
+          gs.frames_dropped);
+    mark = f->n_seen;
+    client_simple(f, VR_MSG_KEYFRAME_REQUEST, VR_REASON_DECODE_ERROR, "");
+    for (int round = 0; round < 4; round++) {
+        to_client(f);
+        client_feedback(f);
+        vr_guest_pump(f->g);
+    }
+    to_client(f);
+    n = frames_since(f, mark, fr, 64);
+    vr_guest_get_stats(f->g, &gs);
+    CHECK(find(f, mark, VR_MSG_FLUSH) && n == 5 && fr[0]->pts == 55 && (fr[0]->flags & VR_FRAME_DISCONT),
+          "after the keyframe request %zu frames from pts %" PRId64, n, n ? fr[0]->pts : -1);
+    CHECK(gs.frames_dropped == 5, "the tail: %" PRIu64 " dropped", gs.frames_dropped);
+    CHECK(f->gaps == 0, "gaps %u", f->gaps);
+    teardown(f);
+    free(f);
+}
+
 /* Player mode with a client that stops reading: droppable frames go first,
  * then the rest of the GOP; the next frame the client gets after a dropped
  * reference frame is a keyframe. */
@@ -886,6 +949,7 @@ int main(void)
     test_version_mismatch();
     test_frames_and_window();
     test_time_window();
+    test_player_gop_tail();
     test_ping_pong();
     test_peer_gone_and_restart();
     test_geometry_updates();

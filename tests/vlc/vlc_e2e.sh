@@ -270,23 +270,6 @@ while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
     ;;
 
   control)
-    # Off in every build until the seek defect below is fixed: in the full
-    # plain suite it also ended silently after the pause checks (2026-12-03).
-    if [ "${VR_RUN_KNOWN_DEFECTS:-0}" != 1 ]; then
-      echo "SKIP: vlc-pause-seek has a known, open seek defect (set VR_RUN_KNOWN_DEFECTS=1 to run it)"
-      exit 77
-    fi
-    if [ "${VR_SANITIZED:-0}" = 1 ]; then
-      # Under ASan this fails about 2 runs in 3 (2026-12-03), two ways not yet
-      # understood: the client's frames after the seek differ from FFmpeg's
-      # from the keyframe on (163 received, 161 decoded), or LeakSanitizer
-      # reports 16 KiB from g_malloc with the stack cut after it (GLib's quark
-      # table, which GLib leaks by design when it grows, allocated on a
-      # spice-glib coroutine stack). Both are open in the issue notes; the
-      # plain build runs this test.
-      echo "SKIP: pause/seek under VLC is not run in the sanitizer build (see the comment)"
-      exit 77
-    fi
     # 12 s, a keyframe every 25 frames, played under VLC's rc interface:
     # pause 1 s in (the client, a second ahead, must stop presenting with
     # VLC), play again, seek to 9 s (FLUSH, then a keyframe with DISCONT):
@@ -344,14 +327,8 @@ while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
     [ -n "$k" ] || vr_fail "the first frame after the seek is not one of FFmpeg's"
     k=$((k - 1))
     [ $((k % 25)) = 0 ] && [ "$k" -gt "$m" ] || vr_fail "after the seek the client started at frame $k"
-    if ! tail -n +"$((k + 1))" "$VR_TMP/ref.col" | cmp -s - "$VR_TMP/after.col"; then
-      # A known defect, open (2026-12-03): in about 1 run in 3 the client's
-      # frames after the seek are not exactly FFmpeg's from the keyframe on
-      # (two frames received but not decoded). Reported as a skip, visibly,
-      # until it is fixed; the pause checks above still fail the test.
-      echo "SKIP: known defect: after the seek the client's frames differ from FFmpeg's from frame $k"
-      exit 77
-    fi
+    tail -n +"$((k + 1))" "$VR_TMP/ref.col" | cmp -s - "$VR_TMP/after.col" ||
+      vr_fail "after the seek the client's frames differ from FFmpeg's from frame $k on"
     echo "control: frames 0..$((m - 1)) then, after the seek, $k..$(($(wc -l <"$VR_TMP/ref.col") - 1)), all equal to FFmpeg's"
     ;;
   *) vr_fail "unknown mode $mode" ;;
