@@ -109,6 +109,10 @@ struct vr_client {
     bool have_offset;
     int64_t offset_us;
     uint32_t best_rtt_us;
+    /* Audio path delay (vr_client_set_audio_delay): frames are due when the
+     * sound of the same guest time is heard. */
+    bool av_on;
+    int64_t av_delay_us;
 
     struct stream streams[VR_MAX_STREAMS];
     uint32_t ended_count, eos_count;
@@ -336,6 +340,8 @@ static enum due due_time(const struct vr_client *c, const struct stream *s, cons
     double d = ((double)f->pts - (double)s->clock.pts) * s->start.timebase_num * 1e6 /
                s->start.timebase_den * 65536.0 / s->clock.rate_q16;
     double local = (double)s->clock.time_us + d - (double)c->offset_us;
+    if (c->av_on)
+        local += (double)c->av_delay_us;
     *at = local <= 0 ? 0 : local >= 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)local;
     return DUE_AT;
 }
@@ -1148,6 +1154,49 @@ int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region
     /* The region never reaches outside the content rectangle. */
     pixman_region32_intersect_rect(out, out, ct->x, ct->y, ct->w, ct->h);
     return 0;
+}
+
+void vr_client_set_audio_delay(struct vr_client *c, bool on, int64_t delay_us)
+{
+    if (!c)
+        return;
+    /* A delay outside +-10 s is no audio path: ignore it. */
+    if (on && (delay_us < -10000000 || delay_us > 10000000))
+        on = false;
+    c->av_on = on;
+    c->av_delay_us = on ? delay_us : 0;
+}
+
+bool vr_client_audio_delay(const struct vr_client *c, int64_t *delay_us)
+{
+    if (delay_us)
+        *delay_us = c->av_delay_us;
+    return c->av_on;
+}
+
+void vr_av_clock_reset(struct vr_av_clock *k)
+{
+    memset(k, 0, sizeof(*k));
+}
+
+bool vr_av_clock_buffer(struct vr_av_clock *k, uint64_t recv_us, uint64_t heard_us,
+                        int64_t *delay_us)
+{
+    /* heard - received is the true delay minus how late the buffer left the
+     * host and crossed the network: the largest over the window is the
+     * buffer that was least late, the best estimate. */
+    int64_t d = (int64_t)(heard_us - recv_us);
+    k->d[k->head] = d;
+    k->head = (k->head + 1) % VR_AV_CLOCK_WINDOW;
+    if (k->n < VR_AV_CLOCK_WINDOW)
+        k->n++;
+    int64_t best = INT64_MIN;
+    for (uint32_t i = 0; i < k->n; i++)
+        best = k->d[i] > best ? k->d[i] : best;
+    k->delay_us = best;
+    if (delay_us)
+        *delay_us = best;
+    return k->n >= VR_AV_CLOCK_MIN;
 }
 
 uint64_t vr_client_protocol_errors(const struct vr_client *c)

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib-unix.h>
@@ -17,6 +18,7 @@
 #include <spice-client.h>
 
 #include <videoredir/client.h>
+#include <videoredir/client-audio.h>
 #include <videoredir/record.h>
 #include <videoredir/transport-spice.h>
 #ifdef VR_HAVE_SDL
@@ -28,12 +30,22 @@
 
 struct app {
     gint slow_us, slow_from, slow_frames; /* --slow-* (tests) */
+    gint max_streams;                     /* --max-streams, 0: the library's default */
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display; /* first display channel, ref held */
     VrSpicePort *port;
     struct vr_client *client;
     struct vr_framemd5 *md5;
+    char *framemd5_dir; /* --framemd5-dir: one file per stream id */
+    char *snapshot_at_path; /* --snapshot-at-file */
+    char *geometry_dir;     /* --snapshot-geometry: a picture after each placement change */
+    guint geometry_timer;
+    guint geometry_n;
+    struct {
+        uint32_t stream_id;
+        struct vr_framemd5 *md5;
+    } md5s[16];
     char *record_path;
     struct vr_record_writer *rec; /* --record: the session, both directions */
     char *latency_path;
@@ -41,6 +53,11 @@ struct app {
     char *present_path;
     FILE *present_log; /* --present-log: one line per presented frame */
     char *codecs;      /* --codecs */
+    VrSpiceAudio *audio;  /* the headless speaker on the playback channel */
+    gboolean no_audio;    /* --no-audio */
+    gint audio_latency;   /* --audio-latency MS */
+    char *av_path;
+    FILE *av_log;         /* --av-log: audio buffers heard, frames shown */
     guint wake_id;     /* timer for the next queued frame's due time */
 #ifdef VR_HAVE_SDL
     gboolean sdl;                 /* --sdl */
@@ -195,6 +212,36 @@ static gboolean sdl_timer(gpointer user)
 }
 #endif
 
+/* --framemd5-dir: DIR/stream-ID.framemd5, opened at the stream's first frame. */
+static void stream_md5_write(struct app *a, uint32_t stream_id, const AVFrame *frame, int tb_num, int tb_den)
+{
+    struct vr_framemd5 **w = NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
+        if (a->md5s[i].md5 && a->md5s[i].stream_id == stream_id)
+            w = &a->md5s[i].md5;
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
+        if (!a->md5s[i].md5) {
+            char *path = g_strdup_printf("%s/stream-%" PRIu32 ".framemd5", a->framemd5_dir, stream_id);
+            int ret = vr_framemd5_open(path, &a->md5s[i].md5);
+            if (ret < 0) {
+                g_printerr("videoredir-client: cannot open %s: %s\n", path, strerror(-ret));
+                g_free(path);
+                quit(a, 1);
+                return;
+            }
+            g_free(path);
+            a->md5s[i].stream_id = stream_id;
+            w = &a->md5s[i].md5;
+        }
+    if (!w)
+        return; /* more streams than files: not recorded */
+    int ret = vr_framemd5_write(*w, frame, tb_num, tb_den);
+    if (ret < 0) {
+        g_printerr("videoredir-client: cannot write framemd5: %s\n", av_err2str(ret));
+        quit(a, 1);
+    }
+}
+
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
     struct app *a = user;
@@ -216,6 +263,8 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
     if (a->latency)
         fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 "\n", stream_id,
                 frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us, vr_time_us());
+    if (a->framemd5_dir)
+        stream_md5_write(a, stream_id, frame, tb_num, tb_den);
     if (!a->md5)
         return;
     int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
@@ -381,6 +430,19 @@ static void print_stats(struct app *a, uint64_t now)
 
 /* The videos at the end of a stream are captured at once; the picture is
  * written when the desktop has been drawn at least once. */
+/* Mean of the first plane (luma of YUV frames), every 4th pixel of every
+ * 4th row: tells a flash frame from a dark one for --av-log. */
+static unsigned mean_luma(const AVFrame *f)
+{
+    if (!f->data[0] || f->width <= 0 || f->height <= 0)
+        return 0;
+    uint64_t sum = 0, n = 0;
+    for (int y = 0; y < f->height; y += 4)
+        for (int x = 0; x < f->width; x += 4, n++)
+            sum += f->data[0][(ptrdiff_t)y * f->linesize[0] + x];
+    return n ? (unsigned)(sum / n) : 0;
+}
+
 /* A frame became the shown one: its latency (guest send -> presented). */
 static void on_present(struct app *a, uint32_t stream_id)
 {
@@ -403,7 +465,39 @@ static void on_present(struct app *a, uint32_t stream_id)
         if (a->present_log)
             fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 "\n", stream_id,
                     f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us);
+        if (a->av_log) {
+            int64_t offset = 0, delay = 0;
+            vr_client_clock_offset(a->client, &offset, NULL);
+            if (!vr_client_audio_delay(a->client, &delay))
+                delay = 0;
+            fprintf(a->av_log, "V %" PRIu64 " %" PRIu32 " %" PRId64 " %u %" PRId64 " %" PRId64 "\n",
+                    vr_client_now_us(a->client), stream_id,
+                    f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, mean_luma(f), offset, delay);
+        }
     }
+}
+
+/* --av-log: one line per audio buffer as the headless speaker plays it:
+ * 'A RECV_US HEARD_US FRAMES RATE ONSET PEAK', ONSET the index of the first
+ * sample louder than a quarter of full scale (-1: none), PEAK the loudest. */
+static void on_audio_played(void *user, uint64_t recv_us, uint64_t heard_us, const int16_t *pcm,
+                            uint32_t frames, uint32_t channels, uint32_t rate)
+{
+    struct app *a = user;
+    if (!a->av_log)
+        return;
+    long onset = -1;
+    int peak = 0;
+    for (uint32_t i = 0; i < frames; i++)
+        for (uint32_t ch = 0; ch < channels; ch++) {
+            int v = abs((int)pcm[(size_t)i * channels + ch]);
+            if (v > peak)
+                peak = v;
+            if (v > 8192 && onset < 0)
+                onset = (long)i;
+        }
+    fprintf(a->av_log, "A %" PRIu64 " %" PRIu64 " %" PRIu32 " %" PRIu32 " %ld %d\n", recv_us,
+            heard_us, frames, rate, onset, peak);
 }
 
 /* A stream was accepted: the time its first shown frame is measured from. */
@@ -419,11 +513,33 @@ static void note_start(struct app *a, uint32_t stream_id)
     }
 }
 
+/* --snapshot-geometry: the picture once a placement change has settled
+ * (0.5 s without another), so a window moved, resized, minimised or
+ * restored leaves one picture each. */
+static gboolean on_geometry_settled(gpointer user)
+{
+    struct app *a = user;
+    a->geometry_timer = 0;
+    char *path = g_strdup_printf("%s/geometry-%u.png", a->geometry_dir, ++a->geometry_n);
+    capture_videos(a);
+    bool written = a->snapshot_written, pending = a->snapshot_pending;
+    write_snapshot(a, path);
+    a->snapshot_written = written;
+    a->snapshot_pending = pending;
+    g_free(path);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 {
     struct app *a = user;
     if (ev == VR_CLIENT_EV_PRESENT)
         on_present(a, stream_id);
+    if (ev == VR_CLIENT_EV_GEOMETRY && a->geometry_dir) {
+        if (a->geometry_timer)
+            g_source_remove(a->geometry_timer);
+        a->geometry_timer = g_timeout_add(500, on_geometry_settled, a);
+    }
     if (ev == VR_CLIENT_EV_STREAM_START) {
         note_start(a, stream_id);
         find_placement(a, 0, 0, 1, 1);
@@ -462,9 +578,28 @@ static void find_placement(struct app *a, int x, int y, int w, int h)
         g_warning("placement from the picture: %s", strerror(-ret));
 }
 
+/* --av-log: 'D SHOWN_US X Y W H LUMA' when an area of at least 64x64 of the
+ * SPICE desktop changed (SPICE's own video streams are drawn when
+ * spice-glib's multimedia time says): the mean green of every 4th pixel. */
+static void log_desktop_area(struct app *a, gint x, gint y, gint w, gint h)
+{
+    SpiceDisplayPrimary p;
+    if (!a->av_log || w < 64 || h < 64 || !a->display ||
+        !spice_display_channel_get_primary(a->display, 0, &p) || !p.data || x < 0 || y < 0 ||
+        x + w > p.width || y + h > p.height)
+        return;
+    uint64_t sum = 0, n = 0;
+    for (gint row = y; row < y + h; row += 4)
+        for (gint col = x; col < x + w; col += 4, n++)
+            sum += p.data[(size_t)row * (size_t)p.stride + (size_t)col * 4 + 1];
+    fprintf(a->av_log, "D %" PRIu64 " %d %d %d %d %u\n", vr_time_us(), x, y, w, h,
+            n ? (unsigned)(sum / n) : 0);
+}
+
 static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
 {
     struct app *a = user;
+    log_desktop_area(a, x, y, w, h);
     a->desktop_drawn = true;
     find_placement(a, x, y, w, h);
 #ifdef VR_HAVE_SDL
@@ -494,6 +629,12 @@ static void finish(struct app *a)
         write_snapshot(a, a->snapshot_path);
     if (a->videos)
         pixman_image_unref(a->videos);
+    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s); i++)
+        if (a->md5s[i].md5) {
+            if (vr_framemd5_close(a->md5s[i].md5) < 0)
+                a->exit_code = 1;
+            a->md5s[i].md5 = NULL;
+        }
     if (a->md5) {
         int ret = vr_framemd5_close(a->md5);
         a->md5 = NULL;
@@ -538,11 +679,19 @@ static gboolean on_tick(gpointer user)
     arm_wakeup(a);
     if (a->stats && now - a->last_stats_us >= 1000000)
         print_stats(a, now);
-    if (a->snapshot_path && a->snapshot_at > 0 && !a->snapshot_at_done && a->first_frame_us &&
-        now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
+    if ((a->snapshot_path || a->snapshot_at_path) && a->snapshot_at > 0 && !a->snapshot_at_done &&
+        a->first_frame_us && now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
         a->snapshot_at_done = true;
         capture_videos(a);
-        write_snapshot(a, a->snapshot_path);
+        if (a->snapshot_at_path) {
+            /* Its own file: the end-of-stream snapshot does not replace it. */
+            bool written = a->snapshot_written, pending = a->snapshot_pending;
+            write_snapshot(a, a->snapshot_at_path);
+            a->snapshot_written = written;
+            a->snapshot_pending = pending;
+        } else {
+            write_snapshot(a, a->snapshot_path);
+        }
     }
     if (a->exit_at_eos && !a->finishing && vr_client_streams_ended(a->client) > 0 &&
         vr_client_streams_active(a->client) == 0) {
@@ -644,7 +793,7 @@ static void channel_new(SpiceSession *session, SpiceChannel *channel, gpointer u
 
 int main(int argc, char **argv)
 {
-    struct app a = { .timeout = 0 };
+    struct app a = { .timeout = 0, .audio_latency = 40 };
     GOptionEntry entries[] = {
         { "uri", 'u', 0, G_OPTION_ARG_STRING, &a.uri, "SPICE server (required)", "spice://HOST:PORT" },
         { "port-name", 0, 0, G_OPTION_ARG_STRING, &a.port_name,
@@ -655,14 +804,34 @@ int main(int argc, char **argv)
         { "present-log", 0, 0, G_OPTION_ARG_FILENAME, &a.present_path,
           "write 'stream pts latency_us' per presented frame (guest send -> presented at its "
           "due time)", "PATH" },
+        { "no-audio", 0, 0, G_OPTION_ARG_NONE, &a.no_audio,
+          "do not follow the SPICE playback channel (frames are shown at the guest's time, "
+          "not when their sound is heard)", NULL },
+        { "audio-latency", 0, 0, G_OPTION_ARG_INT, &a.audio_latency,
+          "the headless speaker plays each audio buffer at least MS after it arrives (default 40)",
+          "MS" },
+        { "av-log", 0, 0, G_OPTION_ARG_FILENAME, &a.av_path,
+          "write 'A RECV_US HEARD_US FRAMES RATE ONSET PEAK' per audio buffer played and "
+          "'V SHOWN_US STREAM PTS LUMA OFFSET_US AUDIO_DELAY_US' per frame shown (the client's "
+          "monotonic clock; the guest clock's offset and the audio path's delay then), and "
+          "'D SHOWN_US X Y W H LUMA' per desktop area of 64x64 or more drawn", "PATH" },
         { "codecs", 0, 0, G_OPTION_ARG_STRING, &a.codecs,
           "offer and accept only these codecs (comma separated: h264,hevc,vp8,vp9,av1)", "LIST" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
           "write decoded frames as FFmpeg framemd5 (- for stdout)", "PATH" },
+        { "framemd5-dir", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_dir,
+          "write each stream's decoded frames as framemd5 into DIR/stream-ID.framemd5 (several "
+          "streams at once; 16 at most)", "DIR" },
         { "record", 0, 0, G_OPTION_ARG_FILENAME, &a.record_path,
           "record the session to FILE for videoredir-replay (protocol/RECORDING.md)", "FILE" },
         { "snapshot", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_path,
           "write a PNG of the desktop with the video composited when a stream ends (and at exit)", "PNG" },
+        { "snapshot-at-file", 0, 0, G_OPTION_ARG_FILENAME, &a.snapshot_at_path,
+          "write the --snapshot-at picture to this PNG instead (kept when --snapshot is "
+          "written again at the end)", "PNG" },
+        { "snapshot-geometry", 0, 0, G_OPTION_ARG_FILENAME, &a.geometry_dir,
+          "write DIR/geometry-N.png each time a video's placement or visible region changed "
+          "(0.5 s after the last change)", "DIR" },
         { "snapshot-at", 0, 0, G_OPTION_ARG_DOUBLE, &a.snapshot_at,
           "also write the snapshot SECONDS after the first frame", "SECONDS" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &a.stats,
@@ -670,6 +839,8 @@ int main(int argc, char **argv)
         { "exit-at-eos", 0, 0, G_OPTION_ARG_NONE, &a.exit_at_eos,
           "exit once every stream has ended (0 if each reached its end)", NULL },
         { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &a.timeout, "give up (exit 1) after SECONDS", "SECONDS" },
+        { "max-streams", 0, 0, G_OPTION_ARG_INT, &a.max_streams,
+          "accept at most N streams at once (default 4, at most 16; announced in the hello)", "N" },
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &a.hwdec_name,
           "decoder back end: auto, none, vaapi, vdpau, cuda (default auto)", "NAME" },
 #ifdef VR_HAVE_SDL
@@ -747,6 +918,11 @@ int main(int argc, char **argv)
     struct vr_client_config cfg = { .hwdec = hwdec, .slow_us = (uint32_t)MAX(a.slow_us, 0),
                                     .slow_from = (uint32_t)MAX(a.slow_from, 0),
                                     .slow_frames = (uint32_t)MAX(a.slow_frames, 0) };
+    if (a.max_streams < 0 || a.max_streams > (gint)VR_MAX_STREAMS) {
+        g_printerr("videoredir-client: --max-streams wants 1..%u\n", VR_MAX_STREAMS);
+        return 2;
+    }
+    cfg.max_streams = (uint32_t)a.max_streams;
     if (a.codecs) {
         gchar **names = g_strsplit(a.codecs, ",", -1);
         for (gchar **n = names; *n; n++) {
@@ -759,6 +935,14 @@ int main(int argc, char **argv)
             cfg.codec_mask |= 1u << codec;
         }
         g_strfreev(names);
+    }
+    if (a.audio_latency < 0 || a.audio_latency > 2000) {
+        g_printerr("videoredir-client: bad --audio-latency %d (0-2000 ms)\n", a.audio_latency);
+        return 2;
+    }
+    if (a.av_path && !(a.av_log = fopen(a.av_path, "w"))) {
+        g_printerr("videoredir-client: cannot open %s: %s\n", a.av_path, g_strerror(errno));
+        return 1;
     }
     if (a.present_path && !(a.present_log = fopen(a.present_path, "w"))) {
         g_printerr("videoredir-client: cannot open %s: %s\n", a.present_path, g_strerror(errno));
@@ -810,6 +994,13 @@ int main(int argc, char **argv)
     g_signal_connect(a.session, "channel-new", G_CALLBACK(channel_new), &a);
     struct vr_spiceport_callbacks pcb = { .opened = port_opened, .error = port_error };
     a.port = vr_spiceport_new(a.session, a.port_name, vr_client_conn(a.client), &pcb, &a);
+    if (!a.no_audio) {
+        struct vr_spiceaudio_config acfg = { .speaker = TRUE,
+                                             .speaker_latency_ms = (guint)a.audio_latency,
+                                             .played = on_audio_played, .user = &a };
+        a.audio = vr_spiceaudio_new(a.session, a.client, &acfg);
+    } else
+        g_object_set(a.session, "enable-audio", FALSE, NULL);
     if (!spice_session_connect(a.session)) {
         g_printerr("videoredir-client: cannot connect to %s\n", a.uri);
         return 1;
@@ -821,6 +1012,8 @@ int main(int argc, char **argv)
 
     if (a.wake_id)
         g_source_remove(a.wake_id);
+    if (a.geometry_timer)
+        g_source_remove(a.geometry_timer);
     for (int i = 0; i < 2; i++)
         if (a.sig_ids[i])
             g_source_remove(a.sig_ids[i]);
@@ -835,6 +1028,16 @@ int main(int argc, char **argv)
 #endif
     finish(&a);
     vr_spiceport_free(a.port);
+    if (a.audio) {
+        int64_t delay = 0;
+        bool on = vr_client_audio_delay(a.client, &delay);
+        if (on)
+            g_message("audio: %" G_GUINT64_FORMAT " buffers played, frames shown with the sound "
+                      "(audio path %.1f ms)", vr_spiceaudio_buffers(a.audio), (double)delay / 1e3);
+        else
+            g_message("audio: %" G_GUINT64_FORMAT " buffers played", vr_spiceaudio_buffers(a.audio));
+    }
+    vr_spiceaudio_free(a.audio);
     spice_session_disconnect(a.session);
     if (a.display)
         g_object_unref(a.display);
@@ -853,6 +1056,9 @@ int main(int argc, char **argv)
     g_free(a.uri);
     g_free(a.port_name);
     g_free(a.framemd5_path);
+    g_free(a.framemd5_dir);
+    g_free(a.snapshot_at_path);
+    g_free(a.geometry_dir);
     if (a.latency && fclose(a.latency) != 0 && a.exit_code == 0) {
         g_printerr("videoredir-client: cannot write %s\n", a.latency_path);
         a.exit_code = 1;
@@ -863,6 +1069,11 @@ int main(int argc, char **argv)
         a.exit_code = 1;
     }
     g_free(a.present_path);
+    if (a.av_log && fclose(a.av_log) != 0 && a.exit_code == 0) {
+        g_printerr("videoredir-client: cannot write %s\n", a.av_path);
+        a.exit_code = 1;
+    }
+    g_free(a.av_path);
     g_free(a.codecs);
     g_free(a.snapshot_path);
     g_free(a.hwdec_name);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #endif
 
+#include "videoredir/guestd.h"
 #include "videoredir/player.h"
 
 /* The platform: a mutex, the I/O thread, and how that thread is woken while
@@ -47,11 +48,13 @@ struct vr_player {
     struct vr_player_callbacks cb;
     void *user;
     char *path;
+    char *daemon_path;  /* videoredir-guestd's socket, tried before path; NULL: none */
     uint64_t reopen_us, drain_us;
 
     player_mutex lock;
     struct vr_guest *guest;
     int fd;
+    bool via_daemon;              /* fd is the daemon's socket */
     uint64_t next_open_us;
     bool open_failed_logged;
     bool have_stream;
@@ -205,7 +208,20 @@ static void port_close(struct vr_player *p, const char *why)
  * a different client may take the stream. */
 static void port_try_open(struct vr_player *p)
 {
-    int fd = vr_fd_open(p->path);
+    /* The daemon owns the port when it runs: through it, several players
+     * redirect at once. Without it the player opens the port itself. */
+    int fd = p->daemon_path ? vr_fd_open(p->daemon_path) : -ENOENT;
+    p->via_daemon = fd >= 0;
+    if (fd >= 0) {
+        p->open_failed_logged = false;
+        p->fd = fd;
+        vr_guest_retry(p->guest);
+        plog(p, VR_LOG_INFO, "connected to videoredir-guestd at %s", p->daemon_path);
+        vr_guest_channel_open(p->guest);
+        vr_fd_flush(vr_guest_conn(p->guest), p->fd);
+        return;
+    }
+    fd = vr_fd_open(p->path);
     if (fd < 0) {
         if (!p->open_failed_logged)
             plog(p, VR_LOG_WARNING, "cannot open %s: %s; retrying every %u ms, playing locally meanwhile",
@@ -388,8 +404,22 @@ int vr_player_create(const struct vr_player_config *cfg, const struct vr_player_
     }
     if (!p->path)
         goto fail;
+#ifndef _WIN32
+    /* An explicit device is used as is; otherwise the daemon comes first
+     * (Linux: videoredir-guestd; a Windows port has no daemon). */
+    if (!(c.device && *c.device)) {
+        char sock[4096];
+        const char *dp = vr_guestd_socket_path(sock, sizeof(sock));
+        if (dp && strcmp(dp, p->path) != 0 && !(p->daemon_path = strdup(dp))) {
+            free(p->path);
+            free(p);
+            return -ENOMEM;
+        }
+    }
+#endif
     if (mutex_init(&p->lock) != 0) {
         free(p->path);
+        free(p->daemon_path);
         free(p);
         return -ENOMEM;
     }
@@ -424,7 +454,10 @@ int vr_player_create(const struct vr_player_config *cfg, const struct vr_player_
         goto fail;
 #endif
     p->thread_running = true;
-    plog(p, VR_LOG_INFO, "port %s", p->path);
+    if (p->daemon_path)
+        plog(p, VR_LOG_INFO, "videoredir-guestd at %s, else port %s", p->daemon_path, p->path);
+    else
+        plog(p, VR_LOG_INFO, "port %s", p->path);
     *out = p;
     return 0;
 
@@ -470,6 +503,7 @@ void vr_player_destroy(struct vr_player *p)
     if (p->path)
         mutex_destroy(&p->lock);
     free(p->path);
+    free(p->daemon_path);
     free(p);
 }
 
@@ -652,5 +686,6 @@ void vr_player_get_stats(const struct vr_player *p, struct vr_player_stats *st)
     st->switches_local = m->switches_local;
     st->switches_client = m->switches_client;
     st->port_open = m->fd >= 0;
+    st->via_daemon = m->fd >= 0 && m->via_daemon;
     unlock(m);
 }

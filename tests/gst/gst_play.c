@@ -4,19 +4,39 @@
  * which gst-launch-1.0 cannot do), runs a gst-launch description until end
  * of stream, and prints the statistics of its videoredirsink or videoredirdec every half second
  * and at the end ("stats: <structure>").
- * Usage: vr-gst-play [--timeout S] PIPELINE-DESCRIPTION
+ * Usage: vr-gst-play [--timeout S] [--at T:ACTION]... PIPELINE-DESCRIPTION
+ *   --at T:ACTION  T seconds after the pipeline first reached PLAYING (wall
+ *                  clock), what a user of a player does: seek=POS (flushing,
+ *                  key-unit seek to POS seconds), pause, play, rate=R (flushing
+ *                  seek at the current position with rate R), step=N (N
+ *                  frames forward while paused). Each prints
+ *                  "action: T ACTION position=P" when done, P the position
+ *                  just before it (seconds, -1 unknown).
  * Exit: 0 at EOS, 1 on an error or timeout, 2 on bad usage.
  */
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <gst/gst.h>
 
+#define MAX_ACTIONS 16
+
+struct action {
+    double at;
+    char what[64];
+};
+
 struct play {
     GMainLoop *loop;
     GstElement *pipeline;
     int status;
+    struct action actions[MAX_ACTIONS];
+    int n_actions;
+    bool started;
+    gint64 started_us;
 };
 
 static GstElement *find_sink(GstElement *pipeline)
@@ -65,6 +85,48 @@ static gboolean on_tick(gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
+static double position_s(struct play *p)
+{
+    gint64 pos = -1;
+    if (!gst_element_query_position(p->pipeline, GST_FORMAT_TIME, &pos) || pos < 0)
+        return -1;
+    return (double)pos / GST_SECOND;
+}
+
+static struct play *the_play;
+
+static gboolean on_action(gpointer user)
+{
+    struct action *a = user;
+    struct play *p = the_play;
+    gboolean ok = TRUE;
+    double v = 0, before = position_s(p);
+    if (sscanf(a->what, "seek=%lf", &v) == 1) {
+        ok = gst_element_seek_simple(p->pipeline, GST_FORMAT_TIME,
+                                     GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, (gint64)(v * GST_SECOND));
+    } else if (sscanf(a->what, "rate=%lf", &v) == 1) {
+        gint64 pos = 0;
+        gst_element_query_position(p->pipeline, GST_FORMAT_TIME, &pos);
+        ok = gst_element_seek(p->pipeline, v, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT,
+                              GST_SEEK_TYPE_SET, pos < 0 ? 0 : pos, GST_SEEK_TYPE_NONE, -1);
+    } else if (!strcmp(a->what, "pause")) {
+        ok = gst_element_set_state(p->pipeline, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE;
+    } else if (!strcmp(a->what, "play")) {
+        ok = gst_element_set_state(p->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+    } else if (sscanf(a->what, "step=%lf", &v) == 1) {
+        ok = gst_element_send_event(p->pipeline,
+                                    gst_event_new_step(GST_FORMAT_BUFFERS, (guint64)v, 1.0, TRUE, FALSE));
+    } else {
+        ok = FALSE;
+    }
+    printf("action: %.3f %s position=%.3f%s\n", (g_get_monotonic_time() - p->started_us) / 1e6, a->what,
+           before, ok ? "" : " FAILED");
+    fflush(stdout);
+    if (!ok)
+        p->status = 1;
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_timeout(gpointer user)
 {
     struct play *p = user;
@@ -102,6 +164,18 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
         g_clear_error(&err);
         break;
     }
+    case GST_MESSAGE_STATE_CHANGED:
+        if (GST_MESSAGE_SRC(m) == GST_OBJECT(p->pipeline) && !p->started) {
+            GstState now;
+            gst_message_parse_state_changed(m, NULL, &now, NULL);
+            if (now == GST_STATE_PLAYING) {
+                p->started = true;
+                p->started_us = g_get_monotonic_time();
+                for (int i = 0; i < p->n_actions; i++)
+                    g_timeout_add((guint)(p->actions[i].at * 1000), on_action, &p->actions[i]);
+            }
+        }
+        break;
     default:
         break;
     }
@@ -112,12 +186,26 @@ int main(int argc, char **argv)
 {
     double timeout = 120;
     int i = 1;
-    if (i + 1 < argc && !strcmp(argv[i], "--timeout")) {
-        timeout = atof(argv[i + 1]);
-        i += 2;
+    static struct play p;
+    the_play = &p;
+    for (;;) {
+        if (i + 1 < argc && !strcmp(argv[i], "--timeout")) {
+            timeout = atof(argv[i + 1]);
+            i += 2;
+        } else if (i + 1 < argc && !strcmp(argv[i], "--at") && p.n_actions < MAX_ACTIONS) {
+            struct action *a = &p.actions[p.n_actions];
+            if (sscanf(argv[i + 1], "%lf:%63s", &a->at, a->what) != 2 || a->at < 0) {
+                fprintf(stderr, "vr-gst-play: bad --at %s (T:ACTION)\n", argv[i + 1]);
+                return 2;
+            }
+            p.n_actions++;
+            i += 2;
+        } else {
+            break;
+        }
     }
     if (i != argc - 1) {
-        fprintf(stderr, "usage: vr-gst-play [--timeout S] PIPELINE-DESCRIPTION\n");
+        fprintf(stderr, "usage: vr-gst-play [--timeout S] [--at T:ACTION]... PIPELINE-DESCRIPTION\n");
         return 2;
     }
     gst_init(NULL, NULL);
@@ -132,7 +220,6 @@ int main(int argc, char **argv)
         gst_object_unref(pl);
     }
     GError *err = NULL;
-    struct play p = { 0 };
     p.pipeline = gst_parse_launch(argv[i], &err);
     if (!p.pipeline) {
         fprintf(stderr, "vr-gst-play: %s\n", err ? err->message : "bad pipeline");

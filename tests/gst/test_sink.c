@@ -1067,6 +1067,15 @@ static void case_properties(void)
     CHECK(lead == 250, "lead reads %u after 250", lead);
     CHECK(gst_base_sink_get_ts_offset(GST_BASE_SINK(e)) == -250 * (GstClockTimeDiff)GST_MSECOND,
           "lead 250 renders %" G_GINT64_FORMAT " ns early", -gst_base_sink_get_ts_offset(GST_BASE_SINK(e)));
+    /* playsink sets ts-offset (av-offset) on its sinks: it adds to the lead, never replaces it. */
+    g_object_set(e, "ts-offset", (gint64)(40 * GST_MSECOND), NULL);
+    gint64 tso = 0;
+    g_object_get(e, "ts-offset", &tso, NULL);
+    CHECK(tso == 40 * (gint64)GST_MSECOND, "ts-offset reads %" G_GINT64_FORMAT " after 40 ms", tso);
+    CHECK(gst_base_sink_get_ts_offset(GST_BASE_SINK(e)) == -210 * (GstClockTimeDiff)GST_MSECOND,
+          "ts-offset 40 ms with lead 250 renders %" G_GINT64_FORMAT " ns early",
+          -gst_base_sink_get_ts_offset(GST_BASE_SINK(e)));
+    g_object_set(e, "ts-offset", (gint64)0, NULL);
     GParamSpecUInt *lp = G_PARAM_SPEC_UINT(g_object_class_find_property(k, "lead"));
     CHECK(lp->minimum == 0 && lp->maximum == 5000 && lp->default_value == 100, "lead range %u..%u", lp->minimum,
           lp->maximum);

@@ -42,13 +42,17 @@ export GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
 
 # 8 s of SMPTE bars, 640x360: every frame the same picture, so the snapshot
 # taken mid-clip can be compared with FFmpeg's frame; flat wide bars survive
-# the client's scaling. Totem: 16 s, snapshot at 10 s: the true rectangle is
-# measured once Totem has hidden the controls it shows over the video at the
-# start (a few seconds), and the covering window comes after that.
-dur=8 snap_at=5 client_end=(--exit-at-eos)
-[ "$mode" = totem ] && dur=16 snap_at=10 client_end=()
-clip=$VR_TMP/clip.mp4
-ffmpeg -nostdin -v error -f lavfi -i "smptebars=size=640x360:rate=25:duration=$dur" -pix_fmt yuv420p \
+# the client's scaling.
+# WebKit lays its page out and is measured on the guest's screen before the
+# covering window goes up: under load that takes longer, so its clip is
+# longer and the snapshot later. Totem: 16 s, snapshot at 10 s: the true
+# rectangle is measured once Totem has hidden the controls it shows over
+# the video at the start (a few seconds), and the covering window comes
+# after that.
+clip=$VR_TMP/clip.mp4 secs=8 snap_at=5 client_end=(--exit-at-eos)
+[ "${mode%%-*}" = webkit ] && secs=14 snap_at=10
+[ "$mode" = totem ] && secs=16 snap_at=10 client_end=()
+ffmpeg -nostdin -v error -f lavfi -i "smptebars=size=640x360:rate=25:duration=$secs" -pix_fmt yuv420p \
   -c:v libx264 -preset ultrafast -g 25 -bf 2 -x264-params threads=1 "$clip"
 ffmpeg -nostdin -v error -i "$clip" -frames:v 1 -pix_fmt rgb24 "$VR_TMP/frame.png"
 

@@ -140,4 +140,25 @@ int vr_host_xdesktop_start(struct vr_host_xdesktop *x, struct vr_host_display *d
 void vr_host_xdesktop_stats(const struct vr_host_xdesktop *x, struct vr_host_xdesktop_stats *st);
 void vr_host_xdesktop_close(struct vr_host_xdesktop *x);
 
+/* The guest's sound card (audio.c): a SPICE playback interface on server
+ * fed from a FIFO at fifo_path (made if missing, 0600; removed by
+ * vr_host_audio_stop) into which the guest side writes 48 kHz S16LE stereo,
+ * as a player's audio sink writes into a sound card. The card starts playing
+ * latency_ms (10..500) after the first sound arrives and then hands
+ * spice-server one 10 ms period at the time it plays it, so the mm-time
+ * spice-server stamps on each period is when that sound leaves the guest. Returns 0 or a negative
+ * errno with *error set. */
+struct vr_host_audio;
+struct vr_host_audio_stats {
+    uint64_t bytes_in;                     /* read from the FIFO */
+    uint64_t periods_sent, periods_dropped; /* to a client, and with no client */
+    uint64_t starts, underruns;
+    uint64_t late_us_sum, late_us_max; /* periods handed over after their time */
+};
+int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t latency_ms,
+                        struct vr_host_audio **out, GError **error);
+void vr_host_audio_stats(const struct vr_host_audio *a, struct vr_host_audio_stats *st);
+/* Stops playing, removes the interface and the FIFO, frees a; NULL is a no-op. */
+void vr_host_audio_stop(struct vr_host_audio *a);
+
 #endif

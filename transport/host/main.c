@@ -98,6 +98,9 @@ int main(int argc, char **argv)
     char *marker = NULL, *cover = NULL, *marker_move = NULL, *image_comp = NULL, *jpeg_wan = NULL;
     struct vr_host_extras *extras = NULL;
     struct vr_host_player *player = NULL;
+    char *audio_fifo = NULL, *audio_comp = NULL;
+    int audio_latency = 40;
+    struct vr_host_audio *audio = NULL;
     GOptionEntry entries[] = {
         { "spice-port", 'p', 0, G_OPTION_ARG_INT, &port, "SPICE TCP port (default 5930)", "N" },
         { "addr", 0, 0, G_OPTION_ARG_STRING, &addr, "address to listen on (default 127.0.0.1)", "ADDR" },
@@ -136,6 +139,13 @@ int main(int argc, char **argv)
         { "image-compression", 0, 0, G_OPTION_ARG_STRING, &image_comp,
           "spice-server's image compression: off, auto_glz, auto_lz, quic, glz, lz, lz4 "
           "(default: the server's, auto_glz)", "MODE" },
+        { "audio-fifo", 0, 0, G_OPTION_ARG_FILENAME, &audio_fifo,
+          "a sound card: a SPICE playback channel playing what the guest side writes into the "
+          "FIFO PATH (made if missing) as 48 kHz S16LE stereo", "PATH" },
+        { "audio-latency", 0, 0, G_OPTION_ARG_INT, &audio_latency,
+          "the sound card's output latency: it plays sound MS after it arrives (10-500, default 40)", "MS" },
+        { "audio-compression", 0, 0, G_OPTION_ARG_STRING, &audio_comp,
+          "on (Opus when the client takes it, QEMU's default) or off (raw PCM)", "on|off" },
         { "jpeg-wan-compression", 0, 0, G_OPTION_ARG_STRING, &jpeg_wan,
           "spice-server's lossy JPEG for photo-like images: auto, never, always (default: the "
           "server's, auto)", "MODE" },
@@ -252,6 +262,16 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (audio_latency < 10 || audio_latency > 500) {
+        fprintf(stderr, "videoredir-host: bad --audio-latency %d (10-500 ms)\n", audio_latency);
+        status = 2;
+        goto out;
+    }
+    if (audio_comp && strcmp(audio_comp, "on") && strcmp(audio_comp, "off")) {
+        fprintf(stderr, "videoredir-host: bad --audio-compression %s (on, off)\n", audio_comp);
+        status = 2;
+        goto out;
+    }
     int image_mode = parse_image_compression(image_comp), jpeg_mode = parse_wan(jpeg_wan);
     if (image_mode < 0 || jpeg_mode < 0) {
         fprintf(stderr, "videoredir-host: bad --%s %s (see --help)\n",
@@ -309,6 +329,13 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
+    if (audio_fifo) {
+        spice_server_set_playback_compression(server, !audio_comp || !strcmp(audio_comp, "on"));
+        if (vr_host_audio_start(server, audio_fifo, (uint32_t)audio_latency, &audio, &err) < 0) {
+            fprintf(stderr, "videoredir-host: --audio-fifo: %s\n", err->message);
+            goto out;
+        }
+    }
     vr_host_extras_start(extras, display);
     if (play) {
         if (vr_host_player_start(display, play, px, py, pw, ph, (uint32_t)play_loops, on_play_done,
@@ -335,6 +362,19 @@ int main(int argc, char **argv)
                   (double)st.max_us / 1e3, st.queue_full);
     }
 #endif
+    if (audio) {
+        struct vr_host_audio_stats ast;
+        vr_host_audio_stats(audio, &ast);
+        g_message("sound card: %" G_GUINT64_FORMAT " bytes in, %" G_GUINT64_FORMAT
+                  " periods to the client, %" G_GUINT64_FORMAT " with no client, %" G_GUINT64_FORMAT
+                  " starts, %" G_GUINT64_FORMAT " underruns; periods %.2f ms late on average, "
+                  "%.2f ms at most",
+                  ast.bytes_in, ast.periods_sent, ast.periods_dropped, ast.starts, ast.underruns,
+                  ast.periods_sent + ast.periods_dropped
+                      ? (double)ast.late_us_sum / 1e3 / (double)(ast.periods_sent + ast.periods_dropped)
+                      : 0.0,
+                  (double)ast.late_us_max / 1e3);
+    }
     g_message("shutting down");
     spice_server_vm_stop(server);
     status = x_lost ? 1 : 0;
@@ -345,6 +385,7 @@ out:
             g_source_remove(stop.ids[i]);
     vr_host_extras_free(extras);
     vr_host_player_stop(player);
+    vr_host_audio_stop(audio);
     vr_host_port_stop(vport);
     vr_host_display_stop(display);
 #ifdef VR_HOST_XDESKTOP
@@ -374,5 +415,7 @@ out:
     g_free(marker_move);
     g_free(image_comp);
     g_free(jpeg_wan);
+    g_free(audio_fifo);
+    g_free(audio_comp);
     return status;
 }

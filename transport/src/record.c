@@ -547,7 +547,9 @@ static void peer_hello(struct vr_record_peer *p, const struct vr_hello *h)
         o->role = VR_ROLE_CLIENT;
         o->flags = VR_HELLO_REPLY;
         o->features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK;
-        o->max_streams = VR_MAX_STREAMS;
+        /* 8, the VR_MAX_STREAMS of the first releases: recordings made
+         * again stay byte for byte the committed ones (replay-convert). */
+        o->max_streams = 8;
         for (uint16_t c = VR_CODEC_H264; c < VR_CODEC_COUNT_; c++)
             o->codecs[o->n_codecs++] = (struct vr_codec_cap){ .codec = c, .flags = 0,
                                                               .max_width = VR_MAX_DIMENSION,

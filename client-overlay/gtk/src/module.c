@@ -4,9 +4,12 @@
  * An emission hook on GtkWidget::realize finds every SpiceDisplay the client
  * creates and attaches the videoredir overlay to it with the display's own
  * session. Settings from the environment: VIDEOREDIR_PORT_NAME,
- * VIDEOREDIR_HWDEC (auto|vaapi|vdpau|cuda|none), VIDEOREDIR_STATS=1.
+ * VIDEOREDIR_HWDEC (auto|vaapi|vdpau|cuda|none), VIDEOREDIR_STATS=1,
+ * VIDEOREDIR_AUDIO_DELAY_MS (the audio output's delay, or "off").
  */
 #include <gmodule.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <videoredir/gtk-overlay.h>
 
@@ -38,6 +41,17 @@ void gtk_module_init(gint *argc, gchar ***argv)
     if (hw && vr_hwdec_from_name(hw, &options.hwdec) < 0)
         g_warning("VIDEOREDIR_HWDEC=%s: unknown, using auto", hw);
     options.show_stats = stats && *stats && *stats != '0';
+    const char *delay = g_getenv("VIDEOREDIR_AUDIO_DELAY_MS");
+    if (delay && !strcmp(delay, "off"))
+        options.audio_delay_ms = -1;
+    else if (delay && *delay) {
+        char *end = NULL;
+        long ms = strtol(delay, &end, 10);
+        if (*end || ms < 0 || ms > 2000)
+            g_warning("VIDEOREDIR_AUDIO_DELAY_MS=%s: not off or 0-2000, using 0", delay);
+        else
+            options.audio_delay_ms = (int)ms;
+    }
     /* Signals exist once their class does; modules load before any widget. */
     g_type_class_ref(GTK_TYPE_WIDGET);
     g_signal_add_emission_hook(g_signal_lookup("realize", GTK_TYPE_WIDGET), 0, on_realize, NULL,

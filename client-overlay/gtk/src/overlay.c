@@ -17,6 +17,7 @@
 
 #include <libswscale/swscale.h>
 
+#include <videoredir/client-audio.h>
 #include <videoredir/gtk-overlay.h>
 #include <videoredir/transport-spice.h>
 
@@ -29,6 +30,7 @@ struct vr_gtk_session {
     SpiceSession *session; /* not owned: this lives in its object data */
     struct vr_client *client;
     VrSpicePort *port;
+    VrSpiceAudio *audio; /* the playback channel as the picture's clock, or NULL */
     guint tick;
     GList *overlays;
     char *port_name;
@@ -411,6 +413,7 @@ static void session_free(gpointer data)
     if (vs->channel_new_id)
         g_signal_handler_disconnect(vs->session, vs->channel_new_id);
     vr_spiceport_free(vs->port);
+    vr_spiceaudio_free(vs->audio);
     vr_client_destroy(vs->client);
     g_free(vs->port_name);
     g_free(vs);
@@ -434,6 +437,14 @@ static struct vr_gtk_session *session_get(SpiceSession *session, const struct vr
     }
     struct vr_spiceport_callbacks pcb = { .opened = on_port_opened, .error = on_port_error };
     vs->port = vr_spiceport_new(session, vs->port_name, vr_client_conn(vs->client), &pcb, vs);
+    if (opt->audio_delay_ms >= 0) {
+        /* spice-gtk's own audio back end plays; the application connects
+         * the channel. That back end does not say when it plays a buffer:
+         * its output delay is the option's. */
+        struct vr_spiceaudio_config acfg = { .speaker = FALSE,
+                                             .output_delay_ms = (guint)opt->audio_delay_ms };
+        vs->audio = vr_spiceaudio_new(session, vs->client, &acfg);
+    }
     vs->tick = g_timeout_add(TICK_MS, on_tick, vs);
     GList *channels = spice_session_get_channels(session);
     for (GList *l = channels; l; l = l->next)

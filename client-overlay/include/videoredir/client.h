@@ -233,6 +233,40 @@ const AVFrame *vr_client_frame_due(const struct vr_client *c, uint32_t i, uint64
 /* Clock offset guest - client from PING/PONG. Returns false if unknown yet. */
 bool vr_client_clock_offset(const struct vr_client *c, int64_t *offset_us, uint32_t *rtt_us);
 
+/*
+ * Picture on the sound's clock (PROTOCOL.md section 6.6.1). on: every frame
+ * with CLOCK is due delay_us later than its guest time mapped to ours, the
+ * audio path's delay from the guest's sound card to our speaker, so it is
+ * shown when the sound of the same instant is heard. off (the default): due
+ * at the mapped guest time, as without audio. A delay beyond +-10 s turns it
+ * off. Same thread as the rest.
+ */
+void vr_client_set_audio_delay(struct vr_client *c, bool on, int64_t delay_us);
+/* The delay set, and whether it is on. */
+bool vr_client_audio_delay(const struct vr_client *c, int64_t *delay_us);
+
+/*
+ * The audio path's delay from what the client sees of the playback channel.
+ * Each audio buffer is received at recv_us and its first sample heard at
+ * heard_us (our clock; the audio back end's queue and device delay). The
+ * estimate is the largest heard - received over the last
+ * VR_AV_CLOCK_WINDOW buffers: buffers that left the host late or crossed the
+ * network slowly only make it smaller. The caller adds the network's one-way
+ * delay. Plain struct; init with vr_av_clock_reset (also after the playback
+ * stopped). vr_av_clock_buffer stores the estimate in *delay_us and returns
+ * whether VR_AV_CLOCK_MIN buffers were seen.
+ */
+#define VR_AV_CLOCK_WINDOW 200u /* 2 s of 10 ms buffers */
+#define VR_AV_CLOCK_MIN 10u
+struct vr_av_clock {
+    int64_t d[VR_AV_CLOCK_WINDOW];
+    uint32_t n, head;
+    int64_t delay_us;
+};
+void vr_av_clock_reset(struct vr_av_clock *k);
+bool vr_av_clock_buffer(struct vr_av_clock *k, uint64_t recv_us, uint64_t heard_us,
+                        int64_t *delay_us);
+
 /* Protocol errors seen (malformed, unknown, hostile). */
 uint64_t vr_client_protocol_errors(const struct vr_client *c);
 

@@ -74,7 +74,8 @@ gboolean vr_gst_caps_to_start(GstObject *obj, const GstCaps *caps, struct vr_str
 }
 
 gboolean vr_gst_clock_map(GstElement *e, const GstSegment *seg, GstClockTime pts, gboolean paused,
-                          int64_t *pts_us, uint64_t *due_us, uint32_t *rate_q16, uint64_t *now_us)
+                          GstClockTimeDiff offset_ns, int64_t *pts_us, uint64_t *due_us, uint32_t *rate_q16,
+                          uint64_t *now_us)
 {
     double rate = seg->rate * seg->applied_rate;
     if (rate <= 0)
@@ -89,7 +90,7 @@ gboolean vr_gst_clock_map(GstElement *e, const GstSegment *seg, GstClockTime pts
     uint64_t now = vr_time_us();
     gst_object_unref(clock);
     GstClockTime due = gst_element_get_base_time(e) + rt;
-    int64_t delta_ns = (int64_t)due - (int64_t)now_clock;
+    int64_t delta_ns = (int64_t)due + offset_ns - (int64_t)now_clock;
     *pts_us = (int64_t)(pts / 1000);
     *due_us = paused ? now : (uint64_t)((int64_t)now + delta_ns / 1000);
     *rate_q16 = paused ? 0 : (uint32_t)MIN(rate * 65536.0, (double)UINT32_MAX);

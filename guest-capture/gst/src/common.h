@@ -36,11 +36,14 @@ gboolean vr_gst_caps_to_start(GstObject *obj, const GstCaps *caps, struct vr_str
  * segment seg) through element e's clock and base time to the guest's
  * monotonic clock (vr_time_us). *pts_us, *due_us and *rate_q16 (0 if
  * paused; then due is now) are what vr_player_set_clock takes, *now_us is
- * the time of the mapping. Returns FALSE when there is no clock yet, pts is
- * outside the segment, or the rate is not forward.
+ * the time of the mapping. offset_ns is added to the due time (the
+ * pipeline's latency and a sink's ts-offset: when the frame is really
+ * presented). Returns FALSE when there is no clock yet, pts is outside the
+ * segment, or the rate is not forward.
  */
 gboolean vr_gst_clock_map(GstElement *e, const GstSegment *seg, GstClockTime pts, gboolean paused,
-                          int64_t *pts_us, uint64_t *due_us, uint32_t *rate_q16, uint64_t *now_us);
+                          GstClockTimeDiff offset_ns, int64_t *pts_us, uint64_t *due_us, uint32_t *rate_q16,
+                          uint64_t *now_us);
 
 G_END_DECLS
 

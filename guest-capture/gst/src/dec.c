@@ -594,8 +594,8 @@ static void send_clock(GstVideoredirDec *d, GstClockTime pts)
     uint64_t due_us, now_us;
     uint32_t q16;
     gboolean paused = GST_STATE(d) != GST_STATE_PLAYING;
-    if (!vr_gst_clock_map(GST_ELEMENT(d), &GST_VIDEO_DECODER(d)->input_segment, pts, paused, &pts_us, &due_us,
-                          &q16, &now_us))
+    if (!vr_gst_clock_map(GST_ELEMENT(d), &GST_VIDEO_DECODER(d)->input_segment, pts, paused, 0, &pts_us,
+                          &due_us, &q16, &now_us))
         return;
     vr_player_set_clock(d->player, pts_us, due_us, q16);
     d->last_clock_us = now_us;

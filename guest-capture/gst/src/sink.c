@@ -26,9 +26,13 @@
  *
  * Timestamps go out in microseconds (time base 1/1000000) with CLOCK
  * messages that tie them to the guest's monotonic clock through the pipeline
- * clock, so the client presents each frame when the player would have. The
- * sink renders `lead` ms ahead of time (ts-offset) so the frame is at the
- * client before it is due.
+ * clock, so the client presents each frame when the player would have: at
+ * its running time plus the pipeline latency and the ts-offset set from
+ * outside (playbin's av-offset), which is when its sound leaves the audio
+ * sink's device (PROTOCOL.md 6.6.1). The sink renders `lead` ms ahead of that
+ * (the base sink's ts-offset is the outside one minus the lead; the
+ * ts-offset property shows the outside one) so the frame is at the client
+ * before it is due.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +72,9 @@ struct _GstVideoredirSink {
     gchar *device, *port_name, *local_sink_desc, *display_name;
     guint lead_ms;
     gboolean fallback;
+    /* ts-offset as set from outside (playbin's av-offset): presentation is
+     * that much later; the base sink's own ts-offset is this minus the lead. */
+    GstClockTimeDiff user_offset;
 
     /* The session: created in NULL->READY, destroyed in READY->NULL. */
     struct vr_player *player;
@@ -123,6 +130,7 @@ enum {
     PROP_DISPLAY,
     PROP_MODE,
     PROP_STATS,
+    PROP_TS_OFFSET, /* GstBaseSink's, overridden: the lead must survive playsink's av-offset */
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -476,7 +484,12 @@ static void send_clock(GstVideoredirSink *s, GstClockTime pts, gboolean paused)
     int64_t pts_us;
     uint64_t due_us, now_us;
     uint32_t q16;
-    if (!vr_gst_clock_map(GST_ELEMENT(s), &seg, pts, paused, &pts_us, &due_us, &q16, &now_us))
+    /* The frame is presented when the pipeline renders it: its running time
+     * plus the pipeline's latency and the offset asked for (an audio sink's
+     * output latency, playbin's av-offset), which is when its sound leaves
+     * the sound card (PROTOCOL.md section 6.6.1). */
+    GstClockTimeDiff extra = s->user_offset + (GstClockTimeDiff)gst_base_sink_get_latency(GST_BASE_SINK(s));
+    if (!vr_gst_clock_map(GST_ELEMENT(s), &seg, pts, paused, extra, &pts_us, &due_us, &q16, &now_us))
         return;
     vr_player_set_clock(s->player, pts_us, due_us, q16);
     s->last_clock_us = now_us;
@@ -796,7 +809,13 @@ static void vr_set_property(GObject *obj, guint id, const GValue *v, GParamSpec 
         break;
     case PROP_LEAD:
         s->lead_ms = g_value_get_uint(v);
-        gst_base_sink_set_ts_offset(GST_BASE_SINK(s), -(GstClockTimeDiff)s->lead_ms * GST_MSECOND);
+        gst_base_sink_set_ts_offset(GST_BASE_SINK(s), s->user_offset - (GstClockTimeDiff)s->lead_ms * GST_MSECOND);
+        break;
+    case PROP_TS_OFFSET:
+        /* playsink sets every sink's ts-offset (to MAX(0, av-offset)) when it
+         * builds its chains: that must not undo the lead. */
+        s->user_offset = g_value_get_int64(v);
+        gst_base_sink_set_ts_offset(GST_BASE_SINK(s), s->user_offset - (GstClockTimeDiff)s->lead_ms * GST_MSECOND);
         break;
     case PROP_FALLBACK: s->fallback = g_value_get_boolean(v); break;
     case PROP_LOCAL_SINK: g_free(s->local_sink_desc); s->local_sink_desc = g_value_dup_string(v); break;
@@ -818,6 +837,7 @@ static void vr_get_property(GObject *obj, guint id, GValue *v, GParamSpec *ps)
     case PROP_DEVICE: g_value_set_string(v, s->device); break;
     case PROP_PORT_NAME: g_value_set_string(v, s->port_name); break;
     case PROP_LEAD: g_value_set_uint(v, s->lead_ms); break;
+    case PROP_TS_OFFSET: g_value_set_int64(v, s->user_offset); break;
     case PROP_FALLBACK: g_value_set_boolean(v, s->fallback); break;
     case PROP_LOCAL_SINK: g_value_set_string(v, s->local_sink_desc); break;
     case PROP_DISPLAY: g_value_set_string(v, s->display_name); break;
@@ -888,6 +908,7 @@ static void gst_videoredir_sink_class_init(GstVideoredirSinkClass *klass)
                           "How far ahead of its presentation time a frame is sent, so it reaches the client "
                           "before it is due",
                           0, 5000, DEFAULT_LEAD_MS, rw));
+    g_object_class_override_property(oc, PROP_TS_OFFSET, "ts-offset");
     g_object_class_install_property(
         oc, PROP_FALLBACK,
         g_param_spec_boolean("fallback", "Fallback",

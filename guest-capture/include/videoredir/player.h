@@ -70,8 +70,12 @@ enum vr_player_show {
 };
 
 struct vr_player_config {
-    /* Port device or unix socket. NULL or "": $VIDEOREDIR_DEVICE if set and
-     * not empty, else /dev/virtio-ports/<port_name>. */
+    /* Port device or unix socket, used as is. NULL or "": the guest
+     * daemon's socket first (vr_guestd_socket_path: $VIDEOREDIR_GUESTD_SOCKET,
+     * else $XDG_RUNTIME_DIR/videoredir/guestd.sock, else
+     * /run/videoredir/guestd.sock), and when no daemon answers there
+     * $VIDEOREDIR_DEVICE if set and not empty, else
+     * /dev/virtio-ports/<port_name>; both tried again at each reopen. */
     const char *device;
     const char *port_name;   /* NULL: VR_PLAYER_DEFAULT_PORT */
     const char *software;    /* sent in hello; NULL: "videoredir-player <version>" */
@@ -102,6 +106,7 @@ struct vr_player_stats {
     uint64_t frames_in;                   /* access units handed to vr_player_push */
     uint64_t switches_local, switches_client;
     bool port_open;
+    bool via_daemon;                      /* the port is videoredir-guestd's socket */
 };
 
 /*

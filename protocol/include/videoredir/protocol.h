@@ -34,7 +34,7 @@ extern "C" {
 #define VR_MAX_RECTS 256u               /* rectangles in one region */
 #define VR_MAX_CODECS 16u               /* entries in one hello */
 #define VR_MAX_STRING 127u              /* bytes of any string, no NUL */
-#define VR_MAX_STREAMS 8u               /* concurrent streams per session */
+#define VR_MAX_STREAMS 16u              /* concurrent streams per session (hello: max_streams) */
 #define VR_MAX_STREAM_ID 0xfffffffeu    /* 0 = session scope, 0xffffffff reserved */
 #define VR_MAX_RATE_Q16 (64u << 16)     /* clock.rate_q16: at most 64x speed */
 

@@ -24,6 +24,13 @@ struct vr_overlay_options {
     const char *port_name; /* NULL: VR_DEFAULT_PORT_NAME */
     enum vr_hwdec hwdec;   /* decoder back ends to try (VR_HWDEC_AUTO...) */
     bool show_stats;       /* draw a statistics readout in the corner */
+    /* Show frames when their sound is heard from the session's playback
+     * channel (PROTOCOL.md section 6.6.1), taking a buffer to be heard this
+     * many ms after it arrives (the output delay of spice-gtk's audio back
+     * end, which it does not tell); 0: when it arrives; -1: do not follow
+     * the sound (frames at the guest's time). Taken when the session's
+     * first overlay is attached. */
+    int audio_delay_ms;
 };
 
 /*
