@@ -395,8 +395,8 @@ static void on_present(struct app *a, uint32_t stream_id)
         if (st.latency_us && a->stat[i].n_lat < G_N_ELEMENTS(a->stat[i].lat))
             a->stat[i].lat[a->stat[i].n_lat++] = st.latency_us;
         if (a->present_log)
-            fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 "\n", stream_id,
-                    f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us);
+            fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 "\n", stream_id,
+                    f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us, vr_time_us());
     }
 }
 
@@ -647,8 +647,8 @@ int main(int argc, char **argv)
           "write 'stream pts latency_us time_us' per decoded frame (guest send -> decoded, "
           "through the ping/pong clock offset; 0 = offset not known yet)", "PATH" },
         { "present-log", 0, 0, G_OPTION_ARG_FILENAME, &a.present_path,
-          "write 'stream pts latency_us' per presented frame (guest send -> presented at its "
-          "due time)", "PATH" },
+          "write 'stream pts latency_us time_us' per presented frame (guest send -> presented "
+          "at its due time; time_us: when, on this client's clock)", "PATH" },
         { "codecs", 0, 0, G_OPTION_ARG_STRING, &a.codecs,
           "offer and accept only these codecs (comma separated: h264,hevc,vp8,vp9,av1)", "LIST" },
         { "framemd5", 0, 0, G_OPTION_ARG_FILENAME, &a.framemd5_path,
