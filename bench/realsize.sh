@@ -71,7 +71,7 @@ gen() {
   CLIP=$cache/$name.$ext
   [ -s "$CLIP" ] && return 0
   log "encoding $name ($codec $size ${fps} fps ${secs} s ${kbps} kbit/s)"
-  ffmpeg -nostdin -v error -y -f lavfi -i "$src" -t "$secs" "${enc[@]}" "$CLIP.tmp.$ext"
+  SVT_LOG=1 ffmpeg -nostdin -v error -y -f lavfi -i "$src" -t "$secs" "${enc[@]}" "$CLIP.tmp.$ext"
   mv "$CLIP.tmp.$ext" "$CLIP"
 }
 
