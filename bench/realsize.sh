@@ -118,7 +118,7 @@ stand_in() {
   for ((i = 0; i < 300; i++)); do grep -q ready "$work/host.out" 2>/dev/null && break; sleep 0.05; done
   grep -q ready "$work/host.out" || { log "host did not start"; return 1; }
   "$bin/videoredir-client" --uri "spice://127.0.0.1:$port" --present-log "$work/present.txt" \
-    --exit-at-eos --timeout 180 2>"$work/client.log" &
+    --decode-threads "$threads" --exit-at-eos --timeout 180 2>"$work/client.log" &
   c=$!
   pids+=("$c")
   for ((i = 0; i < 1200; i++)); do
@@ -165,7 +165,7 @@ for line in "${sel[@]}"; do
   ovh=$(awk -v w="$WIRE" -v e="$ES" 'BEGIN{ if (e > 0) printf "%.2f%%", (w - e) * 100 / e; else print "?" }')
   mbit=$(awk -v e="$ES" -v s="$secs" 'BEGIN{printf "%.1f", e * 8 / s / 1e6}')
   echo "$name $mpix $fps $ours_ms $ff_ms $ratio $(kv "$LAT" sent_p50) $(kv "$LAT" sent_p99) $(kv "$LAT" late_p50) $(kv "$LAT" late_p99) $codec" >>"$work/cost.dat"
-  echo "| <a id=\"rs-$name\"></a>$name | $mbit | $ours_ms | $ff_ms | $ratio | $gms | $WIRE / $ES ($ovh) | $(kv "$LAT" sent_p50) / $(kv "$LAT" sent_p99) | $(kv "$LAT" late_p50) / $(kv "$LAT" late_p99) | ${PRESENTED:-?} (${LATE:-?}) | $LOAD |" >>"$work/rows.md"
+  echo "| <a id=\"rs-$name\"></a>$name | $mbit | $ours_ms | $ff_ms | $ratio | $gms | $WIRE / $ES ($ovh) | $(kv "$LAT" sent_p50) / $(kv "$LAT" sent_p99) | $(kv "$LAT" late_p50) / $(kv "$LAT" late_p99) | $(kv "$LAT" stats_p50) / $(kv "$LAT" stats_p99) | ${PRESENTED:-?} (${LATE:-?}) | $LOAD |" >>"$work/rows.md"
 done
 
 log "compositing against visible rectangles (bench-client --composite)"
@@ -240,17 +240,19 @@ out=$top/bench/REALSIZE.md
   echo "- **guest ms/s**: CPU of \`videoredir-capture --pace realtime\` per second of video (demux,"
   echo "  parse, send), over the host stand-in (real spice-server) to \`videoredir-client\`."
   echo "- **wire / ES bytes**: what the guest sent against the clip's elementary stream."
-  echo "- **send -> presented**: \`videoredir-client --present-log\`, guest send -> presented,"
-  echo "  through the PING/PONG clock offset (what \`--stats\` reports). With B-frames it includes the"
-  echo "  decoder's reordering delay: a picture can only come out once the later-sent frames it"
-  echo "  depends on arrived, so at 60 fps with two B-frames it is two frame times at the least."
+  echo "- **send -> presented**: \`videoredir-client --present-log\` (client with"
+  echo "  \`--decode-threads $threads\`), guest send -> presented on the clock guest and client share"
+  echo "  here. With B-frames it includes the decoder's reordering delay: a picture can only come out"
+  echo "  once the later-sent frames it depends on arrived (two frame times with x264's defaults)."
+  echo "- **--stats**: the same through the client's PING/PONG clock offset, as \`--stats\` shows it;"
+  echo "  wrong by as much as a PONG waited behind video in the port's queue."
   echo "- **beyond due**: presented minus due, due(pts) = S + (pts - dts0), S the first frame's send"
   echo "  time: the time a player that sends at the clip's decode cadence and shows the first"
   echo "  picture as early as reordering allows would show the frame (\`bench/latency_stats.py\`)."
   echo "  This is the lateness of presentation (transport, decoding and scheduling)."
   echo
-  echo "| clip | Mbit/s | client ms/frame | ffmpeg ms/frame | ratio | guest ms/s | wire / ES bytes | send -> presented p50 / p99 ms | beyond due p50 / p99 ms | presented (late) | load |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| clip | Mbit/s | client ms/frame | ffmpeg ms/frame | ratio | guest ms/s | wire / ES bytes | send -> presented p50 / p99 ms | beyond due p50 / p99 ms | --stats p50 / p99 ms | presented (late) | load |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   cat "$work/rows.md"
   echo
   echo "![client cost against resolution](plots/realsize-cost.png)"
