@@ -6,7 +6,7 @@
 # the client's decoding threads (--decode-threads, default "1 2"). Per round:
 # guest send -> presented and presented beyond due, p50/p99
 # (bench/latency_stats.py), the --stats figure, the client's CPU and the load
-# average. About 10 s per round. Prints Markdown.
+# average. About 10 s per round. Writes bench/LATENCY.md (and prints it).
 # Usage: bench/latency.sh [BUILD_DIR] [ROUNDS]   (ROUNDS per thread count, default 3)
 # Env:   VR_LAT_THREADS ("1 2"), VR_LAT_CLIP (default: the generated clip)
 set -euo pipefail
@@ -24,6 +24,16 @@ ffprobe -v error -select_streams v:0 -show_entries packet=pts,dts -of csv=p=0 "$
 tb=$(ffprobe -v error -select_streams v:0 -show_entries stream=time_base -of csv=p=0 "$clip")
 kv() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
+out=$top/bench/LATENCY.md
+{
+echo "# Latency at 1080p60"
+echo
+echo "Made by \`bench/latency.sh ${1:-build} $rounds\` on $(date -u +%Y-%m-%d) ($(nproc) cores, shared; the"
+echo "load column is the 1-minute load average after each round). Clip: $(basename "$clip"), sent by"
+echo "\`videoredir-capture --pace realtime\` through \`videoredir-host\` to \`videoredir-client"
+echo "--present-log\`; figures from \`bench/latency_stats.py\` (see [At real sizes](#at-real-sizes) for"
+echo "what each column measures). The client's CPU is user + system of the whole process."
+echo
 echo "| round | decode threads | send -> presented p50 / p99 ms | beyond due p50 / p99 ms | --stats p50 / p99 ms | client CPU s | presented (late) | load |"
 echo "|---|---|---|---|---|---|---|---|"
 vr_start_host
@@ -45,3 +55,5 @@ for ((r = 1; r <= rounds; r++)); do
     echo "| $r | $t | $(kv "$lat" sent_p50) / $(kv "$lat" sent_p99) | $(kv "$lat" late_p50) / $(kv "$lat" late_p99) | $(kv "$lat" stats_p50) / $(kv "$lat" stats_p99) | $cpu | $pres | $(cut -d' ' -f1 /proc/loadavg) |"
   done
 done
+} >"$out"
+cat "$out"
