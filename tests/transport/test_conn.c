@@ -677,6 +677,33 @@ static void test_callbacks_reset_destroy(void)
     free(b.p);
 }
 
+/* A frame larger than the byte window goes once no frame is in flight, even
+ * with control messages unacknowledged (the peer acknowledges when frames
+ * arrive: a 4K keyframe over 2 MiB after STREAM_START waited for ever). */
+static void test_window_big_frame(void)
+{
+    struct vr_conn_config cfg = { .window_bytes = 1000 };
+    struct vr_conn *g = NULL;
+    CHECK(vr_conn_create(&cfg, NULL, NULL, &g) == 0, "create");
+    struct vr_msg geo = { .type = VR_MSG_GEOMETRY, .stream_id = 1 };
+    geo.u.geometry.window = geo.u.geometry.content = (struct vr_rect){ 0, 0, 64, 64 };
+    CHECK(vr_conn_send(g, &geo) == 0, "geometry");
+    CHECK(vr_conn_window_allows(g, 1, 5000), "big frame with only control in flight");
+    static uint8_t data[5000];
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+    f.u.frame = (struct vr_frame){ .data_len = sizeof(data), .data = data };
+    CHECK(vr_conn_send(g, &f) == 0, "send big frame");
+    CHECK(!vr_conn_window_allows(g, 1, 100), "a frame in flight over the window: shut");
+    CHECK(vr_conn_send(g, &geo) == 0, "geometry after it");
+    struct vr_conn_stats st;
+    vr_conn_get_stats(g, &st);
+    vr_conn_ack(g, st.bytes_out - 10); /* the frame, not all of the geometry */
+    CHECK(vr_conn_window_allows(g, 1, 5000), "frame acknowledged: big frame again");
+    vr_conn_reset(g);
+    CHECK(vr_conn_window_allows(g, 1, 5000), "after reset");
+    vr_conn_destroy(g);
+}
+
 /* A writer that takes a scripted number of bytes per call into a buffer. */
 struct dwriter {
     struct t_buf wire;
@@ -788,6 +815,7 @@ int main(void)
     test_bad_input();
     test_callbacks_reset_destroy();
     test_direct_writer();
+    test_window_big_frame();
     uint64_t t0 = vr_time_us(), t1 = vr_time_us();
     CHECK(t0 > 0 && t1 >= t0, "monotonic clock");
     if (t_failures) {

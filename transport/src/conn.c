@@ -109,6 +109,7 @@ struct vr_conn {
     size_t out_queued, max_out;
 
     uint64_t sent, acked;
+    uint64_t frames_end; /* c->sent right after the latest FRAME */
     size_t window;
     uint64_t window_us;
     struct flight *fl; /* ring of FLIGHT_MAX, allocated with the first frame */
@@ -237,7 +238,7 @@ void vr_conn_reset(struct vr_conn *c)
     if (!c->in_feed && c->in.cap > KEEP_IN_BYTES)
         vr_reassembler_finish(&c->in); /* keeps max; reallocated on demand */
     out_free_all(c);
-    c->sent = c->acked = 0;
+    c->sent = c->acked = c->frames_end = 0;
     c->fl_head = c->fl_len = 0;
     memset(c->slots, 0, sizeof(c->slots));
 }
@@ -613,6 +614,7 @@ int vr_conn_send(struct vr_conn *c, const struct vr_msg *msg)
     c->st.msgs_out++;
 
     if (slot) {
+        c->frames_end = c->sent;
         slot->tx_next++;
         flight_add(c, slot, &msg->u.frame);
     } else if (msg->type == VR_MSG_STREAM_START) {
@@ -696,6 +698,12 @@ bool vr_conn_window_allows(const struct vr_conn *c, uint32_t stream_id, size_t s
     uint64_t in_flight = c->sent > c->acked ? c->sent - c->acked : 0;
     if (in_flight == 0)
         return true; /* even a frame larger than the window */
+    /* No frame in flight, only control messages the peer has no reason to
+     * acknowledge yet (it sends FEEDBACK for frames): a frame goes whatever
+     * its size, or one larger than the window (a 4K keyframe) would wait
+     * for ever. */
+    if (c->acked >= c->frames_end)
+        return true;
     if (in_flight >= c->window || size > c->window - (size_t)in_flight)
         return false;
     if (c->fl_len == FLIGHT_MAX)
