@@ -141,7 +141,8 @@ stand_in() {
   tb=$(ffprobe -v error -select_streams v:0 -show_entries stream=time_base -of csv=p=0 "$clip")
   LAT=$(python3 "$top/bench/latency_stats.py" "$work/present.txt" "$work/packets.csv" "${tb%/*}" "${tb#*/}")
 }
-kv() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+# kv LINE KEY: the value of KEY= in LINE, NaN when absent (a failed run).
+kv() { local v; v=$(sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"); echo "${v:-NaN}"; }
 
 : >"$work/cost.dat"
 : >"$work/rows.md"
@@ -179,12 +180,12 @@ comp_4k=$(printf '%s\n' "${sel[@]}" | awk '$3 == "3840x2160" && !f {print $7; f 
 if command -v gnuplot >/dev/null; then
   for c in h264 hevc10 vp9 av1; do awk -v c="$c" '$11 == c && $3 == 30' "$work/cost.dat" >"$work/cost-$c.dat"; done
   gnuplot 2>"$work/gnuplot.log" <<GP || log "gnuplot: $(grep -v '^ *$' "$work/gnuplot.log" | tail -n 2)"
-set terminal pngcairo size 900,460 font "DejaVu Sans,10"
+set terminal pngcairo size 900,460 font "DejaVu Sans,10" noenhanced
 set output "$plots/realsize-cost.png"
 set title "Client CPU ms per frame against resolution (30 fps clips, $threads decoding threads)"
 set xlabel "megapixels per frame"
 set ylabel "CPU ms per frame"
-set key top left
+set key top left reverse Left
 set grid
 set xrange [0:9]
 set yrange [0:*]
@@ -214,12 +215,17 @@ set ylabel "CPU µs per frame"
 set logscale x 2
 set yrange [0:*]
 set key top left
-plot "$work/comp.out" using 2:4 lw 2 title "vr\\\\_composite\\\\_frame, 1080p frame", \
+set key outside below
+plot "$work/comp.out" using 2:4 lw 2 title "vr_composite_frame, 1080p frame", \
      "$work/comp.out" using 2:6 lw 2 title "headless presenter, 1080p frame"$( [ -s "$work/comp4k.out" ] && echo ", \\
-     \"$work/comp4k.out\" using 2:4 lw 2 dt 2 title \"vr\\\\\\\\_composite\\\\\\\\_frame, 2160p frame scaled\", \\
+     \"$work/comp4k.out\" using 2:4 lw 2 dt 2 title \"vr_composite_frame, 2160p frame scaled\", \\
      \"$work/comp4k.out\" using 2:6 lw 2 dt 2 title \"headless presenter, 2160p frame scaled\"")
 GP
 fi
+# The plotted data, for whoever wants other plots.
+cp "$work/cost.dat" "$plots/realsize-cost.dat"
+cp "$work/comp.out" "$plots/realsize-rects.dat"
+[ ! -s "$work/comp4k.out" ] || cp "$work/comp4k.out" "$plots/realsize-rects-2160p.dat"
 
 # ---- report ------------------------------------------------------------------
 took=$(( $(date +%s) - started ))
