@@ -203,7 +203,7 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     fi
   done
   # Measured separately (they take long): included as last written, with their own date.
-  for part in REALSIZE.md LATENCY.md; do
+  for part in REALSIZE.md LATENCY.md realsize-notes.md; do
     if [ -f "$top/bench/$part" ]; then
       echo
       sed 's/^# /## /; s|(plots/|(bench/plots/|g' "$top/bench/$part"
