@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include "videoredir/client.h"
@@ -14,6 +16,66 @@
 /* The scaled video is held whole before clipping: bound it (8192x8192 is
  * the largest content rectangle a real desktop needs). */
 #define MAX_SCALED_PIXELS ((uint64_t)8192 * 8192)
+
+enum AVColorSpace vr_frame_matrix(const AVFrame *frame)
+{
+    if (!frame)
+        return AVCOL_SPC_BT470BG;
+    switch (frame->colorspace) {
+    case AVCOL_SPC_BT709:
+        return AVCOL_SPC_BT709;
+    case AVCOL_SPC_BT2020_NCL:
+    case AVCOL_SPC_BT2020_CL: /* drawn as non-constant luminance */
+        return AVCOL_SPC_BT2020_NCL;
+    case AVCOL_SPC_BT470BG:
+    case AVCOL_SPC_SMPTE170M:
+    case AVCOL_SPC_FCC:
+    case AVCOL_SPC_SMPTE240M:
+        return AVCOL_SPC_BT470BG;
+    default:
+        /* Unspecified (or a matrix no presenter draws): guessed by size. */
+        return frame->width >= 1280 || frame->height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_BT470BG;
+    }
+}
+
+bool vr_frame_full_range(const AVFrame *frame)
+{
+    if (!frame)
+        return false;
+    switch (frame->format) {
+    case AV_PIX_FMT_YUVJ420P:
+    case AV_PIX_FMT_YUVJ422P:
+    case AV_PIX_FMT_YUVJ444P:
+    case AV_PIX_FMT_YUVJ440P:
+    case AV_PIX_FMT_YUVJ411P:
+        return true;
+    default:
+        return frame->color_range == AVCOL_RANGE_JPEG;
+    }
+}
+
+int vr_sws_set_colorspace(struct SwsContext *sws, const AVFrame *frame)
+{
+    if (!sws || !frame)
+        return -EINVAL;
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(frame->format);
+    if (!d || (d->flags & AV_PIX_FMT_FLAG_RGB) || d->nb_components < 3)
+        return 0; /* no matrix to choose */
+    enum AVColorSpace m = vr_frame_matrix(frame);
+    int cs = m == AVCOL_SPC_BT709 ? SWS_CS_ITU709 : m == AVCOL_SPC_BT2020_NCL ? SWS_CS_BT2020
+                                                                              : SWS_CS_ITU601;
+    int *inv = NULL, *table = NULL, src_range = 0, dst_range = 0, bri = 0, con = 0, sat = 0;
+    int want_range = vr_frame_full_range(frame);
+    const int *coef = sws_getCoefficients(cs);
+    /* Unchanged: keep swscale's tables (rebuilding them costs). */
+    if (sws_getColorspaceDetails(sws, &inv, &src_range, &table, &dst_range, &bri, &con, &sat) >= 0 &&
+        inv && memcmp(inv, coef, 4 * sizeof(int)) == 0 && src_range == want_range && dst_range == 1)
+        return 0;
+    if (sws_setColorspaceDetails(sws, coef, want_range, sws_getCoefficients(SWS_CS_DEFAULT), 1,
+                                 0, 1 << 16, 1 << 16) < 0)
+        return -ENOTSUP;
+    return 0;
+}
 
 int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struct vr_rect *dst,
                        pixman_region32_t *clip)
@@ -50,6 +112,9 @@ int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struc
         ret = -ENOTSUP; /* a pixel format swscale cannot read */
         goto out;
     }
+    if ((ret = vr_sws_set_colorspace(sws, frame)) < 0)
+        goto out;
+    ret = -ENOMEM;
     uint8_t *dst_planes[4] = { (uint8_t *)pixels };
     int dst_strides[4] = { stride };
     if (sws_scale(sws, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height,

@@ -37,6 +37,8 @@
 #define GREY_TOL 48          /* max - min of R, G, B of a grey pixel */
 #define EDGE_MARGIN 1.5      /* px around an inner edge tested loosely */
 #define MAX_BOXES 65536      /* row runs kept before collapsing */
+#define FIT_TOL 0.4          /* median offset (px) of a border's edges that makes a kept fit stale */
+#define REFIT_ATTEMPTS 16    /* candidate cells decoded to fit a stale lattice again */
 
 struct edge {
     double pos;
@@ -673,10 +675,19 @@ static bool continues_mark(const struct surface *s, const struct mark *m, const 
     return true;
 }
 
-/* Looks for candidates on row y between x1 and x2 and decodes them. */
+/* What one scan found so far, per code. */
+struct pass {
+    bool found[N_CODES];
+    bool known[N_CODES]; /* found by continuing the known lattice, not fitted again */
+    struct hit hits[N_CODES];
+    struct vr_rect rect[N_CODES];
+    uint32_t attempts;
+};
+
+/* Looks for candidates on row y between x1 and x2 and decodes them. fresh:
+ * no candidate is taken as the known lattice continued (a refit). */
 static void scan_segment(struct vr_marker_detector *d, const struct surface *s, int32_t x1,
-                         int32_t x2, int32_t y, bool *found, struct hit *hits,
-                         struct vr_rect *found_rect, uint32_t *attempts)
+                         int32_t x2, int32_t y, struct pass *p, bool fresh)
 {
     uint32_t n = (uint32_t)(x2 - x1);
     if (n < 8)
@@ -689,37 +700,165 @@ static void scan_segment(struct vr_marker_detector *d, const struct surface *s, 
     struct group g;
     while (ng < 64 && next_group(d, ne, &from, &g))
         groups[ng++] = g;
-    for (uint32_t k = 0; k < ng && *attempts < MAX_ATTEMPTS; k++) {
+    for (uint32_t k = 0; k < ng && p->attempts < MAX_ATTEMPTS; k++) {
         double cx = groups[k].origin + (groups[k].count / 2 - 0.5) * groups[k].step;
         bool inside = false;
         for (uint32_t c = 0; c < N_CODES && !inside; c++)
-            inside = found[c] && in_rect(&found_rect[c], cx, y);
+            inside = p->found[c] && in_rect(&p->rect[c], cx, y);
         if (inside)
             continue;
         bool known = false;
-        for (uint32_t c = VR_MARKER_CODE_MIN; c < N_CODES && !known; c++) {
+        for (uint32_t c = VR_MARKER_CODE_MIN; c < N_CODES && !known && !fresh; c++) {
             const struct mark *m = &d->marks[c];
             if (!continues_mark(s, m, &groups[k], y))
                 continue;
             known = true;
-            found[c] = true;
-            found_rect[c] = m->rect;
-            hits[c] = (struct hit){c, m->x0, m->y0, m->sw, m->sh, m->gain, m->bias, 0, 0};
+            p->found[c] = true;
+            p->known[c] = true;
+            p->rect[c] = m->rect;
+            p->hits[c] = (struct hit){c, m->x0, m->y0, m->sw, m->sh, m->gain, m->bias, 0, 0};
             d->stats.known++;
         }
         if (known)
             continue;
-        (*attempts)++;
+        p->attempts++;
         d->stats.candidates++;
         struct hit h;
         struct vr_rect r;
         if (!try_seed(d, s, &groups[k], y, &h) || !hit_rect(&h, &r))
             continue;
-        found[h.code] = true;
-        hits[h.code] = h;
-        found_rect[h.code] = r;
+        p->found[h.code] = true;
+        p->known[h.code] = false;
+        p->hits[h.code] = h;
+        p->rect[h.code] = r;
         d->stats.found++;
     }
+}
+
+/* Where one edge of m's lattice is, measured on the display: the edge k
+ * (1..n-1) along one axis between sub-blocks k-1 and k, on the line through
+ * the middle of sub-block `line` across. horizontal: along a row. Returns
+ * 1 and *dev (measured - predicted, px) when both sides show the expected
+ * levels, -1 when they show other levels of the pattern (another lattice
+ * there), 0 when they show something else (covered, off the display). */
+static int check_edge(struct vr_marker_detector *d, const struct surface *s, const struct mark *m,
+                      uint32_t code, bool horizontal, uint32_t k, uint32_t line, double *dev)
+{
+    double o = horizontal ? m->x0 : m->y0, st = horizontal ? m->sw : m->sh;
+    double c = horizontal ? m->y0 + (line + 0.5) * m->sh : m->x0 + (line + 0.5) * m->sw;
+    double pred = o + k * st;
+    /* from the middle of one sub-block to the middle of the next, less a
+     * pixel of blend each side; a few pixels are enough when they are big */
+    int32_t half = (int32_t)(st / 2) - 1;
+    half = half > 12 ? 12 : half;
+    if (half < 2)
+        return 0;
+    int32_t ci = (int32_t)floor(c);
+    int32_t first = (int32_t)floor(pred) - half, last = (int32_t)floor(pred) + half;
+    int32_t len = horizontal ? s->width : s->height, cross = horizontal ? s->height : s->width;
+    if (ci < 0 || ci >= cross || first < 0 || last >= len)
+        return 0;
+    uint32_t n = (uint32_t)(last - first + 1);
+    if (horizontal)
+        read_line(d, s, first, ci, 1, 0, n);
+    else
+        read_line(d, s, ci, first, 0, 1, n);
+    uint32_t gx_a = horizontal ? k - 1 : line, gy_a = horizontal ? line : k - 1;
+    uint32_t gx_b = horizontal ? k : line, gy_b = horizontal ? line : k;
+    int qa = vr_marker_level_index(code, gx_a, gy_a), qb = vr_marker_level_index(code, gx_b, gy_b);
+    int seen_a[2] = {d->cls[0], d->cls[1]}, seen_b[2] = {d->cls[n - 2], d->cls[n - 1]};
+    bool lattice = true, expected = true;
+    for (int i = 0; i < 2; i++) {
+        lattice = lattice && seen_a[i] >= 0 && seen_b[i] >= 0;
+        expected = expected && seen_a[i] == qa && seen_b[i] == qb;
+    }
+    if (!expected)
+        return lattice ? -1 : 0;
+    double t = (m->level[gy_a][gx_a] + m->level[gy_b][gx_b]) / 2.0;
+    for (uint32_t i = 0; i + 1 < n; i++) {
+        double a = d->luma[i], b = d->luma[i + 1];
+        if ((a - t) * (b - t) <= 0 && a != b) {
+            *dev = first + i + 0.5 + (t - a) / (b - a) - pred;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether the lattice kept for code still matches the display: the two
+ * edges nearest each border, on 4 lines across, are where it says. Stale
+ * when the median offset of a border's edges is over FIT_TOL px (a median:
+ * a cover's own edge next to one of them, or text on it, moves only that
+ * one), or when more edges show other levels of the pattern than the
+ * expected ones (the video moved by whole sub-blocks). Covered edges tell
+ * nothing. */
+static bool fit_holds(struct vr_marker_detector *d, const struct surface *s, const struct mark *m,
+                      uint32_t code)
+{
+    static const uint32_t rows[4] = {1, 6, 9, 14}, cols[4] = {2, 12, 19, 29};
+    uint32_t ok = 0, wrong = 0;
+    d->stats.validated++;
+    for (int side = 0; side < 4; side++) {
+        bool horizontal = side < 2;
+        uint32_t n_sub = horizontal ? VR_MARKER_LATTICE_W : VR_MARKER_LATTICE_H;
+        const uint32_t *lines = horizontal ? rows : cols;
+        double devs[8];
+        uint32_t n = 0;
+        for (uint32_t e = 0; e < 2; e++) {
+            uint32_t k = side & 1 ? n_sub - 1 - e : 1 + e;
+            for (uint32_t l = 0; l < 4; l++) {
+                double dev;
+                int r = check_edge(d, s, m, code, horizontal, k, lines[l], &dev);
+                if (r > 0) {
+                    uint32_t i = n++; /* insertion sort: at most 8 */
+                    for (; i > 0 && devs[i - 1] > dev; i--)
+                        devs[i] = devs[i - 1];
+                    devs[i] = dev;
+                    ok++;
+                } else if (r < 0) {
+                    wrong++;
+                }
+            }
+        }
+        if (n && fabs(n & 1 ? devs[n / 2] : (devs[n / 2 - 1] + devs[n / 2]) / 2) > FIT_TOL)
+            return false;
+    }
+    return wrong <= ok;
+}
+
+/* Fits code's lattice again from the display, reading rows of its kept
+ * rectangle from the middle outwards until a cell there decodes. */
+static void refit(struct vr_marker_detector *d, const struct surface *s, uint32_t code,
+                  struct pass *p)
+{
+    const struct vr_rect *r = &d->marks[code].rect;
+    int32_t x1 = r->x < 0 ? 0 : r->x, x2 = r->x + (int32_t)r->w;
+    x2 = x2 > s->width ? s->width : x2;
+    int32_t y1 = r->y < 0 ? 0 : r->y, y2 = r->y + (int32_t)r->h;
+    y2 = y2 > s->height ? s->height : y2;
+    if (x2 - x1 < 8 || y1 >= y2)
+        return;
+    struct pass fresh = {.attempts = MAX_ATTEMPTS - REFIT_ATTEMPTS};
+    int32_t mid = (y1 + y2) / 2;
+    for (int32_t off = 0; !fresh.found[code] && fresh.attempts < MAX_ATTEMPTS; off += SEED_STEP) {
+        bool any = false;
+        for (int sign = 1; sign >= -1 && !fresh.found[code]; sign -= 2) {
+            int32_t y = mid + sign * off;
+            if (y < y1 || y >= y2 || (off == 0 && sign < 0))
+                continue;
+            any = true;
+            scan_segment(d, s, x1, x2, y, &fresh, true);
+        }
+        if (!any)
+            break;
+    }
+    if (!fresh.found[code])
+        return;
+    d->stats.refits++;
+    p->found[code] = true;
+    p->known[code] = false;
+    p->hits[code] = fresh.hits[code];
+    p->rect[code] = fresh.rect[code];
 }
 
 int vr_marker_detector_create(struct vr_marker_detector **out)
@@ -800,18 +939,16 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
     pixman_box32_t box = {(int32_t)ax1, (int32_t)ay1, (int32_t)ax2, (int32_t)ay2};
     d->stats.scans++;
 
-    bool found[N_CODES] = {false};
-    struct hit hits[N_CODES];
-    struct vr_rect found_rect[N_CODES];
-    uint32_t attempts = 0;
-    for (int32_t y = box.y1 + SEED_STEP / 2; y < box.y2 && attempts < MAX_ATTEMPTS; y += SEED_STEP) {
+    struct pass p;
+    memset(&p, 0, sizeof(p));
+    for (int32_t y = box.y1 + SEED_STEP / 2; y < box.y2 && p.attempts < MAX_ATTEMPTS; y += SEED_STEP) {
         /* the row, less the spans of markers already found in this scan */
         int32_t seg_x1 = box.x1;
-        while (seg_x1 < box.x2 && attempts < MAX_ATTEMPTS) {
+        while (seg_x1 < box.x2 && p.attempts < MAX_ATTEMPTS) {
             int32_t seg_x2 = box.x2;
             for (uint32_t c = 0; c < N_CODES; c++) {
-                const struct vr_rect *fr = &found_rect[c];
-                if (!found[c] || y < fr->y || y >= fr->y + (int32_t)fr->h)
+                const struct vr_rect *fr = &p.rect[c];
+                if (!p.found[c] || y < fr->y || y >= fr->y + (int32_t)fr->h)
                     continue;
                 if (seg_x1 >= fr->x && seg_x1 < fr->x + (int32_t)fr->w) {
                     seg_x1 = fr->x + (int32_t)fr->w; /* starts inside: skip it */
@@ -823,9 +960,25 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
             }
             if (seg_x1 >= box.x2)
                 break;
-            scan_segment(d, &s, seg_x1, seg_x2, y, found, hits, found_rect, &attempts);
+            scan_segment(d, &s, seg_x1, seg_x2, y, &p, false);
             seg_x1 = seg_x2;
         }
+    }
+
+    /* A kept fit whose rectangle the area meets may be stale: the page
+     * was laid out again, the window resized by a few pixels, and the
+     * candidates here looked like the old lattice. Check it against the
+     * picture, fit it again if it no longer holds. */
+    for (uint32_t c = VR_MARKER_CODE_MIN; c < N_CODES; c++) {
+        const struct mark *m = &d->marks[c];
+        if (!m->watched || !m->found || (p.found[c] && !p.known[c]))
+            continue;
+        const struct vr_rect *r = &m->rect;
+        if (box.x2 <= r->x || box.y2 <= r->y || box.x1 >= r->x + (int32_t)r->w ||
+            box.y1 >= r->y + (int32_t)r->h)
+            continue;
+        if (!fit_holds(d, &s, m, c))
+            refit(d, &s, c, &p);
     }
 
     pixman_region32_t fresh, old;
@@ -838,25 +991,27 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
             continue;
         bool moved = false;
         pixman_region32_copy(&old, &m->visible);
-        if (found[c]) {
-            const struct vr_rect *r = &found_rect[c];
+        if (p.found[c]) {
+            const struct vr_rect *r = &p.rect[c];
+            const struct hit *h = &p.hits[c];
             moved = !m->found || r->x != m->rect.x || r->y != m->rect.y || r->w != m->rect.w ||
                     r->h != m->rect.h;
             m->found = true;
             m->rect = *r;
-            m->x0 = hits[c].x0;
-            m->y0 = hits[c].y0;
-            m->sw = hits[c].sw;
-            m->sh = hits[c].sh;
-            m->gain = hits[c].gain;
-            m->bias = hits[c].bias;
+            m->x0 = h->x0;
+            m->y0 = h->y0;
+            m->sw = h->sw;
+            m->sh = h->sh;
+            m->gain = h->gain;
+            m->bias = h->bias;
             for (uint32_t gy = 0; gy < VR_MARKER_LATTICE_H; gy++)
                 for (uint32_t gx = 0; gx < VR_MARKER_LATTICE_W; gx++) {
                     int idx = vr_marker_level_index(c, gx, gy);
-                    double v = hits[c].gain * levels[idx] + hits[c].bias;
+                    double v = h->gain * levels[idx] + h->bias;
                     m->level[gy][gx] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v));
                 }
-            pixman_region32_intersect_rect(&m->visible, &m->visible, r->x, r->y, r->w, r->h);
+            if (moved)
+                pixman_region32_clear(&m->visible);
         }
         if (!m->found)
             continue;
@@ -864,9 +1019,19 @@ int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels,
             m->found = false; /* the memo must fit the rectangle */
             break;
         }
+        /* A new fit is matched over its whole rectangle: what was matched
+         * before, against another lattice, does not stand. */
+        pixman_box32_t mbox = box;
+        if (moved)
+            mbox = (pixman_box32_t){m->rect.x, m->rect.y, m->rect.x + (int32_t)m->rect.w,
+                                    m->rect.y + (int32_t)m->rect.h};
+        mbox.x1 = mbox.x1 < 0 ? 0 : mbox.x1;
+        mbox.y1 = mbox.y1 < 0 ? 0 : mbox.y1;
+        mbox.x2 = mbox.x2 > s.width ? s.width : mbox.x2;
+        mbox.y2 = mbox.y2 > s.height ? s.height : mbox.y2;
         pixman_region32_t cut;
         pixman_region32_init(&cut);
-        ret = match_area(d, &s, m, &box, &fresh, &cut);
+        ret = match_area(d, &s, m, &mbox, &fresh, &cut);
         if (ret < 0) {
             pixman_region32_fini(&cut);
             break;

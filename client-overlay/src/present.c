@@ -200,7 +200,7 @@ static int fill_cache(struct headless *h, uint32_t slot, const struct vr_rect *d
     }
     h->sws = sws_getCachedContext(h->sws, f->width, f->height, f->format, (int)dst->w, (int)dst->h,
                                   AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL, NULL, NULL);
-    if (!h->sws)
+    if (!h->sws || vr_sws_set_colorspace(h->sws, f) < 0)
         return -ENOTSUP;
     uint8_t *planes[4] = { (uint8_t *)pixman_image_get_data(k->image) };
     int strides[4] = { pixman_image_get_stride(k->image) };
@@ -305,30 +305,59 @@ static const struct vr_presenter_ops headless_ops = {
     .destroy = headless_destroy,
 };
 
-int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *background,
-                       struct vr_presenter **out)
+int vr_headless_create_for(pixman_image_t *canvas, pixman_image_t *background,
+                           struct vr_presenter **out)
 {
-    if (!out || !width || !height || width > 8192 || height > 8192)
+    if (!out || !canvas)
+        return -EINVAL;
+    int width = pixman_image_get_width(canvas), height = pixman_image_get_height(canvas);
+    pixman_format_code_t fmt = pixman_image_get_format(canvas);
+    if (width <= 0 || height <= 0 || width > 16384 || height > 16384 ||
+        (fmt != PIXMAN_x8r8g8b8 && fmt != PIXMAN_a8r8g8b8))
         return -EINVAL;
     struct headless *h = calloc(1, sizeof(*h));
     if (!h)
         return -ENOMEM;
     vr_presenter_init(&h->base, &headless_ops);
-    h->canvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)width, (int)height, NULL, 0);
-    if (!h->canvas) {
-        vr_presenter_destroy(&h->base);
-        return -ENOMEM;
-    }
+    h->canvas = pixman_image_ref(canvas);
     if (background) {
         /* Desktop coordinates -> output pixels, like the video: the image
          * is sampled through the inverse of the viewport when drawn. */
         h->background = pixman_image_ref(background);
     }
     /* Until told otherwise: the output shows desktop 0,0 1:1. */
-    struct vr_rect all = { 0, 0, width, height };
+    struct vr_rect all = { 0, 0, (uint32_t)width, (uint32_t)height };
     struct vr_viewport vp = { all, all };
     vr_presenter_set_viewport(&h->base, &vp);
     *out = &h->base;
+    return 0;
+}
+
+int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *background,
+                       struct vr_presenter **out)
+{
+    if (!out || !width || !height || width > 8192 || height > 8192)
+        return -EINVAL;
+    pixman_image_t *canvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)width, (int)height, NULL, 0);
+    if (!canvas)
+        return -ENOMEM;
+    int ret = vr_headless_create_for(canvas, background, out);
+    pixman_image_unref(canvas);
+    return ret;
+}
+
+int vr_headless_set_background(struct vr_presenter *p, pixman_image_t *background)
+{
+    if (!p || p->ops != &headless_ops)
+        return -EINVAL;
+    struct headless *h = (struct headless *)p;
+    if (background)
+        pixman_image_ref(background);
+    if (h->background)
+        pixman_image_unref(h->background);
+    h->background = background;
+    p->damage_output = true;
+    vr_presenter_damage_all(p);
     return 0;
 }
 

@@ -46,6 +46,7 @@ struct app {
 #ifdef VR_HAVE_SDL
     gboolean sdl;                 /* --sdl */
     char *sdl_size;               /* --sdl-size WxH */
+    char *present_name;           /* --present gl|sw|auto */
     struct vr_presenter *window;  /* the SDL presenter */
     guint sdl_idle, sdl_timer;
     bool desktop_dirty;           /* the SPICE desktop changed since the window got it */
@@ -354,6 +355,11 @@ static void print_stats(struct app *a, uint64_t now)
         a->stat[i].frames = st.frames_decoded;
         a->stat[i].bytes = st.bytes_received;
         char latency[96] = "unknown"; /* until a pong gave the clock offset */
+        char presenter[16] = ""; /* with --sdl: gl or software */
+#ifdef VR_HAVE_SDL
+        if (a->window)
+            snprintf(presenter, sizeof(presenter), "%s", vr_sdl_present_kind(a->window));
+#endif
         uint32_t n = a->stat[i].n_lat;
         if (n) {
             qsort(a->stat[i].lat, n, sizeof(uint32_t), cmp_u32);
@@ -365,11 +371,11 @@ static void print_stats(struct app *a, uint64_t now)
         fprintf(stderr,
                 "stats: stream %" PRIu32 " %s %" PRIu32 "x%" PRIu32 " decoder %s | %.1f fps %.2f Mbit/s"
                 " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | presented %" PRIu64
-                " late %" PRIu64 " queued %" PRIu32 "%s | latency %s%s%s\n",
+                " late %" PRIu64 " queued %" PRIu32 "%s%s%s | latency %s%s%s\n",
                 st.stream_id, vr_codec_name(st.codec), st.width, st.height, st.decoder, fps, mbit,
                 st.frames_decoded, st.frames_dropped, st.frames_lost, st.frames_presented,
                 st.frames_late, st.queue_depth, st.has_clock ? (st.rate_q16 ? " clocked" : " paused") : "",
-                latency,
+                presenter[0] ? " | presenter " : "", presenter, latency,
                 st.ended ? " | ended: " : "", st.ended ? vr_reason_name(st.stop_reason) : "");
     }
 }
@@ -673,6 +679,10 @@ int main(int argc, char **argv)
 #ifdef VR_HAVE_SDL
         { "sdl", 0, 0, G_OPTION_ARG_NONE, &a.sdl,
           "show the desktop and the videos in an SDL2 window (q or Esc closes it)", NULL },
+        { "present", 0, 0, G_OPTION_ARG_STRING, &a.present_name,
+          "how --sdl draws: gl (OpenGL 3.2+/ES 3.0 shaders), sw (libswscale + pixman into the "
+          "window), renderer (SDL's renderer), auto (gl on a GPU, else sw; default)",
+          "gl|sw|renderer|auto" },
         { "sdl-size", 0, 0, G_OPTION_ARG_STRING, &a.sdl_size,
           "initial window size (default: the SPICE desktop's, 1280x800 until known)", "WxH" },
 #endif
@@ -791,12 +801,18 @@ int main(int argc, char **argv)
         }
         sc.width = w;
         sc.height = h;
+        if (a.present_name && vr_sdl_present_from_name(a.present_name, &sc.present) < 0) {
+            g_printerr("videoredir-client: unknown --present %s (want gl, sw, renderer or auto)\n", a.present_name);
+            return 2;
+        }
+        sc.log = client_log;
+        sc.log_user = &a;
         int ret = vr_sdl_create(&sc, &a.window);
         if (ret < 0) {
             g_printerr("videoredir-client: cannot open an SDL window: %s\n", vr_sdl_error());
             return 1;
         }
-        g_message("sdl: window open");
+        g_message("sdl: window open, presenter %s", vr_sdl_presenter_name(a.window));
         a.sdl_timer = g_timeout_add(15, sdl_timer, &a);
     }
 #endif
@@ -827,6 +843,7 @@ int main(int argc, char **argv)
         g_source_remove(a.sdl_timer);
     vr_presenter_destroy(a.window);
     g_free(a.sdl_size);
+    g_free(a.present_name);
 #endif
     finish(&a);
     vr_spiceport_free(a.port);

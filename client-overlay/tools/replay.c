@@ -599,8 +599,11 @@ int main(int argc, char **argv)
     }
 #ifdef VR_HAVE_SDL
     if (a->sdl) {
+        /* SDL's renderer, as before the GL presenter: replays are compared
+         * with screenshots of it (tests/replay). */
         struct vr_sdl_config sc = { .title = "videoredir-replay", .keep_aspect = true,
-                                    .desktop = { 0, 0, a->desk_w, a->desk_h }, .x = -1, .y = -1 };
+                                    .desktop = { 0, 0, a->desk_w, a->desk_h }, .x = -1, .y = -1,
+                                    .present = VR_SDL_PRESENT_RENDERER };
         if (vr_sdl_create(&sc, &a->window) < 0) {
             logmsg("error", "cannot open an SDL window: %s", vr_sdl_error());
             goto out;

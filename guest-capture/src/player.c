@@ -7,16 +7,36 @@
  * `show` callback; the front end's threads take it in each vr_player_* call.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _WIN32
+#include <windows.h>
+#else
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
+#endif
 
 #include "videoredir/player.h"
+
+/* The platform: a mutex, the I/O thread, and how that thread is woken while
+ * it waits on the port. POSIX: pthreads, a self-pipe and poll(). Windows
+ * (the Media Foundation decoder, guest-capture/win32/mft): an SRW lock, a
+ * Win32 thread and an auto-reset event waited on with the port's overlapped
+ * I/O events (vr_fd_wait_event). */
+#ifdef _WIN32
+typedef SRWLOCK player_mutex;
+typedef HANDLE player_thread;
+#define PORT_PREFIX "\\\\.\\Global\\"
+#else
+typedef pthread_mutex_t player_mutex;
+typedef pthread_t player_thread;
+#define PORT_PREFIX "/dev/virtio-ports/"
+#endif
 
 #define DEFAULT_REOPEN_US 500000
 #define DEFAULT_DRAIN_US 3000000
@@ -29,7 +49,7 @@ struct vr_player {
     char *path;
     uint64_t reopen_us, drain_us;
 
-    pthread_mutex_t lock;
+    player_mutex lock;
     struct vr_guest *guest;
     int fd;
     uint64_t next_open_us;
@@ -40,11 +60,60 @@ struct vr_player {
     bool renotify;                /* tell it again even if unchanged */
     uint64_t frames_in, switches_local, switches_client;
 
-    pthread_t thread;
+    player_thread thread;
     bool thread_running;
     bool stop;
+#ifdef _WIN32
+    HANDLE wake; /* auto-reset event */
+#else
     int wake[2];
+#endif
 };
+
+#ifdef _WIN32
+static int mutex_init(player_mutex *m)
+{
+    InitializeSRWLock(m);
+    return 0;
+}
+static void mutex_destroy(player_mutex *m)
+{
+    (void)m;
+}
+static void lock(struct vr_player *p)
+{
+    AcquireSRWLockExclusive(&p->lock);
+}
+static void unlock(struct vr_player *p)
+{
+    ReleaseSRWLockExclusive(&p->lock);
+}
+static void sleep_ms(unsigned ms)
+{
+    Sleep(ms);
+}
+#else
+static int mutex_init(player_mutex *m)
+{
+    return pthread_mutex_init(m, NULL) != 0 ? -ENOMEM : 0;
+}
+static void mutex_destroy(player_mutex *m)
+{
+    pthread_mutex_destroy(m);
+}
+static void lock(struct vr_player *p)
+{
+    pthread_mutex_lock(&p->lock);
+}
+static void unlock(struct vr_player *p)
+{
+    pthread_mutex_unlock(&p->lock);
+}
+static void sleep_ms(unsigned ms)
+{
+    usleep(ms * 1000u);
+}
+#endif
 
 static void plog(struct vr_player *p, enum vr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -63,11 +132,16 @@ static void plog(struct vr_player *p, enum vr_log_level level, const char *fmt, 
 
 static void wake_io(struct vr_player *p)
 {
+#ifdef _WIN32
+    if (p->wake)
+        SetEvent(p->wake);
+#else
     if (p->wake[1] >= 0) {
         char c = 1;
         ssize_t r = write(p->wake[1], &c, 1);
         (void)r; /* full pipe: a wakeup is pending anyway */
     }
+#endif
 }
 
 static void guest_log(void *user, enum vr_log_level level, const char *msg)
@@ -121,7 +195,7 @@ static void port_close(struct vr_player *p, const char *why)
     if (p->fd < 0)
         return;
     plog(p, VR_LOG_INFO, "port %s closed: %s", p->path, why);
-    close(p->fd);
+    vr_fd_close(p->fd);
     p->fd = -1;
     vr_guest_channel_closed(p->guest);
     p->next_open_us = vr_time_us() + p->reopen_us;
@@ -135,7 +209,7 @@ static void port_try_open(struct vr_player *p)
     if (fd < 0) {
         if (!p->open_failed_logged)
             plog(p, VR_LOG_WARNING, "cannot open %s: %s; retrying every %u ms, playing locally meanwhile",
-                 p->path, strerror(-fd), (unsigned)(p->reopen_us / 1000));
+                 p->path, vr_fd_strerror(fd), (unsigned)(p->reopen_us / 1000));
         p->open_failed_logged = true;
         p->next_open_us = vr_time_us() + p->reopen_us;
         return;
@@ -149,17 +223,17 @@ static void port_try_open(struct vr_player *p)
 }
 
 /* Moves bytes both ways; closes the port on EOF or error. */
-static void port_io(struct vr_player *p, short revents)
+static void port_io(struct vr_player *p, bool readable)
 {
     if (p->fd < 0)
         return;
-    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+    if (readable) {
         for (int i = 0; i < 64; i++) {
             int r = vr_fd_read(vr_guest_conn(p->guest), p->fd);
             if (r == -EAGAIN)
                 break;
             if (r < 0) {
-                port_close(p, r == -EPIPE ? "the host side went away" : strerror(-r));
+                port_close(p, r == -EPIPE ? "the host side went away" : vr_fd_strerror(r));
                 return;
             }
         }
@@ -168,7 +242,7 @@ static void port_io(struct vr_player *p, short revents)
     vr_guest_pump(p->guest);
     int r = vr_fd_flush(vr_guest_conn(p->guest), p->fd);
     if (r < 0 && r != -EAGAIN)
-        port_close(p, strerror(-r));
+        port_close(p, vr_fd_strerror(r));
 }
 
 /* The video is the client's while it streams it; otherwise (no client,
@@ -197,10 +271,38 @@ static void update_show(struct vr_player *p)
     p->show = want;
 }
 
+/* Waits (lock not held) until the port has something to read or room to
+ * write, the front end wakes the thread, or timeout_ms passes. Returns
+ * whether the port is readable (or at an end or error to report). */
+static bool wait_port(struct vr_player *p, int fd, bool want_write, int timeout_ms)
+{
+#ifdef _WIN32
+    int r = vr_fd_wait_event(fd, want_write, timeout_ms, p->wake);
+    return r < 0 || (r & VR_FD_READABLE);
+#else
+    struct pollfd pfd[2];
+    nfds_t n = 0;
+    pfd[n++] = (struct pollfd){ .fd = p->wake[0], .events = POLLIN };
+    if (fd >= 0)
+        pfd[n++] = (struct pollfd){ .fd = fd, .events = POLLIN | (want_write ? POLLOUT : 0) };
+    poll(pfd, n, timeout_ms);
+    if (pfd[0].revents & POLLIN) {
+        char buf[64];
+        while (read(p->wake[0], buf, sizeof(buf)) > 0) {
+        }
+    }
+    return fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR));
+#endif
+}
+
+#ifdef _WIN32
+static DWORD WINAPI io_main(void *arg)
+#else
 static void *io_main(void *arg)
+#endif
 {
     struct vr_player *p = arg;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     while (!p->stop) {
         uint64_t now = vr_time_us();
         if (p->fd < 0 && now >= p->next_open_us)
@@ -217,43 +319,35 @@ static void *io_main(void *arg)
             p->notified = where;
             p->renotify = false;
             if (p->cb.show) {
-                pthread_mutex_unlock(&p->lock);
+                unlock(p);
                 p->cb.show(p->user, where, why);
-                pthread_mutex_lock(&p->lock);
+                lock(p);
             }
             continue; /* the state may have moved meanwhile */
         }
 
-        struct pollfd pfd[2];
-        nfds_t n = 0;
-        pfd[n++] = (struct pollfd){ .fd = p->wake[0], .events = POLLIN };
-        int port_i = -1, port_fd = p->fd;
-        if (p->fd >= 0) {
-            port_i = (int)n;
-            pfd[n++] = (struct pollfd){ .fd = p->fd,
-                                        .events = POLLIN | (vr_guest_output_empty(p->guest) ? 0 : POLLOUT) };
-        }
+        int port_fd = p->fd;
+        bool want_write = p->fd >= 0 && !vr_guest_output_empty(p->guest);
         uint64_t t = vr_guest_next_timeout(p->guest);
         if (p->fd < 0)
             t = p->next_open_us > now ? p->next_open_us - now : 0;
         int timeout = t == UINT64_MAX ? 1000 : (int)(t / 1000 + 1 < 1000 ? t / 1000 + 1 : 1000);
-        pthread_mutex_unlock(&p->lock);
-        poll(pfd, n, timeout);
-        pthread_mutex_lock(&p->lock);
-        if (pfd[0].revents & POLLIN) {
-            char buf[64];
-            while (read(p->wake[0], buf, sizeof(buf)) > 0) {
-            }
-        }
+        unlock(p);
+        bool readable = wait_port(p, port_fd, want_write, timeout);
+        lock(p);
         /* Only this thread opens and closes the port, so p->fd is the
-         * descriptor polled unless it was closed meanwhile. */
-        if (port_i >= 0 && p->fd == port_fd)
-            port_io(p, pfd[port_i].revents);
+         * descriptor waited on unless it was closed meanwhile. */
+        if (port_fd >= 0 && p->fd == port_fd)
+            port_io(p, readable);
         else if (p->fd >= 0)
-            port_io(p, 0);
+            port_io(p, false);
     }
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
+#ifdef _WIN32
+    return 0;
+#else
     return NULL;
+#endif
 }
 
 /* ---------------------------------------------------------------------- */
@@ -276,7 +370,9 @@ int vr_player_create(const struct vr_player_config *cfg, const struct vr_player_
         p->cb = *cb;
     p->user = user;
     p->fd = -1;
+#ifndef _WIN32
     p->wake[0] = p->wake[1] = -1;
+#endif
     p->reopen_us = c.reopen_interval_us ? c.reopen_interval_us : DEFAULT_REOPEN_US;
     p->drain_us = c.drain_timeout_us ? c.drain_timeout_us : DEFAULT_DRAIN_US;
     int r = -ENOMEM;
@@ -285,14 +381,14 @@ int vr_player_create(const struct vr_player_config *cfg, const struct vr_player_
         p->path = strdup(dev);
     } else {
         const char *name = c.port_name && *c.port_name ? c.port_name : VR_PLAYER_DEFAULT_PORT;
-        size_t len = strlen("/dev/virtio-ports/") + strlen(name) + 1;
+        size_t len = strlen(PORT_PREFIX) + strlen(name) + 1;
         p->path = malloc(len);
         if (p->path)
-            snprintf(p->path, len, "/dev/virtio-ports/%s", name);
+            snprintf(p->path, len, "%s%s", PORT_PREFIX, name);
     }
     if (!p->path)
         goto fail;
-    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+    if (mutex_init(&p->lock) != 0) {
         free(p->path);
         free(p);
         return -ENOMEM;
@@ -307,6 +403,18 @@ int vr_player_create(const struct vr_player_config *cfg, const struct vr_player_
     r = vr_guest_create(&gcfg, &gcb, p, &p->guest);
     if (r < 0)
         goto fail;
+#ifdef _WIN32
+    p->wake = CreateEventW(NULL, FALSE, FALSE, NULL);
+    if (!p->wake) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    p->thread = CreateThread(NULL, 0, io_main, p, 0, NULL);
+    if (!p->thread) {
+        r = -EAGAIN;
+        goto fail;
+    }
+#else
     if (pipe2(p->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
         r = -errno;
         goto fail;
@@ -314,6 +422,7 @@ int vr_player_create(const struct vr_player_config *cfg, const struct vr_player_
     r = -pthread_create(&p->thread, NULL, io_main, p);
     if (r < 0)
         goto fail;
+#endif
     p->thread_running = true;
     plog(p, VR_LOG_INFO, "port %s", p->path);
     *out = p;
@@ -329,27 +438,37 @@ void vr_player_destroy(struct vr_player *p)
     if (!p)
         return;
     if (p->path && p->guest) {
-        pthread_mutex_lock(&p->lock);
+        lock(p);
         p->stop = true;
         if (p->have_stream)
             vr_guest_stop(p->guest, VR_REASON_USER);
         p->have_stream = false;
         if (p->fd >= 0)
             vr_fd_flush(vr_guest_conn(p->guest), p->fd);
-        pthread_mutex_unlock(&p->lock);
+        unlock(p);
     }
     if (p->thread_running) {
         wake_io(p);
+#ifdef _WIN32
+        WaitForSingleObject(p->thread, INFINITE);
+        CloseHandle(p->thread);
+#else
         pthread_join(p->thread, NULL);
+#endif
     }
     if (p->fd >= 0)
-        close(p->fd);
+        vr_fd_close(p->fd);
+#ifdef _WIN32
+    if (p->wake)
+        CloseHandle(p->wake);
+#else
     for (int i = 0; i < 2; i++)
         if (p->wake[i] >= 0)
             close(p->wake[i]);
+#endif
     vr_guest_destroy(p->guest);
     if (p->path)
-        pthread_mutex_destroy(&p->lock);
+        mutex_destroy(&p->lock);
     free(p->path);
     free(p);
 }
@@ -364,7 +483,7 @@ int vr_player_set_stream(struct vr_player *p, const struct vr_stream_start *star
 {
     if (!p || !start || !geom)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     if (p->have_stream)
         vr_guest_stop(p->guest, VR_REASON_USER); /* new caps: a new stream */
     p->have_stream = false;
@@ -373,7 +492,7 @@ int vr_player_set_stream(struct vr_player *p, const struct vr_stream_start *star
         p->have_stream = true;
         p->renotify = true;
     }
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     wake_io(p);
     return r;
 }
@@ -382,9 +501,9 @@ int vr_player_set_geometry(struct vr_player *p, const struct vr_geometry *geom)
 {
     if (!p || !geom)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     int r = vr_guest_set_geometry(p->guest, geom);
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     wake_io(p);
     return r;
 }
@@ -393,9 +512,9 @@ int vr_player_set_region(struct vr_player *p, const struct vr_region *region)
 {
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     int r = vr_guest_set_region(p->guest, region);
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     wake_io(p);
     return r;
 }
@@ -404,9 +523,9 @@ int vr_player_push(struct vr_player *p, const struct vr_au *au, uint32_t extra_f
 {
     if (!p || !au)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     if (!p->have_stream) {
-        pthread_mutex_unlock(&p->lock);
+        unlock(p);
         return -EINVAL;
     }
     p->frames_in++;
@@ -418,7 +537,7 @@ int vr_player_push(struct vr_player *p, const struct vr_au *au, uint32_t extra_f
         int fr = vr_fd_flush(vr_guest_conn(p->guest), p->fd);
         wake = fr < 0;
     }
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     if (wake)
         wake_io(p);
     return r;
@@ -428,9 +547,9 @@ int vr_player_flush(struct vr_player *p)
 {
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     int r = p->have_stream ? vr_guest_flush(p->guest) : 0;
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     wake_io(p);
     return r;
 }
@@ -439,9 +558,9 @@ int vr_player_set_clock(struct vr_player *p, int64_t pts, uint64_t time_us, uint
 {
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     int r = p->have_stream ? vr_guest_set_clock(p->guest, pts, time_us, rate_q16) : -ENOENT;
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     wake_io(p);
     return r;
 }
@@ -450,7 +569,7 @@ int vr_player_stop(struct vr_player *p, uint32_t reason)
 {
     if (!p)
         return -EINVAL;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     int r = -ENOENT;
     if (p->have_stream) {
         r = vr_guest_stop(p->guest, reason);
@@ -458,7 +577,7 @@ int vr_player_stop(struct vr_player *p, uint32_t reason)
         if (p->fd >= 0)
             vr_fd_flush(vr_guest_conn(p->guest), p->fd);
     }
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     wake_io(p);
     return r;
 }
@@ -470,9 +589,9 @@ int vr_player_finish(struct vr_player *p, uint32_t reason)
     uint64_t until = vr_time_us() + p->drain_us;
     bool stopped = false, was_streaming = false;
     uint64_t feedbacks_at_stop = 0;
-    pthread_mutex_lock(&p->lock);
+    lock(p);
     if (!p->have_stream) {
-        pthread_mutex_unlock(&p->lock);
+        unlock(p);
         return -ENOENT;
     }
     for (;;) {
@@ -496,12 +615,12 @@ int vr_player_finish(struct vr_player *p, uint32_t reason)
                      vr_guest_drained(p->guest);
         if (stopped && (!was_streaming || p->fd < 0 || shown || late))
             break;
-        pthread_mutex_unlock(&p->lock);
+        unlock(p);
         wake_io(p);
-        usleep(5000);
-        pthread_mutex_lock(&p->lock);
+        sleep_ms(5);
+        lock(p);
     }
-    pthread_mutex_unlock(&p->lock);
+    unlock(p);
     wake_io(p);
     return 0;
 }
@@ -511,9 +630,9 @@ enum vr_player_show vr_player_get_show(const struct vr_player *p)
     if (!p)
         return VR_PLAYER_SHOW_NONE;
     struct vr_player *m = (struct vr_player *)p;
-    pthread_mutex_lock(&m->lock);
+    lock(m);
     enum vr_player_show s = m->show;
-    pthread_mutex_unlock(&m->lock);
+    unlock(m);
     return s;
 }
 
@@ -525,7 +644,7 @@ void vr_player_get_stats(const struct vr_player *p, struct vr_player_stats *st)
     if (!p)
         return;
     struct vr_player *m = (struct vr_player *)p;
-    pthread_mutex_lock(&m->lock);
+    lock(m);
     vr_guest_get_stats(m->guest, &st->guest);
     st->state = vr_guest_get_state(m->guest);
     st->show = m->show;
@@ -533,5 +652,5 @@ void vr_player_get_stats(const struct vr_player *p, struct vr_player_stats *st)
     st->switches_local = m->switches_local;
     st->switches_client = m->switches_client;
     st->port_open = m->fd >= 0;
-    pthread_mutex_unlock(&m->lock);
+    unlock(m);
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The SDL2 presenter over the real stack, under Xvfb with SDL's software
-# renderer: videoredir-host serves a one-colour desktop, the guest plays a
+# The SDL2 presenter over the real stack, under Xvfb, each way it draws:
+# "auto" (no argument; with only Mesa's llvmpipe it must choose the software
+# presenter: libswscale + pixman into the window surface), "renderer" (SDL's
+# software renderer) or "gl" (shaders on llvmpipe); the log and --stats must
+# name the one drawing. videoredir-host serves a one-colour desktop, the guest plays a
 # clip in a window at 300,200 640x360 with a 200x100 hole (another window on
 # top). videoredir-client --sdl shows the 1280x800 desktop in a 640x400
 # window (half size). The screenshot must show the video inside the visible
@@ -11,8 +14,9 @@ command -v import >/dev/null || vr_fail "ImageMagick import is needed"
 desk=0x305070
 ffmpeg -nostdin -v error -f lavfi -i "color=c=$desk:s=1280x800,format=rgb24" -frames:v 1 "$VR_TMP/desk.png"
 
+present=${1:-auto}
 vr_start_xvfb 800x600x24
-export SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software
+export SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software LIBGL_ALWAYS_SOFTWARE=1
 # Under ASan the suite asks for the slow unwinder on malloc; SDL's GL probe
 # loads Mesa's llvmpipe, whose JIT registers EH frames with libgcc while
 # holding its lock, and the slow unwinder re-enters that lock from malloc: a
@@ -21,10 +25,17 @@ export SDL_VIDEODRIVER=x11 SDL_RENDER_DRIVER=software
 
 vr_start_host --desktop "$VR_TMP/desk.png"
 "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --sdl --sdl-size 640x400 \
-  --stats --timeout 90 2>"$VR_TMP/client.log" &
+  --present "$present" --stats --timeout 90 2>"$VR_TMP/client.log" &
 client=$!
 VR_PIDS+=("$client")
 vr_wait_for "$VR_TMP/client.log" "sdl: window open" "$client" 30 || vr_fail "no SDL window"
+grep -m1 "presenter" "$VR_TMP/client.log"
+case $present in
+  gl) kind=gl ;;
+  renderer) kind=renderer ;;
+  *) kind=software ;;
+esac
+grep -q "window open, presenter $kind (" "$VR_TMP/client.log" || vr_fail "the $kind presenter is not the one drawing"
 region="300,200,640,100;300,300,200,100;700,300,240,100;300,400,640,160"
 "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --loop -1 \
   --window 300,200,640,360 --region "$region" --connect-timeout 30 \
@@ -52,4 +63,6 @@ for p in "152 102" "468 102" "152 278" "468 278" "200 175" "420 175" "300 120" "
   n=$((n + 1))
 done
 grep -m1 'stats:' "$VR_TMP/client.log" | tail -n 1
-echo "sdl: $n pixels checked: video inside the visible region at half scale, desktop in the hole and around"
+grep -q "| presenter $kind |" "$VR_TMP/client.log" ||
+  vr_fail "--stats does not name the presenter"
+echo "sdl ($present): $n pixels checked: video inside the visible region at half scale, desktop in the hole and around"

@@ -93,8 +93,8 @@ if [ "$mode" = remote-viewer ]; then
     # WxH+X+Y of the cover colour: 240x160 at guest 500,300.
     if [[ $box =~ ^240x160\+([0-9]+)\+([0-9]+)$ ]]; then
       ox=$((BASH_REMATCH[1] - 500)) oy=$((BASH_REMATCH[2] - 300))
-      colours=$(convert "$shot" -crop "400x360+$((ox + 100))+$((oy + 80))" +repage -unique-colors -format %w info:)
-      colours_b=$(convert "$shot" -crop "240x220+$((ox + 500))+$((oy + 80))" +repage -unique-colors -format %w info:)
+      colours=$(convert "$shot" -crop "400x360+$((ox + 100))+$((oy + 80))" +repage -format %k info:)
+      colours_b=$(convert "$shot" -crop "240x220+$((ox + 500))+$((oy + 80))" +repage -format %k info:)
       left=$(convert "$shot" -format "%[hex:p{$((ox + 97)),$((oy + 200))}]" info: | cut -c1-6)
       above=$(convert "$shot" -format "%[hex:p{$((ox + 400)),$((oy + 77))}]" info: | cut -c1-6)
       below=$(convert "$shot" -format "%[hex:p{$((ox + 300)),$((oy + 443))}]" info: | cut -c1-6)

@@ -314,7 +314,7 @@ static void test_found(struct vr_marker_detector *d, int qscale, int margin)
     static const double scales[] = {0.25, 0.37, 0.5, 0.71, 1.0, 1.33, 2.0};
     bool lossy = qscale > 0;
     int tol = lossy ? 2 : 0;
-    int cases = 0;
+    int cases = 0, refits = 0;
     for (size_t si = 0; si < sizeof(src_sizes) / sizeof(src_sizes[0]); si++)
         for (size_t k = 0; k < sizeof(scales) / sizeof(scales[0]); k++) {
             int sw = src_sizes[si][0], sh = src_sizes[si][1];
@@ -352,11 +352,28 @@ static void test_found(struct vr_marker_detector *d, int qscale, int margin)
                      lossy ? "jpeg" : "lossless", qscale, sw, sh, w, h, r.x, r.y,
                      cases % 3 == 2 ? "swscale" : "pixman", n_covers);
             expect(d, desk, code, &r, covers, n_covers, tol, margin, what);
+            /* the same picture invalidated again: the fit holds (it is
+             * checked against the picture, and not fitted again) */
+            struct vr_rect got1, got2;
+            struct vr_marker_stats st0, st1;
+            vr_marker_detector_stats(d, &st0);
+            if (vr_marker_detector_get(d, code, &got1, NULL) == 0) {
+                uint64_t changed;
+                CHECK(scan(d, desk, &r, &changed) == 0 && changed == 0, "%s: rescan", what);
+                CHECK(vr_marker_detector_get(d, code, &got2, NULL) == 0 &&
+                          !memcmp(&got1, &got2, sizeof(got1)),
+                      "%s: rect changed on rescan", what);
+                vr_marker_detector_stats(d, &st1);
+                refits += st1.refits - st0.refits;
+            }
             pixman_image_unref(desk);
             vr_marker_detector_watch(d, code, false);
             cases++;
         }
     CHECK(cases >= 20, "only %d cases", cases);
+    printf("%s q%d: %d cases, %d fitted again on an unchanged rescan\n",
+           lossy ? "jpeg" : "lossless", qscale, cases, refits);
+    CHECK(lossy || refits == 0, "lossless: %d fits found stale on an unchanged picture", refits);
 }
 
 /* Incremental: a menu opens over the video (only its area is invalidated),

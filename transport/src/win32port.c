@@ -75,6 +75,9 @@ struct channel {
 };
 
 static struct channel *channels[MAX_CHANNELS];
+/* Guards the slots of the table: two players (two videos in one process,
+ * each with its own I/O thread) may open or close at the same time. */
+static SRWLOCK table_lock = SRWLOCK_INIT;
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -308,13 +311,6 @@ int vr_fd_open(const char *path)
 {
     if (!path || !*path)
         return -EINVAL;
-    int slot = -1;
-    for (int i = 0; i < MAX_CHANNELS && slot < 0; i++) {
-        if (!channels[i])
-            slot = i;
-    }
-    if (slot < 0)
-        return -EMFILE;
     struct channel *ch = calloc(1, sizeof(*ch));
     if (!ch)
         return -ENOMEM;
@@ -339,7 +335,20 @@ int vr_fd_open(const char *path)
         free_channel(ch);
         return ret;
     }
-    channels[slot] = ch;
+    int slot = -1;
+    AcquireSRWLockExclusive(&table_lock);
+    for (int i = 0; i < MAX_CHANNELS && slot < 0; i++) {
+        if (!channels[i])
+            slot = i;
+    }
+    if (slot >= 0)
+        channels[slot] = ch;
+    ReleaseSRWLockExclusive(&table_lock);
+    if (slot < 0) {
+        ch->be->close(ch);
+        free_channel(ch);
+        return -EMFILE;
+    }
     return slot;
 }
 
@@ -371,7 +380,9 @@ void vr_fd_close(int fd)
     finish_io(ch, &ch->wov, &ch->wpending);
     ch->be->close(ch);
     free_channel(ch);
+    AcquireSRWLockExclusive(&table_lock);
     channels[fd] = NULL;
+    ReleaseSRWLockExclusive(&table_lock);
 }
 
 /* Keeps one read pending. Returns false if it failed at once (ch->rerr). */
@@ -472,15 +483,24 @@ int vr_fd_flush(struct vr_conn *c, int fd)
 
 int vr_fd_wait(int fd, bool want_write, int timeout_ms)
 {
+    return vr_fd_wait_event(fd, want_write, timeout_ms, NULL);
+}
+
+int vr_fd_wait_event(int fd, bool want_write, int timeout_ms, void *wake)
+{
     DWORD timeout = timeout_ms < 0 ? INFINITE : (DWORD)timeout_ms;
     struct channel *ch = get(fd);
     if (!ch) {
-        Sleep(timeout == INFINITE ? 1000 : timeout);
+        if (wake)
+            WaitForSingleObject(wake, timeout);
+        else
+            Sleep(timeout == INFINITE ? 1000 : timeout);
         return 0;
     }
     if (!arm_read(ch))
         return VR_FD_READABLE; /* vr_fd_read reports the error */
-    HANDLE hs[2] = { ch->rov.hEvent, ch->wov.hEvent };
+    /* The wake event last: a set wake event must not hide ready I/O. */
+    HANDLE hs[3] = { ch->rov.hEvent, ch->wov.hEvent, wake };
     DWORD n = 1;
     bool retry_wait = false;
     if (want_write) {
@@ -499,6 +519,13 @@ int vr_fd_wait(int fd, bool want_write, int timeout_ms)
             return VR_FD_WRITABLE;
         }
     }
+    if (wake) {
+        if (n == 1)
+            hs[1] = wake;
+        else
+            hs[2] = wake;
+        n++;
+    }
     DWORD r = WaitForMultipleObjects(n, hs, FALSE, timeout);
     if (r == WAIT_FAILED)
         return map_error(GetLastError(), false);
@@ -507,7 +534,7 @@ int vr_fd_wait(int fd, bool want_write, int timeout_ms)
     int ready = 0;
     if (WaitForSingleObject(hs[0], 0) == WAIT_OBJECT_0)
         ready |= VR_FD_READABLE;
-    if (n == 2 && WaitForSingleObject(hs[1], 0) == WAIT_OBJECT_0)
+    if (hs[1] == ch->wov.hEvent && n >= 2 && WaitForSingleObject(hs[1], 0) == WAIT_OBJECT_0)
         ready |= VR_FD_WRITABLE;
     return ready;
 }

@@ -5,11 +5,17 @@
  * decoded videos on top, in a "draw" handler that runs after spice-gtk's,
  * with the same geometry spice-gtk uses for the desktop (scale to fit keeping
  * the aspect ratio and centred, or 1:1 centred when scaling is off; the
- * monitor's area of the guest surface). Each video is scaled into its mapped
- * content rectangle and clipped to its mapped visible region. Redraws are
- * queued for the area a new frame covers only.
+ * monitor's area of the guest surface). Each new frame is scaled once into
+ * an image the size of its mapped content rectangle (libswscale, the frame's
+ * matrix and range), which cairo paints clipped to the mapped visible region:
+ * redraws without a new frame (expose, the statistics) cost a paint only.
+ * Redraws are queued for the area a new frame covers only.
  */
+#include <errno.h>
 #include <math.h>
+#include <string.h>
+
+#include <libswscale/swscale.h>
 
 #include <videoredir/gtk-overlay.h>
 #include <videoredir/transport-spice.h>
@@ -35,10 +41,14 @@ struct _VrOverlay {
     SpiceDisplay *display;
     gulong draw_id;
     bool show_stats;
-    /* A widget-sized canvas the videos are composited into. */
-    cairo_surface_t *canvas;
-    pixman_image_t *pcanvas;
-    int cw, ch;
+    /* Per stream slot: its shown frame scaled to its mapped content size. */
+    struct scaled {
+        cairo_surface_t *img;
+        struct SwsContext *sws;
+        uint32_t w, h;
+        uint64_t serial, presented; /* the frame in img */
+        bool valid;
+    } scaled[VR_MAX_STREAMS];
 };
 
 /* Guest desktop -> widget: x' = ox + (x - ax) * s, as spice-gtk maps it. */
@@ -160,27 +170,54 @@ static void map_region(const struct map *m, pixman_region32_t *in, pixman_region
     }
 }
 
-static bool ensure_canvas(VrOverlay *o, int w, int h)
+static void scaled_drop(struct scaled *k)
 {
-    if (o->canvas && o->cw == w && o->ch == h)
-        return true;
-    if (o->pcanvas)
-        pixman_image_unref(o->pcanvas);
-    if (o->canvas)
-        cairo_surface_destroy(o->canvas);
-    o->pcanvas = NULL;
-    o->canvas = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-    if (cairo_surface_status(o->canvas) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(o->canvas);
-        o->canvas = NULL;
-        return false;
+    if (k->img)
+        cairo_surface_destroy(k->img);
+    sws_freeContext(k->sws);
+    memset(k, 0, sizeof(*k));
+}
+
+/* Slot i's frame f (of stream st) scaled to w x h in o->scaled[i], made
+ * again only for a new frame or size. Returns 0 or a negative errno. */
+static int scale_frame(VrOverlay *o, uint32_t i, const AVFrame *f,
+                       const struct vr_client_stream_stats *st, uint32_t w, uint32_t h)
+{
+    struct scaled *k = &o->scaled[i];
+    if (k->valid && k->w == w && k->h == h && k->serial == st->serial &&
+        k->presented == st->frames_presented)
+        return 0;
+    /* Held whole: bounded as the compositor bounds it. */
+    if ((uint64_t)w * h > (uint64_t)8192 * 8192 || w > 16384 || h > 16384)
+        return -E2BIG;
+    if (!k->img || k->w != w || k->h != h) {
+        if (k->img)
+            cairo_surface_destroy(k->img);
+        k->img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, (int)w, (int)h);
+        if (cairo_surface_status(k->img) != CAIRO_STATUS_SUCCESS) {
+            cairo_surface_destroy(k->img);
+            k->img = NULL;
+            return -ENOMEM;
+        }
+        k->w = w;
+        k->h = h;
     }
-    o->pcanvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, w, h,
-                                          (uint32_t *)cairo_image_surface_get_data(o->canvas),
-                                          cairo_image_surface_get_stride(o->canvas));
-    o->cw = w;
-    o->ch = h;
-    return o->pcanvas != NULL;
+    k->valid = false;
+    k->sws = sws_getCachedContext(k->sws, f->width, f->height, f->format, (int)w, (int)h,
+                                  AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL, NULL, NULL);
+    if (!k->sws || vr_sws_set_colorspace(k->sws, f) < 0)
+        return -ENOTSUP;
+    cairo_surface_flush(k->img);
+    uint8_t *planes[4] = { cairo_image_surface_get_data(k->img) };
+    int strides[4] = { cairo_image_surface_get_stride(k->img) };
+    if (sws_scale(k->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
+                  strides) <= 0)
+        return -EINVAL;
+    cairo_surface_mark_dirty(k->img);
+    k->serial = st->serial;
+    k->presented = st->frames_presented;
+    k->valid = true;
+    return 0;
 }
 
 /* Widget area stream slot i covers now (its mapped content rectangle). */
@@ -218,47 +255,42 @@ static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
     if (!o->vs->client || !get_map(o, &m))
         goto stats;
     int ww = gtk_widget_get_allocated_width(widget), wh = gtk_widget_get_allocated_height(widget);
-    if (ww <= 0 || wh <= 0 || !ensure_canvas(o, ww, wh))
+    if (ww <= 0 || wh <= 0)
         goto stats;
-    pixman_region32_t desk, mapped, shown;
+    pixman_region32_t desk, mapped;
     pixman_region32_init(&desk);
     pixman_region32_init(&mapped);
-    pixman_region32_init(&shown);
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
         struct vr_rect dst;
+        struct vr_client_stream_stats st;
         const AVFrame *f = vr_client_stream_frame(o->vs->client, i);
-        if (!f || !stream_area(o, &m, i, &dst))
+        if (!f || !stream_area(o, &m, i, &dst) || vr_client_stream_stats(o->vs->client, i, &st) < 0)
             continue;
         /* Hidden (empty region) videos keep decoding but are not drawn. */
         vr_client_stream_region(o->vs->client, i, &desk);
         map_region(&m, &desk, &mapped);
         pixman_region32_intersect_rect(&mapped, &mapped, dst.x, dst.y, dst.w, dst.h);
+        pixman_region32_intersect_rect(&mapped, &mapped, 0, 0, (unsigned)ww, (unsigned)wh);
         if (!pixman_region32_not_empty(&mapped))
             continue;
-        cairo_surface_flush(o->canvas);
-        int ret = vr_composite_frame(o->pcanvas, f, &dst, &mapped);
+        int ret = scale_frame(o, i, f, &st, dst.w, dst.h);
         if (ret < 0) {
             g_warning("cannot draw stream slot %u: %s", i, g_strerror(-ret));
             continue;
         }
-        pixman_region32_union(&shown, &shown, &mapped);
-    }
-    if (pixman_region32_not_empty(&shown)) {
-        cairo_surface_mark_dirty(o->canvas);
         cairo_save(cr);
         int n = 0;
-        const pixman_box32_t *b = pixman_region32_rectangles(&shown, &n);
-        for (int i = 0; i < n; i++)
-            cairo_rectangle(cr, b[i].x1, b[i].y1, b[i].x2 - b[i].x1, b[i].y2 - b[i].y1);
+        const pixman_box32_t *b = pixman_region32_rectangles(&mapped, &n);
+        for (int k = 0; k < n; k++)
+            cairo_rectangle(cr, b[k].x1, b[k].y1, b[k].x2 - b[k].x1, b[k].y2 - b[k].y1);
         cairo_clip(cr);
-        cairo_set_source_surface(cr, o->canvas, 0, 0);
+        cairo_set_source_surface(cr, o->scaled[i].img, dst.x, dst.y);
         cairo_set_operator(cr, CAIRO_OPERATOR_SOURCE);
         cairo_paint(cr);
         cairo_restore(cr);
     }
     pixman_region32_fini(&desk);
     pixman_region32_fini(&mapped);
-    pixman_region32_fini(&shown);
 stats:
     if (o->show_stats)
         draw_stats(o, cr);
@@ -419,10 +451,8 @@ static void overlay_free(gpointer data)
     VrOverlay *o = data;
     struct vr_gtk_session *vs = o->vs;
     vs->overlays = g_list_remove(vs->overlays, o);
-    if (o->pcanvas)
-        pixman_image_unref(o->pcanvas);
-    if (o->canvas)
-        cairo_surface_destroy(o->canvas);
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        scaled_drop(&o->scaled[i]);
     g_free(o);
     if (!vs->overlays) /* the last one: the session's videoredir side goes too */
         g_object_set_data(G_OBJECT(vs->session), SESSION_KEY, NULL);

@@ -375,6 +375,14 @@ int vr_presenter_slot_draw_region(const struct vr_presenter *p, uint32_t slot,
  */
 int vr_headless_create(uint32_t width, uint32_t height, pixman_image_t *background,
                        struct vr_presenter **out);
+/* As vr_headless_create, drawing into canvas (x8r8g8b8 or a8r8g8b8, up to
+ * 16384 pixels a side, referenced: e.g. a window's pixels, which must stay
+ * valid while the presenter lives). Returns 0, -EINVAL or -ENOMEM. */
+int vr_headless_create_for(pixman_image_t *canvas, pixman_image_t *background,
+                           struct vr_presenter **out);
+/* Replaces the headless presenter's desktop picture (referenced; NULL:
+ * black); everything is redrawn at the next sync. Returns 0 or -EINVAL. */
+int vr_headless_set_background(struct vr_presenter *p, pixman_image_t *background);
 /* The headless presenter's image (owned by it). */
 pixman_image_t *vr_headless_image(struct vr_presenter *p);
 /* Frees a presenter made by a *_create function (fini + free). NULL ok. */
@@ -491,6 +499,23 @@ void vr_replay_get_stats(const struct vr_replay *r, struct vr_replay_stats *st);
 int vr_composite_frame(pixman_image_t *canvas, const AVFrame *frame, const struct vr_rect *dst_rect,
                        pixman_region32_t *clip);
 
+/*
+ * The YUV -> RGB conversion of a frame, the same for every presenter (the
+ * compositor above, the headless presenter, the GL shader): the matrix
+ * (AVCOL_SPC_BT470BG for BT.601, AVCOL_SPC_BT709 or AVCOL_SPC_BT2020_NCL)
+ * from the frame's colorspace or, unspecified, by size (BT.709 from 1280
+ * wide or 720 high up, BT.601 below, as players guess); and whether its
+ * samples are full range (JPEG, also the yuvj formats). Any thread.
+ */
+enum AVColorSpace vr_frame_matrix(const AVFrame *frame);
+bool vr_frame_full_range(const AVFrame *frame);
+
+/* Sets sws (made for frame's pixel format, to RGB) to convert with
+ * vr_frame_matrix and vr_frame_full_range into full-range RGB. Returns 0 or
+ * a negative errno. */
+struct SwsContext;
+int vr_sws_set_colorspace(struct SwsContext *sws, const AVFrame *frame);
+
 /* Writes an x8r8g8b8/a8r8g8b8 pixman image as PNG. Returns 0 or negative. */
 int vr_write_png(pixman_image_t *image, const char *path);
 
@@ -514,6 +539,8 @@ struct vr_marker_stats {
     uint64_t known;          /* candidates that continued a known marker (no refit) */
     uint64_t rows_unchanged; /* rows over a marker skipped: same pixels as last matched */
     uint64_t collapsed;      /* visible regions collapsed to their bounding box */
+    uint64_t validated;      /* kept fits checked against the picture (border edges) */
+    uint64_t refits;         /* kept fits found stale there and fitted again */
 };
 
 /* Creates a detector watching no code. Returns 0, -EINVAL or -ENOMEM. */
@@ -536,8 +563,13 @@ void vr_marker_detector_reset(struct vr_marker_detector *d);
  * rectangle from the marker's lattice, the visible region with the area
  * replaced by what matches there (at most VR_MAX_RECTS rectangles, else its
  * bounding box). Sets bit c of *changed (may be NULL) for each code whose
- * rectangle or region changed. Work is bounded by the area plus a fixed
- * number of rows and columns per code found. Returns 0, -EINVAL (bad
+ * rectangle or region changed. A rectangle kept from earlier scans is
+ * checked against the picture whenever the area meets it (edges near its
+ * four borders measured to a fraction of a pixel) and fitted again when it
+ * no longer matches, so that the fit follows what is on the display now.
+ * Work is bounded by the area plus a fixed number of rows and columns per
+ * code found (plus, when a kept fit is stale, the rows of its rectangle
+ * until a cell is read there). Returns 0, -EINVAL (bad
  * arguments, a surface over 16384 pixels wide or tall) or -ENOMEM.
  */
 int vr_marker_detector_scan(struct vr_marker_detector *d, const uint8_t *pixels, uint32_t width,

@@ -9,7 +9,9 @@
  * reopening it when it goes away, an I/O thread that moves bytes both ways
  * and runs the session's timers, and the guest state machine in player
  * mode (vr_guest_push_frame: GOP cache, flow control, CLOCK, flush, stop,
- * end-of-stream drain). No GLib, no GStreamer: pthreads and poll.
+ * end-of-stream drain). No GLib, no GStreamer: pthreads and poll; on
+ * Windows (the Media Foundation decoder) Win32 threads and the port's
+ * overlapped I/O, the default port \\.\Global\<port name>.
  *
  * Never a black hole: the player tells its front end, through the `show`
  * callback, whether the SPICE client shows the video (it accepted the

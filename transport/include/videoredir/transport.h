@@ -234,7 +234,8 @@ void vr_conn_get_stats(const struct vr_conn *c, struct vr_conn_stats *st);
  *    anything else, e.g. \\.\Global\NAME, is opened with CreateFile for
  *    overlapped I/O (the vioserial driver of virtio-win). -ENOENT: no such
  *    port, -EBUSY: another program has it open.
- * One thread only: the Windows adapter keeps its channels in a table.
+ * The Windows adapter keeps its channels in a table (opening and closing
+ * are serialised); one channel is used by one thread at a time.
  */
 int vr_fd_open(const char *path);
 
@@ -253,6 +254,16 @@ void vr_fd_close(int fd);
  * errno.
  */
 int vr_fd_wait(int fd, bool want_write, int timeout_ms);
+
+#ifdef _WIN32
+/*
+ * Windows only: vr_fd_wait that also returns, with 0, as soon as the event
+ * `wake` (a HANDLE of an auto-reset event, or NULL) is set; fd < 0 waits for
+ * wake or the timeout alone. For a thread that owns the port and must also
+ * hear from other threads (the player session's I/O thread).
+ */
+int vr_fd_wait_event(int fd, bool want_write, int timeout_ms, void *wake);
+#endif
 
 /* Text for an error of vr_fd_open/read/flush, for users: strerror() on
  * Linux; on Windows it says what the vioserial driver means by it (no such
