@@ -8,8 +8,8 @@
  *       into a 1280x800 desktop at its size: prints "frames N seconds S fps F"
  *       (CPU time of this process, so a busy machine does not count).
  *   bench-client --composite CLIP    composites the clip's first frame scaled
- *       to 1920x1080 onto a 1920x1080 desktop, clipped to a region of 1, 16
- *       and 64 rectangles (a grid, each cell shrunk by a gap): prints
+ *       to 1920x1080 onto a 1920x1080 desktop, clipped to a region of 1, 16,
+ *       64 and 256 rectangles (a grid, each cell shrunk by a gap): prints
  *       "rects R us_per_frame U presenter_us P" for each: U for
  *       vr_composite_frame alone, P for the headless presenter showing a new
  *       frame (scaled once, visible boxes copied).
@@ -152,7 +152,7 @@ static int bench_composite(const char *clip)
         return die("no frame", EINVAL);
     pixman_image_t *canvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, 1920, 1080, NULL, 0);
     struct vr_rect dst = { 0, 0, 1920, 1080 };
-    const int grids[] = { 1, 4, 8 }; /* 1, 16, 64 rectangles */
+    const int grids[] = { 1, 4, 8, 16 }; /* 1, 16, 64, 256 rectangles */
     for (size_t g = 0; g < sizeof(grids) / sizeof(grids[0]); g++) {
         int n = grids[g];
         pixman_region32_t region;

@@ -17,7 +17,7 @@
  * Usage: bench-port-throughput --uri spice://127.0.0.1:PORT --guest-socket PATH
  *                              [--mib N] [--rounds N] [--frame-kib N]
  *                              [--payload random|pattern] [--window-kib N]
- *                              [--feedback-kib N] [--only raw|framed]
+ *                              [--feedback-kib N] [--only raw|framed] [--copy]
  */
 #define G_LOG_DOMAIN "videoredir-bench"
 
@@ -41,6 +41,7 @@ struct bench {
     char *sock;
     gboolean framed;
     gboolean pattern;  /* compressible payload instead of random bytes */
+    gboolean copy;     /* framed: queue frames in the conn (a copy each), no direct writes */
     size_t total;      /* payload bytes to move in a round */
     size_t frame_size;
     size_t window;     /* guest's byte window (0: the conn's default) */
@@ -94,6 +95,10 @@ static void guest_framed(struct bench *b, int fd, const uint8_t *payload)
     struct vr_conn_config cfg = { .window_bytes = b->window };
     if (vr_conn_create(&cfg, &cb, &g, &g.conn) < 0)
         return;
+    /* Large frames go to the socket from the payload buffer (no copy), as a
+     * guest sending from its demuxer's packets would. */
+    if (!b->copy)
+        vr_fd_attach(g.conn, fd);
     struct vr_msg *m = calloc(1, sizeof(*m));
     m->type = VR_MSG_STREAM_START;
     m->stream_id = 1;
@@ -103,7 +108,11 @@ static void guest_framed(struct bench *b, int fd, const uint8_t *payload)
     size_t left = b->total;
     int64_t pts = 0;
     while (left > 0 || vr_conn_out_queued(g.conn) > 0) {
-        while (left > 0 && vr_conn_window_available(g.conn) >= b->frame_size) {
+        /* A frame goes out when the socket took everything before it, so
+         * that vr_conn_send writes it from the payload buffer (the kernel's
+         * socket buffer is the queue; nothing is copied into the conn's). */
+        while (left > 0 && (b->copy || vr_conn_out_queued(g.conn) == 0) &&
+               vr_conn_window_available(g.conn) >= b->frame_size) {
             size_t n = left < b->frame_size ? left : b->frame_size;
             memset(m, 0, sizeof(*m));
             m->type = VR_MSG_FRAME;
@@ -119,12 +128,15 @@ static void guest_framed(struct bench *b, int fd, const uint8_t *payload)
         int ret = vr_fd_flush(g.conn, fd);
         if (ret < 0 && ret != -EAGAIN)
             break;
-        /* Read feedback; wait for it when the window is shut. */
-        if (vr_fd_read(g.conn, fd) == -EAGAIN)
+        /* Read feedback; wait for it when the window is shut, for room when
+         * the socket is full, and not at all when both allow another frame. */
+        if (vr_fd_read(g.conn, fd) == -EAGAIN && !(ret == 0 && left > 0 &&
+                                                   vr_conn_window_available(g.conn) >= b->frame_size))
             wait_fd(fd, ret == -EAGAIN ? POLLOUT | POLLIN : POLLIN);
     }
     /* Keep answering until the client has it all (the socket stays open). */
     free(m);
+    vr_fd_attach(g.conn, -1);
     vr_conn_destroy(g.conn);
 }
 
@@ -283,6 +295,7 @@ int main(int argc, char **argv)
     char *uri = NULL, *sock = NULL, *payload = NULL;
     int mib = 64, rounds = 5, frame_kib = 64, window_kib = 0, fb_kib = 256;
     char *only = NULL;
+    gboolean copy = FALSE;
     GOptionEntry entries[] = {
         { "uri", 0, 0, G_OPTION_ARG_STRING, &uri, "host stand-in", "spice://HOST:PORT" },
         { "guest-socket", 0, 0, G_OPTION_ARG_FILENAME, &sock, "its guest socket", "PATH" },
@@ -292,6 +305,9 @@ int main(int argc, char **argv)
         { "window-kib", 0, 0, G_OPTION_ARG_INT, &window_kib, "guest window KiB (conn default)", "N" },
         { "feedback-kib", 0, 0, G_OPTION_ARG_INT, &fb_kib, "client feedback every N KiB (256)", "N" },
         { "only", 0, 0, G_OPTION_ARG_STRING, &only, "run only raw or framed rounds (profiling)", "KIND" },
+        { "copy", 0, 0, G_OPTION_ARG_NONE, &copy,
+          "framed: queue every frame in the conn (copied) instead of writing it from the "
+          "payload buffer (vr_fd_attach): the path before direct writes, for A/B", NULL },
         { "payload", 0, 0, G_OPTION_ARG_STRING, &payload,
           "random (default: like compressed video) or pattern (LZ4-compressible)", "KIND" },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -305,13 +321,13 @@ int main(int argc, char **argv)
         (payload && strcmp(payload, "random") && strcmp(payload, "pattern"))) {
         fprintf(stderr, "usage: %s --uri URI --guest-socket PATH [--mib N] [--rounds N]"
                 " [--frame-kib N] [--payload random|pattern] [--window-kib N] [--feedback-kib N]"
-                " [--only raw|framed]\n", argv[0]);
+                " [--only raw|framed] [--copy]\n", argv[0]);
         return 2;
     }
     g_option_context_free(ctx);
 
     struct bench b = { .sock = sock, .total = (size_t)mib << 20, .frame_size = (size_t)frame_kib << 10,
-                       .pattern = payload && !strcmp(payload, "pattern"),
+                       .pattern = payload && !strcmp(payload, "pattern"), .copy = copy,
                        .window = (size_t)window_kib << 10, .fb_every = (size_t)fb_kib << 10 };
     gboolean do_raw = !only || !strcmp(only, "raw"), do_framed = !only || !strcmp(only, "framed");
     double *raw = calloc((size_t)rounds, sizeof(double));

@@ -195,6 +195,8 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
   echo "(guest send -> presented, p50/p99) in [the client](#the-client-decode--composite-against-ffmpeg-decode-only)"
   echo "section and, for the real VM, in [the VM path](#the-real-vm-path-against-the-host-stand-in)."
   echo
+  cat "$top/bench/latency-figures.md"
+  echo
   echo "## Transport"
   echo
   sed 's/^## /### /' "$work/transport.md"
@@ -204,6 +206,13 @@ pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo "?"; }
     if [ "$part" = vm_bench.sh ] && [ -f "$plots/latency.png" ]; then
       echo
       echo "![latency distribution]($(realpath --relative-to="$top" "$plots")/latency.png)"
+    fi
+  done
+  # Measured separately (they take long): included as last written, with their own date.
+  for part in REALSIZE.md LATENCY.md realsize-notes.md; do
+    if [ -f "$top/bench/$part" ]; then
+      echo
+      sed 's/^# /## /; s|(plots/|(bench/plots/|g' "$top/bench/$part"
     fi
   done
 } >"$report"

@@ -71,6 +71,7 @@ struct stream {
     uint64_t last_feedback_us, last_keyreq_us;
     uint64_t received, decoded, dropped, lost, errors, bytes;
     uint32_t latency_us;
+    uint64_t shown_send_us; /* the shown frame's FRAME send_time_us */
     uint32_t stop_reason;
     uint64_t serial;
     char decoder[64]; /* kept after the decoder is closed, for stats */
@@ -356,6 +357,7 @@ static void show(struct vr_client *c, struct stream *s, AVFrame *f, uint64_t sen
 {
     if (c->have_offset && send_us) /* the guest's clock is ahead of ours by offset_us */
         s->latency_us = clamp_u32((int64_t)now - ((int64_t)send_us - c->offset_us));
+    s->shown_send_us = send_us;
     s->preroll = false;
     s->presented++;
     if (!s->last)
@@ -443,7 +445,9 @@ static bool fall_back_to_software(struct vr_client *c, struct stream *s, int err
     if (!s->hw)
         return false;
     struct vr_decoder *sw = NULL;
-    int ret = vr_decoder_open(&s->start, VR_HWDEC_NONE, c->cb.log, c->user, &sw);
+    int threads = c->cfg.decode_threads > 16 ? 16 : (int)c->cfg.decode_threads;
+    int ret = vr_decoder_open_threads(&s->start, VR_HWDEC_NONE, threads > 1 ? threads : 1,
+                                      c->cb.log, c->user, &sw);
     if (ret < 0) {
         logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": hardware decoder %s failed (%s) and "
               "software cannot open: %s", s->id, s->decoder, av_err2str(err), strerror(-ret));
@@ -624,7 +628,9 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
         return;
     }
     struct vr_decoder *dec = NULL;
-    int ret = vr_decoder_open(st, c->cfg.hwdec, c->cb.log, c->user, &dec);
+    int threads = c->cfg.decode_threads > 16 ? 16 : (int)c->cfg.decode_threads;
+    int ret = vr_decoder_open_threads(st, c->cfg.hwdec, threads > 1 ? threads : 1, c->cb.log,
+                                      c->user, &dec);
     if (ret < 0) {
         reject(c, id, ret == -ENOTSUP ? VR_REASON_UNSUPPORTED : VR_REASON_DECODE_ERROR,
                "cannot decode %s: %s", vr_codec_name(st->codec), strerror(-ret));
@@ -1038,6 +1044,7 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     st->decode_errors = s->errors;
     st->bytes_received = s->bytes;
     st->latency_us = s->latency_us;
+    st->send_us = s->shown_send_us;
     st->has_geometry = s->has_geometry;
     st->geometry = s->geometry;
     st->has_region = s->has_region;

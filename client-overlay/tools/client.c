@@ -31,6 +31,7 @@
 struct app {
     gint slow_us, slow_from, slow_frames; /* --slow-* (tests) */
     gint max_streams;                     /* --max-streams, 0: the library's default */
+    gint decode_threads;                  /* --decode-threads */
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display; /* first display channel, ref held */
@@ -463,8 +464,9 @@ static void on_present(struct app *a, uint32_t stream_id)
         if (st.latency_us && a->stat[i].n_lat < G_N_ELEMENTS(a->stat[i].lat))
             a->stat[i].lat[a->stat[i].n_lat++] = st.latency_us;
         if (a->present_log)
-            fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 "\n", stream_id,
-                    f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us);
+            fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 " %" PRIu64 "\n",
+                    stream_id, f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us,
+                    vr_time_us(), st.send_us);
         if (a->av_log) {
             int64_t offset = 0, delay = 0;
             vr_client_clock_offset(a->client, &offset, NULL);
@@ -802,8 +804,10 @@ int main(int argc, char **argv)
           "write 'stream pts latency_us time_us' per decoded frame (guest send -> decoded, "
           "through the ping/pong clock offset; 0 = offset not known yet)", "PATH" },
         { "present-log", 0, 0, G_OPTION_ARG_FILENAME, &a.present_path,
-          "write 'stream pts latency_us' per presented frame (guest send -> presented at its "
-          "due time)", "PATH" },
+          "write 'stream pts latency_us time_us send_us' per presented frame (guest send -> "
+          "presented at its due time; time_us: when, on this client's clock; send_us: the "
+          "frame's send time on the guest's clock, the same clock when both run on one machine)",
+          "PATH" },
         { "no-audio", 0, 0, G_OPTION_ARG_NONE, &a.no_audio,
           "do not follow the SPICE playback channel (frames are shown at the guest's time, "
           "not when their sound is heard)", NULL },
@@ -853,6 +857,9 @@ int main(int argc, char **argv)
         { "sdl-size", 0, 0, G_OPTION_ARG_STRING, &a.sdl_size,
           "initial window size (default: the SPICE desktop's, 1280x800 until known)", "WxH" },
 #endif
+        { "decode-threads", 0, 0, G_OPTION_ARG_INT, &a.decode_threads,
+          "software decoding threads per stream (default 1: no frame-threading delay; N > 1 "
+          "adds N - 1 frames of delay for N times the throughput on N cores)", "N" },
         { "slow-us", 0, 0, G_OPTION_ARG_INT, &a.slow_us, "for tests: sleep US after each frame decoded", "US" },
         { "slow-from", 0, 0, G_OPTION_ARG_INT, &a.slow_from, "for tests: --slow-us from the N-th frame on", "N" },
         { "slow-frames", 0, 0, G_OPTION_ARG_INT, &a.slow_frames, "for tests: --slow-us for N frames only", "N" },
@@ -915,7 +922,12 @@ int main(int argc, char **argv)
         g_printerr("videoredir-client: cannot open %s: %s\n", a.latency_path, g_strerror(errno));
         return 1;
     }
+    if (a.decode_threads < 0 || a.decode_threads > 16) {
+        g_printerr("videoredir-client: --decode-threads must be 0 to 16\n");
+        return 2;
+    }
     struct vr_client_config cfg = { .hwdec = hwdec, .slow_us = (uint32_t)MAX(a.slow_us, 0),
+                                    .decode_threads = (uint32_t)a.decode_threads,
                                     .slow_from = (uint32_t)MAX(a.slow_from, 0),
                                     .slow_frames = (uint32_t)MAX(a.slow_frames, 0) };
     if (a.max_streams < 0 || a.max_streams > (gint)VR_MAX_STREAMS) {

@@ -707,3 +707,33 @@ long vr_msg_encode(const struct vr_msg *msg, uint8_t *buf, size_t cap)
         return -EINVAL;
     return size;
 }
+
+long vr_msg_encode_frame_head(const struct vr_msg *msg, uint8_t *buf, size_t cap)
+{
+    if (!msg || msg->type != VR_MSG_FRAME)
+        return -EINVAL;
+    long size = vr_msg_encoded_size(msg);
+    if (size < 0)
+        return size;
+    if (!buf || cap < VR_FRAME_HEAD_SIZE)
+        return -ENOSPC;
+    const struct vr_frame *f = &msg->u.frame;
+    struct writer w;
+    writer_init(&w, buf, VR_FRAME_HEAD_SIZE);
+    write_u32(&w, VR_PROTO_MAGIC);
+    write_u16(&w, VR_PROTO_HEADER_VERSION);
+    write_u16(&w, msg->type);
+    write_u32(&w, msg->stream_id);
+    write_u32(&w, (uint32_t)(size - VR_HEADER_SIZE));
+    write_u32(&w, f->seq);
+    write_u32(&w, f->flags);
+    write_i64(&w, f->pts);
+    write_i64(&w, f->dts);
+    write_i64(&w, f->duration);
+    write_u64(&w, f->send_time_us);
+    write_u32(&w, f->data_len);
+    /* The FRAME layout of write_payload, without the data. */
+    if (w.err || w.p != w.end || (size_t)size != VR_FRAME_HEAD_SIZE + f->data_len)
+        return -EINVAL;
+    return VR_FRAME_HEAD_SIZE;
+}

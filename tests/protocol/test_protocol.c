@@ -616,6 +616,39 @@ static void test_names(void)
     CHECK_EQ(vr_codec_from_name(NULL), VR_CODEC_NONE);
 }
 
+/* vr_msg_encode_frame_head + the data is byte for byte vr_msg_encode's
+ * output; anything but a valid FRAME, or too small a buffer, is refused. */
+static void test_frame_head(void)
+{
+    static uint8_t data[300], whole[400];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 31 + 7);
+    uint8_t head[VR_FRAME_HEAD_SIZE + 8];
+    const uint32_t lens[] = { 1, 300 };
+    for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+        struct vr_msg m = { .type = VR_MSG_FRAME, .stream_id = 7 };
+        m.u.frame = (struct vr_frame){ .seq = 3, .flags = VR_FRAME_KEY, .pts = -5, .dts = -9,
+                                       .duration = 2, .send_time_us = 12345,
+                                       .data_len = lens[k], .data = data };
+        long n = vr_msg_encode(&m, whole, sizeof(whole));
+        CHECK_EQ(vr_msg_encode_frame_head(&m, head, sizeof(head)), (long)VR_FRAME_HEAD_SIZE);
+        CHECK_EQ(n, (long)(VR_FRAME_HEAD_SIZE + lens[k]));
+        CHECK(memcmp(head, whole, VR_FRAME_HEAD_SIZE) == 0);
+        CHECK(memcmp(whole + VR_FRAME_HEAD_SIZE, data, lens[k]) == 0);
+        CHECK_EQ(vr_msg_encode_frame_head(&m, head, VR_FRAME_HEAD_SIZE - 1), (long)-ENOSPC);
+        CHECK_EQ(vr_msg_encode_frame_head(&m, NULL, sizeof(head)), (long)-ENOSPC);
+    }
+    struct vr_msg empty = { .type = VR_MSG_FRAME, .stream_id = 7 }; /* no data: invalid */
+    CHECK_EQ(vr_msg_encode_frame_head(&empty, head, sizeof(head)),
+             vr_msg_encode(&empty, whole, sizeof(whole)));
+    CHECK(vr_msg_encode(&empty, whole, sizeof(whole)) < 0);
+    struct vr_msg ping = { .type = VR_MSG_PING };
+    CHECK_EQ(vr_msg_encode_frame_head(&ping, head, sizeof(head)), (long)-EINVAL);
+    CHECK_EQ(vr_msg_encode_frame_head(NULL, head, sizeof(head)), (long)-EINVAL);
+    struct vr_msg bad = { .type = VR_MSG_FRAME, .stream_id = 0 }; /* stream id 0: invalid */
+    CHECK(vr_msg_encode_frame_head(&bad, head, sizeof(head)) < 0);
+}
+
 int main(void)
 {
     test_roundtrip_samples();
@@ -626,6 +659,7 @@ int main(void)
     test_decode_malformed();
     test_encode_invalid();
     test_names();
+    test_frame_head();
     printf("protocol: %d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -677,6 +677,130 @@ static void test_callbacks_reset_destroy(void)
     free(b.p);
 }
 
+/* A frame larger than the byte window goes once no frame is in flight, even
+ * with control messages unacknowledged (the peer acknowledges when frames
+ * arrive: a 4K keyframe over 2 MiB after STREAM_START waited for ever). */
+static void test_window_big_frame(void)
+{
+    struct vr_conn_config cfg = { .window_bytes = 1000 };
+    struct vr_conn *g = NULL;
+    CHECK(vr_conn_create(&cfg, NULL, NULL, &g) == 0, "create");
+    struct vr_msg geo = { .type = VR_MSG_GEOMETRY, .stream_id = 1 };
+    geo.u.geometry.window = geo.u.geometry.content = (struct vr_rect){ 0, 0, 64, 64 };
+    CHECK(vr_conn_send(g, &geo) == 0, "geometry");
+    CHECK(vr_conn_window_allows(g, 1, 5000), "big frame with only control in flight");
+    static uint8_t data[5000];
+    struct vr_msg f = { .type = VR_MSG_FRAME, .stream_id = 1 };
+    f.u.frame = (struct vr_frame){ .data_len = sizeof(data), .data = data };
+    CHECK(vr_conn_send(g, &f) == 0, "send big frame");
+    CHECK(!vr_conn_window_allows(g, 1, 100), "a frame in flight over the window: shut");
+    CHECK(vr_conn_send(g, &geo) == 0, "geometry after it");
+    struct vr_conn_stats st;
+    vr_conn_get_stats(g, &st);
+    vr_conn_ack(g, st.bytes_out - 10); /* the frame, not all of the geometry */
+    CHECK(vr_conn_window_allows(g, 1, 5000), "frame acknowledged: big frame again");
+    vr_conn_reset(g);
+    CHECK(vr_conn_window_allows(g, 1, 5000), "after reset");
+    vr_conn_destroy(g);
+}
+
+/* A writer that takes a scripted number of bytes per call into a buffer. */
+struct dwriter {
+    struct t_buf wire;
+    long take; /* bytes to take per call; negative: fail with that errno */
+    size_t calls;
+};
+
+static long dwrite(void *user, const struct vr_iov *iov, size_t n)
+{
+    struct dwriter *w = user;
+    w->calls++;
+    if (w->take < 0)
+        return w->take;
+    size_t left = (size_t)w->take;
+    for (size_t i = 0; i < n && left > 0; i++) {
+        size_t k = iov[i].len < left ? iov[i].len : left;
+        t_buf_add(&w->wire, iov[i].data, k);
+        left -= k;
+    }
+    return w->take - (long)left;
+}
+
+/* vr_conn_set_writer: a large FRAME goes to the writer from the caller's
+ * buffer while nothing is queued, the rest of it (cut anywhere: in the
+ * header, at its end, in the data) is queued; the bytes, counters, window
+ * and sequence numbers are those of the queued path, and a peer decodes the
+ * same frames. */
+static void test_direct_writer(void)
+{
+    static uint8_t data[5000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 13 + 1);
+    const long takes[] = { 0, 1, 30, VR_FRAME_HEAD_SIZE - 1, VR_FRAME_HEAD_SIZE,
+                           VR_FRAME_HEAD_SIZE + 1, 3000, VR_FRAME_HEAD_SIZE + 5000, 1 << 20,
+                           -EAGAIN, -EPIPE };
+    for (size_t t = 0; t < sizeof(takes) / sizeof(takes[0]); t++) {
+        struct vr_conn *a = NULL, *ref = NULL;
+        CHECK(vr_conn_create(NULL, NULL, NULL, &a) == 0 && vr_conn_create(NULL, NULL, NULL, &ref) == 0,
+              "create");
+        struct dwriter w = { .take = takes[t] };
+        vr_conn_set_writer(a, dwrite, &w);
+        struct vr_msg m = { .type = VR_MSG_FRAME, .stream_id = 3 };
+        m.u.frame = (struct vr_frame){ .pts = 9, .dts = 8, .duration = 1, .send_time_us = 77,
+                                       .flags = VR_FRAME_KEY, .data_len = sizeof(data), .data = data };
+        for (int k = 0; k < 3; k++) { /* the 2nd and 3rd queue behind the 1st's rest (if any) */
+            CHECK(vr_conn_send(a, &m) == 0, "send direct %zu", t);
+            CHECK(vr_conn_send(ref, &m) == 0, "send queued");
+        }
+        struct vr_msg small = m;
+        small.u.frame.data_len = 100; /* under the threshold: always queued */
+        CHECK(vr_conn_send(a, &small) == 0 && vr_conn_send(ref, &small) == 0, "send small");
+        struct vr_conn_stats sa, sr;
+        vr_conn_get_stats(a, &sa);
+        vr_conn_get_stats(ref, &sr);
+        CHECK(sa.bytes_out == sr.bytes_out && sa.msgs_out == sr.msgs_out, "counters %zu", t);
+        CHECK(vr_conn_window_available(a) == vr_conn_window_available(ref), "window %zu", t);
+        /* The wire: what the writer took, then what is queued. */
+        const uint8_t *d;
+        size_t n;
+        while ((n = vr_conn_out_peek(a, &d)) > 0) {
+            t_buf_add(&w.wire, d, n);
+            vr_conn_out_consume(a, n);
+        }
+        struct t_buf want = { 0 };
+        while ((n = vr_conn_out_peek(ref, &d)) > 0) {
+            t_buf_add(&want, d, n);
+            vr_conn_out_consume(ref, n);
+        }
+        CHECK(w.wire.len == want.len && memcmp(w.wire.p, want.p, want.len) == 0,
+              "take %ld: %zu bytes on the wire, want %zu, equal to the queued path", takes[t],
+              w.wire.len, want.len);
+        CHECK(w.calls == (takes[t] >= (long)(VR_FRAME_HEAD_SIZE + 5000) ? 3u : 1u),
+              "take %ld: writer called %zu times", takes[t], w.calls);
+        /* A peer decodes the stream: 3 large frames and the small one, in order. */
+        struct side b;
+        side_init(&b, NULL);
+        CHECK(vr_conn_feed(b.c, w.wire.p, w.wire.len) == 0, "feed");
+        CHECK(b.frames_n == 4 && b.seq_errors == 0 && b.errors == 0, "peer: %zu frames", b.frames_n);
+        side_fini(&b);
+        free(w.wire.p);
+        free(want.p);
+        vr_conn_destroy(a);
+        vr_conn_destroy(ref);
+    }
+    /* A tap sees whole messages: no direct write while one is set. */
+    struct side s;
+    side_init(&s, NULL);
+    struct dwriter w = { .take = 1 << 20 };
+    vr_conn_set_writer(s.c, dwrite, &w);
+    struct vr_msg m = { .type = VR_MSG_FRAME, .stream_id = 1 };
+    m.u.frame = (struct vr_frame){ .data_len = sizeof(data), .data = data };
+    CHECK(vr_conn_send(s.c, &m) == 0 && w.calls == 0 && vr_conn_out_queued(s.c) == s.tap_out.len,
+          "tap set: queued");
+    vr_conn_set_writer(s.c, NULL, NULL);
+    side_fini(&s);
+}
+
 int main(void)
 {
     t_pool_init(7);
@@ -690,6 +814,8 @@ int main(void)
     test_out_cap();
     test_bad_input();
     test_callbacks_reset_destroy();
+    test_direct_writer();
+    test_window_big_frame();
     uint64_t t0 = vr_time_us(), t1 = vr_time_us();
     CHECK(t0 > 0 && t1 >= t0, "monotonic clock");
     if (t_failures) {

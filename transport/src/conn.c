@@ -50,6 +50,9 @@
 #define BLOCK_SIZE (64u * 1024u)
 #define KEEP_BLOCK (1024u * 1024u)
 #define SCRATCH_SIZE (64u * 1024u)
+/* FRAMEs this large or larger are written straight from the caller's buffer
+ * when a writer is set; smaller ones are cheaper to copy and batch. */
+#define DIRECT_MIN 1024u
 /* Streams tracked at once; the least recently used one is evicted. A
  * peer may use at most VR_MAX_STREAMS at a time, the slack covers restarts. */
 #define MAX_SLOTS (VR_MAX_STREAMS * 4u)
@@ -95,6 +98,8 @@ struct vr_conn {
     void *user;
     vr_conn_tap_fn tap;
     void *tap_user;
+    vr_conn_write_fn writer;
+    void *writer_user;
 
     struct vr_reassembler in;
     bool in_feed, destroy_pending;
@@ -104,6 +109,7 @@ struct vr_conn {
     size_t out_queued, max_out;
 
     uint64_t sent, acked;
+    uint64_t frames_end; /* c->sent right after the latest FRAME */
     size_t window;
     uint64_t window_us;
     struct flight *fl; /* ring of FLIGHT_MAX, allocated with the first frame */
@@ -232,7 +238,7 @@ void vr_conn_reset(struct vr_conn *c)
     if (!c->in_feed && c->in.cap > KEEP_IN_BYTES)
         vr_reassembler_finish(&c->in); /* keeps max; reallocated on demand */
     out_free_all(c);
-    c->sent = c->acked = 0;
+    c->sent = c->acked = c->frames_end = 0;
     c->fl_head = c->fl_len = 0;
     memset(c->slots, 0, sizeof(c->slots));
 }
@@ -516,6 +522,45 @@ static void flight_retire(struct vr_conn *c)
     }
 }
 
+/* A FRAME of size bytes (nothing queued): header and data go to the writer
+ * as they are; what it does not take is copied into the queue, reserved but
+ * not yet counted (*queued: its size). */
+static int send_direct(struct vr_conn *c, const struct vr_msg *m, size_t size, size_t *queued)
+{
+    uint8_t head[VR_FRAME_HEAD_SIZE];
+    long hlen = vr_msg_encode_frame_head(m, head, sizeof(head));
+    if (hlen < 0)
+        return (int)hlen;
+    struct vr_iov iov[2] = { { head, (size_t)hlen }, { m->u.frame.data, m->u.frame.data_len } };
+    long w = c->writer(c->writer_user, iov, 2);
+    size_t took = w < 0 ? 0 : (size_t)w > size ? size : (size_t)w;
+    *queued = size - took;
+    if (*queued == 0)
+        return 0;
+    uint8_t *dst = out_reserve(c, *queued);
+    if (!dst) {
+        /* Part of the message is on the wire already: the stream is broken
+         * either way, and the conn must not send a torn message's tail later. */
+        *queued = 0;
+        return took ? -EPIPE : -ENOMEM;
+    }
+    if (took < (size_t)hlen) {
+        memcpy(dst, head + took, (size_t)hlen - took);
+        memcpy(dst + (size_t)hlen - took, m->u.frame.data, m->u.frame.data_len);
+    } else {
+        memcpy(dst, m->u.frame.data + (took - (size_t)hlen), *queued);
+    }
+    return 0;
+}
+
+void vr_conn_set_writer(struct vr_conn *c, vr_conn_write_fn fn, void *user)
+{
+    if (!c)
+        return;
+    c->writer = fn;
+    c->writer_user = fn ? user : NULL;
+}
+
 int vr_conn_send(struct vr_conn *c, const struct vr_msg *msg)
 {
     if (!c || !msg)
@@ -543,29 +588,38 @@ int vr_conn_send(struct vr_conn *c, const struct vr_msg *msg)
         ((size_t)size > c->max_out || c->out_queued > c->max_out - (size_t)size))
         return -ENOBUFS;
 
-    uint8_t *dst = out_reserve(c, (size_t)size);
-    if (!dst)
-        return -ENOMEM;
-    long written = vr_msg_encode(m, dst, (size_t)size);
-    if (written != size) {
-        /* The reserved room stays unused at the end of the last block. */
-        return written < 0 ? (int)written : -EINVAL;
+    size_t queued = (size_t)size;
+    if (slot && c->writer && !c->tap && c->out_queued == 0 && m->u.frame.data_len >= DIRECT_MIN) {
+        int ret = send_direct(c, m, (size_t)size, &queued);
+        if (ret < 0)
+            return ret;
+    } else {
+        uint8_t *dst = out_reserve(c, (size_t)size);
+        if (!dst)
+            return -ENOMEM;
+        long written = vr_msg_encode(m, dst, (size_t)size);
+        if (written != size) {
+            /* The reserved room stays unused at the end of the last block. */
+            return written < 0 ? (int)written : -EINVAL;
+        }
+        if (c->tap)
+            c->tap(c->tap_user, VR_DIR_OUT, dst, (size_t)size);
     }
-    c->out_last->tail += (size_t)size;
-    c->out_queued += (size_t)size;
+    if (queued) {
+        c->out_last->tail += queued;
+        c->out_queued += queued;
+    }
     c->sent += (uint64_t)size;
     c->st.bytes_out += (uint64_t)size;
     c->st.msgs_out++;
 
     if (slot) {
+        c->frames_end = c->sent;
         slot->tx_next++;
         flight_add(c, slot, &msg->u.frame);
     } else if (msg->type == VR_MSG_STREAM_START) {
         stream_restart(c, msg->stream_id, &msg->u.start);
     }
-
-    if (c->tap)
-        c->tap(c->tap_user, VR_DIR_OUT, dst, (size_t)size);
     return 0;
 }
 
@@ -644,6 +698,12 @@ bool vr_conn_window_allows(const struct vr_conn *c, uint32_t stream_id, size_t s
     uint64_t in_flight = c->sent > c->acked ? c->sent - c->acked : 0;
     if (in_flight == 0)
         return true; /* even a frame larger than the window */
+    /* No frame in flight, only control messages the peer has no reason to
+     * acknowledge yet (it sends FEEDBACK for frames): a frame goes whatever
+     * its size, or one larger than the window (a 4K keyframe) would wait
+     * for ever. */
+    if (c->acked >= c->frames_end)
+        return true;
     if (in_flight >= c->window || size > c->window - (size_t)in_flight)
         return false;
     if (c->fl_len == FLIGHT_MAX)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -163,6 +164,36 @@ int vr_fd_flush(struct vr_conn *c, int fd)
         /* A virtio port may take only part (up to 32 KiB); go on from there. */
         vr_conn_out_consume(c, (size_t)w);
     }
+}
+
+/* vr_conn_write_fn over a non-blocking fd: header and data in one call. */
+static long fd_writev(void *user, const struct vr_iov *iov, size_t n)
+{
+    int fd = (int)(intptr_t)user;
+    struct iovec v[4];
+    if (n > sizeof(v) / sizeof(v[0]))
+        n = sizeof(v) / sizeof(v[0]);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (struct iovec){ .iov_base = (void *)iov[i].data, .iov_len = iov[i].len };
+    struct msghdr mh = { .msg_iov = v, .msg_iovlen = n };
+    for (;;) {
+        /* sendmsg: no SIGPIPE from a closed socket; a character device
+         * (the virtio port) refuses it with ENOTSOCK and gets writev. */
+        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == ENOTSOCK)
+            w = writev(fd, v, (int)n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        return w < 0 ? map_io_error(errno) : (long)w;
+    }
+}
+
+void vr_fd_attach(struct vr_conn *c, int fd)
+{
+    if (fd < 0)
+        vr_conn_set_writer(c, NULL, NULL);
+    else
+        vr_conn_set_writer(c, fd_writev, (void *)(intptr_t)fd);
 }
 
 void vr_fd_close(int fd)

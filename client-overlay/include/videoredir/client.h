@@ -136,6 +136,11 @@ struct vr_client_config {
      * of the session on (0: the first), for slow_frames frames (0: all the
      * rest). slow_us 0: off. */
     uint32_t slow_us, slow_from, slow_frames;
+    /* Software decoding threads per stream: 0 or 1 one thread (the
+     * default: no frame-threading delay), N > 1 libavcodec's frame/slice
+     * threads (up to 16). More throughput on a busy multi-core client at
+     * the price of N - 1 frames of decoder delay. */
+    uint32_t decode_threads;
 };
 
 struct vr_client_stream_stats {
@@ -151,6 +156,7 @@ struct vr_client_stream_stats {
     uint64_t frames_received, frames_decoded, frames_dropped, frames_lost;
     uint64_t decode_errors, bytes_received;
     uint32_t latency_us; /* last frame: guest send -> presented, via the clock offset */
+    uint64_t send_us;    /* last frame presented: its send time, on the guest's clock */
     uint64_t frames_presented; /* frames that became the shown frame */
     uint64_t frames_late;      /* of frames_dropped: superseded before shown, or the
                                 * jitter buffer overflowed */

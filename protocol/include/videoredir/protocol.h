@@ -297,6 +297,17 @@ long vr_msg_encoded_size(const struct vr_msg *msg);
  */
 long vr_msg_encode(const struct vr_msg *msg, uint8_t *buf, size_t cap);
 
+/*
+ * For a FRAME: encodes everything vr_msg_encode would write except the
+ * frame's data bytes, which come last on the wire, so that a writer can send
+ * the data from the caller's buffer (scatter-gather) without copying it.
+ * Header plus data is byte for byte what vr_msg_encode writes. Returns the
+ * head's size (VR_FRAME_HEAD_SIZE), -ENOSPC if cap is too small, -EINVAL
+ * for a message that is not a valid FRAME.
+ */
+long vr_msg_encode_frame_head(const struct vr_msg *msg, uint8_t *buf, size_t cap);
+#define VR_FRAME_HEAD_SIZE (VR_HEADER_SIZE + 44u)
+
 /* Static names for logs; "unknown" for values out of range. */
 const char *vr_msg_type_name(uint16_t type);
 const char *vr_codec_name(uint16_t codec);

@@ -177,6 +177,26 @@ typedef void (*vr_conn_tap_fn)(void *user, enum vr_direction dir, const uint8_t 
                                size_t len);
 void vr_conn_set_tap(struct vr_conn *c, vr_conn_tap_fn fn, void *user);
 
+/* One piece of a scatter-gather write: len bytes at data. */
+struct vr_iov {
+    const uint8_t *data;
+    size_t len;
+};
+/* Writes the n pieces in order without blocking. Returns the bytes it took
+ * (0 up to their total), or a negative errno, which counts as none taken:
+ * the message stays queued and the adapter's next flush meets the error. */
+typedef long (*vr_conn_write_fn)(void *user, const struct vr_iov *iov, size_t n);
+/*
+ * Lets vr_conn_send write a FRAME of 1 KiB or more straight from the
+ * caller's buffer while nothing is queued: its header and its data go to fn
+ * as two pieces (the data is not copied), and only what fn did not take is
+ * queued. Smaller frames and other messages are queued as always (several go
+ * out in one write). Not used while a tap is set (a tap sees whole messages).
+ * fn NULL turns it off; the owner must do so before the channel behind fn
+ * goes away. Same thread as every other call on c.
+ */
+void vr_conn_set_writer(struct vr_conn *c, vr_conn_write_fn fn, void *user);
+
 struct vr_conn_stats {
     uint64_t bytes_in, bytes_out;   /* bytes fed / queued for output */
     /* Bytes fed and handled: whole messages dispatched (inside on_message,
@@ -260,6 +280,13 @@ int vr_fd_read(struct vr_conn *c, int fd);
  * -EAGAIN if some is left (wait for POLLOUT), -EPIPE, or a negative errno.
  * Partial writes are handled. */
 int vr_fd_flush(struct vr_conn *c, int fd);
+/*
+ * Makes vr_conn_send write large FRAMEs of c straight to fd (vr_conn_set_writer
+ * with a non-blocking writev/sendmsg; what fd does not take is queued for
+ * vr_fd_flush), so their data is not copied. fd < 0 detaches: call it before
+ * closing fd or resetting the channel.
+ */
+void vr_fd_attach(struct vr_conn *c, int fd);
 
 /* Monotonic clock in microseconds (the clock used for ping/pong and
  * frame send times). */

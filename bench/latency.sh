@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Latency at 1080p60 over the host stand-in: a generated H.264 clip
+# (bench/realsize.sh's h264-1080p60: 1920x1080, 60 fps, 5 s, 12 Mbit/s, x264
+# veryfast with B-frames) sent by videoredir-capture --pace realtime through
+# videoredir-host (real spice-server) to videoredir-client, rounds alternating
+# the client's decoding threads (--decode-threads, default "1 2"). Per round:
+# guest send -> presented and presented beyond due, p50/p99
+# (bench/latency_stats.py), the --stats figure, the client's CPU and the load
+# average. About 10 s per round. Writes bench/LATENCY.md (and prints it).
+# Usage: bench/latency.sh [BUILD_DIR] [ROUNDS]   (ROUNDS per thread count, default 3)
+# Env:   VR_LAT_THREADS ("1 2"), VR_LAT_CLIP (default: the generated clip)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath -m "${1:-$top/build}")
+rounds=${2:-3}
+export VR_BIN=$build/bin
+if [ -z "${VR_LAT_CLIP:-}" ]; then
+  VR_RS_CLIPS=h264-1080p60 "$top/bench/realsize.sh" "$build" --clips-only
+  VR_LAT_CLIP=$build/bench-clips/h264-1080p60.mp4
+fi
+clip=$VR_LAT_CLIP
+. "$top/tests/e2e/lib.sh"
+ffprobe -v error -select_streams v:0 -show_entries packet=pts,dts -of csv=p=0 "$clip" >"$VR_TMP/packets.csv"
+tb=$(ffprobe -v error -select_streams v:0 -show_entries stream=time_base -of csv=p=0 "$clip")
+kv() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
+
+out=$top/bench/LATENCY.md
+{
+echo "# Latency at 1080p60"
+echo
+echo "Made by \`bench/latency.sh ${1:-build} $rounds\` on $(date -u +%Y-%m-%d) ($(nproc) cores, shared; the"
+echo "load column is the 1-minute load average after each round). Clip: $(basename "$clip"), sent by"
+echo "\`videoredir-capture --pace realtime\` through \`videoredir-host\` to \`videoredir-client"
+echo "--present-log\`; figures from \`bench/latency_stats.py\` (see [At real sizes](#at-real-sizes) for"
+echo "what each column measures). The client's CPU is user + system of the whole process."
+echo
+echo "| round | decode threads | send -> presented p50 / p99 ms | beyond due p50 / p99 ms | --stats p50 / p99 ms | client CPU s | presented (late) | load |"
+echo "|---|---|---|---|---|---|---|---|"
+vr_start_host
+for ((r = 1; r <= rounds; r++)); do
+  for t in ${VR_LAT_THREADS:-1 2}; do
+    n=$(vr_port_channels)
+    /usr/bin/time -f '%U %S' -o "$VR_TMP/client.time" "$VR_BIN/videoredir-client" \
+      --uri "spice://127.0.0.1:$HOST_PORT" --present-log "$VR_TMP/present.txt" --decode-threads "$t" \
+      --exit-at-eos --timeout 120 2>"$VR_TMP/client.log" &
+    c=$!
+    VR_PIDS+=("$c")
+    vr_wait_port_channel "$n" "$c"
+    "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --connect-timeout 60 "$clip" \
+      >"$VR_TMP/capture.log" 2>&1 || vr_fail "capture failed"
+    wait "$c" || vr_fail "client failed"
+    lat=$(python3 "$top/bench/latency_stats.py" "$VR_TMP/present.txt" "$VR_TMP/packets.csv" "${tb%/*}" "${tb#*/}")
+    cpu=$(tail -n 1 "$VR_TMP/client.time" | awk '{printf "%.2f", $1 + $2}')
+    pres=$(sed -n 's/.* \([0-9]*\) presented (\([0-9]*\) late).*/\1 (\2)/p' "$VR_TMP/client.log" | tail -n 1)
+    echo "| $r | $t | $(kv "$lat" sent_p50) / $(kv "$lat" sent_p99) | $(kv "$lat" late_p50) / $(kv "$lat" late_p99) | $(kv "$lat" stats_p50) / $(kv "$lat" stats_p99) | $cpu | $pres | $(cut -d' ' -f1 /proc/loadavg) |"
+  done
+done
+} >"$out"
+cat "$out"
