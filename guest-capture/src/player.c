@@ -198,6 +198,7 @@ static void port_close(struct vr_player *p, const char *why)
     if (p->fd < 0)
         return;
     plog(p, VR_LOG_INFO, "port %s closed: %s", p->path, why);
+    vr_fd_attach(vr_guest_conn(p->guest), -1);
     vr_fd_close(p->fd);
     p->fd = -1;
     vr_guest_channel_closed(p->guest);
@@ -215,6 +216,7 @@ static void port_try_open(struct vr_player *p)
     if (fd >= 0) {
         p->open_failed_logged = false;
         p->fd = fd;
+        vr_fd_attach(vr_guest_conn(p->guest), fd); /* large frames from the player's buffer */
         vr_guest_retry(p->guest);
         plog(p, VR_LOG_INFO, "connected to videoredir-guestd at %s", p->daemon_path);
         vr_guest_channel_open(p->guest);
@@ -232,6 +234,7 @@ static void port_try_open(struct vr_player *p)
     }
     p->open_failed_logged = false;
     p->fd = fd;
+    vr_fd_attach(vr_guest_conn(p->guest), fd);
     vr_guest_retry(p->guest);
     plog(p, VR_LOG_INFO, "port %s open", p->path);
     vr_guest_channel_open(p->guest);
@@ -489,8 +492,11 @@ void vr_player_destroy(struct vr_player *p)
         pthread_join(p->thread, NULL);
 #endif
     }
-    if (p->fd >= 0)
+    if (p->fd >= 0) {
+        if (p->guest)
+            vr_fd_attach(vr_guest_conn(p->guest), -1);
         vr_fd_close(p->fd);
+    }
 #ifdef _WIN32
     if (p->wake)
         CloseHandle(p->wake);

@@ -129,6 +129,8 @@ void vr_sender_destroy(struct vr_sender *s)
 {
     if (!s)
         return;
+    if (s->fd >= 0) /* the guest, the caller's, outlives the sender: no writer left on it */
+        vr_fd_attach(vr_guest_conn(s->guest), -1);
     vr_fd_close(s->fd); /* no-op when closed */
     free(s);
 }
@@ -315,6 +317,7 @@ static void close_channel(struct vr_sender *s, const char *device, const char *w
         return;
     slog(s, s->waiting ? VR_LOG_DEBUG : VR_LOG_WARNING, "%s: %s; reopening every %u ms", device, why,
          REOPEN_US / 1000);
+    vr_fd_attach(vr_guest_conn(s->guest), -1);
     vr_fd_close(s->fd);
     s->fd = -1;
     vr_record_write_event(s->cfg.record, VR_RECORD_EV_CLOSE);
@@ -335,6 +338,7 @@ static void try_open(struct vr_sender *s, const char *device)
         return;
     }
     s->fd = fd;
+    vr_fd_attach(vr_guest_conn(s->guest), fd); /* large frames from the caller's buffer */
     slog(s, VR_LOG_DEBUG, "%s opened", device);
     vr_record_write_event(s->cfg.record, VR_RECORD_EV_OPEN); /* no-op without a recording */
     vr_guest_channel_open(s->guest);
@@ -420,6 +424,7 @@ enum vr_sender_result vr_sender_run_device(struct vr_sender *s, const char *devi
     }
     if (fd >= 0) {
         s->fd = fd;
+        vr_fd_attach(vr_guest_conn(s->guest), fd);
         vr_record_write_event(s->cfg.record, VR_RECORD_EV_OPEN);
         vr_guest_channel_open(s->guest);
     } else {

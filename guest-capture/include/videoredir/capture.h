@@ -350,7 +350,8 @@ struct vr_sender_config {
  * 0 and *out, -EINVAL for bad arguments (too many changes), -ENOMEM. */
 int vr_sender_create(struct vr_source *src, struct vr_guest *guest, const struct vr_sender_config *cfg,
                      struct vr_sender **out);
-/* Frees s and closes its device; NULL is a no-op. The source and guest stay. */
+/* Frees s and closes its device; NULL is a no-op. The source and guest stay
+ * (destroy s first: it takes its direct writer off the guest's connection). */
 void vr_sender_destroy(struct vr_sender *s);
 
 /* The sender's clock in microseconds: vr_time_us(), or the virtual clock.
