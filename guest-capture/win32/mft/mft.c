@@ -920,7 +920,8 @@ out:
     return hr;
 }
 
-static HRESULT WINAPI mft_GetInputCurrentType(IMFTransform *iface, DWORD id, IMFMediaType **out)
+/* The current input (in) or output type: a new reference in *out. */
+static HRESULT current_type(IMFTransform *iface, DWORD id, bool in, IMFMediaType **out)
 {
     struct vr_mft *m = impl(iface);
     if (id != 0)
@@ -928,32 +929,25 @@ static HRESULT WINAPI mft_GetInputCurrentType(IMFTransform *iface, DWORD id, IMF
     if (!out)
         return E_POINTER;
     AcquireSRWLockExclusive(&m->lock);
+    IMFMediaType *t = in ? m->in_type : m->out_type;
     HRESULT hr = MF_E_TRANSFORM_TYPE_NOT_SET;
-    if (m->in_type) {
-        *out = m->in_type;
-        IMFMediaType_AddRef(m->in_type);
+    if (t) {
+        *out = t;
+        IMFMediaType_AddRef(t);
         hr = S_OK;
     }
     ReleaseSRWLockExclusive(&m->lock);
     return hr;
 }
 
+static HRESULT WINAPI mft_GetInputCurrentType(IMFTransform *iface, DWORD id, IMFMediaType **out)
+{
+    return current_type(iface, id, true, out);
+}
+
 static HRESULT WINAPI mft_GetOutputCurrentType(IMFTransform *iface, DWORD id, IMFMediaType **out)
 {
-    struct vr_mft *m = impl(iface);
-    if (id != 0)
-        return MF_E_INVALIDSTREAMNUMBER;
-    if (!out)
-        return E_POINTER;
-    AcquireSRWLockExclusive(&m->lock);
-    HRESULT hr = MF_E_TRANSFORM_TYPE_NOT_SET;
-    if (m->out_type) {
-        *out = m->out_type;
-        IMFMediaType_AddRef(m->out_type);
-        hr = S_OK;
-    }
-    ReleaseSRWLockExclusive(&m->lock);
-    return hr;
+    return current_type(iface, id, false, out);
 }
 
 /* ---------------------------------------------------------------------- */
