@@ -195,3 +195,30 @@ out:
     avcodec_free_context(&ctx);
     return ret;
 }
+
+int vr_frame_convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, int format)
+{
+    AVFrame *c = *conv;
+    if (!c || c->width != f->width || c->height != f->height || c->format != format) {
+        av_frame_free(conv);
+        if (!(c = av_frame_alloc()))
+            return -ENOMEM;
+        c->format = format;
+        c->width = f->width;
+        c->height = f->height;
+        if (av_frame_get_buffer(c, 0) < 0) {
+            av_frame_free(&c);
+            return -ENOMEM;
+        }
+        *conv = c;
+    }
+    *sws = sws_getCachedContext(*sws, f->width, f->height, f->format, f->width, f->height, format, SWS_POINT,
+                                NULL, NULL, NULL);
+    if (!*sws)
+        return -ENOTSUP;
+    if (sws_scale(*sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, c->data, c->linesize) <= 0)
+        return -EINVAL;
+    c->colorspace = f->colorspace;
+    c->color_range = vr_frame_full_range(f) ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+    return 0;
+}

@@ -445,27 +445,9 @@ static int upload_sw(struct vr_gl *g, struct vr_gl_picture *p, const AVFrame *f)
             vr_gl_log(g, VR_CLOG_INFO, "gl: %s has no shader, converted to yuv444p on the CPU",
                       d ? d->name : "unknown format");
         }
-        if (!g->conv || g->conv->width != f->width || g->conv->height != f->height) {
-            av_frame_free(&g->conv);
-            if (!(g->conv = av_frame_alloc()))
-                return -ENOMEM;
-            g->conv->format = AV_PIX_FMT_YUV444P;
-            g->conv->width = f->width;
-            g->conv->height = f->height;
-            if (av_frame_get_buffer(g->conv, 0) < 0) {
-                av_frame_free(&g->conv);
-                return -ENOMEM;
-            }
-        }
-        g->sws = sws_getCachedContext(g->sws, f->width, f->height, f->format, f->width, f->height,
-                                      AV_PIX_FMT_YUV444P, SWS_POINT, NULL, NULL, NULL);
-        if (!g->sws)
-            return -ENOTSUP;
-        if (sws_scale(g->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
-                      g->conv->data, g->conv->linesize) <= 0)
-            return -EINVAL;
-        g->conv->colorspace = f->colorspace;
-        g->conv->color_range = vr_frame_full_range(f) ? AVCOL_RANGE_JPEG : AVCOL_RANGE_MPEG;
+        int r = vr_frame_convert(&g->sws, &g->conv, f, AV_PIX_FMT_YUV444P);
+        if (r < 0)
+            return r;
         f = g->conv;
         d = av_pix_fmt_desc_get(f->format);
         l = LAYOUT_PLANAR;

@@ -550,6 +550,12 @@ bool vr_frame_full_range(const AVFrame *frame);
 struct SwsContext;
 int vr_sws_set_colorspace(struct SwsContext *sws, const AVFrame *frame);
 
+/* Converts frame to format at the same size into *conv (allocated or
+ * reallocated as needed; the caller frees it with av_frame_free), through
+ * *sws (a cached context, freed by the caller with sws_freeContext); conv
+ * keeps frame's colour standard and range. Returns 0 or a negative errno. */
+int vr_frame_convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *frame, int format);
+
 /* Writes an x8r8g8b8/a8r8g8b8 pixman image as PNG. Returns 0 or negative. */
 int vr_write_png(pixman_image_t *image, const char *path);
 

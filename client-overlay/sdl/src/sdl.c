@@ -175,24 +175,9 @@ static int upload(struct sdl_presenter *s, uint32_t slot)
     if (f->format != AV_PIX_FMT_NV12 && f->format != AV_PIX_FMT_YUV420P &&
         f->format != AV_PIX_FMT_YUVJ420P) {
         /* 10-bit, 4:2:2, 4:4:4...: converted (IYUV is what every renderer has). */
-        if (!s->conv || s->conv->width != f->width || s->conv->height != f->height) {
-            av_frame_free(&s->conv);
-            if (!(s->conv = av_frame_alloc()))
-                return -ENOMEM;
-            s->conv->format = AV_PIX_FMT_YUV420P;
-            s->conv->width = f->width;
-            s->conv->height = f->height;
-            if (av_frame_get_buffer(s->conv, 0) < 0) {
-                av_frame_free(&s->conv);
-                return -ENOMEM;
-            }
-        }
-        s->sws = sws_getCachedContext(s->sws, f->width, f->height, f->format, f->width, f->height,
-                                      AV_PIX_FMT_YUV420P, SWS_POINT, NULL, NULL, NULL);
-        if (!s->sws)
-            return -ENOTSUP;
-        sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height,
-                  s->conv->data, s->conv->linesize);
+        int r = vr_frame_convert(&s->sws, &s->conv, f, AV_PIX_FMT_YUV420P);
+        if (r < 0)
+            return r;
         f = s->conv;
     }
     if (!t->t || t->w != f->width || t->h != f->height || t->format != format) {
