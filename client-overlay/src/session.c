@@ -128,19 +128,7 @@ struct vr_client {
     uint64_t marker_watched;
 };
 
-static void logf_(struct vr_client *c, enum vr_client_log level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(struct vr_client *c, enum vr_client_log level, const char *fmt, ...)
-{
-    if (!c->cb.log)
-        return;
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    c->cb.log(c->user, level, buf);
-}
+#define logf_(c, level, ...) VR_LOGF((c)->cb.log, (c)->user, level, __VA_ARGS__)
 
 static uint64_t now_us(struct vr_client *c)
 {
