@@ -16,6 +16,7 @@
 #include <videoredir/client.h>
 
 #include "../check.h"
+#include "../conn_pump.h"
 #include "clip.h"
 
 #define AHEAD_US 7000000 /* the guest's clock is this far ahead of ours */
@@ -65,21 +66,7 @@ static void on_frame(void *user, uint32_t id, const AVFrame *f)
 
 static void pump(void)
 {
-    for (bool moved = true; moved;) {
-        const uint8_t *d;
-        size_t n;
-        moved = false;
-        while ((n = vr_conn_out_peek(vr_client_conn(client), &d)) > 0) {
-            vr_conn_feed(guest, d, n);
-            vr_conn_out_consume(vr_client_conn(client), n);
-            moved = true;
-        }
-        while ((n = vr_conn_out_peek(guest, &d)) > 0) {
-            vr_conn_feed(vr_client_conn(client), d, n);
-            vr_conn_out_consume(guest, n);
-            moved = true;
-        }
-    }
+    vr_test_pump(vr_client_conn(client), guest);
 }
 
 static void send(uint16_t type, uint32_t id, const void *body, size_t len)
