@@ -92,6 +92,7 @@ run() {
   case $mode in
     spice-*)
       vr_wait_for "$VR_TMP/host.out" "play done" "$HOST_PID" 120 || vr_fail "host did not finish playing"
+      echo "$name $mode: host $(grep -o 'play done frames=[0-9]* dropped=[0-9]*' "$VR_TMP/host.out")" >&2
       sleep 1 # the last frames on their way through the encoder
       stop "$client"
       ;;
