@@ -21,6 +21,7 @@
 # Env:   VR_RS_CLIPS    clip names to run (default: all, see the table below)
 #        VR_RS_THREADS  decoding threads on both sides (default 2)
 #        VR_RS_PASSES   decode passes per clip for the cost (default 2)
+#        VR_RS_OUT      the Markdown file written (default bench/REALSIZE.md)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${1:-$top/build}")
@@ -231,7 +232,7 @@ cp "$work/comp.out" "$plots/realsize-rects.dat"
 
 # ---- report ------------------------------------------------------------------
 took=$(( $(date +%s) - started ))
-out=$top/bench/REALSIZE.md
+out=${VR_RS_OUT:-$top/bench/REALSIZE.md}
 {
   echo "# At real sizes"
   echo
