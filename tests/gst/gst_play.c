@@ -11,8 +11,9 @@
  *                  seek at the current position with rate R), step=N (N
  *                  frames forward while paused). Each prints
  *                  "action: T ACTION position=P mono=US" when done, P the
- *                  position just before it (seconds, -1 unknown), US the
- *                  monotonic clock then (microseconds, CLOCK_MONOTONIC).
+ *                  position just before it (seconds, -1 unknown), T and US
+ *                  the monotonic clock just before it (T in seconds since
+ *                  PLAYING, US in microseconds of CLOCK_MONOTONIC).
  *                  A step, once done, prints "step-done: T amount=N
  *                  position=P mono=US", P the position it stopped at.
  * Exit: 0 at EOS, 1 on an error or timeout, 2 on bad usage.
@@ -103,6 +104,7 @@ static gboolean on_action(gpointer user)
     struct action *a = user;
     struct play *p = the_play;
     gboolean ok = TRUE;
+    gint64 mono = g_get_monotonic_time();
     double v = 0, before = position_s(p);
     if (sscanf(a->what, "seek=%lf", &v) == 1) {
         ok = gst_element_seek_simple(p->pipeline, GST_FORMAT_TIME,
@@ -122,7 +124,6 @@ static gboolean on_action(gpointer user)
     } else {
         ok = FALSE;
     }
-    gint64 mono = g_get_monotonic_time();
     printf("action: %.3f %s position=%.3f mono=%" G_GINT64_FORMAT "%s\n", (mono - p->started_us) / 1e6, a->what,
            before, mono, ok ? "" : " FAILED");
     fflush(stdout);
