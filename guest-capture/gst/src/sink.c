@@ -638,12 +638,26 @@ static gboolean vr_post_message(GstElement *e, GstMessage *m)
 }
 
 /* Lock held. The stream timestamp of what the player shows after a pause:
- * the running time it stopped at (the base sink's start time, the base of
- * the position it reports) minus the latency and the offset that
- * presentation adds (send_clock). FALSE if unknown or before the segment. */
+ * the running time it stopped at minus the latency and the offset that
+ * presentation adds (send_clock). In a pipeline that running time is our
+ * start time, which the pipeline sets when it pauses and on which the
+ * position it reports is based; alone (a test harness), the clock's now.
+ * FALSE if unknown or before the segment. */
 static gboolean paused_position(GstVideoredirSink *s, GstClockTime *pos)
 {
-    GstClockTime stopped = gst_element_get_start_time(GST_ELEMENT(s));
+    GstClockTime stopped = GST_CLOCK_TIME_NONE;
+    GstObject *parent = gst_object_get_parent(GST_OBJECT(s));
+    if (parent) {
+        gst_object_unref(parent);
+        stopped = gst_element_get_start_time(GST_ELEMENT(s));
+    } else {
+        GstClock *clock = gst_element_get_clock(GST_ELEMENT(s));
+        if (clock) {
+            GstClockTime now = gst_clock_get_time(clock), base = gst_element_get_base_time(GST_ELEMENT(s));
+            gst_object_unref(clock);
+            stopped = now >= base ? now - base : 0;
+        }
+    }
     if (!GST_CLOCK_TIME_IS_VALID(stopped))
         return FALSE;
     GstClockTimeDiff rt = (GstClockTimeDiff)stopped - s->user_offset -
