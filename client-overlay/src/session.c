@@ -314,8 +314,10 @@ static size_t frame_bytes(const AVFrame *f)
 enum due { DUE_NOW, DUE_AT, DUE_HELD };
 
 /* When frame f of s is due on our clock (*at, for DUE_AT). Frames of a stream
- * without CLOCK, without a clock offset yet or without pts are due at once;
- * paused streams hold theirs, except the picture of a paused seek. */
+ * without CLOCK, without a clock offset yet or without pts are due at once.
+ * Paused (rate 0), the CLOCK's pts is the position the player shows (after a
+ * pause or a frame step): frames up to it are due, later ones wait, except
+ * the picture of a paused seek. */
 static enum due due_time(const struct vr_client *c, const struct stream *s, const AVFrame *f,
                          uint64_t *at)
 {
@@ -323,7 +325,7 @@ static enum due due_time(const struct vr_client *c, const struct stream *s, cons
         !s->start.timebase_den)
         return DUE_NOW;
     if (s->clock.rate_q16 == 0)
-        return s->preroll ? DUE_NOW : DUE_HELD;
+        return f->pts <= s->clock.pts || s->preroll ? DUE_NOW : DUE_HELD;
     /* In double: hostile pts must not overflow, and microseconds over
      * centuries still fit the 53-bit mantissa. */
     double d = ((double)f->pts - (double)s->clock.pts) * s->start.timebase_num * 1e6 /

@@ -966,7 +966,9 @@ static void case_eos(void)
     peer_stop(p);
 }
 
-/* The CLOCK at pause: rate 0 at the last position, dated now. */
+/* The CLOCK at pause: rate 0 at the position the player stopped at (the
+ * running time then, on the harness's test clock; not the last frame sent,
+ * which is up to `lead` ahead), dated now. */
 static void check_pause(struct peer *p, GstHarness *h, int64_t pts_us, const char *what)
 {
     int from = peer_count(p);
@@ -986,8 +988,10 @@ static void check_pause(struct peer *p, GstHarness *h, int64_t pts_us, const cha
           "%s: the stream did not stay with the client", what);
 }
 
-/* After resume the next frame is preceded by a normal-rate CLOCK. */
-static void check_resume(struct peer *p, GstHarness *h, guint id, GstClockTime pts, gboolean key, const char *what)
+/* After resume the next frame is preceded by a normal-rate CLOCK (the test
+ * clock at clock_now). */
+static void check_resume(struct peer *p, GstHarness *h, guint id, GstClockTime pts, gboolean key,
+                         GstClockTime clock_now, const char *what)
 {
     gst_harness_play(h);
     int from = peer_count(p);
@@ -998,7 +1002,7 @@ static void check_resume(struct peer *p, GstHarness *h, guint id, GstClockTime p
     int ci = peer_find(p, VR_MSG_CLOCK, from, 0);
     CHECK(fi >= 0 && frame_is(peer_msg(p, fi), id), "%s: frame %u missing", what, id);
     CHECK(ci >= 0 && ci < fi, "%s: no CLOCK before the first frame after resume", what);
-    check_clock(peer_msg(p, ci), h->element, us(pts), pts, 0, lo, hi, what);
+    check_clock(peer_msg(p, ci), h->element, us(pts), pts, clock_now, lo, hi, what);
 }
 
 /* 5. Pause and resume. */
@@ -1012,11 +1016,14 @@ static void case_pause(void)
     push(h, make_au(0, 0, 0, 40 * GST_MSECOND, TRUE));
     CHECK(peer_find(p, VR_MSG_FRAME, si, WAIT_MS) > si, "frame 0 missing");
     check_pause(p, h, 0, "pause at 0");
-    check_resume(p, h, 1, 40 * GST_MSECOND, FALSE, "resume at 40 ms");
+    check_resume(p, h, 1, 40 * GST_MSECOND, FALSE, 0, "resume at 40 ms");
     push(h, make_au(2, 80 * GST_MSECOND, 80 * GST_MSECOND, 40 * GST_MSECOND, FALSE));
     CHECK(peer_find_nth(p, VR_MSG_FRAME, si, 3, WAIT_MS) > 0, "frame 2 missing");
-    check_pause(p, h, 80000, "pause at 80 ms");
-    check_resume(p, h, 3, 120 * GST_MSECOND, TRUE, "resume at 120 ms");
+    /* Frame 2 went out at once (lead); the player stops at 60 ms, before it
+     * is due: the client is told 60 ms, and shows the frame at 40 ms. */
+    gst_harness_set_time(h, 60 * GST_MSECOND);
+    check_pause(p, h, 60000, "pause at 60 ms");
+    check_resume(p, h, 3, 120 * GST_MSECOND, TRUE, 60 * GST_MSECOND, "resume at 120 ms");
     const struct rec *f[8];
     int n = peer_frames(p, si, f, 8);
     CHECK(n == 4, "%d frames, want 4", n);
