@@ -22,7 +22,7 @@ VR_VM_MODULES="virtio_pci virtio_console 9pnet_virtio 9p overlay"
 # intel-hda with its output-only codec, for a QEMU built without the others.
 # Sets VM_SOUND (the card's name for the log), VM_SOUND_ARGS (QEMU's
 # arguments) and adds the card's module to VR_VM_MODULES. VR_VM_SOUND=none:
-# no card.
+# no card; VR_VM_AUDIODEV_OPTS: more -audiodev options (timer-period=US...).
 vr_vm_sound() {
   local devs
   VM_SOUND=none VM_SOUND_ARGS=()
@@ -42,7 +42,7 @@ vr_vm_sound() {
     echo "vm: QEMU has no AC97, ES1370 or intel-hda: no guest sound card" >&2
     return 0
   fi
-  VM_SOUND_ARGS=(-audiodev spice,id=snd0 "${VM_SOUND_ARGS[@]}")
+  VM_SOUND_ARGS=(-audiodev "spice,id=snd0${VR_VM_AUDIODEV_OPTS:+,$VR_VM_AUDIODEV_OPTS}" "${VM_SOUND_ARGS[@]}")
 }
 
 # Exit code ctest reports as "skipped" (SKIP_RETURN_CODE).
