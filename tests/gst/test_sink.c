@@ -860,6 +860,44 @@ static void case_timestamps(void)
     peer_stop(p);
 }
 
+/* 2b. A pipeline clock that stands still after the start (an audio sink's,
+ * until its device runs): the next frame maps the clock again, with the
+ * time it stood still; once it runs with the guest's, no more CLOCKs. */
+static void case_clock_settle(void)
+{
+    struct peer *p = peer_start(all_codecs);
+    GstHarness *h = sink_harness(p);
+    const GstClockTime now = 500 * GST_MSECOND;
+    gst_harness_set_time(h, now);
+    int si = start_stream(h, p, "video/x-h264, stream-format=byte-stream, alignment=au, width=320, height=240, "
+                                "framerate=25/1");
+    uint64_t lo = vr_time_us();
+    push_running(h, make_au(0, GST_SECOND, GST_SECOND, 40 * GST_MSECOND, TRUE), now, lo);
+    uint64_t hi = vr_time_us();
+    int c0 = peer_find(p, VR_MSG_CLOCK, si, WAIT_MS);
+    check_clock(peer_msg(p, c0), h->element, us(GST_SECOND), GST_SECOND, test_clock_now(h), lo, hi, "first frame");
+    /* The clock stands still for 20 ms (> VR_GST_CLOCK_SKEW_US). */
+    g_usleep(20000);
+    GstClockTime stood = test_clock_now(h), p1 = GST_SECOND + 40 * GST_MSECOND;
+    lo = vr_time_us();
+    push(h, make_au(1, p1, p1, 40 * GST_MSECOND, FALSE));
+    hi = vr_time_us();
+    CHECK(peer_find_nth(p, VR_MSG_FRAME, si, 2, WAIT_MS) > 0, "frame 1 did not arrive");
+    int c1 = peer_find(p, VR_MSG_CLOCK, c0 + 1, 0);
+    CHECK(c1 > c0, "no CLOCK again after the clock stood still");
+    check_clock(peer_msg(p, c1), h->element, us(p1), p1, stood, lo, hi, "after the clock stood still");
+    /* Now it runs with the guest's clock: the mapping holds, no CLOCK. */
+    uint64_t since = vr_time_us();
+    for (guint i = 2; i < 6; i++) {
+        GstClockTime t = GST_SECOND + i * 40 * GST_MSECOND;
+        push_running(h, make_au(i, t, t, 40 * GST_MSECOND, FALSE), stood, since);
+    }
+    CHECK(peer_find_nth(p, VR_MSG_FRAME, si, 6, WAIT_MS) > 0, "frames 2-5 did not arrive");
+    CHECK(peer_find(p, VR_MSG_CLOCK, c1 + 1, 0) < 0, "a CLOCK while the clock ran with the guest's");
+    gst_harness_teardown(h);
+    peer_stop(p);
+}
+
 /* 3. Flush (seek): FLUSH on the wire, the GOP cache emptied, the stream
  * resumes at a keyframe with DISCONT and the new segment's timestamps. */
 static void case_flush(void)
@@ -1175,7 +1213,7 @@ static const struct {
 } cases[] = {
     { "caps", case_caps },   { "unoffered", case_unoffered }, { "timestamps", case_timestamps },
     { "flush", case_flush }, { "eos", case_eos },             { "pause", case_pause },
-    { "properties", case_properties },
+    { "properties", case_properties }, { "clock-settle", case_clock_settle },
 };
 
 int main(int argc, char **argv)
