@@ -70,6 +70,8 @@ struct _GstVideoredirDec {
     gboolean discont;
     gint need_clock;           /* atomic: also set from change_state */
     uint64_t last_clock_us;
+    uint64_t clock_settle_us;  /* until then, CLOCK again when the clock moved */
+    int64_t clock_skew_us;     /* vr_gst_clock_skew at the last CLOCK */
     gint64 last_pts_us;        /* -1: none yet (also read in change_state, under lock) */
     GstSegment segment;        /* the input segment, for change_state (under lock) */
     GstElement *watched;       /* the video sink watched while paused (application thread) */
@@ -709,6 +711,10 @@ static void send_clock(GstVideoredirDec *d, GstClockTime pts)
         return;
     vr_player_set_clock(d->player, pts_us, due_us, q16);
     d->last_clock_us = now_us;
+    if (!vr_gst_clock_skew(GST_ELEMENT(d), &d->clock_skew_us))
+        d->clock_skew_us = 0;
+    if (g_atomic_int_get(&d->need_clock))
+        d->clock_settle_us = now_us + VR_GST_CLOCK_SETTLE_US;
     g_atomic_int_set(&d->need_clock, FALSE);
 }
 
@@ -762,7 +768,9 @@ static GstFlowReturn vr_handle_frame(GstVideoDecoder *vd, GstVideoCodecFrame *fr
                 .duration = GST_CLOCK_TIME_IS_VALID(frame->duration) ? (int64_t)(frame->duration / 1000) : 0,
             };
             uint64_t now = vr_time_us();
-            if (GST_CLOCK_TIME_IS_VALID(frame->pts) && (g_atomic_int_get(&d->need_clock) || now - d->last_clock_us >= 1000000))
+            if (GST_CLOCK_TIME_IS_VALID(frame->pts) &&
+                vr_gst_clock_due(GST_ELEMENT(d), g_atomic_int_get(&d->need_clock), d->last_clock_us,
+                                 d->clock_settle_us, d->clock_skew_us, now))
                 send_clock(d, frame->pts);
             if (GST_CLOCK_TIME_IS_VALID(frame->pts)) {
                 g_mutex_lock(&d->lock);

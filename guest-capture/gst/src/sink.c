@@ -90,6 +90,8 @@ struct _GstVideoredirSink {
     guint8 *extradata;         /* of the caps' codec_data */
     gboolean need_clock;
     uint64_t last_clock_us;
+    uint64_t clock_settle_us;  /* until then, CLOCK again when the clock moved */
+    int64_t clock_skew_us;     /* vr_gst_clock_skew at the last CLOCK */
     gint64 last_pts_us;        /* -1: none yet */
     gboolean discont;          /* flushed: the next keyframe carries DISCONT */
     gboolean eos;
@@ -506,6 +508,10 @@ static void send_clock(GstVideoredirSink *s, GstClockTime pts, gboolean paused)
         return;
     vr_player_set_clock(s->player, pts_us, due_us, q16);
     s->last_clock_us = now_us;
+    if (!vr_gst_clock_skew(GST_ELEMENT(s), &s->clock_skew_us))
+        s->clock_skew_us = 0;
+    if (s->need_clock)
+        s->clock_settle_us = now_us + VR_GST_CLOCK_SETTLE_US;
     s->need_clock = FALSE;
 }
 
@@ -561,7 +567,8 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
     if (buf == s->cur)
         s->cur_sent = TRUE;
     uint64_t now = vr_time_us();
-    if (GST_BUFFER_PTS_IS_VALID(buf) && (s->need_clock || now - s->last_clock_us >= 1000000))
+    if (GST_BUFFER_PTS_IS_VALID(buf) && vr_gst_clock_due(GST_ELEMENT(s), s->need_clock, s->last_clock_us,
+                                                         s->clock_settle_us, s->clock_skew_us, now))
         send_clock(s, GST_BUFFER_PTS(buf), FALSE);
     if (!sent)
         send_au(s, buf);
