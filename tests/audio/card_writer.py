@@ -9,9 +9,12 @@ card_writer.py FIFO LATE_MS
     LATE_MS late and those that came due meanwhile at once. Prints
     "click PART US" per click: the part (1 before the pause, 2 after) and
     when it was due (microseconds, CLOCK_MONOTONIC).
+card_writer.py FIFO --warmup
+    Writes 0.3 s of silence on time (the SPICE playback channel gets going).
 card_writer.py --check WRITTEN AVLOG
-    Pairs each written click with the first one heard after it (within 1 s,
-    in order) in a videoredir-client --av-log ('A' lines; a click: the first
+    Pairs each written click with the first one heard at least 90 ms after
+    it (the card holds 100 ms; within 1 s, in order) in a videoredir-client
+    --av-log ('A' lines; a click: the first
     loud sample after 30 ms of none); fails unless every click was heard and
     the median delay (heard - written) after the pause is within 15 ms of
     the one before.
@@ -46,6 +49,16 @@ def sleep_until(t_us):
     d = t_us - now_us()
     if d > 0:
         time.sleep(d / 1e6)
+
+
+def warmup(fifo):
+    fd = os.open(fifo, os.O_WRONLY)
+    quiet = chunk(False)
+    t0 = now_us()
+    for k in range(30):
+        sleep_until(t0 + k * 10000)
+        os.write(fd, quiet)
+    os.close(fd)
 
 
 def write(fifo, late_ms):
@@ -94,7 +107,7 @@ def check(written, avlog):
     delays = {1: [], 2: []}
     j = 0
     for part, t in want:
-        while j < len(got) and got[j] < t:
+        while j < len(got) and got[j] < t + 90000:
             j += 1
         if j >= len(got) or got[j] - t > 1000000:
             print(f"FAIL: the click written at {t} (part {part}) was not heard")
@@ -116,6 +129,9 @@ def check(written, avlog):
 def main():
     if len(sys.argv) == 4 and sys.argv[1] == "--check":
         return check(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 3 and sys.argv[2] == "--warmup":
+        warmup(sys.argv[1])
+        return 0
     if len(sys.argv) == 3:
         write(sys.argv[1], int(sys.argv[2]))
         return 0
