@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # The host stand-in's sound card keeps to its writer's timeline (PROTOCOL.md
 # 6.6.1: sound written at t leaves the card at t + latency): a writer
-# (card_writer.py) writes 10 ms chunks into --audio-fifo when each is due,
-# with a click every 0.2 s, for 1.2 s; pauses 0.6 s (the card runs dry and
+# (card_writer.py) writes 10 ms chunks into --audio-fifo (200 ms latency:
+# a writer stalled longer on a loaded machine loses sound) when each is due,
+# with a click every 0.3 s, for 1.5 s; pauses 0.8 s (the card runs dry and
 # stops, as after a player's pause); then resumes LATE_MS late (a loaded
 # guest) and writes what it owes at once, then on time again. The headless
-# client logs when each click is heard (--av-log). Asserts that every click
-# is heard, and that after the late resume each click is heard as long
-# after it was written as before the pause (within 15 ms); a card that
-# anchored its timeline on the late write would be LATE_MS late from then on.
-# Usage: card_timeline.sh [LATE_MS]   (default 60)
+# client logs when each click arrives over SPICE's playback channel
+# (--av-log; the card hands each period over when it plays it). Asserts that
+# at least 3 of the 5 clicks of each part arrive, and that after the late
+# resume they arrive as long after they were written as before the pause
+# (the least delays within 40 ms: what delays a click on its way only
+# adds; up to 20 ms seen on a loaded machine); a card that anchored its
+# timeline on the late write would be LATE_MS late from then on.
+# Usage: card_timeline.sh [LATE_MS]   (default 100)
 # Needs VR_BIN.
-late=${1:-60}
+late=${1:-100}
 . "$(dirname "$0")/../e2e/lib.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 is not installed"; exit 77; }
 here=$(cd "$(dirname "$0")" && pwd)
 
-vr_start_host --audio-fifo "$VR_TMP/card.fifo" --audio-latency 100
+vr_start_host --audio-fifo "$VR_TMP/card.fifo" --audio-latency 200
 "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --av-log "$VR_TMP/av.log" --timeout 60 -v \
   2>"$VR_TMP/client.log" &
 client=$!
@@ -45,5 +49,5 @@ stops 3
 kill -TERM "$client"
 wait "$client" || true
 grep 'sound card:' "$VR_TMP/host.log" | tail -n 3 || true
-python3 "$here/card_writer.py" --check "$VR_TMP/written.txt" "$VR_TMP/av.log" ||
+python3 "$here/card_writer.py" --check 200 "$VR_TMP/written.txt" "$VR_TMP/av.log" ||
   vr_fail "the card did not keep to the writer's timeline"
