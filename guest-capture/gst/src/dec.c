@@ -697,8 +697,8 @@ static gboolean vr_set_format(GstVideoDecoder *vd, GstVideoCodecState *state)
 }
 
 /* Ties pts to the guest clock through the pipeline clock. Only while
- * playing: paused, the frames pushed say what is shown (finish_placeholder),
- * and need_clock stays set for the resume. */
+ * playing: paused, the frames reaching the video sink say what is shown
+ * (sink_buffer_probe), and need_clock stays set for the resume. */
 static void send_clock(GstVideoredirDec *d, GstClockTime pts)
 {
     int64_t pts_us;
@@ -859,20 +859,30 @@ static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
     GstVideoredirDec *d = GST_VIDEOREDIR_DEC(e);
     if (t == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
         /* Paused: the client shows the frame at the position the player
-         * stopped at (the running time now; frames are due at their running
-         * time, send_clock), not the last one sent, and holds the rest. The
-         * streaming thread may be blocked in a push downstream: the segment
-         * is our copy. */
-        GstClock *clock = gst_element_get_clock(e);
-        GstClockTime now = clock ? gst_clock_get_time(clock) : GST_CLOCK_TIME_NONE;
-        if (clock)
-            gst_object_unref(clock);
-        GstClockTime base = gst_element_get_base_time(e);
+         * stopped at (frames are due at their running time, send_clock),
+         * not the last one sent, and holds the rest. That running time is
+         * our start time, which the pipeline set when it paused and on
+         * which the position it reports is based (alone: the clock's now).
+         * The streaming thread may be blocked in a push downstream: the
+         * segment is our copy. */
+        GstClockTime stopped = GST_CLOCK_TIME_NONE;
+        GstObject *parent = gst_object_get_parent(GST_OBJECT(e));
+        if (parent) {
+            gst_object_unref(parent);
+            stopped = gst_element_get_start_time(e);
+        } else {
+            GstClock *clock = gst_element_get_clock(e);
+            if (clock) {
+                GstClockTime now = gst_clock_get_time(clock), base = gst_element_get_base_time(e);
+                gst_object_unref(clock);
+                stopped = now >= base ? now - base : 0;
+            }
+        }
         g_mutex_lock(&d->lock);
         gint64 last = d->last_pts_us;
         struct vr_player *p = d->player;
-        if (last >= 0 && GST_CLOCK_TIME_IS_VALID(now) && now >= base && d->segment.format == GST_FORMAT_TIME) {
-            GstClockTime pos = gst_segment_position_from_running_time(&d->segment, GST_FORMAT_TIME, now - base);
+        if (last >= 0 && GST_CLOCK_TIME_IS_VALID(stopped) && d->segment.format == GST_FORMAT_TIME) {
+            GstClockTime pos = gst_segment_position_from_running_time(&d->segment, GST_FORMAT_TIME, stopped);
             if (GST_CLOCK_TIME_IS_VALID(pos))
                 last = MIN(last, (gint64)(pos / 1000));
         }

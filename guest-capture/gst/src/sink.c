@@ -516,16 +516,16 @@ static void send_clock(GstVideoredirSink *s, GstClockTime pts, gboolean paused)
 }
 
 /* Lock held. Hands one access unit to the session (and to the local branch
- * when it plays). */
-static void send_au(GstVideoredirSink *s, GstBuffer *buf)
+ * when it plays). FALSE if the buffer cannot be read. */
+static gboolean send_au(GstVideoredirSink *s, GstBuffer *buf)
 {
     GstMapInfo map;
     if (!gst_buffer_map(buf, &map, GST_MAP_READ))
-        return;
+        return FALSE;
     if (map.size == 0 || map.size > VR_MAX_FRAME_DATA) {
         GST_WARNING_OBJECT(s, "access unit of %zu bytes skipped", (size_t)map.size);
         gst_buffer_unmap(buf, &map);
-        return;
+        return TRUE;
     }
     gboolean key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
     struct vr_au au = {
@@ -556,6 +556,7 @@ static void send_au(GstVideoredirSink *s, GstBuffer *buf)
     if (s->local_on)
         local_push(s, buf, FALSE);
     gst_buffer_unmap(buf, &map);
+    return TRUE;
 }
 
 static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
@@ -570,10 +571,9 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
     if (GST_BUFFER_PTS_IS_VALID(buf) && vr_gst_clock_due(GST_ELEMENT(s), s->need_clock, s->last_clock_us,
                                                          s->clock_settle_us, s->clock_skew_us, now))
         send_clock(s, GST_BUFFER_PTS(buf), FALSE);
-    if (!sent)
-        send_au(s, buf);
+    gboolean ok = sent || send_au(s, buf);
     g_mutex_unlock(&s->lock);
-    return GST_FLOW_OK;
+    return ok ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
 /* Streaming thread, before the base sink sees the buffer. */
