@@ -661,9 +661,29 @@ static void on_client_frame(void *user, uint32_t stream_id, const AVFrame *frame
         for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
             struct vr_client_stream_stats st;
             struct vr_rect r;
-            if (vr_client_stream_stats(vs->client, i, &st) == 0 && st.stream_id == stream_id &&
-                stream_area(o, &m, i, &r))
-                gtk_widget_queue_draw_area(GTK_WIDGET(o->display), r.x, r.y, (int)r.w, (int)r.h);
+            if (vr_client_stream_stats(vs->client, i, &st) < 0 || st.stream_id != stream_id ||
+                !stream_area(o, &m, i, &r))
+                continue;
+            /* Only what shows of it: nothing for a hidden video, and spice-gtk
+             * redraws no desktop under the windows on top of it. */
+            pixman_region32_t desk, mapped;
+            pixman_region32_init(&desk);
+            pixman_region32_init(&mapped);
+            vr_client_stream_region(vs->client, i, &desk);
+            map_region(&m, &desk, &mapped);
+            pixman_region32_intersect_rect(&mapped, &mapped, r.x, r.y, r.w, r.h);
+            int n = 0;
+            const pixman_box32_t *b = pixman_region32_rectangles(&mapped, &n);
+            if (n > 0) {
+                cairo_region_t *cr = cairo_region_create();
+                for (int k = 0; k < n; k++)
+                    cairo_region_union_rectangle(cr, &(cairo_rectangle_int_t){
+                        b[k].x1, b[k].y1, b[k].x2 - b[k].x1, b[k].y2 - b[k].y1 });
+                gtk_widget_queue_draw_region(GTK_WIDGET(o->display), cr);
+                cairo_region_destroy(cr);
+            }
+            pixman_region32_fini(&desk);
+            pixman_region32_fini(&mapped);
         }
         if (o->show_stats)
             gtk_widget_queue_draw_area(GTK_WIDGET(o->display), 0, 0, STATS_W, STATS_H);
