@@ -12,10 +12,11 @@
 # the window's area must match (luma: at most 0.5 % of its pixels further
 # apart than 8 %, PSNR >= 38 dB; colour PSNR >= 30 dB: the chroma is
 # upsampled differently) and the rest of the screen to the bit. Screenshots
-# are kept in $VR_SHOTS when set.
+# are kept in $VR_SHOTS when set. The GL window must not take the pointer:
+# the X window under it over the video is as deep as without GL.
 mode=${1:?viewer or remote-viewer}
 . "$(dirname "$0")/../e2e/lib.sh"
-for t in Xvfb import convert compare; do command -v $t >/dev/null || vr_fail "$t is needed"; done
+for t in Xvfb import convert compare xdotool python3; do command -v $t >/dev/null || vr_fail "$t is needed"; done
 if [ "$mode" = remote-viewer ]; then
   command -v remote-viewer >/dev/null || vr_fail "remote-viewer (virt-viewer) is needed"
   if [ "${VR_SANITIZED:-0}" = 1 ]; then
@@ -69,6 +70,29 @@ settle() {
     sleep 0.2
   done
   vr_fail "$name: the video did not settle on the screen"
+}
+
+# How deep the X window under the pointer is (XQueryPointer from the root
+# down: the server's own answer, input shapes included).
+pointer_depth() {
+  python3 - <<'EOF'
+import ctypes
+x = ctypes.CDLL("libX11.so.6")
+W, I, U, P = ctypes.c_ulong, ctypes.c_int, ctypes.c_uint, ctypes.c_void_p
+x.XOpenDisplay.restype, x.XOpenDisplay.argtypes = P, [ctypes.c_char_p]
+x.XDefaultRootWindow.restype, x.XDefaultRootWindow.argtypes = W, [P]
+x.XQueryPointer.argtypes = [P, W] + [ctypes.POINTER(W)] * 2 + [ctypes.POINTER(I)] * 4 + [ctypes.POINTER(U)]
+d = x.XOpenDisplay(None)
+w, depth = x.XDefaultRootWindow(d), 0
+while True:
+    r, c, m = W(), W(), U()
+    v = [I() for _ in range(4)]
+    x.XQueryPointer(d, w, r, c, *v, m)
+    if not c.value:
+        break
+    w, depth = c.value, depth + 1
+print(depth)
+EOF
 }
 
 n=0
@@ -126,6 +150,12 @@ for present in sw gl; do
     [ "$i" -lt 600 ] || vr_fail "$present: the viewer got no stream of $clip"
     settle "$present-${clip%%.*}"
     check_edges "$VR_TMP/$present-${clip%%.*}-win.png" "$VR_TMP/$present-${clip%%.*}.png"
+    if [ "$clip" = still8.mp4 ]; then
+      # The pointer over the video: the window it is in must be the same
+      # with GL (whose window has an empty input shape) as without.
+      xdotool mousemove "$((ox + 400))" "$((oy + 350))"
+      declare "depth_$present=$(pointer_depth)"
+    fi
     kill "$capture" 2>/dev/null || true
     wait "$capture" 2>/dev/null || true
   done
@@ -135,6 +165,8 @@ for present in sw gl; do
 done
 ! grep -E "asked for but cannot run|gl: cannot upload|the swap failed" "$VR_TMP"/viewer-gl.log || vr_fail "the GL run logged errors"
 
+echo "$mode: X window depth under the pointer over the video: software $depth_sw, gl $depth_gl"
+[ "$depth_gl" = "$depth_sw" ] || vr_fail "the GL window takes the pointer (clicks would not reach the SPICE display)"
 for clip in still8 still10; do
   # Luma as ImageMagick sees it (the chroma's upsampling differs: libswscale
   # interpolates 10-bit chroma vertically, llvmpipe samples it nearest), and
