@@ -422,7 +422,12 @@ static void gl_present(VrOverlay *o)
         }
         pixman_region32_fini(&desk);
     }
-    vr_glwin_place(o->glw, x, y, ww, wh, &shape);
+    /* The window covers the videos' visible extents only: a smaller surface
+     * to fill and to swap than the whole display. */
+    const pixman_box32_t *e = pixman_region32_extents(&shape);
+    int ex = e->x1, ey = e->y1, ew = e->x2 - e->x1, eh = e->y2 - e->y1;
+    pixman_region32_translate(&shape, -ex, -ey);
+    vr_glwin_place(o->glw, x + ex, y + ey, ew, eh, &shape);
     if (pixman_region32_not_empty(&shape) && vr_glwin_begin(o->glw) == 0) {
         struct vr_gl *gl = vr_glwin_gl(o->glw);
         for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
@@ -444,7 +449,11 @@ static void gl_present(VrOverlay *o)
                 o->up[i].serial = st.serial;
                 o->up[i].presented = st.frames_presented;
             }
-            vr_gl_draw(gl, i, &dst[i], &clip[i], (uint32_t)ww, (uint32_t)wh, NULL);
+            struct vr_rect d = dst[i];
+            d.x -= ex;
+            d.y -= ey;
+            pixman_region32_translate(&clip[i], -ex, -ey);
+            vr_gl_draw(gl, i, &d, &clip[i], (uint32_t)ew, (uint32_t)eh, NULL);
         }
         if (vr_glwin_end(o->glw) < 0)
             g_warning("gl: the swap failed");
