@@ -31,12 +31,13 @@ export LIBGL_ALWAYS_SOFTWARE=1
 desk=0x305070
 want=$(printf '%06X' "$desk")
 ffmpeg -nostdin -v error -f lavfi -i "color=c=$desk:s=1280x800,format=rgb24" -frames:v 1 "$VR_TMP/desk.png"
-# The still picture: testsrc2's first frame (colour bars, text, gradients).
+# The still picture: testsrc2's first frame (colour bars, text, gradients),
+# coded losslessly so that every decoded frame is the same.
 ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=640x360:r=25 -frames:v 1 "$VR_TMP/still.png"
 ffmpeg -nostdin -v error -loop 1 -framerate 25 -i "$VR_TMP/still.png" -frames:v 50 -pix_fmt yuv420p \
-  -c:v libx264 -g 25 -y "$VR_TMP/still8.mp4"
+  -c:v libx264 -qp 0 -g 25 -y "$VR_TMP/still8.mp4"
 ffmpeg -nostdin -v error -loop 1 -framerate 25 -i "$VR_TMP/still.png" -frames:v 50 -pix_fmt yuv420p10le \
-  -c:v libx265 -x265-params log-level=error:keyint=25 -y "$VR_TMP/still10.mkv"
+  -c:v libx265 -x265-params log-level=error:keyint=25:lossless=1 -y "$VR_TMP/still10.mkv"
 
 vr_start_xvfb 1280x800x24
 vr_start_host --desktop "$VR_TMP/desk.png"
