@@ -503,7 +503,6 @@ static gboolean choose_cb(gpointer data)
     VrOverlay *o = data;
     GtkWidget *w = GTK_WIDGET(o->display);
     char why[512] = "";
-    bool first = !o->chosen;
     o->choose_idle = 0;
     if (!gtk_widget_get_mapped(w) || (o->chosen && !o->use_gl))
         return G_SOURCE_REMOVE; /* again when drawn next */
@@ -511,6 +510,7 @@ static gboolean choose_cb(gpointer data)
         snprintf(why, sizeof(why), "not asked for");
     } else {
 #ifdef VR_GTK_GL
+        bool first = !o->chosen;
         if (gl_setup(o, why, sizeof(why))) {
             struct vr_gl *gl = vr_glwin_gl(o->glw);
             if (!first || o->present == VR_OVERLAY_PRESENT_GL || !vr_gl_is_software(gl)) {
