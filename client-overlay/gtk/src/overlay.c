@@ -286,7 +286,6 @@ static void draw_stats(VrOverlay *o, cairo_t *cr)
     cairo_restore(cr);
 }
 
-
 /* ---- choosing the presenter; the GL one --------------------------------------- */
 
 #ifdef VR_GTK_GL
@@ -386,6 +385,21 @@ static bool gl_setup(VrOverlay *o, char *why, size_t len)
     return true;
 }
 
+/* GTK's (logical) pixels -> the X window's, at a scale factor of sf. */
+static void scale_region(pixman_region32_t *r, int sf)
+{
+    int n = 0;
+    const pixman_box32_t *b = pixman_region32_rectangles(r, &n);
+    if (sf == 1 || n == 0)
+        return;
+    pixman_box32_t *s = g_new(pixman_box32_t, n);
+    for (int i = 0; i < n; i++)
+        s[i] = (pixman_box32_t){ b[i].x1 * sf, b[i].y1 * sf, b[i].x2 * sf, b[i].y2 * sf };
+    pixman_region32_fini(r);
+    pixman_region32_init_rects(r, s, n);
+    g_free(s);
+}
+
 /* One GL picture: every stream of the display in its mapped visible region,
  * the window shaped to exactly that. */
 static void gl_present(VrOverlay *o)
@@ -418,9 +432,16 @@ static void gl_present(VrOverlay *o)
                 pixman_region32_subtract(&clip[i], &clip[i], &st);
                 pixman_region32_fini(&st);
             }
+            /* A HiDPI screen: the X window counts device pixels. */
+            int sf = gtk_widget_get_scale_factor(w);
+            scale_region(&clip[i], sf);
+            dst[i] = (struct vr_rect){ dst[i].x * sf, dst[i].y * sf, dst[i].w * (uint32_t)sf,
+                                       dst[i].h * (uint32_t)sf };
             pixman_region32_union(&shape, &shape, &clip[i]);
         }
         pixman_region32_fini(&desk);
+        x *= gtk_widget_get_scale_factor(w);
+        y *= gtk_widget_get_scale_factor(w);
     }
     /* The window covers the videos' visible extents only: a smaller surface
      * to fill and to swap than the whole display. */
