@@ -352,6 +352,13 @@ static bool display_origin(VrOverlay *o, GdkWindow *top, int *x, int *y)
     return true;
 }
 
+/* The renderer's messages after the first GL window: its probes (DMA-BUF
+ * import...) said their piece once; warnings still are warnings. */
+static void gl_log_again(void *user, enum vr_client_log level, const char *msg)
+{
+    client_log(user, level <= VR_CLOG_WARNING ? level : VR_CLOG_DEBUG, msg);
+}
+
 /* The GL window over the display, or false and why. */
 static bool gl_setup(VrOverlay *o, char *why, size_t len)
 {
@@ -370,8 +377,8 @@ static bool gl_setup(VrOverlay *o, char *why, size_t len)
     if (!o->gdisplay)
         o->gdisplay = g_object_ref(gd);
     gdk_x11_display_error_trap_push(gd);
-    int ret = vr_glwin_create(gdk_x11_display_get_xdisplay(gd), gdk_x11_window_get_xid(tw), client_log,
-                              NULL, why, len, &o->glw);
+    int ret = vr_glwin_create(gdk_x11_display_get_xdisplay(gd), gdk_x11_window_get_xid(tw),
+                              o->chosen ? gl_log_again : client_log, NULL, why, len, &o->glw);
     int xerr = gdk_x11_display_error_trap_pop(gd);
     if (ret == 0 && xerr) {
         snprintf(why, len, "X error %d making the GL window", xerr);
