@@ -5,11 +5,26 @@
 #                  half size (the overlay must rescale with spice-gtk's desktop), then
 #                  the guest's window moved mid-stream (new geometry and region)
 #   remote-viewer  stock remote-viewer with GTK_MODULES=libvideoredir-gtk-module.so
+# A second argument "gl" runs the same with VIDEOREDIR_PRESENT=gl (the GL
+# presenter: shaders on Mesa's llvmpipe in a shaped child window) and then a
+# 10-bit HEVC clip too; without it the presenter is the default one ("auto":
+# software under llvmpipe). The log must name the presenter that draws.
 # Pixels of `import -window root` are checked: inside the visible region the
 # video (never the desktop's colour), in the covered part and around the
 # window the desktop. Screenshots are kept in $VR_SHOTS when set.
 mode=${1:?viewer or remote-viewer}
+present=${2:-auto}
 . "$(dirname "$0")/../e2e/lib.sh"
+case $present in
+  gl)
+    export VIDEOREDIR_PRESENT=gl LIBGL_ALWAYS_SOFTWARE=1 kind=gl
+    # Mesa's llvmpipe under ASan: the fast unwinder (see tests/client/sdl_screenshot.sh).
+    [ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=1"
+    ;;
+  auto) unset VIDEOREDIR_PRESENT; kind="(gl|software)" ;;
+  *) vr_fail "presenter $present: gl or auto" ;;
+esac
+tag=$mode$([ "$present" = gl ] && echo -gl || true)
 for t in Xvfb import convert xdotool; do command -v $t >/dev/null || vr_fail "$t is needed"; done
 desk=0x305070
 want=$(printf '%06X' "$desk")
@@ -50,14 +65,14 @@ capture() { # X Y [more capture options]
   local x=$1 y=$2
   shift 2
   "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --loop -1 \
-    --window "$x,$y,640,360" --region "$(holed "$x" "$y")" "$@" "$VR_SAMPLES/h264-bframes.mp4" \
+    --window "$x,$y,640,360" --region "$(holed "$x" "$y")" "$@" "${CLIP:-$VR_SAMPLES/h264-bframes.mp4}" \
     >"$VR_TMP/capture.log" 2>&1 &
   CAPTURE=$!
   VR_PIDS+=("$CAPTURE")
-  vr_wait_for "$VR_TMP/viewer.log" "stream 1: h264" "$viewer" 30 || vr_fail "the viewer got no stream"
+  vr_wait_for "$VR_TMP/viewer.log" "stream [0-9]*: ${CODEC:-h264}" "$viewer" 30 || vr_fail "the viewer got no stream"
   sleep 1.5 # a few frames drawn
 }
-shot() { import -window root "$VR_TMP/$1.png"; [ -n "${VR_SHOTS:-}" ] && cp "$VR_TMP/$1.png" "$VR_SHOTS/$mode-$1.png"; true; }
+shot() { import -window root "$VR_TMP/$1.png"; [ -n "${VR_SHOTS:-}" ] && cp "$VR_TMP/$1.png" "$VR_SHOTS/$tag-$1.png"; true; }
 px() { convert "$VR_TMP/$1.png" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
 n=0
 # check SHOT OX OY S X Y desk|video: guest point X,Y mapped with offset and scale
@@ -104,11 +119,23 @@ desk_left() {
 }
 
 capture 300 200
+vr_wait_for "$VR_TMP/viewer.log" "presenter " "$viewer" 30 || vr_fail "no presenter chosen"
+grep -E -m1 "presenter " "$VR_TMP/viewer.log"
+grep -E -q "presenter $kind \(" "$VR_TMP/viewer.log" || vr_fail "the presenter drawing is not $kind"
 shot one
 oy=$(desk_top one)
 ox=$(desk_left one "$oy")
 echo "$mode: guest desktop at +$ox+$oy on the screen"
 check_window one "$ox" "$oy" 1 300 200
+if [ "$present" = gl ]; then
+  # 10 bits: a Main 10 HEVC clip (yuv420p10, 16-bit textures) in the same place.
+  ffmpeg -nostdin -v error -f lavfi -i testsrc2=s=640x360:r=25:d=2 -pix_fmt yuv420p10le \
+    -c:v libx265 -x265-params log-level=error:keyint=25 -y "$VR_TMP/main10.mkv"
+  kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
+  CLIP=$VR_TMP/main10.mkv CODEC=hevc capture 300 200
+  shot ten-bit
+  check_window ten-bit "$ox" "$oy" 1 300 200
+fi
 if [ "$mode" = viewer ]; then
   # The viewer's window resized live to half size (as a person drags its
   # corner; no window manager here, so the X request itself): spice-gtk
@@ -134,7 +161,7 @@ if [ "$mode" = viewer ]; then
   check "half" 0 "$oy" 0.5 1000 350 desk
   # The guest's window moves mid-stream (GEOMETRY and REGION 3 s into a new
   # stream): before, the overlay is at the old place; after, at the new one.
-  kill "$CAPTURE"; wait "$CAPTURE" 2>/dev/null || true
+  kill "$CAPTURE" 2>/dev/null || true; wait "$CAPTURE" 2>/dev/null || true
   : >"$VR_TMP/viewer.log"
   capture 300 200 --geometry-at 3:500,300,640,360 --region-at "3:$(holed 500 300)"
   shot before-move
@@ -143,4 +170,4 @@ if [ "$mode" = viewer ]; then
   shot moved
   check_window moved 0 "$oy" 0.5 500 300
 fi
-echo "$mode: $n pixels checked (video inside the visible region, desktop in the hole and around)"
+echo "$tag: $n pixels checked (video inside the visible region, desktop in the hole and around)"

@@ -10,12 +10,26 @@
  * matrix and range), which cairo paints clipped to the mapped visible region:
  * redraws without a new frame (expose, the statistics) cost a paint only.
  * Redraws are queued for the area a new frame covers only.
+ *
+ * The GL presenter (VR_OVERLAY_PRESENT_GL, or AUTO on a GPU) draws instead
+ * on a surface of its own stacked over the display (glwin.c: a child X
+ * window of the toplevel, shaped to the videos' visible region, transparent
+ * to input, EGL): the frame's planes are uploaded as textures and converted
+ * by the GL renderer's shader, scissored to the same mapped region. GTK and
+ * spice-gtk keep drawing the desktop with cairo, untouched.
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <libswscale/swscale.h>
+
+#ifdef VR_GTK_GL
+#include <gdk/gdkx.h>
+
+#include "glwin.h"
+#endif
 
 #include <videoredir/client-audio.h>
 #include <videoredir/gtk-overlay.h>
@@ -24,6 +38,9 @@
 #define SESSION_KEY "videoredir-gtk-session"
 #define OVERLAY_KEY "videoredir-gtk-overlay"
 #define TICK_MS 20
+/* The statistics readout's corner, kept clear of the GL window. */
+#define STATS_W 600
+#define STATS_H 30
 
 /* The videoredir side of one SpiceSession, shared by its overlays. */
 struct vr_gtk_session {
@@ -43,6 +60,21 @@ struct _VrOverlay {
     SpiceDisplay *display;
     gulong draw_id;
     bool show_stats;
+    enum vr_overlay_present present; /* asked for */
+    bool chosen, use_gl;             /* the choice, made when first drawn */
+    guint choose_idle;
+#ifdef VR_GTK_GL
+    struct vr_glwin *glw; /* while the display is mapped, when use_gl */
+    guint gl_idle;
+    GdkDisplay *gdisplay; /* for X error traps, also while the widget dies */
+    gulong unmap_id, unrealize_id, hierarchy_id, size_id;
+    bool filter_on;
+    /* Per stream slot: the frame in the renderer's textures. */
+    struct {
+        uint64_t serial, presented;
+        bool valid, warned;
+    } up[VR_MAX_STREAMS];
+#endif
     /* Per stream slot: its shown frame scaled to its mapped content size. */
     struct scaled {
         cairo_surface_t *img;
@@ -68,10 +100,14 @@ static void client_log(void *user, enum vr_client_log level, const char *msg)
     g_log(G_LOG_DOMAIN, flags, "%s", msg);
 }
 
+static void gl_queue(VrOverlay *o);
+
 static void queue_all(struct vr_gtk_session *vs)
 {
-    for (GList *l = vs->overlays; l; l = l->next)
+    for (GList *l = vs->overlays; l; l = l->next) {
         gtk_widget_queue_draw(GTK_WIDGET(((VrOverlay *)l->data)->display));
+        gl_queue(l->data);
+    }
 }
 
 static SpiceChannel *display_channel(VrOverlay *o)
@@ -250,10 +286,302 @@ static void draw_stats(VrOverlay *o, cairo_t *cr)
     cairo_restore(cr);
 }
 
+/* ---- choosing the presenter; the GL one --------------------------------------- */
+
+#ifdef VR_GTK_GL
+static gboolean gl_present_cb(gpointer data);
+
+static void gl_queue(VrOverlay *o)
+{
+    if (o->glw && !o->gl_idle)
+        o->gl_idle = g_idle_add_full(GDK_PRIORITY_REDRAW, gl_present_cb, o, NULL);
+}
+
+/* Exposures of the GL window (GDK does not know it): draw it again. */
+static GdkFilterReturn on_xevent(GdkXEvent *xev, GdkEvent *event, gpointer data)
+{
+    VrOverlay *o = data;
+    const XEvent *e = xev;
+    if (o->glw && e->type == Expose && e->xexpose.window == vr_glwin_xid(o->glw)) {
+        if (e->xexpose.count == 0)
+            gl_queue(o);
+        return GDK_FILTER_REMOVE;
+    }
+    return GDK_FILTER_CONTINUE;
+}
+
+static void gl_teardown(VrOverlay *o)
+{
+    if (o->gl_idle) {
+        g_source_remove(o->gl_idle);
+        o->gl_idle = 0;
+    }
+    if (o->filter_on) {
+        gdk_window_remove_filter(NULL, on_xevent, o);
+        o->filter_on = false;
+    }
+    if (o->glw) {
+        /* The toplevel may be gone already (the widget destroyed with it):
+         * X errors of the teardown are expected then. */
+        gdk_x11_display_error_trap_push(o->gdisplay);
+        vr_glwin_destroy(o->glw);
+        gdk_x11_display_error_trap_pop_ignored(o->gdisplay);
+        o->glw = NULL;
+    }
+    memset(o->up, 0, sizeof(o->up));
+}
+
+/* The display widget's origin in its toplevel's window. */
+static bool display_origin(VrOverlay *o, GdkWindow *top, int *x, int *y)
+{
+    GtkWidget *w = GTK_WIDGET(o->display);
+    GdkWindow *win = gtk_widget_get_window(w);
+    double dx = 0, dy = 0;
+    if (!gtk_widget_get_has_window(w)) {
+        GtkAllocation a;
+        gtk_widget_get_allocation(w, &a);
+        dx = a.x;
+        dy = a.y;
+    }
+    for (; win && win != top; win = gdk_window_get_parent(win))
+        gdk_window_coords_to_parent(win, dx, dy, &dx, &dy);
+    if (win != top)
+        return false;
+    *x = (int)floor(dx + 0.5);
+    *y = (int)floor(dy + 0.5);
+    return true;
+}
+
+/* The renderer's messages after the first GL window: its probes (DMA-BUF
+ * import...) said their piece once; warnings still are warnings. */
+static void gl_log_again(void *user, enum vr_client_log level, const char *msg)
+{
+    client_log(user, level <= VR_CLOG_WARNING ? level : VR_CLOG_DEBUG, msg);
+}
+
+/* The GL window over the display, or false and why. */
+static bool gl_setup(VrOverlay *o, char *why, size_t len)
+{
+    GtkWidget *w = GTK_WIDGET(o->display);
+    GdkDisplay *gd = gtk_widget_get_display(w);
+    if (!GDK_IS_X11_DISPLAY(gd)) {
+        snprintf(why, len, "not an X11 display (%s)", G_OBJECT_TYPE_NAME(gd));
+        return false;
+    }
+    GtkWidget *top = gtk_widget_get_toplevel(w);
+    GdkWindow *tw = gtk_widget_is_toplevel(top) ? gtk_widget_get_window(top) : NULL;
+    if (!tw || !gtk_widget_get_mapped(w)) {
+        snprintf(why, len, "the display is not shown");
+        return false;
+    }
+    if (!o->gdisplay)
+        o->gdisplay = g_object_ref(gd);
+    gdk_x11_display_error_trap_push(gd);
+    int ret = vr_glwin_create(gdk_x11_display_get_xdisplay(gd), gdk_x11_window_get_xid(tw),
+                              o->chosen ? gl_log_again : client_log, NULL, why, len, &o->glw);
+    int xerr = gdk_x11_display_error_trap_pop(gd);
+    if (ret == 0 && xerr) {
+        snprintf(why, len, "X error %d making the GL window", xerr);
+        gl_teardown(o);
+        return false;
+    }
+    if (ret < 0)
+        return false;
+    gdk_window_add_filter(NULL, on_xevent, o);
+    o->filter_on = true;
+    return true;
+}
+
+/* GTK's (logical) pixels -> the X window's, at a scale factor of sf. */
+static void scale_region(pixman_region32_t *r, int sf)
+{
+    int n = 0;
+    const pixman_box32_t *b = pixman_region32_rectangles(r, &n);
+    if (sf == 1 || n == 0)
+        return;
+    pixman_box32_t *s = g_new(pixman_box32_t, n);
+    for (int i = 0; i < n; i++)
+        s[i] = (pixman_box32_t){ b[i].x1 * sf, b[i].y1 * sf, b[i].x2 * sf, b[i].y2 * sf };
+    pixman_region32_fini(r);
+    pixman_region32_init_rects(r, s, n);
+    g_free(s);
+}
+
+/* One GL picture: every stream of the display in its mapped visible region,
+ * the window shaped to exactly that. */
+static void gl_present(VrOverlay *o)
+{
+    GtkWidget *w = GTK_WIDGET(o->display);
+    GdkWindow *top = gtk_widget_get_window(gtk_widget_get_toplevel(w));
+    int ww = gtk_widget_get_allocated_width(w), wh = gtk_widget_get_allocated_height(w), x = 0, y = 0;
+    struct map m;
+    struct vr_rect dst[VR_MAX_STREAMS];
+    pixman_region32_t clip[VR_MAX_STREAMS], shape;
+    bool on[VR_MAX_STREAMS] = { false };
+    pixman_region32_init(&shape);
+    if (o->vs->client && ww > 0 && wh > 0 && top && display_origin(o, top, &x, &y) &&
+        get_map(o, &m)) {
+        pixman_region32_t desk;
+        pixman_region32_init(&desk);
+        for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+            if (!vr_client_stream_frame(o->vs->client, i) || !stream_area(o, &m, i, &dst[i]))
+                continue;
+            pixman_region32_init(&clip[i]);
+            on[i] = true;
+            vr_client_stream_region(o->vs->client, i, &desk);
+            map_region(&m, &desk, &clip[i]);
+            pixman_region32_intersect_rect(&clip[i], &clip[i], dst[i].x, dst[i].y, dst[i].w, dst[i].h);
+            pixman_region32_intersect_rect(&clip[i], &clip[i], 0, 0, (unsigned)ww, (unsigned)wh);
+            if (o->show_stats) {
+                /* The readout is drawn by cairo under this window: keep it clear. */
+                pixman_region32_t st;
+                pixman_region32_init_rect(&st, 0, 0, STATS_W, STATS_H);
+                pixman_region32_subtract(&clip[i], &clip[i], &st);
+                pixman_region32_fini(&st);
+            }
+            /* A HiDPI screen: the X window counts device pixels. */
+            int sf = gtk_widget_get_scale_factor(w);
+            scale_region(&clip[i], sf);
+            dst[i] = (struct vr_rect){ dst[i].x * sf, dst[i].y * sf, dst[i].w * (uint32_t)sf,
+                                       dst[i].h * (uint32_t)sf };
+            pixman_region32_union(&shape, &shape, &clip[i]);
+        }
+        pixman_region32_fini(&desk);
+        x *= gtk_widget_get_scale_factor(w);
+        y *= gtk_widget_get_scale_factor(w);
+    }
+    /* The window covers the videos' visible extents only: a smaller surface
+     * to fill and to swap than the whole display. */
+    const pixman_box32_t *e = pixman_region32_extents(&shape);
+    int ex = e->x1, ey = e->y1, ew = e->x2 - e->x1, eh = e->y2 - e->y1;
+    pixman_region32_translate(&shape, -ex, -ey);
+    vr_glwin_place(o->glw, x + ex, y + ey, ew, eh, &shape);
+    if (pixman_region32_not_empty(&shape) && vr_glwin_begin(o->glw) == 0) {
+        struct vr_gl *gl = vr_glwin_gl(o->glw);
+        for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+            struct vr_client_stream_stats st;
+            if (!on[i] || !pixman_region32_not_empty(&clip[i]) ||
+                vr_client_stream_stats(o->vs->client, i, &st) < 0)
+                continue;
+            if (!o->up[i].valid || o->up[i].serial != st.serial ||
+                o->up[i].presented != st.frames_presented) {
+                int ret = vr_gl_upload(gl, i, vr_client_stream_frame(o->vs->client, i));
+                o->up[i].valid = ret == 0;
+                if (ret < 0) {
+                    if (!o->up[i].warned)
+                        g_warning("gl: cannot upload the frame of stream slot %u: %s", i,
+                                  g_strerror(-ret));
+                    o->up[i].warned = true;
+                    continue;
+                }
+                o->up[i].serial = st.serial;
+                o->up[i].presented = st.frames_presented;
+            }
+            struct vr_rect d = dst[i];
+            d.x -= ex;
+            d.y -= ey;
+            pixman_region32_translate(&clip[i], -ex, -ey);
+            vr_gl_draw(gl, i, &d, &clip[i], (uint32_t)ew, (uint32_t)eh, NULL);
+        }
+        if (vr_glwin_end(o->glw) < 0)
+            g_warning("gl: the swap failed");
+    }
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
+        if (on[i])
+            pixman_region32_fini(&clip[i]);
+    pixman_region32_fini(&shape);
+}
+
+static gboolean gl_present_cb(gpointer data)
+{
+    VrOverlay *o = data;
+    o->gl_idle = 0;
+    if (o->glw)
+        gl_present(o);
+    return G_SOURCE_REMOVE;
+}
+
+/* The GL window goes with the display's window (unmapped, unrealized, moved
+ * to another toplevel); made again when it is drawn next. */
+static void on_display_gone(GtkWidget *w, gpointer data)
+{
+    gl_teardown(data);
+}
+
+static void on_hierarchy(GtkWidget *w, GtkWidget *previous, gpointer data)
+{
+    gl_teardown(data);
+    gtk_widget_queue_draw(w);
+}
+
+static void on_size_allocate(GtkWidget *w, GdkRectangle *a, gpointer data)
+{
+    gl_queue(data);
+}
+#else
+static void gl_queue(VrOverlay *o)
+{
+}
+#endif
+
+/* Picks the presenter when the display is first drawn, or makes the GL
+ * window again after the display was hidden. */
+static gboolean choose_cb(gpointer data)
+{
+    VrOverlay *o = data;
+    GtkWidget *w = GTK_WIDGET(o->display);
+    char why[512] = "";
+    o->choose_idle = 0;
+    if (!gtk_widget_get_mapped(w) || (o->chosen && !o->use_gl))
+        return G_SOURCE_REMOVE; /* again when drawn next */
+    if (o->present == VR_OVERLAY_PRESENT_SW) {
+        snprintf(why, sizeof(why), "not asked for");
+    } else {
+#ifdef VR_GTK_GL
+        bool first = !o->chosen;
+        if (gl_setup(o, why, sizeof(why))) {
+            struct vr_gl *gl = vr_glwin_gl(o->glw);
+            if (!first || o->present == VR_OVERLAY_PRESENT_GL || !vr_gl_is_software(gl)) {
+                o->chosen = o->use_gl = true;
+                if (first)
+                    g_message("presenter gl (%s)", vr_glwin_describe(o->glw));
+                gl_queue(o);
+                gtk_widget_queue_draw(w); /* the videos leave the cairo drawing */
+                return G_SOURCE_REMOVE;
+            }
+            /* A software rasteriser: its shader costs more CPU than libswscale. */
+            snprintf(why, sizeof(why),
+                     "%s is a software rasteriser (VIDEOREDIR_PRESENT=gl or --present gl to use it)",
+                     vr_gl_describe(gl));
+            gl_teardown(o);
+        }
+#else
+        snprintf(why, sizeof(why), "built without the GL presenter (no epoxy or X11)");
+#endif
+    }
+    o->chosen = true;
+    o->use_gl = false;
+    if (o->present == VR_OVERLAY_PRESENT_GL)
+        g_warning("the GL presenter was asked for but cannot run: %s", why);
+    g_message("presenter software (libswscale + cairo; gl: %s)", why);
+    gtk_widget_queue_draw(w);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
 {
     VrOverlay *o = data;
     struct map m;
+    if ((!o->chosen || o->use_gl) && !o->choose_idle) {
+#ifdef VR_GTK_GL
+        if (!o->glw)
+#endif
+            o->choose_idle = g_idle_add(choose_cb, o);
+    }
+#ifdef VR_GTK_GL
+    if (o->glw)
+        goto stats; /* the videos are in the GL window */
+#endif
     if (!o->vs->client || !get_map(o, &m))
         goto stats;
     int ww = gtk_widget_get_allocated_width(widget), wh = gtk_widget_get_allocated_height(widget);
@@ -357,17 +685,45 @@ static void on_client_frame(void *user, uint32_t stream_id, const AVFrame *frame
     for (GList *l = vs->overlays; l; l = l->next) {
         VrOverlay *o = l->data;
         struct map m;
+#ifdef VR_GTK_GL
+        if (o->glw) {
+            gl_queue(o);
+            if (o->show_stats)
+                gtk_widget_queue_draw_area(GTK_WIDGET(o->display), 0, 0, STATS_W, STATS_H);
+            continue;
+        }
+#endif
         if (!get_map(o, &m))
             continue;
         for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
             struct vr_client_stream_stats st;
             struct vr_rect r;
-            if (vr_client_stream_stats(vs->client, i, &st) == 0 && st.stream_id == stream_id &&
-                stream_area(o, &m, i, &r))
-                gtk_widget_queue_draw_area(GTK_WIDGET(o->display), r.x, r.y, (int)r.w, (int)r.h);
+            if (vr_client_stream_stats(vs->client, i, &st) < 0 || st.stream_id != stream_id ||
+                !stream_area(o, &m, i, &r))
+                continue;
+            /* Only what shows of it: nothing for a hidden video, and spice-gtk
+             * redraws no desktop under the windows on top of it. */
+            pixman_region32_t desk, mapped;
+            pixman_region32_init(&desk);
+            pixman_region32_init(&mapped);
+            vr_client_stream_region(vs->client, i, &desk);
+            map_region(&m, &desk, &mapped);
+            pixman_region32_intersect_rect(&mapped, &mapped, r.x, r.y, r.w, r.h);
+            int n = 0;
+            const pixman_box32_t *b = pixman_region32_rectangles(&mapped, &n);
+            if (n > 0) {
+                cairo_region_t *cr = cairo_region_create();
+                for (int k = 0; k < n; k++)
+                    cairo_region_union_rectangle(cr, &(cairo_rectangle_int_t){
+                        b[k].x1, b[k].y1, b[k].x2 - b[k].x1, b[k].y2 - b[k].y1 });
+                gtk_widget_queue_draw_region(GTK_WIDGET(o->display), cr);
+                cairo_region_destroy(cr);
+            }
+            pixman_region32_fini(&desk);
+            pixman_region32_fini(&mapped);
         }
         if (o->show_stats)
-            gtk_widget_queue_draw_area(GTK_WIDGET(o->display), 0, 0, 600, 30);
+            gtk_widget_queue_draw_area(GTK_WIDGET(o->display), 0, 0, STATS_W, STATS_H);
     }
 }
 
@@ -462,6 +818,13 @@ static void overlay_free(gpointer data)
     VrOverlay *o = data;
     struct vr_gtk_session *vs = o->vs;
     vs->overlays = g_list_remove(vs->overlays, o);
+    if (o->choose_idle)
+        g_source_remove(o->choose_idle);
+#ifdef VR_GTK_GL
+    gl_teardown(o);
+    if (o->gdisplay)
+        g_object_unref(o->gdisplay);
+#endif
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
         scaled_drop(&o->scaled[i]);
     g_free(o);
@@ -487,9 +850,16 @@ VrOverlay *vr_overlay_attach(SpiceSession *session, SpiceDisplay *display,
     o->vs = vs;
     o->display = display;
     o->show_stats = opt->show_stats;
+    o->present = opt->present;
     vs->overlays = g_list_prepend(vs->overlays, o);
     /* After spice-gtk's own drawing: the videos go on top of the desktop. */
     o->draw_id = g_signal_connect_after(display, "draw", G_CALLBACK(on_draw), o);
+#ifdef VR_GTK_GL
+    o->unmap_id = g_signal_connect(display, "unmap", G_CALLBACK(on_display_gone), o);
+    o->unrealize_id = g_signal_connect(display, "unrealize", G_CALLBACK(on_display_gone), o);
+    o->hierarchy_id = g_signal_connect(display, "hierarchy-changed", G_CALLBACK(on_hierarchy), o);
+    o->size_id = g_signal_connect_after(display, "size-allocate", G_CALLBACK(on_size_allocate), o);
+#endif
     /* Freed with the widget, or by vr_overlay_detach. */
     g_object_set_data_full(G_OBJECT(display), OVERLAY_KEY, o, overlay_free);
     gtk_widget_queue_draw(GTK_WIDGET(display));
@@ -502,6 +872,12 @@ void vr_overlay_detach(VrOverlay *o)
         return;
     SpiceDisplay *display = o->display;
     g_signal_handler_disconnect(display, o->draw_id);
+#ifdef VR_GTK_GL
+    g_signal_handler_disconnect(display, o->unmap_id);
+    g_signal_handler_disconnect(display, o->unrealize_id);
+    g_signal_handler_disconnect(display, o->hierarchy_id);
+    g_signal_handler_disconnect(display, o->size_id);
+#endif
     g_object_set_data(G_OBJECT(display), OVERLAY_KEY, NULL); /* frees o */
     gtk_widget_queue_draw(GTK_WIDGET(display));
 }
@@ -517,6 +893,7 @@ void vr_overlay_set_show_stats(VrOverlay *o, bool show)
         return;
     o->show_stats = show;
     gtk_widget_queue_draw(GTK_WIDGET(o->display));
+    gl_queue(o); /* the readout's corner leaves or joins the GL window's shape */
 }
 
 bool vr_overlay_get_show_stats(const VrOverlay *o)
@@ -532,10 +909,11 @@ void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len)
     if (!o)
         return;
     struct vr_client *c = o->vs->client;
-    size_t n = (size_t)g_snprintf(buf, len, "videoredir: %s, %u stream%s",
+    size_t n = (size_t)g_snprintf(buf, len, "videoredir: %s, %u stream%s, presenter %s",
                                   vr_client_established(c) ? "connected" : "waiting for the guest",
                                   vr_client_streams_active(c),
-                                  vr_client_streams_active(c) == 1 ? "" : "s");
+                                  vr_client_streams_active(c) == 1 ? "" : "s",
+                                  vr_overlay_get_presenter(o));
     for (uint32_t i = 0; i < VR_MAX_STREAMS && n < len; i++) {
         struct vr_client_stream_stats st;
         if (vr_client_stream_stats(c, i, &st) < 0 || !st.active)
@@ -547,4 +925,26 @@ void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len)
                                 st.frames_decoded, st.frames_dropped, st.frames_lost,
                                 st.latency_us / 1000.0);
     }
+}
+
+const char *vr_overlay_get_presenter(const VrOverlay *o)
+{
+    if (!o || !o->chosen)
+        return "undecided";
+    return o->use_gl ? "gl" : "software";
+}
+
+int vr_overlay_present_from_name(const char *name, enum vr_overlay_present *out)
+{
+    if (!name || !out)
+        return -EINVAL;
+    if (!strcmp(name, "auto"))
+        *out = VR_OVERLAY_PRESENT_AUTO;
+    else if (!strcmp(name, "gl"))
+        *out = VR_OVERLAY_PRESENT_GL;
+    else if (!strcmp(name, "sw") || !strcmp(name, "software"))
+        *out = VR_OVERLAY_PRESENT_SW;
+    else
+        return -EINVAL;
+    return 0;
 }

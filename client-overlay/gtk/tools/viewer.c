@@ -63,13 +63,16 @@ static void on_channel_new(SpiceSession *s, SpiceChannel *ch, gpointer data)
 
 int main(int argc, char **argv)
 {
-    char *port_name = NULL, *hwdec_name = NULL, *size = NULL;
+    char *port_name = NULL, *hwdec_name = NULL, *size = NULL, *present = NULL;
     gboolean stats = FALSE, full = FALSE, no_scaling = FALSE;
     GOptionEntry entries[] = {
         { "port-name", 0, 0, G_OPTION_ARG_STRING, &port_name,
           "videoredir port name (default " VR_DEFAULT_PORT_NAME ")", "NAME" },
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &hwdec_name,
           "decoders: auto (default), vaapi, vdpau, cuda, none", "NAME" },
+        { "present", 0, 0, G_OPTION_ARG_STRING, &present,
+          "how videos are drawn: auto (default: gl on a GPU, else software), gl, sw "
+          "(default from VIDEOREDIR_PRESENT)", "MODE" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &stats, "show the statistics readout (F9 toggles)", NULL },
         { "full-screen", 'f', 0, G_OPTION_ARG_NONE, &full, "start in full screen (F11 toggles)", NULL },
         { "size", 0, 0, G_OPTION_ARG_STRING, &size, "initial window size (default 1024x640)", "WxH" },
@@ -96,6 +99,12 @@ int main(int argc, char **argv)
     struct vr_overlay_options opt = { .port_name = port_name, .show_stats = stats };
     if (hwdec_name && vr_hwdec_from_name(hwdec_name, &opt.hwdec) < 0) {
         fprintf(stderr, "videoredir-viewer: unknown --hwdec %s\n", hwdec_name);
+        return 2;
+    }
+    const char *pm = present ? present : g_getenv("VIDEOREDIR_PRESENT");
+    if (pm && *pm && vr_overlay_present_from_name(pm, &opt.present) < 0) {
+        fprintf(stderr, "videoredir-viewer: unknown %s %s (auto, gl or sw)\n",
+                present ? "--present" : "VIDEOREDIR_PRESENT", pm);
         return 2;
     }
     int w = 1024, h = 640;
@@ -133,5 +142,6 @@ int main(int argc, char **argv)
     g_free(port_name);
     g_free(hwdec_name);
     g_free(size);
+    g_free(present);
     return v.exit_code;
 }

@@ -20,6 +20,18 @@ G_BEGIN_DECLS
 
 typedef struct _VrOverlay VrOverlay;
 
+/* How the overlay draws the videos (client-overlay/gtk/README.md). */
+enum vr_overlay_present {
+    /* GL when the GL context is a GPU's, software when it is a software
+     * rasteriser or there is none (the reason is logged). */
+    VR_OVERLAY_PRESENT_AUTO = 0,
+    /* GL on a surface of its own over the display (a shaped child X window
+     * with EGL), even on a software rasteriser; software if GL cannot run. */
+    VR_OVERLAY_PRESENT_GL,
+    /* libswscale + cairo in the display's draw handler. */
+    VR_OVERLAY_PRESENT_SW,
+};
+
 struct vr_overlay_options {
     const char *port_name; /* NULL: VR_DEFAULT_PORT_NAME */
     enum vr_hwdec hwdec;   /* decoder back ends to try (VR_HWDEC_AUTO...) */
@@ -31,7 +43,12 @@ struct vr_overlay_options {
      * the sound (frames at the guest's time). Taken when the session's
      * first overlay is attached. */
     int audio_delay_ms;
+    enum vr_overlay_present present; /* which presenter (AUTO by default) */
 };
+
+/* "auto", "gl", "sw" (or "software") -> *out. Returns 0, or -EINVAL. */
+int vr_overlay_present_from_name(const char *name, enum vr_overlay_present *out);
+
 
 /*
  * Attaches the overlay to display (a SpiceDisplay of session). opt may be
@@ -52,6 +69,10 @@ bool vr_overlay_get_show_stats(const VrOverlay *o);
 /* One line of statistics for display ("2 streams | h264 640x360 25.0 fps ..."),
  * written to buf (always terminated). */
 void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len);
+
+/* The presenter drawing now: "gl", "software", or "undecided" until the
+ * display is first drawn. Static string. */
+const char *vr_overlay_get_presenter(const VrOverlay *o);
 
 /* The overlay attached to display, or NULL. */
 VrOverlay *vr_overlay_get(SpiceDisplay *display);
