@@ -125,3 +125,53 @@ gboolean vr_gst_clock_due(GstElement *e, gboolean need, uint64_t last_us, uint64
     int64_t moved = skew - skew_us;
     return moved > VR_GST_CLOCK_SKEW_US || moved < -VR_GST_CLOCK_SKEW_US;
 }
+
+void vr_gst_install_session_properties(GObjectClass *oc, guint prop_device, guint prop_port_name,
+                                       guint prop_fallback, const char *fallback_blurb, guint prop_mode,
+                                       const char *default_mode, guint prop_stats, const char *stats_blurb)
+{
+    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
+    const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+    g_object_class_install_property(
+        oc, prop_device,
+        g_param_spec_string("device", "Device",
+                            "Path of the videoredir port: a virtio port device, or the unix socket of the "
+                            "videoredir-host stand-in. Empty: $" VR_PLAYER_DEVICE_ENV ", else "
+                            "/dev/virtio-ports/<port-name>",
+                            NULL, rw));
+    g_object_class_install_property(
+        oc, prop_port_name,
+        g_param_spec_string("port-name", "Port name",
+                            "Name of the virtio port (the SPICE port channel's name) used when no device is set",
+                            VR_PLAYER_DEFAULT_PORT, rw));
+    g_object_class_install_property(oc, prop_fallback,
+                                    g_param_spec_boolean("fallback", "Fallback", fallback_blurb, TRUE, rw));
+    g_object_class_install_property(
+        oc, prop_mode,
+        g_param_spec_string("mode", "Mode",
+                            "Where the video is shown now: \"redirect\" (by the SPICE client) or \"local\"",
+                            default_mode, ro));
+    g_object_class_install_property(
+        oc, prop_stats, g_param_spec_boxed("stats", "Statistics", stats_blurb, GST_TYPE_STRUCTURE, ro));
+}
+
+GstStructure *vr_gst_session_stats(const char *name, const char *mode, struct vr_player *player)
+{
+    struct vr_player_stats ps;
+    memset(&ps, 0, sizeof(ps));
+    const char *state = "stopped";
+    if (player) {
+        vr_player_get_stats(player, &ps);
+        state = vr_guest_state_name(ps.state);
+    }
+    const struct vr_guest_stats *st = &ps.guest;
+    return gst_structure_new(
+        name, "mode", G_TYPE_STRING, mode, "session", G_TYPE_STRING, state, "frames-in", G_TYPE_UINT64,
+        ps.frames_in, "frames-sent", G_TYPE_UINT64, st->frames_sent, "frames-dropped", G_TYPE_UINT64,
+        st->frames_dropped, "frames-skipped", G_TYPE_UINT64, st->frames_skipped, "frames-resent",
+        G_TYPE_UINT64, st->frames_resent, "gop-resends", G_TYPE_UINT64, st->gop_resends, "bytes-sent",
+        G_TYPE_UINT64, st->es_bytes, "sessions", G_TYPE_UINT64, st->sessions, "keyframe-requests",
+        G_TYPE_UINT64, st->keyframe_requests, "backlog", G_TYPE_UINT, st->backlog, "gop-cache-frames",
+        G_TYPE_UINT, st->cache_frames, "rtt-us", G_TYPE_UINT, st->rtt_us, "client-latency-us", G_TYPE_UINT,
+        st->last_feedback.latency_us, NULL);
+}

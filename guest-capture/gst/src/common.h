@@ -10,6 +10,7 @@
 #include <gst/gst.h>
 
 #include <videoredir/capture.h>
+#include <videoredir/player.h>
 
 G_BEGIN_DECLS
 
@@ -68,6 +69,27 @@ gboolean vr_gst_clock_skew(GstElement *e, int64_t *skew_us);
  */
 gboolean vr_gst_clock_due(GstElement *e, gboolean need, uint64_t last_us, uint64_t settle_until_us,
                           int64_t skew_us, uint64_t now_us);
+
+/*
+ * The properties both elements have, worded once: "device", "port-name",
+ * "fallback" (fallback_blurb: what the element does while no client takes
+ * the video), the read-only "mode" (default_mode) and "stats"
+ * (stats_blurb: the fields of vr_gst_session_stats and the element's own).
+ */
+void vr_gst_install_session_properties(GObjectClass *oc, guint prop_device, guint prop_port_name,
+                                       guint prop_fallback, const char *fallback_blurb, guint prop_mode,
+                                       const char *default_mode, guint prop_stats, const char *stats_blurb);
+
+/*
+ * The statistics of the guest session both elements report: a structure
+ * named name with "mode", "session" (state; "stopped" without a player) and
+ * the session's counters (frames in/sent/dropped/skipped/resent, GOP resends,
+ * bytes sent, sessions, keyframe requests, backlog, GOP cache size, round
+ * trip, the client's latency). The element appends its own fields. player
+ * may be NULL. Call with the element's lock held. Free with
+ * gst_structure_free.
+ */
+GstStructure *vr_gst_session_stats(const char *name, const char *mode, struct vr_player *player);
 
 G_END_DECLS
 

@@ -907,27 +907,12 @@ static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
 
 static GstStructure *make_stats(GstVideoredirDec *d)
 {
-    struct vr_player_stats ps;
-    memset(&ps, 0, sizeof(ps));
     g_mutex_lock(&d->lock);
-    const char *state = "stopped";
-    if (d->player) {
-        vr_player_get_stats(d->player, &ps);
-        state = vr_guest_state_name(ps.state);
-    }
-    const struct vr_guest_stats *st = &ps.guest;
-    GstStructure *r = gst_structure_new(
-        "videoredirdec-stats", "mode", G_TYPE_STRING, d->local_mode ? "local" : "redirect", "session",
-        G_TYPE_STRING, state, "frames-in", G_TYPE_UINT64, ps.frames_in, "frames-sent", G_TYPE_UINT64,
-        st->frames_sent, "frames-dropped", G_TYPE_UINT64, st->frames_dropped, "frames-skipped", G_TYPE_UINT64,
-        st->frames_skipped, "frames-resent", G_TYPE_UINT64, st->frames_resent, "gop-resends", G_TYPE_UINT64,
-        st->gop_resends, "frames-local", G_TYPE_UINT64, d->frames_local, "frames-placeholder", G_TYPE_UINT64,
-        d->frames_placeholder, "switches-to-local", G_TYPE_UINT64, d->switches_local, "switches-to-client",
-        G_TYPE_UINT64, d->switches_client, "bytes-sent", G_TYPE_UINT64, st->es_bytes, "sessions", G_TYPE_UINT64,
-        st->sessions, "keyframe-requests", G_TYPE_UINT64, st->keyframe_requests, "backlog", G_TYPE_UINT,
-        st->backlog, "gop-cache-frames", G_TYPE_UINT, st->cache_frames, "rtt-us", G_TYPE_UINT, st->rtt_us,
-        "client-latency-us", G_TYPE_UINT, st->last_feedback.latency_us, "local-decoder", G_TYPE_STRING,
-        d->child_name ? d->child_name : "", NULL);
+    GstStructure *r = vr_gst_session_stats("videoredirdec-stats", d->local_mode ? "local" : "redirect", d->player);
+    gst_structure_set(r, "frames-local", G_TYPE_UINT64, d->frames_local, "frames-placeholder", G_TYPE_UINT64,
+                      d->frames_placeholder, "switches-to-local", G_TYPE_UINT64, d->switches_local,
+                      "switches-to-client", G_TYPE_UINT64, d->switches_client, "local-decoder", G_TYPE_STRING,
+                      d->child_name ? d->child_name : "", NULL);
     g_mutex_unlock(&d->lock);
     return r;
 }
@@ -1007,37 +992,14 @@ static void gst_videoredir_dec_class_init(GstVideoredirDecClass *klass)
     oc->set_property = vr_set_property;
     oc->get_property = vr_get_property;
     oc->finalize = vr_finalize;
-    const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
-    g_object_class_install_property(
-        oc, PROP_DEVICE,
-        g_param_spec_string("device", "Device",
-                            "Path of the videoredir port: a virtio port device, or the unix socket of the "
-                            "videoredir-host stand-in. Empty: $VIDEOREDIR_DEVICE, else "
-                            "/dev/virtio-ports/<port-name>",
-                            NULL, rw));
-    g_object_class_install_property(
-        oc, PROP_PORT_NAME,
-        g_param_spec_string("port-name", "Port name",
-                            "Name of the virtio port (the SPICE port channel's name) used when no device is set",
-                            VR_PLAYER_DEFAULT_PORT, rw));
-    g_object_class_install_property(
-        oc, PROP_FALLBACK,
-        g_param_spec_boolean("fallback", "Fallback",
-                             "Decode locally while no client takes the video: none answers, it rejects the "
-                             "codec or size, or it goes away",
-                             TRUE, rw));
-    g_object_class_install_property(
-        oc, PROP_MODE,
-        g_param_spec_string("mode", "Mode",
-                            "Where the video is shown now: \"redirect\" (by the SPICE client) or \"local\"",
-                            "redirect", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-    g_object_class_install_property(
-        oc, PROP_STATS,
-        g_param_spec_boxed("stats", "Statistics",
-                           "mode, session state, frames in/sent/dropped/skipped/resent/decoded locally/"
-                           "placeholders, GOP resends, mode switches, bytes sent, sessions, keyframe requests, "
-                           "backlog, GOP cache size, round trip, the client's latency and the local decoder",
-                           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+    vr_gst_install_session_properties(
+        oc, PROP_DEVICE, PROP_PORT_NAME, PROP_FALLBACK,
+        "Decode locally while no client takes the video: none answers, it rejects the codec or size, or it "
+        "goes away",
+        PROP_MODE, "redirect", PROP_STATS,
+        "mode, session state, frames in/sent/dropped/skipped/resent/decoded locally/placeholders, GOP "
+        "resends, mode switches, bytes sent, sessions, keyframe requests, backlog, GOP cache size, round "
+        "trip, the client's latency and the local decoder");
 
     gst_element_class_set_static_metadata(
         ec, "videoredir decoder", "Codec/Decoder/Video",

@@ -919,26 +919,11 @@ static void overlay_init(GstVideoOverlayInterface *iface)
 
 static GstStructure *make_stats(GstVideoredirSink *s)
 {
-    struct vr_player_stats ps;
-    memset(&ps, 0, sizeof(ps));
     g_mutex_lock(&s->lock);
-    const char *state = "stopped";
-    if (s->player) {
-        vr_player_get_stats(s->player, &ps);
-        state = vr_guest_state_name(ps.state);
-    }
-    const struct vr_guest_stats *st = &ps.guest;
-    GstStructure *r = gst_structure_new(
-        "videoredirsink-stats", "mode", G_TYPE_STRING, s->mode == MODE_REDIRECT ? "redirect" : "local",
-        "session", G_TYPE_STRING, state, "frames-in", G_TYPE_UINT64, ps.frames_in, "frames-sent",
-        G_TYPE_UINT64, st->frames_sent, "frames-dropped", G_TYPE_UINT64, st->frames_dropped, "frames-skipped",
-        G_TYPE_UINT64, st->frames_skipped, "frames-resent", G_TYPE_UINT64, st->frames_resent, "gop-resends",
-        G_TYPE_UINT64, st->gop_resends, "frames-local", G_TYPE_UINT64, s->frames_local, "switches-to-local",
-        G_TYPE_UINT64, s->switches_local, "switches-to-client", G_TYPE_UINT64, s->switches_redirect,
-        "bytes-sent", G_TYPE_UINT64, st->es_bytes, "sessions", G_TYPE_UINT64, st->sessions, "keyframe-requests",
-        G_TYPE_UINT64, st->keyframe_requests, "backlog", G_TYPE_UINT, st->backlog, "gop-cache-frames",
-        G_TYPE_UINT, st->cache_frames, "rtt-us", G_TYPE_UINT, st->rtt_us, "client-latency-us", G_TYPE_UINT,
-        st->last_feedback.latency_us, NULL);
+    GstStructure *r = vr_gst_session_stats("videoredirsink-stats",
+                                           s->mode == MODE_REDIRECT ? "redirect" : "local", s->player);
+    gst_structure_set(r, "frames-local", G_TYPE_UINT64, s->frames_local, "switches-to-local", G_TYPE_UINT64,
+                      s->switches_local, "switches-to-client", G_TYPE_UINT64, s->switches_redirect, NULL);
     g_mutex_unlock(&s->lock);
     return r;
 }
@@ -1041,17 +1026,14 @@ static void gst_videoredir_sink_class_init(GstVideoredirSinkClass *klass)
     oc->get_property = vr_get_property;
     oc->finalize = vr_finalize;
     const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
-    g_object_class_install_property(
-        oc, PROP_DEVICE,
-        g_param_spec_string("device", "Device",
-                            "Path of the videoredir port: a virtio port device, or the unix socket of the "
-                            "videoredir-host stand-in. Empty: /dev/virtio-ports/<port-name>",
-                            NULL, rw));
-    g_object_class_install_property(
-        oc, PROP_PORT_NAME,
-        g_param_spec_string("port-name", "Port name",
-                            "Name of the virtio port (the SPICE port channel's name) used when device is empty",
-                            DEFAULT_PORT_NAME, rw));
+    vr_gst_install_session_properties(
+        oc, PROP_DEVICE, PROP_PORT_NAME, PROP_FALLBACK,
+        "Play locally (decode and display in the guest) while no client takes the video: none answers, it "
+        "rejects the codec or size, or it goes away",
+        PROP_MODE, "local", PROP_STATS,
+        "mode, session state, frames in/sent/dropped/skipped/resent/shown locally, GOP resends, mode "
+        "switches, bytes sent, sessions, keyframe requests, backlog, GOP cache size, round trip and the "
+        "client's latency");
     g_object_class_install_property(
         oc, PROP_LEAD,
         g_param_spec_uint("lead", "Lead (ms)",
@@ -1060,12 +1042,6 @@ static void gst_videoredir_sink_class_init(GstVideoredirSinkClass *klass)
                           0, 5000, DEFAULT_LEAD_MS, rw));
     g_object_class_override_property(oc, PROP_TS_OFFSET, "ts-offset");
     g_object_class_install_property(
-        oc, PROP_FALLBACK,
-        g_param_spec_boolean("fallback", "Fallback",
-                             "Play locally (decode and display in the guest) while no client takes the video: "
-                             "none answers, it rejects the codec or size, or it goes away",
-                             TRUE, rw));
-    g_object_class_install_property(
         oc, PROP_LOCAL_SINK,
         g_param_spec_string("local-sink", "Local sink",
                             "Video sink (a gst-launch description) of the local fallback branch",
@@ -1073,18 +1049,6 @@ static void gst_videoredir_sink_class_init(GstVideoredirSinkClass *klass)
     g_object_class_install_property(
         oc, PROP_DISPLAY,
         g_param_spec_string("display", "Display", "X display of the video window (NULL: $DISPLAY)", NULL, rw));
-    g_object_class_install_property(
-        oc, PROP_MODE,
-        g_param_spec_string("mode", "Mode",
-                            "Where the video is shown now: \"redirect\" (by the SPICE client) or \"local\"",
-                            "local", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
-    g_object_class_install_property(
-        oc, PROP_STATS,
-        g_param_spec_boxed("stats", "Statistics",
-                           "mode, session state, frames in/sent/dropped/skipped/resent/shown locally, GOP "
-                           "resends, mode switches, bytes sent, sessions, keyframe requests, backlog, GOP "
-                           "cache size, round trip and the client's latency",
-                           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
     gst_element_class_set_static_metadata(
         ec, "videoredir sink", "Sink/Video",
