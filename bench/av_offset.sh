@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A/V offset figures for BENCHMARKS.md: runs tests/audio/av_offset.sh RUNS
 # times per case and prints its summary line for each run.
-# Usage: bench/av_offset.sh BUILD-DIR [RUNS]   (default 5)
+# Usage: bench/av_offset.sh BUILD-DIR [RUNS] [vm]   (default 5)
+#   vm: the cases of tests/vm/vm_av_offset.sh instead (a QEMU VM per run)
 set -euo pipefail
 build=$(realpath "${1:?usage: bench/av_offset.sh BUILD-DIR [RUNS]}")
 runs=${2:-5}
@@ -16,6 +17,15 @@ run_case() { # NAME MODE [VAR=VALUE...]
     printf '%-28s run %d: %s\n' "$name" "$i" "$(grep -E 'pairs=|: FAIL|SKIP' <<<"$out" | tr '\n' ' ')"
   done
 }
+if [ "${3:-}" = vm ]; then
+  for mode in play pause seek spice; do
+    for ((i = 1; i <= runs; i++)); do
+      out=$(VR_SANITIZED=0 "$top/tests/vm/vm_av_offset.sh" "$mode" 2>&1 || true)
+      printf '%-28s run %d: %s\n' "VM $mode" "$i" "$(grep -E 'pairs=|: FAIL|SKIP' <<<"$out" | tr '\n' ' ')"
+    done
+  done
+  exit 0
+fi
 run_case "videoredir play" play
 run_case "videoredir pause" pause
 run_case "videoredir seek" seek

@@ -589,6 +589,22 @@ static void check_clock(const struct rec *r, GstElement *e, int64_t pts_us, GstC
           (int64_t)hi + delta);
 }
 
+/* Every CLOCK from index from up to (not including) to was sent while the
+ * test clock ran with the guest's from `at` at since_us (push_running) until
+ * hi: it maps its pts (running time: pts - seg_start) as such a clock does.
+ * The sink sends none while the clock holds, unless the test clock was set
+ * more than 2 ms before the sink read it (a loaded machine): then it is a
+ * CLOCK like the first. */
+static void check_clocks_running(struct peer *p, int from, int to, GstElement *e, GstClockTime seg_start,
+                                 GstClockTime at, uint64_t since_us, uint64_t hi, const char *what)
+{
+    for (int i = from; (i = peer_find(p, VR_MSG_CLOCK, i, 0)) >= 0 && i < to; i++) {
+        const struct rec *r = peer_msg(p, i);
+        GstClockTime pts = (GstClockTime)r->m.u.clock.pts * GST_USECOND;
+        check_clock(r, e, r->m.u.clock.pts, pts - seg_start, at, since_us, hi, what);
+    }
+}
+
 /* ---------------------------------------------------------------------- */
 /* Cases.                                                                   */
 
@@ -813,7 +829,7 @@ static void case_timestamps(void)
     int fi0 = peer_find(p, VR_MSG_FRAME, si, 0);
     CHECK(ci >= 0 && ci < fi0, "no CLOCK before the first frame (clock %d, frame %d)", ci, fi0);
     check_clock(peer_msg(p, ci), h->element, us(pts[0]), pts[0], now, lo, hi, "first frame");
-    CHECK(peer_find(p, VR_MSG_CLOCK, ci + 1, 0) < 0, "a second CLOCK within a second");
+    check_clocks_running(p, ci + 1, peer_count(p), h->element, 0, now, lo, hi, "a further CLOCK in the first second");
     for (int i = 0; i < n && i < N; i++) {
         const struct vr_frame *fr = &f[i]->m.u.frame;
         CHECK(frame_is(f[i], (guint)i), "frame %d: not the access unit pushed", i);
@@ -862,7 +878,7 @@ static void case_timestamps(void)
 
 /* 2b. A pipeline clock that stands still after the start (an audio sink's,
  * until its device runs): the next frame maps the clock again, with the
- * time it stood still; once it runs with the guest's, no more CLOCKs. */
+ * time it stood still; once it runs with the guest's, the mapping holds. */
 static void case_clock_settle(void)
 {
     struct peer *p = peer_start(all_codecs);
@@ -892,8 +908,10 @@ static void case_clock_settle(void)
         GstClockTime t = GST_SECOND + i * 40 * GST_MSECOND;
         push_running(h, make_au(i, t, t, 40 * GST_MSECOND, FALSE), stood, since);
     }
+    hi = vr_time_us();
     CHECK(peer_find_nth(p, VR_MSG_FRAME, si, 6, WAIT_MS) > 0, "frames 2-5 did not arrive");
-    CHECK(peer_find(p, VR_MSG_CLOCK, c1 + 1, 0) < 0, "a CLOCK while the clock ran with the guest's");
+    check_clocks_running(p, c1 + 1, peer_count(p), h->element, 0, stood, since, hi,
+                         "a CLOCK while the clock ran with the guest's");
     gst_harness_teardown(h);
     peer_stop(p);
 }
@@ -933,6 +951,7 @@ static void case_flush(void)
     push_running(h, make_au(11, t + 40 * GST_MSECOND, t + 40 * GST_MSECOND, 40 * GST_MSECOND, TRUE), 0, lo);
     uint64_t hi = vr_time_us();
     push_running(h, make_au(12, t + 80 * GST_MSECOND, t + 80 * GST_MSECOND, 40 * GST_MSECOND, FALSE), 0, lo);
+    uint64_t hi12 = vr_time_us();
     int k = peer_find_nth(p, VR_MSG_FRAME, fl + 1, 2, WAIT_MS);
     CHECK(k > 0, "the frames after the seek did not arrive");
     const struct rec *f[8];
@@ -952,8 +971,7 @@ static void case_flush(void)
     int ci = peer_find(p, VR_MSG_CLOCK, fl + 1, 0);
     int fi = peer_find(p, VR_MSG_FRAME, fl + 1, 0);
     CHECK(ci > fl && ci < fi, "no CLOCK between FLUSH and the next frame");
-    CHECK(peer_find(p, VR_MSG_CLOCK, ci + 1, 0) < 0 || peer_find(p, VR_MSG_CLOCK, ci + 1, 0) > fi,
-          "more than one CLOCK after the seek");
+    check_clocks_running(p, ci + 1, peer_count(p), h->element, t, 0, lo, hi12, "a further CLOCK after the seek");
     /* The first buffer after the seek brings the new mapping: 5 s is the
      * start of the new segment, running time 0. */
     check_clock(peer_msg(p, ci), h->element, us(t), 0, 0, lo, hi, "after seek");

@@ -20,7 +20,13 @@
 # picture 11-14 ms early, is the stand-in's 5-10 ms (the client's receive
 # delay, PROTOCOL.md 6.6.1) plus the sound QEMU holds between the card's DMA
 # position (the guest's clock) and spice-server, which neither side sees.
-# Usage: vm_av_offset.sh play|pause|seek (as av_offset.sh)
+# Usage: vm_av_offset.sh play|pause|seek|spice (as av_offset.sh)
+#   spice  SPICE's own video streaming measured the same way, for
+#          BENCHMARKS.md (not in ctest): the guest's Xorg on QXL (vmlib.sh's
+#          vr_vm_xdesktop_*), the player decodes and draws with ximagesink,
+#          QEMU's spice-server streams the window (streaming-video=all), the
+#          client logs when the flash is drawn on its SPICE desktop; prints
+#          the figures, asserts pairs only
 # Needs VR_BIN, VR_GST_PLUGIN, VR_AV_PLAY, VR_AV_OFFSET_PY.
 mode=${1:-play}
 here=$(dirname "$0")
@@ -56,6 +62,7 @@ case $mode in
   play) controls="" ;;
   pause) controls="--pause-at 3.2 --pause-for 1.5" ;;
   seek) controls="--seek-at 2.5 --seek-to 7" ;;
+  spice) controls="" ;;
   *) vr_fail "unknown mode $mode" ;;
 esac
 # The guest: only the plugins playbin needs for this clip (a registry scan of
@@ -67,12 +74,30 @@ plugins="coreelements typefindfunctions playback matroska videoparsersbad audioc
 [ -f "$sysdir/libgstpbtypes.so" ] && plugins="$plugins pbtypes"
 asink="audioconvert ! audioresample ! alsasink device=hw:0"
 vsink="videoredirsink device=/dev/virtio-ports/$VR_VM_PORT_NAME"
-cat >"$VR_TMP/guest.sh" <<GUEST
+if [ "$mode" = spice ]; then
+  vr_vm_xdesktop_setup
+  plugins="$plugins libav ximagesink"
+  for p in videoconvertscale videoconvert videoscale; do
+    [ -f "$sysdir/libgst$p.so" ] && plugins="$plugins $p"
+  done
+  vsink="videoconvert ! ximagesink"
+  export VR_VM_OVERLAY=1 VR_VM_SPICE_OPTS=streaming-video=all
+  # No videoredir plugin in the guest: playbin would plug videoredirdec.
+  mkdir -p "$VR_TMP/no-plugins"
+  vr_vm_xdesktop_guest "$VR_TMP/no-plugins" $plugins >"$VR_TMP/guest.sh"
+  guest_plugin=""
+else
+  cat >"$VR_TMP/guest.sh" <<GUEST
 set -e
 mkdir -p "\$TMPDIR/gst"
 for p in $plugins; do ln -s '$sysdir'/libgst\$p.so "\$TMPDIR/gst/"; done
-export GST_PLUGIN_SYSTEM_PATH_1_0="\$TMPDIR/gst" GST_REGISTRY_1_0="\$TMPDIR/gst-registry.bin" GST_REGISTRY_FORK=no
-export VR_GST_PLUGIN='$VR_GST_PLUGIN'
+export GST_PLUGIN_SYSTEM_PATH_1_0="\$TMPDIR/gst" GST_REGISTRY_1_0="\$TMPDIR/gst-registry.bin"
+GUEST
+  guest_plugin=$VR_GST_PLUGIN
+fi
+cat >>"$VR_TMP/guest.sh" <<GUEST
+export GST_REGISTRY_FORK=no
+[ -n '$guest_plugin' ] && export VR_GST_PLUGIN='$guest_plugin'
 [ -e /dev/snd/pcmC0D0p ] || { echo 'VR-GUEST: no sound card (/dev/snd/pcmC0D0p)'; exit 1; }
 # The player starts once the SPICE client has the port open (virtio-console's
 # host_connected, in debugfs): the client then gets every frame and its
@@ -95,11 +120,28 @@ grep -a -E 'WARN|ERROR' "\$TMPDIR/player.log" | tail -n 20 | sed 's/^/VR-GUEST: 
 echo 'VR-GUEST: played'
 GUEST
 vr_vm_start "$VR_TMP/guest.sh"
-grep 'VR-VM: sound card' "$VM_CONSOLE" || vr_fail "the guest has no sound card ($VM_SOUND)"
+card=$(sed -n 's/.*VR-VM: sound card //p' "$VM_CONSOLE" | head -n 1)
+echo "the guest's sound card: $card"
+[ -n "$card" ] && [ "$card" != none ] || vr_fail "the guest has no sound card ($VM_SOUND)"
+client_args=(--exit-at-eos)
+[ "$mode" = spice ] && client_args=() # no videoredir stream: stopped after the player
 "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$VM_SPICE_PORT" --port-name "$VR_VM_PORT_NAME" \
-  --av-log "$VR_TMP/av.log" --exit-at-eos --timeout 150 2>"$VR_TMP/client.log" &
+  --av-log "$VR_TMP/av.log" "${client_args[@]}" --timeout 150 2>"$VR_TMP/client.log" &
 client=$!
 VR_PIDS+=("$client")
+if [ "$mode" = spice ]; then
+  vr_vm_wait_exit 150
+  kill "$client" 2>/dev/null || true # (QEMU's exit may have ended it)
+  wait "$client" || true
+  grep 'VR-GUEST' "$VM_CONSOLE"
+  grep -q '^A ' "$VR_TMP/av.log" || vr_fail "the client heard no sound from the guest's card"
+  # The guest's events have no client time here (no V lines): from half a
+  # second after the first sound heard.
+  from=$(awk '$1 == "A" { printf "%d\n", $3 + 500000; exit }' <"$VR_TMP/av.log")
+  python3 "$VR_AV_OFFSET_PY" "$VR_TMP/av.log" --desktop --period 0.48 --from "$from" --min 3 --p95 1000 \
+    --label "vm-av-offset-spice-streaming: " || vr_fail "SPICE streaming: too few flash/click pairs"
+  exit 0
+fi
 wait "$client" || { tail -n 30 "$VM_CONSOLE" >&2; vr_fail "the client failed"; }
 vr_vm_wait_exit 60
 grep 'VR-GUEST' "$VM_CONSOLE"

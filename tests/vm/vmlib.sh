@@ -18,8 +18,10 @@ VR_VM_MODULES="virtio_pci virtio_console 9pnet_virtio 9p overlay"
 # what the guest plays goes to the client over SPICE's playback channel).
 # AC97 (snd-intel8x0) first: it probes and plays under TCG here, while
 # intel-hda's codec probe fails under TCG ("Cannot probe codecs", with
-# hda-duplex, whatever the module options); then ES1370 (snd-ens1370), then
-# intel-hda with its output-only codec, for a QEMU built without the others.
+# hda-duplex or hda-output, probe_mask or enable_msi); then ES1370
+# (snd-ens1370, probes too), then intel-hda with its output-only codec, for
+# a QEMU built without the others (with KVM it probes). The guest's init
+# prints "VR-VM: sound card NAME" (none without one).
 # Sets VM_SOUND (the card's name for the log), VM_SOUND_ARGS (QEMU's
 # arguments) and adds the card's module to VR_VM_MODULES. VR_VM_SOUND=none:
 # no card; VR_VM_AUDIODEV_OPTS: more -audiodev options (timer-period=US...).
@@ -144,7 +146,8 @@ mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 script=$(sed -n 's/.*vr\.script=\([^ ]*\).*/\1/p' /proc/cmdline)
 # The sound card's line, or none (vr_vm_sound).
-[ -r /proc/asound/cards ] && echo "VR-VM: sound card $(sed -n 's/^ *0 \[[^]]*\]: //p' /proc/asound/cards)"
+card=$(sed -n 's/^ *0 \[[^]]*\]: //p' /proc/asound/cards 2>/dev/null)
+echo "VR-VM: sound card ${card:-none}"
 echo "VR-VM: ready $(ls /dev/virtio-ports)"
 TMPDIR=/dev/shm HOME=/dev/shm chroot "$root" /bin/sh "$script"
 echo "VR-VM: exit rc=$?"
@@ -156,7 +159,8 @@ INIT
 
 # vr_vm_start SCRIPT: boots the VM running SCRIPT (a host path; the guest
 # sees the host's / read-only, and /dev, /proc, /sys and TMPDIR of its own;
-# with VR_VM_OVERLAY=1 the whole root is writable, changes kept in guest RAM).
+# with VR_VM_OVERLAY=1 the whole root is writable, changes kept in guest RAM;
+# VR_VM_SPICE_OPTS: more -spice options, e.g. streaming-video=all).
 # Sets VM_SPICE_PORT, VM_PID, VM_CONSOLE; returns once the guest says ready.
 vr_vm_start() {
   local script=$1 try accel=tcg
@@ -185,7 +189,7 @@ vr_vm_start() {
     : >"$VM_CONSOLE"
     $VM_WATCH qemu-system-x86_64 -nodefaults -machine pc -accel "$accel" -m 1024 -smp 1 \
       -display none -vga qxl \
-      -spice "port=$VM_SPICE_PORT,addr=127.0.0.1,disable-ticketing=on" \
+      -spice "port=$VM_SPICE_PORT,addr=127.0.0.1,disable-ticketing=on${VR_VM_SPICE_OPTS:+,$VR_VM_SPICE_OPTS}" \
       "${VM_SOUND_ARGS[@]}" -device virtio-serial-pci \
       -chardev "spiceport,name=$VR_VM_PORT_NAME,id=vr0" \
       -device "virtserialport,chardev=vr0,name=$VR_VM_PORT_NAME" \
