@@ -478,7 +478,14 @@ static void collect(struct vr_client *c, struct stream *s)
     struct vr_decode_out o;
     while (s->dq && vr_decode_queue_pop(s->dq, &o)) {
         switch (o.kind) {
-        case VR_DECODE_OUT_FRAME: on_frame_out(c, s, o.frame, o.send_us); break;
+        case VR_DECODE_OUT_FRAME:
+            on_frame_out(c, s, o.frame, o.send_us);
+            /* On its own thread the decoder's progress is what FEEDBACK
+             * acknowledges (bytes_waiting): tell the guest, or its window
+             * stays full once it stopped sending. */
+            if (c->cfg.decode_thread && s->active && ++s->since_feedback >= FEEDBACK_FRAMES)
+                send_feedback(c, s);
+            break;
         case VR_DECODE_OUT_SEND_ERROR:
             s->errors++;
             s->dropped++;
