@@ -3,12 +3,15 @@
 # (bench/realsize.sh's h264-1080p60: 1920x1080, 60 fps, 5 s, 12 Mbit/s, x264
 # veryfast with B-frames) sent by videoredir-capture --pace realtime through
 # videoredir-host (real spice-server) to videoredir-client, rounds alternating
-# the client's decoding threads (--decode-threads, default "1 2"). Per round:
+# where the client decodes (VR_LAT_MODES, default "thread inline": on a thread
+# of its own, or --decode-inline in the main loop) and its decoding threads
+# (--decode-threads, VR_LAT_THREADS, default "1 2"). Per round:
 # guest send -> presented and presented beyond due, p50/p99
 # (bench/latency_stats.py), the --stats figure, the client's CPU and the load
 # average. About 10 s per round. Writes bench/LATENCY.md (and prints it).
 # Usage: bench/latency.sh [BUILD_DIR] [ROUNDS]   (ROUNDS per thread count, default 3)
-# Env:   VR_LAT_THREADS ("1 2"), VR_LAT_CLIP (default: the generated clip)
+# Env:   VR_LAT_MODES ("thread inline"), VR_LAT_THREADS ("1 2"),
+#        VR_LAT_CLIP (default: the generated clip), VR_LAT_OUT (default bench/LATENCY.md)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${1:-$top/build}")
@@ -24,7 +27,7 @@ ffprobe -v error -select_streams v:0 -show_entries packet=pts,dts -of csv=p=0 "$
 tb=$(ffprobe -v error -select_streams v:0 -show_entries stream=time_base -of csv=p=0 "$clip")
 kv() { sed -n "s/.*\<$2=\([^ ]*\).*/\1/p" <<<"$1"; }
 
-out=$top/bench/LATENCY.md
+out=${VR_LAT_OUT:-$top/bench/LATENCY.md}
 {
 echo "# Latency at 1080p60"
 echo
@@ -34,15 +37,18 @@ echo "\`videoredir-capture --pace realtime\` through \`videoredir-host\` to \`vi
 echo "--present-log\`; figures from \`bench/latency_stats.py\` (see [At real sizes](#at-real-sizes) for"
 echo "what each column measures). The client's CPU is user + system of the whole process."
 echo
-echo "| round | decode threads | send -> presented p50 / p99 ms | beyond due p50 / p99 ms | --stats p50 / p99 ms | client CPU s | presented (late) | load |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| round | decoding | decode threads | send -> presented p50 / p99 ms | beyond due p50 / p99 ms | --stats p50 / p99 ms | client CPU s | presented (late) | load |"
+echo "|---|---|---|---|---|---|---|---|---|"
 vr_start_host
 for ((r = 1; r <= rounds; r++)); do
+  for mode in ${VR_LAT_MODES:-thread inline}; do
   for t in ${VR_LAT_THREADS:-1 2}; do
+    extra=()
+    [ "$mode" = inline ] && extra=(--decode-inline)
     n=$(vr_port_channels)
     /usr/bin/time -f '%U %S' -o "$VR_TMP/client.time" "$VR_BIN/videoredir-client" \
       --uri "spice://127.0.0.1:$HOST_PORT" --present-log "$VR_TMP/present.txt" --decode-threads "$t" \
-      --exit-at-eos --timeout 120 2>"$VR_TMP/client.log" &
+      "${extra[@]}" --exit-at-eos --timeout 120 2>"$VR_TMP/client.log" &
     c=$!
     VR_PIDS+=("$c")
     vr_wait_port_channel "$n" "$c"
@@ -52,7 +58,8 @@ for ((r = 1; r <= rounds; r++)); do
     lat=$(python3 "$top/bench/latency_stats.py" "$VR_TMP/present.txt" "$VR_TMP/packets.csv" "${tb%/*}" "${tb#*/}")
     cpu=$(tail -n 1 "$VR_TMP/client.time" | awk '{printf "%.2f", $1 + $2}')
     pres=$(sed -n 's/.* \([0-9]*\) presented (\([0-9]*\) late).*/\1 (\2)/p' "$VR_TMP/client.log" | tail -n 1)
-    echo "| $r | $t | $(kv "$lat" sent_p50) / $(kv "$lat" sent_p99) | $(kv "$lat" late_p50) / $(kv "$lat" late_p99) | $(kv "$lat" stats_p50) / $(kv "$lat" stats_p99) | $cpu | $pres | $(cut -d' ' -f1 /proc/loadavg) |"
+    echo "| $r | $mode | $t | $(kv "$lat" sent_p50) / $(kv "$lat" sent_p99) | $(kv "$lat" late_p50) / $(kv "$lat" late_p99) | $(kv "$lat" stats_p50) / $(kv "$lat" stats_p99) | $cpu | $pres | $(cut -d' ' -f1 /proc/loadavg) |"
+  done
   done
 done
 } >"$out"
