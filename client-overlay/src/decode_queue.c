@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <glib.h>
+#include <libavcodec/packet.h>
 #include <libavutil/error.h>
 #include <libavutil/frame.h>
 
@@ -28,12 +29,18 @@ enum job_kind { JOB_UNIT, JOB_DRAIN, JOB_FLUSH };
 struct job {
     struct job *next;
     enum job_kind kind;
-    struct vr_frame unit; /* data points to data[] */
+    AVPacket *pkt; /* JOB_UNIT: the access unit, handed to the decoder as is */
+    uint32_t seq;
     uint64_t send_us;
     size_t msg_bytes;
     uint32_t slow_us;
-    uint8_t data[];
 };
+
+static void job_free(struct job *j)
+{
+    av_packet_free(&j->pkt);
+    free(j);
+}
 
 struct out {
     struct out *next;
@@ -145,14 +152,13 @@ static void run(struct vr_decode_queue *q, struct job *j, struct outlist *outs)
 {
     switch (j->kind) {
     case JOB_UNIT: {
-        const struct vr_frame *f = &j->unit;
-        q->sent[q->n_sent % SENT_RING].pts = f->pts == INT64_MIN ? AV_NOPTS_VALUE : f->pts;
+        q->sent[q->n_sent % SENT_RING].pts = j->pkt->pts;
         q->sent[q->n_sent % SENT_RING].send_us = j->send_us;
         q->n_sent++;
-        int ret = vr_decoder_send(q->dec, f);
+        int ret = vr_decoder_send_packet(q->dec, j->pkt);
         if (ret < 0)
             outlist_add(outs, &(struct vr_decode_out){ .kind = VR_DECODE_OUT_SEND_ERROR,
-                                                       .seq = f->seq, .err = ret });
+                                                       .seq = j->seq, .err = ret });
         receive_all(q, outs);
         if (j->slow_us) { /* test option: a decoder slower than real time */
             struct timespec ts = { j->slow_us / 1000000u, (long)(j->slow_us % 1000000u) * 1000 };
@@ -197,7 +203,7 @@ static gpointer thread_main(gpointer data)
             q->units--;
             q->unit_bytes -= j->msg_bytes;
         }
-        free(j);
+        job_free(j);
         bool wake = false;
         if (gen != q->gen) {
             outlist_free(&outs); /* flushed meanwhile */
@@ -248,7 +254,7 @@ static void jobs_free(struct vr_decode_queue *q)
     while (q->jobs) {
         struct job *j = q->jobs;
         q->jobs = j->next;
-        free(j);
+        job_free(j);
     }
     q->jobs_tail = NULL;
     q->units = 0;
@@ -281,7 +287,7 @@ static void submit(struct vr_decode_queue *q, struct job *j, bool first)
     if (!q->threaded) {
         struct outlist outs = { 0 };
         run(q, j, &outs);
-        free(j);
+        job_free(j);
         outlist_append(&q->outs, &outs);
         return;
     }
@@ -318,15 +324,16 @@ int vr_decode_queue_push(struct vr_decode_queue *q, const struct vr_frame *f, ui
         if (full)
             return -ENOBUFS;
     }
-    struct job *j = malloc(sizeof(*j) + f->data_len);
+    struct job *j = calloc(1, sizeof(*j));
     if (!j)
         return -ENOMEM;
-    memset(j, 0, sizeof(*j));
+    int ret = vr_decoder_packet(f, &j->pkt);
+    if (ret < 0) {
+        free(j);
+        return ret == AVERROR(ENOMEM) ? -ENOMEM : ret;
+    }
     j->kind = JOB_UNIT;
-    j->unit = *f;
-    if (f->data_len)
-        memcpy(j->data, f->data, f->data_len);
-    j->unit.data = j->data;
+    j->seq = f->seq;
     j->send_us = send_us;
     j->msg_bytes = msg_bytes;
     j->slow_us = slow_us;

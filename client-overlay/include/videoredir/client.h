@@ -72,6 +72,14 @@ void vr_decoder_close(struct vr_decoder *d);
 /* Sends one access unit (data is copied). Returns 0 or a negative errno /
  * AVERROR for a decode error (the caller counts it and asks for a keyframe). */
 int vr_decoder_send(struct vr_decoder *d, const struct vr_frame *f);
+/* The access unit f as a refcounted packet (its data copied once, padded as
+ * libavcodec wants): *out, freed by the caller (av_packet_free). Any thread.
+ * Returns 0 or a negative AVERROR. */
+struct AVPacket;
+int vr_decoder_packet(const struct vr_frame *f, struct AVPacket **out);
+/* Sends a packet of vr_decoder_packet (the decoder takes a reference: no
+ * copy). Returns as vr_decoder_send. */
+int vr_decoder_send_packet(struct vr_decoder *d, const struct AVPacket *pkt);
 /* Signals end of stream: the remaining frames come out of _receive. */
 int vr_decoder_drain(struct vr_decoder *d);
 /* Next decoded frame (a software frame; owned by the decoder, valid until the
