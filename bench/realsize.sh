@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks at real sizes: generated clips at 1080p30, 1080p60 and 2160p30
+# Benchmarks at real sizes: generated clips at 1080p30, 1080p60, 2160p30 and 2160p60
 # (H.264, HEVC 10-bit, VP9, AV1) at realistic bitrates, measured for
 #   - client cost per frame: bench-client --fps (the client's decoder +
 #     compositing, CPU time) against ffmpeg -f null decode-only, same threads;
@@ -21,6 +21,7 @@
 # Env:   VR_RS_CLIPS    clip names to run (default: all, see the table below)
 #        VR_RS_THREADS  decoding threads on both sides (default 2)
 #        VR_RS_PASSES   decode passes per clip for the cost (default 2)
+#        VR_RS_OUT      the Markdown file written (default bench/REALSIZE.md)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(realpath -m "${1:-$top/build}")
@@ -39,8 +40,10 @@ matrix="
 h264-1080p30 h264 1920x1080 30 4 8000
 h264-1080p60 h264 1920x1080 60 5 12000
 h264-2160p30 h264 3840x2160 30 2 40000
+h264-2160p60 h264 3840x2160 60 2 60000
 hevc10-1080p30 hevc10 1920x1080 30 3 8000
 hevc10-2160p30 hevc10 3840x2160 30 2 30000
+hevc10-2160p60 hevc10 3840x2160 60 2 45000
 vp9-1080p30 vp9 1920x1080 30 3 8000
 vp9-2160p30 vp9 3840x2160 30 2 30000
 av1-1080p30 av1 1920x1080 30 3 6000
@@ -229,7 +232,7 @@ cp "$work/comp.out" "$plots/realsize-rects.dat"
 
 # ---- report ------------------------------------------------------------------
 took=$(( $(date +%s) - started ))
-out=$top/bench/REALSIZE.md
+out=${VR_RS_OUT:-$top/bench/REALSIZE.md}
 {
   echo "# At real sizes"
   echo

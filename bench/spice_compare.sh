@@ -13,13 +13,19 @@
 #
 # Usage: bench/spice_compare.sh BIN_DIR OUT_DIR
 # Writes OUT_DIR/spice_compare.md (Markdown rows) and OUT_DIR/series-*.txt.
+# Env: VR_BENCH_CLIPS  names in samples/ or paths (default: three 640x360 clips);
+#      VR_BENCH_LOOPS  extra plays of each clip (default 3).
+# A clip larger than 640x360 is played at 0,0 on a desktop of its own size
+# (at least 1280x800), e.g. the real-size clips of bench/realsize.sh:
+#   VR_BENCH_LOOPS=0 VR_BENCH_CLIPS="build/bench-clips/h264-1080p30.mp4" \
+#     bench/spice_compare.sh build/bin out
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 export VR_BIN=$1
 out=$2
 mkdir -p "$out"
 . "$top/tests/e2e/lib.sh"
-loops=${VR_BENCH_LOOPS:-3} # plays = loops + 1 (75 frames each at 25 fps)
+loops=${VR_BENCH_LOOPS:-3} # plays = loops + 1
 clips=${VR_BENCH_CLIPS:-"h264-bframes.mp4 vp9.webm av1.mkv"}
 
 # user + system seconds from /usr/bin/time (its last line; a signal adds one before)
@@ -49,9 +55,20 @@ run() {
   local clip=$1 mode=$2 name series frames secs
   name=$(basename "$clip")
   series="$out/series-${name%%.*}-$mode.txt"
-  local host_args=()
+  # The clip's size, frame count and rate (ffprobe), and where it is shown.
+  local w h nframes rate at window size
+  read -r w h nframes rate < <(ffprobe -v error -select_streams v:0 -count_packets \
+    -show_entries stream=width,height,nb_read_packets,avg_frame_rate -of csv=p=0 "$clip" |
+    awk -F, '{print $1, $2, $4, $3}')
+  at=320,200 window="320,200,640,360" size=1280x800
+  if [ "$w" -gt 640 ] || [ "$h" -gt 360 ]; then
+    at=0,0 window="0,0,$w,$h"
+    size="$(( w > 1280 ? w : 1280 ))x$(( h > 800 ? h : 800 ))"
+  fi
+  local host_args=(--size "$size")
   case $mode in
-    spice-*) host_args=(--play "$clip" --play-loops $((loops + 1)) --streaming-video "${mode#spice-}") ;;
+    spice-*) host_args+=(--play "$clip" --play-at "$at" --play-loops $((loops + 1))
+                         --streaming-video "${mode#spice-}") ;;
   esac
   # The host is timed as a whole: in the SPICE path it stands for the guest's
   # local decode plus spice-server's re-encode (both happen in one process here).
@@ -75,13 +92,14 @@ run() {
   case $mode in
     spice-*)
       vr_wait_for "$VR_TMP/host.out" "play done" "$HOST_PID" 120 || vr_fail "host did not finish playing"
+      echo "$name $mode: host $(grep -o 'play done frames=[0-9]* dropped=[0-9]*' "$VR_TMP/host.out")" >&2
       sleep 1 # the last frames on their way through the encoder
       stop "$client"
       ;;
     videoredir)
       /usr/bin/time -f '%U %S' -o "$VR_TMP/capture.time" \
         "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace realtime --loop "$loops" \
-        --window 320,200,640,360 "$clip" >"$VR_TMP/capture.out" 2>&1 || vr_fail "capture failed"
+        --window "$window" "$clip" >"$VR_TMP/capture.out" 2>&1 || vr_fail "capture failed"
       wait "$client" || true
       capture_cpu=$(cpu "$VR_TMP/capture.time")
       ;;
@@ -92,8 +110,8 @@ run() {
   disp=$(( $(tap_field "$VR_TMP/tap.out" display s2c_bytes || echo 0) + 0 ))
   port=$(( $(tap_field "$VR_TMP/tap.out" port s2c_bytes || echo 0) + 0 ))
   total=$((disp + port))
-  frames=$(( (loops + 1) * 75 ))
-  secs=$(awk -v f=$frames 'BEGIN{printf "%.2f", f / 25}')
+  frames=$(( (loops + 1) * nframes ))
+  secs=$(awk -v f=$frames -v r="$rate" 'BEGIN{split(r, q, "/"); printf "%.2f", f * (q[2] ? q[2] : 1) / q[1]}')
   if [ "${mode#spice-}" != "$mode" ]; then
     # From the host's first drawn frame to the display channel's STREAM_CREATE.
     first_stream=$(tap_field "$VR_TMP/tap.out" display first_stream_us)
@@ -127,7 +145,7 @@ run() {
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for c in $clips; do
     for mode in spice-filter spice-all videoredir; do
-      run "$top/samples/$c" "$mode"
+      case $c in */*) run "$(realpath "$c")" "$mode" ;; *) run "$top/samples/$c" "$mode" ;; esac
     done
   done
 } >"$out/spice_compare.md"

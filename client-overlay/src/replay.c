@@ -53,20 +53,7 @@ struct vr_replay {
     struct vr_replay_stats st;
 };
 
-static void rlog(struct vr_replay *r, enum vr_client_log level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void rlog(struct vr_replay *r, enum vr_client_log level, const char *fmt, ...)
-{
-    if (!r->cfg.log)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    r->cfg.log(r->cfg.user, level, msg);
-}
+#define rlog(r, level, ...) VR_LOGF((r)->cfg.log, (r)->cfg.user, level, __VA_ARGS__)
 
 /* Times come from the recording (untrusted): never wrap. */
 static uint64_t sat_add(uint64_t x, uint64_t y)

@@ -123,19 +123,7 @@ struct vr_client {
     uint64_t marker_watched;
 };
 
-static void logf_(struct vr_client *c, enum vr_client_log level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(struct vr_client *c, enum vr_client_log level, const char *fmt, ...)
-{
-    if (!c->cb.log)
-        return;
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    c->cb.log(c->user, level, buf);
-}
+#define logf_(c, level, ...) VR_LOGF((c)->cb.log, (c)->user, level, __VA_ARGS__)
 
 static uint64_t now_us(struct vr_client *c)
 {
@@ -321,8 +309,10 @@ static size_t frame_bytes(const AVFrame *f)
 enum due { DUE_NOW, DUE_AT, DUE_HELD };
 
 /* When frame f of s is due on our clock (*at, for DUE_AT). Frames of a stream
- * without CLOCK, without a clock offset yet or without pts are due at once;
- * paused streams hold theirs, except the picture of a paused seek. */
+ * without CLOCK, without a clock offset yet or without pts are due at once.
+ * Paused (rate 0), the CLOCK's pts is the position the player shows (after a
+ * pause or a frame step): frames up to it are due, later ones wait, except
+ * the picture of a paused seek. */
 static enum due due_time(const struct vr_client *c, const struct stream *s, const AVFrame *f,
                          uint64_t *at)
 {
@@ -330,7 +320,7 @@ static enum due due_time(const struct vr_client *c, const struct stream *s, cons
         !s->start.timebase_den)
         return DUE_NOW;
     if (s->clock.rate_q16 == 0)
-        return s->preroll ? DUE_NOW : DUE_HELD;
+        return f->pts <= s->clock.pts || s->preroll ? DUE_NOW : DUE_HELD;
     /* In double: hostile pts must not overflow, and microseconds over
      * centuries still fit the 53-bit mantissa. */
     double d = ((double)f->pts - (double)s->clock.pts) * s->start.timebase_num * 1e6 /

@@ -19,14 +19,12 @@
 
 #include <videoredir/client.h>
 #include <videoredir/client-audio.h>
+#include <videoredir/client-report.h>
 #include <videoredir/record.h>
 #include <videoredir/transport-spice.h>
 #ifdef VR_HAVE_SDL
 #include <videoredir/sdl.h>
 #endif
-
-/* Largest black canvas made when there is no desktop. */
-#define MAX_CANVAS 8192
 
 struct app {
     gint slow_us, slow_from, slow_frames; /* --slow-* (tests) */
@@ -40,14 +38,11 @@ struct app {
     struct vr_client *client;
     struct vr_framemd5 *md5;
     char *framemd5_dir; /* --framemd5-dir: one file per stream id */
+    struct vr_framemd5_set *md5_set;
     char *snapshot_at_path; /* --snapshot-at-file */
     char *geometry_dir;     /* --snapshot-geometry: a picture after each placement change */
     guint geometry_timer;
     guint geometry_n;
-    struct {
-        uint32_t stream_id;
-        struct vr_framemd5 *md5;
-    } md5s[16];
     char *record_path;
     struct vr_record_writer *rec; /* --record: the session, both directions */
     char *latency_path;
@@ -84,19 +79,7 @@ struct app {
     uint64_t start_us, first_frame_us, finish_us;
     bool snapshot_at_done, snapshot_written, snapshot_pending, desktop_drawn;
     pixman_image_t *videos; /* captured video layer for the snapshot */
-    struct {
-        uint64_t serial; /* 0: slot not seen yet */
-        uint64_t frames, bytes;
-        bool final_printed;
-        uint32_t lat[1024]; /* send -> presented since the last stats line, us */
-        uint32_t n_lat;
-    } stat[VR_MAX_STREAMS];
-    uint64_t last_stats_us;
-    struct {
-        uint64_t serial;   /* the stream this slot's start time is of */
-        uint64_t start_us; /* when it was accepted */
-        bool shown;        /* its first frame was presented (and logged) */
-    } first[VR_MAX_STREAMS];
+    struct vr_stats_report *report;
 };
 
 static void client_log(void *user, enum vr_client_log level, const char *msg)
@@ -214,36 +197,6 @@ static gboolean sdl_timer(gpointer user)
 }
 #endif
 
-/* --framemd5-dir: DIR/stream-ID.framemd5, opened at the stream's first frame. */
-static void stream_md5_write(struct app *a, uint32_t stream_id, const AVFrame *frame, int tb_num, int tb_den)
-{
-    struct vr_framemd5 **w = NULL;
-    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
-        if (a->md5s[i].md5 && a->md5s[i].stream_id == stream_id)
-            w = &a->md5s[i].md5;
-    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s) && !w; i++)
-        if (!a->md5s[i].md5) {
-            char *path = g_strdup_printf("%s/stream-%" PRIu32 ".framemd5", a->framemd5_dir, stream_id);
-            int ret = vr_framemd5_open(path, &a->md5s[i].md5);
-            if (ret < 0) {
-                g_printerr("videoredir-client: cannot open %s: %s\n", path, strerror(-ret));
-                g_free(path);
-                quit(a, 1);
-                return;
-            }
-            g_free(path);
-            a->md5s[i].stream_id = stream_id;
-            w = &a->md5s[i].md5;
-        }
-    if (!w)
-        return; /* more streams than files: not recorded */
-    int ret = vr_framemd5_write(*w, frame, tb_num, tb_den);
-    if (ret < 0) {
-        g_printerr("videoredir-client: cannot write framemd5: %s\n", av_err2str(ret));
-        quit(a, 1);
-    }
-}
-
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
     struct app *a = user;
@@ -252,24 +205,26 @@ static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
         a->first_frame_us = vr_time_us();
     int tb_num = 1, tb_den = 25;
     uint32_t latency_us = 0;
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-        struct vr_client_stream_stats st;
-        if (vr_client_stream_stats(a->client, i, &st) == 0 && st.stream_id == stream_id) {
-            tb_num = (int)st.timebase_num;
-            tb_den = (int)st.timebase_den;
-            latency_us = st.latency_us;
-        }
+    struct vr_client_stream_stats st;
+    if (vr_client_find_stream(a->client, stream_id, NULL, &st)) {
+        tb_num = (int)st.timebase_num;
+        tb_den = (int)st.timebase_den;
+        latency_us = st.latency_us;
     }
     if (!a->wake_id)
         a->wake_id = g_idle_add(on_wakeup, a); /* after this input: when is it due */
     if (a->latency)
         fprintf(a->latency, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 "\n", stream_id,
                 frame->pts == AV_NOPTS_VALUE ? INT64_MIN : frame->pts, latency_us, vr_time_us());
-    if (a->framemd5_dir)
-        stream_md5_write(a, stream_id, frame, tb_num, tb_den);
+    int ret = a->md5_set ? vr_framemd5_set_write(a->md5_set, stream_id, frame, tb_num, tb_den) : 0;
+    if (ret < 0) {
+        g_printerr("videoredir-client: cannot write %s/stream-%" PRIu32 ".framemd5: %s\n",
+                   a->framemd5_dir, stream_id, av_err2str(ret));
+        quit(a, 1);
+    }
     if (!a->md5)
         return;
-    int ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
+    ret = vr_framemd5_write(a->md5, frame, tb_num, tb_den);
     if (ret < 0) {
         g_printerr("videoredir-client: cannot write framemd5: %s\n", av_err2str(ret));
         vr_framemd5_close(a->md5);
@@ -285,37 +240,20 @@ static void on_output(void *user)
         vr_spiceport_flush(a->port);
 }
 
-/* Desktop from the display channel's primary surface, or black. */
+/* The desktop from the display channel's primary surface. */
+static bool desktop(struct app *a, SpiceDisplayPrimary *p)
+{
+    return a->display && spice_display_channel_get_primary(a->display, 0, p) && p->data &&
+           (p->format == SPICE_SURFACE_FMT_32_xRGB || p->format == SPICE_SURFACE_FMT_32_ARGB);
+}
+
+/* The desktop as the display channel has it now, or black. */
 static pixman_image_t *make_canvas(struct app *a)
 {
     SpiceDisplayPrimary p;
-    if (a->display && spice_display_channel_get_primary(a->display, 0, &p) && p.data &&
-        (p.format == SPICE_SURFACE_FMT_32_xRGB || p.format == SPICE_SURFACE_FMT_32_ARGB)) {
-        pixman_image_t *img = pixman_image_create_bits(PIXMAN_x8r8g8b8, p.width, p.height, NULL, 0);
-        if (!img)
-            return NULL;
-        uint8_t *dst = (uint8_t *)pixman_image_get_data(img);
-        int dstride = pixman_image_get_stride(img);
-        for (int y = 0; y < p.height; y++)
-            memcpy(dst + (size_t)y * dstride, p.data + (size_t)y * p.stride, (size_t)p.width * 4);
-        return img;
-    }
-    /* No desktop: a black canvas reaching the far corner of every video
-     * (within reason: the geometry comes from the guest). */
-    int w = 64, h = 64;
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-        struct vr_client_stream_stats st;
-        if (vr_client_stream_stats(a->client, i, &st) < 0 || !st.has_geometry)
-            continue;
-        const struct vr_rect *r = &st.geometry.content;
-        if (r->x + (int)r->w > w)
-            w = r->x + (int)r->w;
-        if (r->y + (int)r->h > h)
-            h = r->y + (int)r->h;
-    }
-    w = w > MAX_CANVAS ? MAX_CANVAS : w;
-    h = h > MAX_CANVAS ? MAX_CANVAS : h;
-    return pixman_image_create_bits(PIXMAN_x8r8g8b8, w, h, NULL, 0);
+    if (!desktop(a, &p))
+        return vr_snapshot_canvas(a->client, NULL, 0, 0, 0);
+    return vr_snapshot_canvas(a->client, p.data, (uint32_t)p.width, (uint32_t)p.height, (size_t)p.stride);
 }
 
 /* The videos as they are now, on a transparent layer the size of the canvas.
@@ -326,29 +264,13 @@ static void capture_videos(struct app *a)
     pixman_image_t *canvas = make_canvas(a);
     if (a->videos)
         pixman_image_unref(a->videos);
-    a->videos = canvas ? pixman_image_create_bits(PIXMAN_a8r8g8b8, pixman_image_get_width(canvas),
-                                                  pixman_image_get_height(canvas), NULL, 0)
+    a->videos = canvas ? vr_snapshot_videos(a->client, (uint32_t)pixman_image_get_width(canvas),
+                                            (uint32_t)pixman_image_get_height(canvas), client_log, a)
                        : NULL;
     if (canvas)
         pixman_image_unref(canvas);
-    if (!a->videos) {
+    if (!a->videos)
         g_warning("snapshot: out of memory");
-        return;
-    }
-    pixman_region32_t region;
-    pixman_region32_init(&region);
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-        struct vr_client_stream_stats st;
-        const AVFrame *f = vr_client_stream_frame(a->client, i);
-        if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || !st.has_geometry)
-            continue;
-        vr_client_stream_region(a->client, i, &region);
-        int ret = vr_composite_frame(a->videos, f, &st.geometry.content, &region);
-        if (ret < 0)
-            g_warning("snapshot: cannot composite stream %" PRIu32 ": %s", st.stream_id,
-                      strerror(-ret));
-    }
-    pixman_region32_fini(&region);
 }
 
 /* Desktop (as the display channel has it now) under the captured videos. */
@@ -363,9 +285,7 @@ static void write_snapshot(struct app *a, const char *path)
             pixman_image_unref(canvas);
         return;
     }
-    pixman_image_composite32(PIXMAN_OP_OVER, a->videos, NULL, canvas, 0, 0, 0, 0, 0, 0,
-                             pixman_image_get_width(a->videos), pixman_image_get_height(a->videos));
-    int ret = vr_write_png(canvas, path);
+    int ret = vr_snapshot_write(canvas, a->videos, path);
     if (ret < 0)
         g_warning("cannot write snapshot %s: %s", path, av_err2str(ret));
     else
@@ -375,145 +295,44 @@ static void write_snapshot(struct app *a, const char *path)
     a->snapshot_pending = false;
 }
 
-static int cmp_u32(const void *x, const void *y)
-{
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    return a < b ? -1 : a > b;
-}
-
-/* One line per live stream, and a last one for each stream that ended since
- * the previous call. Rates are over the time since the previous call. */
 static void print_stats(struct app *a, uint64_t now)
 {
-    double secs = (now - a->last_stats_us) / 1e6;
-    if (secs <= 0)
-        secs = 1e-3;
-    a->last_stats_us = now;
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-        struct vr_client_stream_stats st;
-        if (vr_client_stream_stats(a->client, i, &st) < 0)
-            continue;
-        if (a->stat[i].serial != st.serial) { /* the slot holds a new stream */
-            memset(&a->stat[i], 0, sizeof(a->stat[i]));
-            a->stat[i].serial = st.serial;
-        }
-        if (!st.active && (!st.ended || a->stat[i].final_printed))
-            continue;
-        a->stat[i].final_printed = st.ended;
-        double fps = (st.frames_decoded - a->stat[i].frames) / secs;
-        double mbit = (st.bytes_received - a->stat[i].bytes) * 8 / secs / 1e6;
-        a->stat[i].frames = st.frames_decoded;
-        a->stat[i].bytes = st.bytes_received;
-        char latency[96] = "unknown"; /* until a pong gave the clock offset */
-        char presenter[16] = ""; /* with --sdl: gl or software */
+    const char *presenter = NULL; /* with --sdl: gl or software */
 #ifdef VR_HAVE_SDL
-        if (a->window)
-            snprintf(presenter, sizeof(presenter), "%s", vr_sdl_present_kind(a->window));
+    if (a->window)
+        presenter = vr_sdl_present_kind(a->window);
 #endif
-        uint32_t n = a->stat[i].n_lat;
-        if (n) {
-            qsort(a->stat[i].lat, n, sizeof(uint32_t), cmp_u32);
-            snprintf(latency, sizeof(latency), "p50 %.1f ms p99 %.1f ms (%" PRIu32 " frames)",
-                     a->stat[i].lat[n / 2] / 1000.0, a->stat[i].lat[(n * 99) / 100] / 1000.0, n);
-            a->stat[i].n_lat = 0;
-        } else if (st.latency_us)
-            snprintf(latency, sizeof(latency), "%.1f ms", st.latency_us / 1000.0);
-        fprintf(stderr,
-                "stats: stream %" PRIu32 " %s %" PRIu32 "x%" PRIu32 " decoder %s | %.1f fps %.2f Mbit/s"
-                " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | presented %" PRIu64
-                " late %" PRIu64 " queued %" PRIu32 "%s%s%s | latency %s%s%s\n",
-                st.stream_id, vr_codec_name(st.codec), st.width, st.height, st.decoder, fps, mbit,
-                st.frames_decoded, st.frames_dropped, st.frames_lost, st.frames_presented,
-                st.frames_late, st.queue_depth, st.has_clock ? (st.rate_q16 ? " clocked" : " paused") : "",
-                presenter[0] ? " | presenter " : "", presenter, latency,
-                st.ended ? " | ended: " : "", st.ended ? vr_reason_name(st.stop_reason) : "");
-    }
-}
-
-/* The videos at the end of a stream are captured at once; the picture is
- * written when the desktop has been drawn at least once. */
-/* Mean of the first plane (luma of YUV frames), every 4th pixel of every
- * 4th row: tells a flash frame from a dark one for --av-log. */
-static unsigned mean_luma(const AVFrame *f)
-{
-    if (!f->data[0] || f->width <= 0 || f->height <= 0)
-        return 0;
-    uint64_t sum = 0, n = 0;
-    for (int y = 0; y < f->height; y += 4)
-        for (int x = 0; x < f->width; x += 4, n++)
-            sum += f->data[0][(ptrdiff_t)y * f->linesize[0] + x];
-    return n ? (unsigned)(sum / n) : 0;
+    vr_stats_report_print(a->report, a->client, now, presenter, stderr);
 }
 
 /* A frame became the shown one: its latency (guest send -> presented). */
 static void on_present(struct app *a, uint32_t stream_id)
 {
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-        struct vr_client_stream_stats st;
-        const AVFrame *f = vr_client_stream_frame(a->client, i);
-        if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id ||
-            st.ended)
-            continue;
-        if (a->first[i].serial == st.serial && !a->first[i].shown) {
-            uint64_t now = vr_time_us();
-            a->first[i].shown = true;
-            g_message("stream %" PRIu32 ": first frame shown %.1f ms after its start, %.1f ms after "
-                      "the client started",
-                      stream_id, (double)(now - a->first[i].start_us) / 1e3,
-                      (double)(now - a->start_us) / 1e3);
-        }
-        if (st.latency_us && a->stat[i].n_lat < G_N_ELEMENTS(a->stat[i].lat))
-            a->stat[i].lat[a->stat[i].n_lat++] = st.latency_us;
-        if (a->present_log)
-            fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 " %" PRIu64 "\n",
-                    stream_id, f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us,
-                    vr_time_us(), st.send_us);
-        if (a->av_log) {
-            int64_t offset = 0, delay = 0;
-            vr_client_clock_offset(a->client, &offset, NULL);
-            if (!vr_client_audio_delay(a->client, &delay))
-                delay = 0;
-            fprintf(a->av_log, "V %" PRIu64 " %" PRIu32 " %" PRId64 " %u %" PRId64 " %" PRId64 "\n",
-                    vr_client_now_us(a->client), stream_id,
-                    f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, mean_luma(f), offset, delay);
-        }
-    }
+    uint64_t now = vr_time_us();
+    int64_t first = vr_stats_report_presented(a->report, a->client, stream_id, now);
+    if (first >= 0)
+        g_message("stream %" PRIu32 ": first frame shown %.1f ms after its start, %.1f ms after "
+                  "the client started",
+                  stream_id, (double)first / 1e3, (double)(now - a->start_us) / 1e3);
+    struct vr_client_stream_stats st;
+    uint32_t i;
+    const AVFrame *f;
+    if (a->present_log && vr_client_find_stream(a->client, stream_id, &i, &st) &&
+        (f = vr_client_stream_frame(a->client, i)))
+        fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 " %" PRIu64 "\n",
+                stream_id, f->pts == AV_NOPTS_VALUE ? INT64_MIN : f->pts, st.latency_us, now,
+                st.send_us);
+    if (a->av_log)
+        vr_av_log_frame(a->av_log, a->client, stream_id);
 }
 
-/* --av-log: one line per audio buffer as the headless speaker plays it:
- * 'A RECV_US HEARD_US FRAMES RATE ONSET PEAK', ONSET the index of the first
- * sample louder than a quarter of full scale (-1: none), PEAK the loudest. */
+/* --av-log: one line per audio buffer as the headless speaker plays it. */
 static void on_audio_played(void *user, uint64_t recv_us, uint64_t heard_us, const int16_t *pcm,
                             uint32_t frames, uint32_t channels, uint32_t rate)
 {
     struct app *a = user;
-    if (!a->av_log)
-        return;
-    long onset = -1;
-    int peak = 0;
-    for (uint32_t i = 0; i < frames; i++)
-        for (uint32_t ch = 0; ch < channels; ch++) {
-            int v = abs((int)pcm[(size_t)i * channels + ch]);
-            if (v > peak)
-                peak = v;
-            if (v > 8192 && onset < 0)
-                onset = (long)i;
-        }
-    fprintf(a->av_log, "A %" PRIu64 " %" PRIu64 " %" PRIu32 " %" PRIu32 " %ld %d\n", recv_us,
-            heard_us, frames, rate, onset, peak);
-}
-
-/* A stream was accepted: the time its first shown frame is measured from. */
-static void note_start(struct app *a, uint32_t stream_id)
-{
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-        struct vr_client_stream_stats st;
-        if (vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id || st.ended)
-            continue;
-        a->first[i].serial = st.serial;
-        a->first[i].start_us = vr_time_us();
-        a->first[i].shown = false;
-    }
+    if (a->av_log)
+        vr_av_log_audio(a->av_log, recv_us, heard_us, pcm, frames, channels, rate);
 }
 
 /* --snapshot-geometry: the picture once a placement change has settled
@@ -544,7 +363,7 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
         a->geometry_timer = g_timeout_add(500, on_geometry_settled, a);
     }
     if (ev == VR_CLIENT_EV_STREAM_START) {
-        note_start(a, stream_id);
+        vr_stats_report_stream_started(a->report, a->client, stream_id, vr_time_us());
         find_placement(a, 0, 0, 1, 1);
     }
 #ifdef VR_HAVE_SDL
@@ -570,8 +389,7 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)
 static void find_placement(struct app *a, int x, int y, int w, int h)
 {
     SpiceDisplayPrimary p;
-    if (!a->display || w <= 0 || h <= 0 || !spice_display_channel_get_primary(a->display, 0, &p) ||
-        !p.data || (p.format != SPICE_SURFACE_FMT_32_xRGB && p.format != SPICE_SURFACE_FMT_32_ARGB))
+    if (w <= 0 || h <= 0 || !desktop(a, &p))
         return;
     struct vr_rect area = { x, y, (uint32_t)w, (uint32_t)h };
     g_debug("display changed: %d,%d %dx%d", x, y, w, h);
@@ -581,28 +399,13 @@ static void find_placement(struct app *a, int x, int y, int w, int h)
         g_warning("placement from the picture: %s", strerror(-ret));
 }
 
-/* --av-log: 'D SHOWN_US X Y W H LUMA' when an area of at least 64x64 of the
- * SPICE desktop changed (SPICE's own video streams are drawn when
- * spice-glib's multimedia time says): the mean green of every 4th pixel. */
-static void log_desktop_area(struct app *a, gint x, gint y, gint w, gint h)
-{
-    SpiceDisplayPrimary p;
-    if (!a->av_log || w < 64 || h < 64 || !a->display ||
-        !spice_display_channel_get_primary(a->display, 0, &p) || !p.data || x < 0 || y < 0 ||
-        x + w > p.width || y + h > p.height)
-        return;
-    uint64_t sum = 0, n = 0;
-    for (gint row = y; row < y + h; row += 4)
-        for (gint col = x; col < x + w; col += 4, n++)
-            sum += p.data[(size_t)row * (size_t)p.stride + (size_t)col * 4 + 1];
-    fprintf(a->av_log, "D %" PRIu64 " %d %d %d %d %u\n", vr_time_us(), x, y, w, h,
-            n ? (unsigned)(sum / n) : 0);
-}
-
 static void display_invalidate(SpiceChannel *ch, gint x, gint y, gint w, gint h, gpointer user)
 {
     struct app *a = user;
-    log_desktop_area(a, x, y, w, h);
+    SpiceDisplayPrimary p;
+    if (a->av_log && desktop(a, &p)) /* SPICE's own video streams, for comparison */
+        vr_av_log_desktop(a->av_log, p.data, (uint32_t)p.width, (uint32_t)p.height, (size_t)p.stride,
+                          x, y, w, h);
     a->desktop_drawn = true;
     find_placement(a, x, y, w, h);
 #ifdef VR_HAVE_SDL
@@ -632,12 +435,9 @@ static void finish(struct app *a)
         write_snapshot(a, a->snapshot_path);
     if (a->videos)
         pixman_image_unref(a->videos);
-    for (size_t i = 0; i < G_N_ELEMENTS(a->md5s); i++)
-        if (a->md5s[i].md5) {
-            if (vr_framemd5_close(a->md5s[i].md5) < 0)
-                a->exit_code = 1;
-            a->md5s[i].md5 = NULL;
-        }
+    if (vr_framemd5_set_close(a->md5_set) < 0)
+        a->exit_code = 1;
+    a->md5_set = NULL;
     if (a->md5) {
         int ret = vr_framemd5_close(a->md5);
         a->md5 = NULL;
@@ -695,7 +495,7 @@ static gboolean on_tick(gpointer user)
     uint64_t now = vr_time_us();
     vr_client_tick(a->client);
     arm_wakeup(a);
-    if (a->stats && now - a->last_stats_us >= 1000000)
+    if (a->stats && vr_stats_report_age(a->report, now) >= 1000000)
         print_stats(a, now);
     if ((a->snapshot_path || a->snapshot_at_path) && a->snapshot_at > 0 && !a->snapshot_at_done &&
         a->first_frame_us && now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
@@ -768,32 +568,13 @@ static void port_error(void *user, const GError *error)
 static void main_channel_event(SpiceChannel *channel, SpiceChannelEvent event, gpointer user)
 {
     struct app *a = user;
-    switch (event) {
-    case SPICE_CHANNEL_ERROR_CONNECT:
-    case SPICE_CHANNEL_ERROR_TLS:
-    case SPICE_CHANNEL_ERROR_LINK:
-    case SPICE_CHANNEL_ERROR_AUTH:
-    case SPICE_CHANNEL_ERROR_IO:
-    {
-        const GError *err = spice_channel_get_error(channel);
-        g_printerr("videoredir-client: cannot connect to %s: %s\n", a->uri,
-                   err ? err->message
-                   : event == SPICE_CHANNEL_ERROR_AUTH ? "authentication failed"
-                   : event == SPICE_CHANNEL_ERROR_TLS ? "TLS error"
-                   : event == SPICE_CHANNEL_ERROR_LINK ? "the server refused the link"
-                   : event == SPICE_CHANNEL_ERROR_IO ? "I/O error"
-                   : "no SPICE server there");
-    }
+    const char *error = vr_spice_channel_error(channel, event);
+    if (error) {
+        g_printerr("videoredir-client: cannot connect to %s: %s\n", a->uri, error);
         quit(a, 1);
-        break;
-    case SPICE_CHANNEL_CLOSED:
-        if (!a->finishing) {
-            g_printerr("videoredir-client: the SPICE server closed the connection\n");
-            quit(a, 1);
-        }
-        break;
-    default:
-        break;
+    } else if (event == SPICE_CHANNEL_CLOSED && !a->finishing) {
+        g_printerr("videoredir-client: the SPICE server closed the connection\n");
+        quit(a, 1);
     }
 }
 
@@ -937,6 +718,14 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (a.framemd5_dir) {
+        int ret = g_mkdir_with_parents(a.framemd5_dir, 0755) < 0 ? -errno
+                  : vr_framemd5_set_new(a.framemd5_dir, &a.md5_set);
+        if (ret < 0) {
+            g_printerr("videoredir-client: cannot use %s: %s\n", a.framemd5_dir, strerror(-ret));
+            return 1;
+        }
+    }
     if (a.latency_path && !(a.latency = fopen(a.latency_path, "w"))) {
         g_printerr("videoredir-client: cannot open %s: %s\n", a.latency_path, g_strerror(errno));
         return 1;
@@ -1037,7 +826,11 @@ int main(int argc, char **argv)
         g_printerr("videoredir-client: cannot connect to %s\n", a.uri);
         return 1;
     }
-    a.start_us = a.last_stats_us = vr_time_us();
+    a.start_us = vr_time_us();
+    if (vr_stats_report_new(a.start_us, &a.report) < 0) {
+        g_printerr("videoredir-client: out of memory\n");
+        return 1;
+    }
     g_timeout_add(50, on_tick, &a);
     g_message("connecting to %s", a.uri);
     g_main_loop_run(a.loop);
@@ -1083,6 +876,7 @@ int main(int argc, char **argv)
         }
     }
     g_free(a.record_path);
+    vr_stats_report_free(a.report);
     vr_client_destroy(a.client);
     g_main_loop_unref(a.loop);
     g_free(a.uri);

@@ -20,6 +20,7 @@
 #include <libavutil/log.h>
 
 #include <videoredir/client.h>
+#include <videoredir/client-report.h>
 #include <videoredir/record.h>
 #ifdef VR_HAVE_SDL
 #include <videoredir/sdl.h>
@@ -191,20 +192,12 @@ static void client_log(void *user, enum vr_client_log level, const char *msg)
     logmsg(names[level], "%s", msg);
 }
 
-static bool stream_info(struct app *a, uint32_t stream_id, struct vr_client_stream_stats *st)
-{
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
-        if (vr_client_stream_stats(a->client, i, st) == 0 && st->stream_id == stream_id && st->active)
-            return true;
-    return false;
-}
-
 static void on_frame(void *user, uint32_t stream_id, const AVFrame *frame)
 {
     struct app *a = user;
     struct vr_client_stream_stats st;
     int tb_num = 1, tb_den = 25;
-    if (stream_info(a, stream_id, &st)) {
+    if (vr_client_find_stream(a->client, stream_id, NULL, &st)) {
         tb_num = (int)st.timebase_num;
         tb_den = (int)st.timebase_den;
     }
@@ -278,15 +271,13 @@ static void sync_presenters(struct app *a)
 
 static void log_present(struct app *a, uint32_t stream_id)
 {
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
-        struct vr_client_stream_stats st;
-        const AVFrame *f = vr_client_stream_frame(a->client, i);
-        if (!f || vr_client_stream_stats(a->client, i, &st) < 0 || st.stream_id != stream_id || st.ended)
-            continue;
-        fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu64 "\n", stream_id,
-                f->pts == AV_NOPTS_VALUE ? INT64_MIN : (int64_t)f->pts,
-                vr_replay_now(a->rp) - a->info->origin_us);
-    }
+    uint32_t i;
+    const AVFrame *f;
+    if (!vr_client_find_stream(a->client, stream_id, &i, NULL) || !(f = vr_client_stream_frame(a->client, i)))
+        return;
+    fprintf(a->present_log, "%" PRIu32 " %" PRId64 " %" PRIu64 "\n", stream_id,
+            f->pts == AV_NOPTS_VALUE ? INT64_MIN : (int64_t)f->pts,
+            vr_replay_now(a->rp) - a->info->origin_us);
 }
 
 static void on_event(void *user, enum vr_client_event ev, uint32_t stream_id)

@@ -107,20 +107,7 @@ struct vr_guest {
     struct vr_guest_stats stats;
 };
 
-static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
-    __attribute__((format(VR_PRINTF_FORMAT, 3, 4)));
-
-static void logf_(struct vr_guest *g, enum vr_log_level lvl, const char *fmt, ...)
-{
-    if (!g->cb.log)
-        return;
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    g->cb.log(g->user, lvl, buf);
-}
+#define logf_(g, level, ...) VR_LOGF((g)->cb.log, (g)->user, level, __VA_ARGS__)
 
 static void emit(struct vr_guest *g, enum vr_guest_event ev, const char *detail)
 {

@@ -91,20 +91,7 @@ struct vr_guestd {
     struct vr_guestd_stats st;
 };
 
-static void dlog(struct vr_guestd *d, enum vr_guestd_log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void dlog(struct vr_guestd *d, enum vr_guestd_log_level lvl, const char *fmt, ...)
-{
-    if (!d->cb.log)
-        return;
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    d->cb.log(d->user, lvl, msg);
-}
+#define dlog(d, level, ...) VR_LOGF((d)->cb.log, (d)->user, level, __VA_ARGS__)
 
 static uint64_t now_us(struct vr_guestd *d)
 {

@@ -118,20 +118,7 @@ static void sleep_ms(unsigned ms)
 }
 #endif
 
-static void plog(struct vr_player *p, enum vr_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void plog(struct vr_player *p, enum vr_log_level level, const char *fmt, ...)
-{
-    if (!p->cb.log)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    p->cb.log(p->user, level, msg);
-}
+#define plog(p, level, ...) VR_LOGF((p)->cb.log, (p)->user, level, __VA_ARGS__)
 
 static void wake_io(struct vr_player *p)
 {

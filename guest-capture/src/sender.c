@@ -71,20 +71,7 @@ struct vr_sender {
     double t_first_us; /* time of the first frame sent */
 };
 
-static void slog(struct vr_sender *s, enum vr_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void slog(struct vr_sender *s, enum vr_log_level level, const char *fmt, ...)
-{
-    if (!s->cfg.log)
-        return;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    s->cfg.log(s->cfg.user, level, msg);
-}
+#define slog(s, level, ...) VR_LOGF((s)->cfg.log, (s)->cfg.user, level, __VA_ARGS__)
 
 uint64_t vr_sender_now(const struct vr_sender *s)
 {

@@ -14,6 +14,7 @@
 #include <videoredir/client.h>
 
 #include "../check.h"
+#include "../conn_pump.h"
 #include "../client/clip.h"
 
 #define AHEAD_US 3000000 /* the guest's clock is this far ahead of ours */
@@ -42,21 +43,7 @@ static void guest_msg(void *user, const struct vr_msg *msg)
 
 static void pump(void)
 {
-    for (bool moved = true; moved;) {
-        const uint8_t *d;
-        size_t n;
-        moved = false;
-        while ((n = vr_conn_out_peek(vr_client_conn(client), &d)) > 0) {
-            vr_conn_feed(guest, d, n);
-            vr_conn_out_consume(vr_client_conn(client), n);
-            moved = true;
-        }
-        while ((n = vr_conn_out_peek(guest, &d)) > 0) {
-            vr_conn_feed(vr_client_conn(client), d, n);
-            vr_conn_out_consume(guest, n);
-            moved = true;
-        }
-    }
+    vr_test_pump(vr_client_conn(client), guest);
 }
 
 static void send(uint16_t type, uint32_t id, const void *body, size_t len)

@@ -2,8 +2,9 @@
  * The client's scheduler against a scripted guest in the same process, on a
  * fake clock: CLOCK maps timestamps to the guest clock, the PING/PONG offset
  * maps that to ours; frames wait in the jitter buffer until due, late ones
- * are dropped and counted, pause holds, FLUSH discards, EOS shows the rest;
- * the jitter buffer is capped; --codecs (codec_mask) restricts the hello.
+ * are dropped and counted, pause holds, a step shows the frame at the
+ * CLOCK's pts, FLUSH discards, EOS shows the rest; the jitter buffer is
+ * capped; --codecs (codec_mask) restricts the hello.
  * With "present": the headless presenter over the same session (damage,
  * visible region, hidden video, viewport scaling), pixels checked.
  * Usage: test_client_sched CLIP [present] (H.264 with B-frames; real decoding)
@@ -16,6 +17,7 @@
 #include <videoredir/client.h>
 
 #include "../check.h"
+#include "../conn_pump.h"
 #include "clip.h"
 
 #define AHEAD_US 7000000 /* the guest's clock is this far ahead of ours */
@@ -65,21 +67,7 @@ static void on_frame(void *user, uint32_t id, const AVFrame *f)
 
 static void pump(void)
 {
-    for (bool moved = true; moved;) {
-        const uint8_t *d;
-        size_t n;
-        moved = false;
-        while ((n = vr_conn_out_peek(vr_client_conn(client), &d)) > 0) {
-            vr_conn_feed(guest, d, n);
-            vr_conn_out_consume(vr_client_conn(client), n);
-            moved = true;
-        }
-        while ((n = vr_conn_out_peek(guest, &d)) > 0) {
-            vr_conn_feed(vr_client_conn(client), d, n);
-            vr_conn_out_consume(guest, n);
-            moved = true;
-        }
-    }
+    vr_test_pump(vr_client_conn(client), guest);
 }
 
 static void send(uint16_t type, uint32_t id, const void *body, size_t len)
@@ -218,12 +206,12 @@ static void test_timing(void)
     CHECK(st.frames_late == 2 && st.frames_dropped == 2 && st.frames_presented == 2,
           "2 late: late %llu dropped %llu shown %llu", (unsigned long long)st.frames_late,
           (unsigned long long)st.frames_dropped, (unsigned long long)st.frames_presented);
-    int64_t next_pts = pts[4];
+    int64_t next_pts = pts[5];
     uint64_t shown_before = st.frames_presented;
 
-    /* Pause at pts[4]: held, however long. */
+    /* Pause: the CLOCK says pts[3] is shown; the rest is held, however long. */
     now = due(pts[3], 0, g0, 1) + 10000;
-    send_clock(next_pts, now + AHEAD_US, 0);
+    send_clock(pts[3], now + AHEAD_US, 0);
     now += 5000000;
     CHECK(vr_client_present(client, now) == 0 && vr_client_next_wakeup(client) == UINT64_MAX,
           "paused: held");
@@ -235,16 +223,26 @@ static void test_timing(void)
     CHECK(fb.dropped == 2 && fb.queue_depth == st.queue_depth, "feedback: dropped %u queue %u",
           fb.dropped, fb.queue_depth);
 
-    /* Resume: pts[4] due 40 ms from now, at double speed. */
+    /* Frame step while paused: the CLOCK's pts moves to pts[4], which shows at
+     * once and alone; pts[5] and on stay held. */
+    int ev_step = n_presents;
+    send_clock(pts[4], now + AHEAD_US, 0);
+    st = st1();
+    CHECK(n_presents == ev_step + 1 && shown_pts() == pts[4] && st.frames_late == 2,
+          "step: pts[4] shown (%lld), nothing dropped", (long long)shown_pts());
+    CHECK(vr_client_present(client, now + 5000000) == 0 && vr_client_next_wakeup(client) == UINT64_MAX,
+          "step: the rest held");
+
+    /* Resume: pts[5] due 40 ms from now, at double speed. */
     uint64_t g1 = now + AHEAD_US + 40000;
     send_clock(next_pts, g1, 2 * 65536);
-    CHECK(vr_client_next_wakeup(client) == due(pts[4], next_pts, g1, 2), "resume: wake-up");
-    now = due(pts[4], next_pts, g1, 2);
+    CHECK(vr_client_next_wakeup(client) == due(pts[5], next_pts, g1, 2), "resume: wake-up");
+    now = due(pts[5], next_pts, g1, 2);
     vr_client_present(client, now);
-    CHECK(shown_pts() == pts[4], "resumed frame shown");
-    uint64_t gap = due(pts[5], next_pts, g1, 2) - now;
+    CHECK(shown_pts() == pts[5], "resumed frame shown");
+    uint64_t gap = due(pts[6], next_pts, g1, 2) - now;
     double tb = (double)src.start.timebase_num / src.start.timebase_den;
-    CHECK(gap == (uint64_t)((pts[5] - pts[4]) * tb * 1e6 / 2), "2x: %llu us per frame",
+    CHECK(gap == (uint64_t)((pts[6] - pts[5]) * tb * 1e6 / 2), "2x: %llu us per frame",
           (unsigned long long)gap);
     st = st1();
     CHECK(st.frames_late == 2, "no drop on resume");

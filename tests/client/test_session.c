@@ -12,6 +12,7 @@
 #include <videoredir/client.h>
 
 #include "../check.h"
+#include "../conn_pump.h"
 #include "clip.h"
 
 /* The guest's clock runs this far ahead of the client's. */
@@ -49,25 +50,9 @@ static void guest_msg(void *user, const struct vr_msg *msg)
 
 static void on_frame(void *user, uint32_t id, const AVFrame *f) { n_frames_out++; }
 
-/* Moves every queued byte both ways until both sides are quiet. */
 static void pump(void)
 {
-    for (int round = 0; round < 16; round++) {
-        const uint8_t *d;
-        size_t n, moved = 0;
-        while ((n = vr_conn_out_peek(vr_client_conn(client), &d)) > 0) {
-            vr_conn_feed(guest, d, n);
-            vr_conn_out_consume(vr_client_conn(client), n);
-            moved += n;
-        }
-        while ((n = vr_conn_out_peek(guest, &d)) > 0) {
-            vr_conn_feed(vr_client_conn(client), d, n);
-            vr_conn_out_consume(guest, n);
-            moved += n;
-        }
-        if (!moved)
-            return;
-    }
+    vr_test_pump(vr_client_conn(client), guest);
 }
 
 /* Queues a message on the guest side but throws its bytes away (lost). */

@@ -97,6 +97,26 @@ vr_wait_port_channel() {
   vr_fail "no port channel opened within 60 s"
 }
 
+# vr_start_client NAME ARGS...: videoredir-client on the host stand-in
+# (--stats --timeout 120, then ARGS), its log in $VR_TMP/NAME.log, its pid in
+# CLIENT_PID (and VR_PIDS); returns once its port channel is open.
+vr_start_client() {
+  local name=$1 opened
+  shift
+  opened=$(vr_port_channels)
+  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --stats --timeout 120 "$@" \
+    2>"$VR_TMP/$name.log" &
+  CLIENT_PID=$!
+  VR_PIDS+=("$CLIENT_PID")
+  vr_wait_port_channel "$opened" "$CLIENT_PID"
+}
+
+# vr_stat_of LOG FIELD: the field's value in the last 'stats:' line a guest
+# element (videoredirsink, videoredirdec) logged.
+vr_stat_of() {
+  grep '^stats:' "$1" | tail -n 1 | sed -n "s/.*[ ,]$2=([a-z0-9]*)\([^,;]*\).*/\1/p" | tr -d '"'
+}
+
 # md5 column of a framemd5 file (comment lines skipped).
 vr_md5_column() { grep -v '^#' "$1" | awk -F',' '{gsub(/ /, "", $NF); print $NF}'; }
 

@@ -14,6 +14,12 @@
 #   rate   rate 2.0 from 0.5 s, then 0.5 from 3 s (flushing seeks): frames
 #          bit-exact from the keyframe of each seek, and the stream plays
 #          for the time the rates say (wall clock)
+#   step   paused at 1.5 s, then stepped (GStreamer step events, a player's
+#          "next frame") 1, 1 and 3 frames, then resumed: after the pause and
+#          after each step, the client shows exactly FFmpeg's frame at the
+#          position the player reports (its present log, the frame's pts
+#          looked up in its framemd5); after the resume every frame of the
+#          clip is decoded once, bit-exact (the stepped-over ones too)
 #   close  the player is killed (SIGKILL) mid-stream while it plays through
 #          videoredir-guestd: the client ends the stream at once (the daemon
 #          stops it when the player's socket closes); how fast is printed
@@ -21,7 +27,7 @@
 #   sink (default): playbin video-sink=videoredirsink
 #   dec: videoredirdec, which playbin plugs by itself as the decoder (the
 #        port from VIDEOREDIR_DEVICE), its placeholders into a fakesink that
-#        keeps time (seek, pause and rate only)
+#        keeps time (seek, pause, rate and step)
 # Needs VR_BIN, VR_GST_PLUGIN, VR_GST_PLAY.
 mode=$1
 elem=${2:-sink}
@@ -160,6 +166,61 @@ case $mode in
     done
     [ "$last" = 199 ] && [ "$n" -le 3 ] || vr_fail "runs $r: want at most 3, the last to frame 199"
     echo "rate: 2x then 0.5x, position $p2 s at the switch, $wall s in all; the client's frames are FFmpeg's runs $r"
+    ;;
+  step)
+    start_client --exit-at-eos --present-log "$VR_TMP/present.log"
+    play "$HOST_SOCK" --at 1.5:pause --at 2.3:step=1 --at 3.1:step=1 --at 3.9:step=3 --at 4.7:play ||
+      vr_fail "player failed: $(tail -n 3 "$VR_TMP/play.log")"
+    wait "$CLIENT" || vr_fail "client failed"
+    grep '^action\|^step-done' "$VR_TMP/play.log"
+    # Every frame once, bit-exact: the steps skipped none for the client.
+    vr_compare_md5 "$VR_TMP/client.md5" "$VR_TMP/ref.md5"
+    # What the client showed last before each next action is FFmpeg's frame at
+    # the position the player reported then (the frame whose time it is in).
+    python3 - "$VR_TMP/play.log" "$VR_TMP/present.log" "$VR_TMP/client.md5" "$VR_TMP/ref.md5" <<'PY' ||
+import math, re, sys
+play, present, got, ref = sys.argv[1:]
+def md5s(p):
+    rows = [l.split(',') for l in open(p) if l.strip() and not l.startswith('#')]
+    return rows
+g = md5s(got)
+r = [row[-1].strip() for row in md5s(ref)]
+tb = [l for l in open(got) if l.startswith('#tb')][0].split(':')[1].strip().split('/')
+tb = int(tb[0]) / int(tb[1])
+# The client's framemd5 pts (its time base) to the frame's index in FFmpeg's decode.
+index = {}
+for row in g:
+    index[round(int(row[2]) * tb * 1e6)] = r.index(row[-1].strip())
+shown = [(int(t), int(pts)) for _, pts, _, t, _ in (l.split() for l in open(present))]
+ev = []
+for l in open(play):
+    m = re.match(r'^(action|step-done): [0-9.]+ (\S+) position=([-0-9.]+) mono=([0-9]+)', l)
+    if m:
+        ev.append((m.group(1), m.group(2), float(m.group(3)), int(m.group(4))))
+acts = [e for e in ev if e[0] == 'action']
+# Paused position: what the first step saw before it; then each step's own.
+checks = [('pause', acts[1][2], acts[0][3], acts[1][3])]
+steps = [e for e in ev if e[0] == 'step-done']
+if len(steps) != 3:
+    sys.exit(f'{len(steps)} steps done, want 3')
+nxt = [a[3] for a in acts[2:]]
+for i, st in enumerate(steps):
+    checks.append((f'step {i + 1} ({st[1]})', st[2], st[3], nxt[i]))
+out = []
+for name, pos, t0, t1 in checks:
+    want = math.floor(pos * 25 + 1e-6)
+    before = [pts for t, pts in shown if t <= t1]
+    if not before:
+        sys.exit(f'{name}: nothing shown before {t1}')
+    have = index.get(before[-1])
+    if have != want:
+        sys.exit(f'{name}: position {pos:.3f} s is frame {want}, the client shows frame {have} (pts {before[-1]})')
+    out.append(f'{name} at {pos:.3f} s: frame {have}')
+print('; '.join(out))
+PY
+      vr_fail "the client's picture is not the player's frame"
+    echo "step: paused and stepped 1, 1, 3 frames, the client showed FFmpeg's frame at each position;" \
+      "all 200 frames bit-exact after the resume"
     ;;
   close)
     "$VR_BIN/videoredir-guestd" --device "$HOST_SOCK" --socket "$VR_TMP/guestd.sock" -v 2>"$VR_TMP/guestd.log" &

@@ -28,19 +28,6 @@ unset DISPLAY VIDEOREDIR_DEVICE GST_PLUGIN_FEATURE_RANK
 asan=$(ldd "$VR_GST_PLUGIN" 2>/dev/null | awk '/libasan/ && !n++ {print $3}')
 [ -z "$asan" ] || export GST_PLUGIN_FEATURE_RANK=glimagesink:NONE
 
-stat_of() { # stat_of LOG FIELD : the field's value in the last stats line
-  grep '^stats:' "$1" | tail -n 1 | sed -n "s/.*[ ,]$2=([a-z0-9]*)\([^,;]*\).*/\1/p" | tr -d '"'
-}
-start_client() { # start_client NAME ARGS... : a headless client, log in NAME.log; returns once its port channel is open
-  local name=$1 opened
-  shift
-  opened=$(vr_port_channels)
-  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --stats --timeout 120 "$@" \
-    2>"$VR_TMP/$name.log" &
-  CLIENT_PID=$!
-  VR_PIDS+=("$CLIENT_PID")
-  vr_wait_port_channel "$opened" "$CLIENT_PID"
-}
 # Stock GStreamer programs load the plugin from GST_PLUGIN_PATH. An ASan
 # build of the plugin needs the ASan runtime loaded first in them.
 stock() { # stock PROGRAM ARGS... : runs a stock GStreamer program with the plugin
@@ -53,9 +40,9 @@ play() { "$VR_GST_PLAY" --timeout 120 "$1" >"$2" 2>&1; }
 uri() { echo "file://$(realpath "$1")"; }
 check_all_sent() { # every frame went to the client, the guest showed placeholders
   grep '^stats:' "$1" | tail -n 1
-  [ "$(stat_of "$1" frames-sent)" = "$(stat_of "$1" frames-in)" ] ||
-    vr_fail "the decoder sent $(stat_of "$1" frames-sent) of $(stat_of "$1" frames-in) frames"
-  [ "$(stat_of "$1" frames-placeholder)" -gt 0 ] || vr_fail "no placeholder frame: the guest decoded it all"
+  [ "$(vr_stat_of "$1" frames-sent)" = "$(vr_stat_of "$1" frames-in)" ] ||
+    vr_fail "the decoder sent $(vr_stat_of "$1" frames-sent) of $(vr_stat_of "$1" frames-in) frames"
+  [ "$(vr_stat_of "$1" frames-placeholder)" -gt 0 ] || vr_fail "no placeholder frame: the guest decoded it all"
 }
 # Pixels of the placeholder (the placement marker: greys between 40 and 220)
 # in the guest's screen (Xvfb root) at the video's place, 640x360 at 0,0.
@@ -69,7 +56,7 @@ case $mode in
     [ -f "$clip" ] || vr_fail "no clip $clip"
     vr_start_xvfb 800x600x24
     vr_start_host
-    start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
+    vr_start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
     client=$CLIENT_PID
     export VIDEOREDIR_DEVICE=$HOST_SOCK
     case $mode in
@@ -121,10 +108,10 @@ case $mode in
     import -window root "$VR_TMP/shot.png" || vr_fail "screenshot failed"
     wait "$player" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
     grep '^stats:' "$VR_TMP/play.log" | tail -n 1
-    [ "$(stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode"
-    n=$(stat_of "$VR_TMP/play.log" frames-local)
+    [ "$(vr_stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode"
+    n=$(vr_stat_of "$VR_TMP/play.log" frames-local)
     [ "$n" = 75 ] || vr_fail "$n frames decoded locally, want 75"
-    [ "$(stat_of "$VR_TMP/play.log" frames-placeholder)" = 0 ] || vr_fail "placeholders shown without a client"
+    [ "$(vr_stat_of "$VR_TMP/play.log" frames-placeholder)" = 0 ] || vr_fail "placeholders shown without a client"
     # The screen: testsrc2's picture (many colours), not a flat placeholder.
     colours=$(identify -format %k "$VR_TMP/shot.png")
     [ "$colours" -gt 100 ] || vr_fail "the screen shows $colours colours: no video"
@@ -132,20 +119,20 @@ case $mode in
     # placeholder would cover the whole 640x360.)
     n=$(placeholder_pixels "$VR_TMP/shot.png")
     [ "$n" -lt $((640 * 360 / 2)) ] || vr_fail "the screen shows $n placeholder pixels without a client"
-    echo "noclient: 75 frames decoded by $(stat_of "$VR_TMP/play.log" local-decoder) in the guest; the screen shows the video ($colours colours)"
+    echo "noclient: 75 frames decoded by $(vr_stat_of "$VR_TMP/play.log" local-decoder) in the guest; the screen shows the video ($colours colours)"
     ;;
 
   reject)
     clip=$1
     vr_start_host
-    start_client client --codecs vp9 --exit-at-eos
+    vr_start_client client --codecs vp9 --exit-at-eos
     export VIDEOREDIR_DEVICE=$HOST_SOCK
     play "playbin uri=$(uri "$clip") audio-sink=fakesink video-sink=\"fakesink sync=true\"" "$VR_TMP/play.log" ||
       vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
     grep '^stats:' "$VR_TMP/play.log" | tail -n 1
-    [ "$(stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode after the reject"
-    [ "$(stat_of "$VR_TMP/play.log" frames-sent)" = 0 ] || vr_fail "frames went to a client that refused them"
-    n=$(stat_of "$VR_TMP/play.log" frames-local)
+    [ "$(vr_stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode after the reject"
+    [ "$(vr_stat_of "$VR_TMP/play.log" frames-sent)" = 0 ] || vr_fail "frames went to a client that refused them"
+    n=$(vr_stat_of "$VR_TMP/play.log" frames-local)
     [ "$n" = 75 ] || vr_fail "$n frames decoded locally, want 75"
     grep -i "reject" "$VR_TMP/client.log" | head -n 2 || true
     echo "reject: the client refused h264, the guest decoded all 75 frames"
@@ -159,7 +146,7 @@ case $mode in
     ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x180:rate=25:duration=12" -pix_fmt yuv420p \
       -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
     vr_start_host
-    start_client a --framemd5 "$VR_TMP/a.md5"
+    vr_start_client a --framemd5 "$VR_TMP/a.md5"
     a=$CLIENT_PID
     export VIDEOREDIR_DEVICE=$HOST_SOCK
     "$VR_GST_PLAY" --timeout 120 "playbin uri=$(uri "$clip") audio-sink=fakesink video-sink=\"fakesink sync=true\"" \
@@ -170,21 +157,21 @@ case $mode in
     kill -9 "$a"
     vr_wait_for "$VR_TMP/play.log" "mode=(string)local, session=(string)hello" "$player" 30 ||
       vr_fail "the element did not notice the client going"
-    local_at=$(stat_of "$VR_TMP/play.log" frames-local)
+    local_at=$(vr_stat_of "$VR_TMP/play.log" frames-local)
     for ((i = 0; i < 600; i++)); do
-      [ "$(stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] && break
+      [ "$(vr_stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] && break
       kill -0 "$player" 2>/dev/null || vr_fail "the pipeline ended without a client"
       sleep 0.05
     done
-    [ "$(stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] ||
-      vr_fail "the guest did not decode without a client ($(stat_of "$VR_TMP/play.log" frames-local) frames, from $local_at)"
-    start_client b --framemd5 "$VR_TMP/b.md5" --exit-at-eos
+    [ "$(vr_stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] ||
+      vr_fail "the guest did not decode without a client ($(vr_stat_of "$VR_TMP/play.log" frames-local) frames, from $local_at)"
+    vr_start_client b --framemd5 "$VR_TMP/b.md5" --exit-at-eos
     b=$CLIENT_PID
     wait "$player" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
     wait "$b" || vr_fail "client B failed"
     grep '^stats:' "$VR_TMP/play.log" | tail -n 1
-    [ "$(stat_of "$VR_TMP/play.log" sessions)" -ge 2 ] || vr_fail "one session only"
-    [ "$(stat_of "$VR_TMP/play.log" switches-to-client)" -ge 1 ] || vr_fail "never switched back to the client"
+    [ "$(vr_stat_of "$VR_TMP/play.log" sessions)" -ge 2 ] || vr_fail "one session only"
+    [ "$(vr_stat_of "$VR_TMP/play.log" switches-to-client)" -ge 1 ] || vr_fail "never switched back to the client"
     vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
     vr_md5_column "$VR_TMP/ref.md5" >"$VR_TMP/ref.col"
     vr_md5_column "$VR_TMP/b.md5" >"$VR_TMP/b.col"
@@ -196,7 +183,7 @@ case $mode in
     tail -n +"$k" "$VR_TMP/ref.col" >"$VR_TMP/ref.tail"
     cmp -s "$VR_TMP/b.col" "$VR_TMP/ref.tail" ||
       vr_fail "client B's frames differ from FFmpeg's from frame $((k - 1)): $(diff "$VR_TMP/b.col" "$VR_TMP/ref.tail" | head -n 3)"
-    echo "reconnect: A killed; the guest decoded $(stat_of "$VR_TMP/play.log" frames-local) frames itself;" \
+    echo "reconnect: A killed; the guest decoded $(vr_stat_of "$VR_TMP/play.log" frames-local) frames itself;" \
       "B decoded frames $((k - 1))..299 from a keyframe, equal to FFmpeg's ($(wc -l <"$VR_TMP/b.col") frames)"
     ;;
 
@@ -205,7 +192,7 @@ case $mode in
     # nothing reaches the port, though a client is there.
     clip=$1
     vr_start_host
-    start_client client --framemd5 "$VR_TMP/client.md5"
+    vr_start_client client --framemd5 "$VR_TMP/client.md5"
     export VIDEOREDIR_DEVICE=$HOST_SOCK
     GST_PLUGIN_FEATURE_RANK=videoredirdec:NONE GST_DEBUG=videoredirdec:4 \
       stock gst-launch-1.0 playbin uri="$(uri "$clip")" audio-sink=fakesink video-sink="fakesink sync=true" \

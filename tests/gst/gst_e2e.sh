@@ -20,19 +20,6 @@ unset DISPLAY
 play() { # play DESCRIPTION LOG : runs the pipeline, stats and errors into LOG
   "$VR_GST_PLAY" --timeout 120 "$1" >"$2" 2>&1
 }
-stat_of() { # stat_of LOG FIELD : the field's value in the last stats line
-  grep '^stats:' "$1" | tail -n 1 | sed -n "s/.*[ ,]$2=([a-z0-9]*)\([^,;]*\).*/\1/p" | tr -d '"'
-}
-start_client() { # start_client NAME ARGS... : a headless client, log in NAME.log; returns once its port channel is open
-  local name=$1 opened
-  shift
-  opened=$(vr_port_channels)
-  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --stats --timeout 120 "$@" \
-    2>"$VR_TMP/$name.log" &
-  CLIENT_PID=$!
-  VR_PIDS+=("$CLIENT_PID")
-  vr_wait_port_channel "$opened" "$CLIENT_PID"
-}
 start_xvfb() { vr_start_xvfb 800x600x24; }
 sink() { echo "videoredirsink device=$HOST_SOCK $*"; }
 
@@ -41,7 +28,7 @@ case $mode in
     clip=$1
     [ -f "$clip" ] || vr_fail "no clip $clip"
     vr_start_host
-    start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
+    vr_start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
     client=$CLIENT_PID
     if [ "$mode" = playbin ]; then
       desc="playbin uri=file://$(realpath "$clip") audio-sink=fakesink video-sink=\"$(sink)\""
@@ -55,9 +42,9 @@ case $mode in
     # until the client's ACCEPT, then sends from the GOP's keyframe). The
     # final mode is not checked: the client exits at EOS, and a slow teardown,
     # as under ASan, can see it go before the pipeline stops.
-    [ "$(stat_of "$VR_TMP/play.log" frames-sent)" = "$(stat_of "$VR_TMP/play.log" frames-in)" ] ||
-      vr_fail "the sink sent $(stat_of "$VR_TMP/play.log" frames-sent) of $(stat_of "$VR_TMP/play.log" frames-in) frames"
-    [ "$(stat_of "$VR_TMP/play.log" switches-to-client)" -ge 1 ] || vr_fail "the client never took the video"
+    [ "$(vr_stat_of "$VR_TMP/play.log" frames-sent)" = "$(vr_stat_of "$VR_TMP/play.log" frames-in)" ] ||
+      vr_fail "the sink sent $(vr_stat_of "$VR_TMP/play.log" frames-sent) of $(vr_stat_of "$VR_TMP/play.log" frames-in) frames"
+    [ "$(vr_stat_of "$VR_TMP/play.log" switches-to-client)" -ge 1 ] || vr_fail "the client never took the video"
     grep 'stream 1 ended' "$VR_TMP/client.log" || true
     vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
     vr_compare_md5 "$VR_TMP/client.md5" "$VR_TMP/ref.md5"
@@ -81,8 +68,8 @@ case $mode in
     [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/shot.png" "$VR_SHOT"
     wait "$player" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
     grep '^stats:' "$VR_TMP/play.log" | tail -n 1
-    [ "$(stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode"
-    n=$(stat_of "$VR_TMP/play.log" frames-local)
+    [ "$(vr_stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode"
+    n=$(vr_stat_of "$VR_TMP/play.log" frames-local)
     [ "$n" = 75 ] || vr_fail "$n frames played locally, want 75"
     # The window (640x360 at 0,0): testsrc2's picture, many colours, not
     # the placeholder's flat colour.
@@ -99,7 +86,7 @@ case $mode in
     command -v import >/dev/null || vr_fail "ImageMagick import is needed"
     start_xvfb
     vr_start_host
-    start_client client --snapshot "$VR_TMP/client.png" --exit-at-eos
+    vr_start_client client --snapshot "$VR_TMP/client.png" --exit-at-eos
     client=$CLIENT_PID
     "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
       >"$VR_TMP/play.log" 2>&1 &
@@ -130,13 +117,13 @@ case $mode in
   reject)
     clip=$1
     vr_start_host
-    start_client client --codecs vp9 --exit-at-eos
+    vr_start_client client --codecs vp9 --exit-at-eos
     play "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" "$VR_TMP/play.log" ||
       vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
     grep '^stats:' "$VR_TMP/play.log" | tail -n 1
-    [ "$(stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode after the reject"
-    [ "$(stat_of "$VR_TMP/play.log" frames-sent)" = 0 ] || vr_fail "frames went to a client that refused them"
-    n=$(stat_of "$VR_TMP/play.log" frames-local)
+    [ "$(vr_stat_of "$VR_TMP/play.log" mode)" = local ] || vr_fail "not in local mode after the reject"
+    [ "$(vr_stat_of "$VR_TMP/play.log" frames-sent)" = 0 ] || vr_fail "frames went to a client that refused them"
+    n=$(vr_stat_of "$VR_TMP/play.log" frames-local)
     [ "$n" = 75 ] || vr_fail "$n frames played locally, want 75"
     grep -i "reject" "$VR_TMP/client.log" | head -n 2 || true
     echo "reject: the client refused h264, the guest played all 75 frames locally"
@@ -150,7 +137,7 @@ case $mode in
     ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x180:rate=25:duration=12" -pix_fmt yuv420p \
       -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
     vr_start_host
-    start_client a --framemd5 "$VR_TMP/a.md5"
+    vr_start_client a --framemd5 "$VR_TMP/a.md5"
     a=$CLIENT_PID
     "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
       >"$VR_TMP/play.log" 2>&1 &
@@ -160,25 +147,25 @@ case $mode in
     kill -9 "$a"
     vr_wait_for "$VR_TMP/play.log" "mode=(string)local, session=(string)hello" "$player" 30 ||
       vr_fail "the sink did not notice the client going"
-    local_at=$(stat_of "$VR_TMP/play.log" frames-local)
+    local_at=$(vr_stat_of "$VR_TMP/play.log" frames-local)
     # With no client the guest must show the video itself: wait (bounded)
     # until it has played 15 more frames locally.
     for ((i = 0; i < 600; i++)); do
-      [ "$(stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] && break
+      [ "$(vr_stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] && break
       kill -0 "$player" 2>/dev/null || vr_fail "the pipeline ended without a client"
       sleep 0.05
     done
-    [ "$(stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] ||
-      vr_fail "the guest did not play locally without a client ($(stat_of "$VR_TMP/play.log" frames-local) frames, from $local_at)"
-    start_client b --framemd5 "$VR_TMP/b.md5" --exit-at-eos
+    [ "$(vr_stat_of "$VR_TMP/play.log" frames-local)" -ge $((local_at + 15)) ] ||
+      vr_fail "the guest did not play locally without a client ($(vr_stat_of "$VR_TMP/play.log" frames-local) frames, from $local_at)"
+    vr_start_client b --framemd5 "$VR_TMP/b.md5" --exit-at-eos
     b=$CLIENT_PID
     wait "$player" || vr_fail "pipeline failed: $(tail -n 3 "$VR_TMP/play.log")"
     wait "$b" || vr_fail "client B failed"
     grep '^stats:' "$VR_TMP/play.log" | tail -n 1
-    local_end=$(stat_of "$VR_TMP/play.log" frames-local)
+    local_end=$(vr_stat_of "$VR_TMP/play.log" frames-local)
     [ "$((local_end - local_at))" -ge 15 ] ||
       vr_fail "$((local_end - local_at)) frames played locally in the second without a client"
-    [ "$(stat_of "$VR_TMP/play.log" sessions)" -ge 2 ] || vr_fail "one session only"
+    [ "$(vr_stat_of "$VR_TMP/play.log" sessions)" -ge 2 ] || vr_fail "one session only"
     vr_ffmpeg_framemd5 "$clip" "$VR_TMP/ref.md5"
     vr_md5_column "$VR_TMP/ref.md5" >"$VR_TMP/ref.col"
     vr_md5_column "$VR_TMP/b.md5" >"$VR_TMP/b.col"

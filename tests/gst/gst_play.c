@@ -10,8 +10,12 @@
  *                  key-unit seek to POS seconds), pause, play, rate=R (flushing
  *                  seek at the current position with rate R), step=N (N
  *                  frames forward while paused). Each prints
- *                  "action: T ACTION position=P" when done, P the position
- *                  just before it (seconds, -1 unknown).
+ *                  "action: T ACTION position=P mono=US" when done, P the
+ *                  position just before it (seconds, -1 unknown), T and US
+ *                  the monotonic clock just before it (T in seconds since
+ *                  PLAYING, US in microseconds of CLOCK_MONOTONIC).
+ *                  A step, once done, prints "step-done: T amount=N
+ *                  position=P mono=US", P the position it stopped at.
  * Exit: 0 at EOS, 1 on an error or timeout, 2 on bad usage.
  */
 #include <stdbool.h>
@@ -100,6 +104,7 @@ static gboolean on_action(gpointer user)
     struct action *a = user;
     struct play *p = the_play;
     gboolean ok = TRUE;
+    gint64 mono = g_get_monotonic_time();
     double v = 0, before = position_s(p);
     if (sscanf(a->what, "seek=%lf", &v) == 1) {
         ok = gst_element_seek_simple(p->pipeline, GST_FORMAT_TIME,
@@ -119,8 +124,8 @@ static gboolean on_action(gpointer user)
     } else {
         ok = FALSE;
     }
-    printf("action: %.3f %s position=%.3f%s\n", (g_get_monotonic_time() - p->started_us) / 1e6, a->what,
-           before, ok ? "" : " FAILED");
+    printf("action: %.3f %s position=%.3f mono=%" G_GINT64_FORMAT "%s\n", (mono - p->started_us) / 1e6, a->what,
+           before, mono, ok ? "" : " FAILED");
     fflush(stdout);
     if (!ok)
         p->status = 1;
@@ -162,6 +167,15 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
         gst_message_parse_warning(m, &err, NULL);
         fprintf(stderr, "vr-gst-play: warning from %s: %s\n", GST_OBJECT_NAME(m->src), err->message);
         g_clear_error(&err);
+        break;
+    }
+    case GST_MESSAGE_STEP_DONE: {
+        guint64 amount = 0;
+        gst_message_parse_step_done(m, NULL, &amount, NULL, NULL, NULL, NULL, NULL);
+        gint64 mono = g_get_monotonic_time();
+        printf("step-done: %.3f amount=%" G_GUINT64_FORMAT " position=%.3f mono=%" G_GINT64_FORMAT "\n",
+               (mono - p->started_us) / 1e6, amount, position_s(p), mono);
+        fflush(stdout);
         break;
     }
     case GST_MESSAGE_STATE_CHANGED:

@@ -547,6 +547,24 @@ static void push(GstHarness *h, GstBuffer *b)
     CHECK(r == GST_FLOW_OK, "push: %s", gst_flow_get_name(r));
 }
 
+/* Pushes b with the test clock at `at` plus the real time since since_us: a
+ * pipeline clock that runs with the guest's, so the sink has no reason to
+ * send the mapping again (vr_gst_clock_due: a clock that stood still after
+ * a start or a flush is mapped again). */
+static void push_running(GstHarness *h, GstBuffer *b, GstClockTime at, uint64_t since_us)
+{
+    gst_harness_set_time(h, at + (vr_time_us() - since_us) * GST_USECOND);
+    push(h, b);
+}
+
+static GstClockTime test_clock_now(GstHarness *h)
+{
+    GstTestClock *c = gst_harness_get_testclock(h);
+    GstClockTime t = gst_clock_get_time(GST_CLOCK(c));
+    gst_object_unref(c);
+    return t;
+}
+
 static int64_t us(GstClockTime t)
 {
     return (int64_t)(t / 1000);
@@ -783,7 +801,7 @@ static void case_timestamps(void)
         GstBuffer *b = make_au(i, pts[i], dts[i], dur[i], key[i]);
         if (i == 3)
             GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DROPPABLE);
-        push(h, b);
+        push_running(h, b, now, lo);
     }
     uint64_t hi = vr_time_us();
     int last = peer_find_nth(p, VR_MSG_FRAME, si, N, WAIT_MS);
@@ -837,7 +855,45 @@ static void case_timestamps(void)
     ci = peer_find(p, VR_MSG_CLOCK, from, 0);
     CHECK(fi >= 0 && frame_is(peer_msg(p, fi), 10) && peer_msg(p, fi)->m.u.frame.seq == N, "frame 10 missing");
     CHECK(ci >= 0 && ci < fi, "no CLOCK again after a second");
-    check_clock(peer_msg(p, ci), h->element, us(p11), p11, now, lo, hi, "a second later");
+    check_clock(peer_msg(p, ci), h->element, us(p11), p11, test_clock_now(h), lo, hi, "a second later");
+    gst_harness_teardown(h);
+    peer_stop(p);
+}
+
+/* 2b. A pipeline clock that stands still after the start (an audio sink's,
+ * until its device runs): the next frame maps the clock again, with the
+ * time it stood still; once it runs with the guest's, no more CLOCKs. */
+static void case_clock_settle(void)
+{
+    struct peer *p = peer_start(all_codecs);
+    GstHarness *h = sink_harness(p);
+    const GstClockTime now = 500 * GST_MSECOND;
+    gst_harness_set_time(h, now);
+    int si = start_stream(h, p, "video/x-h264, stream-format=byte-stream, alignment=au, width=320, height=240, "
+                                "framerate=25/1");
+    uint64_t lo = vr_time_us();
+    push_running(h, make_au(0, GST_SECOND, GST_SECOND, 40 * GST_MSECOND, TRUE), now, lo);
+    uint64_t hi = vr_time_us();
+    int c0 = peer_find(p, VR_MSG_CLOCK, si, WAIT_MS);
+    check_clock(peer_msg(p, c0), h->element, us(GST_SECOND), GST_SECOND, test_clock_now(h), lo, hi, "first frame");
+    /* The clock stands still for 20 ms (> VR_GST_CLOCK_SKEW_US). */
+    g_usleep(20000);
+    GstClockTime stood = test_clock_now(h), p1 = GST_SECOND + 40 * GST_MSECOND;
+    lo = vr_time_us();
+    push(h, make_au(1, p1, p1, 40 * GST_MSECOND, FALSE));
+    hi = vr_time_us();
+    CHECK(peer_find_nth(p, VR_MSG_FRAME, si, 2, WAIT_MS) > 0, "frame 1 did not arrive");
+    int c1 = peer_find(p, VR_MSG_CLOCK, c0 + 1, 0);
+    CHECK(c1 > c0, "no CLOCK again after the clock stood still");
+    check_clock(peer_msg(p, c1), h->element, us(p1), p1, stood, lo, hi, "after the clock stood still");
+    /* Now it runs with the guest's clock: the mapping holds, no CLOCK. */
+    uint64_t since = vr_time_us();
+    for (guint i = 2; i < 6; i++) {
+        GstClockTime t = GST_SECOND + i * 40 * GST_MSECOND;
+        push_running(h, make_au(i, t, t, 40 * GST_MSECOND, FALSE), stood, since);
+    }
+    CHECK(peer_find_nth(p, VR_MSG_FRAME, si, 6, WAIT_MS) > 0, "frames 2-5 did not arrive");
+    CHECK(peer_find(p, VR_MSG_CLOCK, c1 + 1, 0) < 0, "a CLOCK while the clock ran with the guest's");
     gst_harness_teardown(h);
     peer_stop(p);
 }
@@ -873,10 +929,10 @@ static void case_flush(void)
     CHECK(gst_harness_push_event(h, gst_event_new_segment(&seg)), "segment refused");
     const GstClockTime t = 5 * GST_SECOND;
     uint64_t lo = vr_time_us();
-    push(h, make_au(10, t, t, 40 * GST_MSECOND, FALSE)); /* no keyframe yet: useless to the client */
-    push(h, make_au(11, t + 40 * GST_MSECOND, t + 40 * GST_MSECOND, 40 * GST_MSECOND, TRUE));
+    push_running(h, make_au(10, t, t, 40 * GST_MSECOND, FALSE), 0, lo); /* no keyframe yet: useless to the client */
+    push_running(h, make_au(11, t + 40 * GST_MSECOND, t + 40 * GST_MSECOND, 40 * GST_MSECOND, TRUE), 0, lo);
     uint64_t hi = vr_time_us();
-    push(h, make_au(12, t + 80 * GST_MSECOND, t + 80 * GST_MSECOND, 40 * GST_MSECOND, FALSE));
+    push_running(h, make_au(12, t + 80 * GST_MSECOND, t + 80 * GST_MSECOND, 40 * GST_MSECOND, FALSE), 0, lo);
     int k = peer_find_nth(p, VR_MSG_FRAME, fl + 1, 2, WAIT_MS);
     CHECK(k > 0, "the frames after the seek did not arrive");
     const struct rec *f[8];
@@ -966,7 +1022,9 @@ static void case_eos(void)
     peer_stop(p);
 }
 
-/* The CLOCK at pause: rate 0 at the last position, dated now. */
+/* The CLOCK at pause: rate 0 at the position the player stopped at (the
+ * running time then, on the harness's test clock; not the last frame sent,
+ * which is up to `lead` ahead), dated now. */
 static void check_pause(struct peer *p, GstHarness *h, int64_t pts_us, const char *what)
 {
     int from = peer_count(p);
@@ -986,8 +1044,10 @@ static void check_pause(struct peer *p, GstHarness *h, int64_t pts_us, const cha
           "%s: the stream did not stay with the client", what);
 }
 
-/* After resume the next frame is preceded by a normal-rate CLOCK. */
-static void check_resume(struct peer *p, GstHarness *h, guint id, GstClockTime pts, gboolean key, const char *what)
+/* After resume the next frame is preceded by a normal-rate CLOCK (the test
+ * clock at clock_now). */
+static void check_resume(struct peer *p, GstHarness *h, guint id, GstClockTime pts, gboolean key,
+                         GstClockTime clock_now, const char *what)
 {
     gst_harness_play(h);
     int from = peer_count(p);
@@ -998,7 +1058,7 @@ static void check_resume(struct peer *p, GstHarness *h, guint id, GstClockTime p
     int ci = peer_find(p, VR_MSG_CLOCK, from, 0);
     CHECK(fi >= 0 && frame_is(peer_msg(p, fi), id), "%s: frame %u missing", what, id);
     CHECK(ci >= 0 && ci < fi, "%s: no CLOCK before the first frame after resume", what);
-    check_clock(peer_msg(p, ci), h->element, us(pts), pts, 0, lo, hi, what);
+    check_clock(peer_msg(p, ci), h->element, us(pts), pts, clock_now, lo, hi, what);
 }
 
 /* 5. Pause and resume. */
@@ -1012,11 +1072,14 @@ static void case_pause(void)
     push(h, make_au(0, 0, 0, 40 * GST_MSECOND, TRUE));
     CHECK(peer_find(p, VR_MSG_FRAME, si, WAIT_MS) > si, "frame 0 missing");
     check_pause(p, h, 0, "pause at 0");
-    check_resume(p, h, 1, 40 * GST_MSECOND, FALSE, "resume at 40 ms");
+    check_resume(p, h, 1, 40 * GST_MSECOND, FALSE, 0, "resume at 40 ms");
     push(h, make_au(2, 80 * GST_MSECOND, 80 * GST_MSECOND, 40 * GST_MSECOND, FALSE));
     CHECK(peer_find_nth(p, VR_MSG_FRAME, si, 3, WAIT_MS) > 0, "frame 2 missing");
-    check_pause(p, h, 80000, "pause at 80 ms");
-    check_resume(p, h, 3, 120 * GST_MSECOND, TRUE, "resume at 120 ms");
+    /* Frame 2 went out at once (lead); the player stops at 60 ms, before it
+     * is due: the client is told 60 ms, and shows the frame at 40 ms. */
+    gst_harness_set_time(h, 60 * GST_MSECOND);
+    check_pause(p, h, 60000, "pause at 60 ms");
+    check_resume(p, h, 3, 120 * GST_MSECOND, TRUE, 60 * GST_MSECOND, "resume at 120 ms");
     const struct rec *f[8];
     int n = peer_frames(p, si, f, 8);
     CHECK(n == 4, "%d frames, want 4", n);
@@ -1157,7 +1220,7 @@ static const struct {
 } cases[] = {
     { "caps", case_caps },   { "unoffered", case_unoffered }, { "timestamps", case_timestamps },
     { "flush", case_flush }, { "eos", case_eos },             { "pause", case_pause },
-    { "properties", case_properties },
+    { "properties", case_properties }, { "clock-settle", case_clock_settle },
 };
 
 int main(int argc, char **argv)

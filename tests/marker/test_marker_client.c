@@ -14,6 +14,7 @@
 #include <videoredir/marker.h>
 
 #include "../check.h"
+#include "../conn_pump.h"
 #include "../client/clip.h"
 
 #define DW 1024
@@ -43,22 +44,7 @@ static void on_event(void *user, enum vr_client_event ev, uint32_t id)
 
 static void pump(void)
 {
-    for (int round = 0; round < 16; round++) {
-        const uint8_t *d;
-        size_t n, moved = 0;
-        while ((n = vr_conn_out_peek(vr_client_conn(client), &d)) > 0) {
-            vr_conn_feed(guest, d, n);
-            vr_conn_out_consume(vr_client_conn(client), n);
-            moved += n;
-        }
-        while ((n = vr_conn_out_peek(guest, &d)) > 0) {
-            vr_conn_feed(vr_client_conn(client), d, n);
-            vr_conn_out_consume(guest, n);
-            moved += n;
-        }
-        if (!moved)
-            return;
-    }
+    vr_test_pump(vr_client_conn(client), guest);
 }
 
 static void send_msg(uint16_t type, uint32_t id)

@@ -14,6 +14,7 @@
 #include <videoredir/client.h>
 
 #include "../check.h"
+#include "../conn_pump.h"
 #include "../client/clip.h"
 
 static struct vr_client *client;
@@ -55,32 +56,12 @@ static void guest_msg(void *user, const struct vr_msg *msg)
 /* Client output to the guest conn (so it is decoded and counted). */
 static void drain_client(void)
 {
-    const uint8_t *d;
-    size_t n;
-    while ((n = vr_conn_out_peek(vr_client_conn(client), &d)) > 0) {
-        vr_conn_feed(guest, d, n);
-        vr_conn_out_consume(vr_client_conn(client), n);
-    }
+    vr_test_move(vr_client_conn(client), guest);
 }
 
 static void pump(void)
 {
-    for (int round = 0; round < 16; round++) {
-        const uint8_t *d;
-        size_t n, moved = 0;
-        while ((n = vr_conn_out_peek(vr_client_conn(client), &d)) > 0) {
-            vr_conn_feed(guest, d, n);
-            vr_conn_out_consume(vr_client_conn(client), n);
-            moved += n;
-        }
-        while ((n = vr_conn_out_peek(guest, &d)) > 0) {
-            vr_conn_feed(vr_client_conn(client), d, n);
-            vr_conn_out_consume(guest, n);
-            moved += n;
-        }
-        if (!moved)
-            return;
-    }
+    vr_test_pump(vr_client_conn(client), guest);
 }
 
 /* Raw hostile bytes straight into the client. */

@@ -65,16 +65,6 @@ vlc_play() {
   wait "$cat_pid" || true
   return "$rc"
 }
-start_client() { # start_client NAME ARGS... : a headless client, log in NAME.log; returns once its port channel is open
-  local name=$1 opened
-  shift
-  opened=$(vr_port_channels)
-  "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --stats --timeout 120 "$@" \
-    2>"$VR_TMP/$name.log" &
-  CLIENT_PID=$!
-  VR_PIDS+=("$CLIENT_PID")
-  vr_wait_port_channel "$opened" "$CLIENT_PID"
-}
 # The decoder modules VLC used, in order ("videoredir", "avcodec", ...).
 decoders_used() { sed -n 's/.*using video decoder module "\([^"]*\)".*/\1/p' "$1" | tr '\n' ' '; }
 # md5 of each picture of a YUV4MPEG2 stream (as ffmpeg -f framemd5 gives).
@@ -123,7 +113,7 @@ case $mode in
     clip=$1
     [ -f "$clip" ] || vr_fail "no clip $clip"
     vr_start_host
-    start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
+    vr_start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
     client=$CLIENT_PID
     VIDEOREDIR_DEVICE=$HOST_SOCK vlc_play "$clip" "$VR_TMP/vlc.log" "$VR_TMP/vlc.y4m" ||
       vr_fail "VLC failed ($?)"
@@ -173,7 +163,7 @@ case $mode in
       reject)
         vr_start_host
         dev=$HOST_SOCK
-        start_client client --codecs vp9
+        vr_start_client client --codecs vp9
         expect="the client did not take it"
         ;;
       eof)
@@ -209,7 +199,7 @@ while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
     ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x180:rate=25:duration=12" -pix_fmt yuv420p \
       -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
     vr_start_host
-    start_client a --framemd5 "$VR_TMP/a.md5"
+    vr_start_client a --framemd5 "$VR_TMP/a.md5"
     a=$CLIENT_PID
     VIDEOREDIR_DEVICE=$HOST_SOCK vlc_play "$clip" "$VR_TMP/vlc.log" "$VR_TMP/vlc.y4m" &
     player=$!
@@ -255,7 +245,7 @@ while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
     clip=$1
     command -v ffprobe >/dev/null || vr_fail "ffprobe is needed"
     vr_start_host
-    start_client client
+    vr_start_client client
     VIDEOREDIR_DEVICE=$HOST_SOCK env "${vlc_env[@]}" timeout -k 10 120 "${vlc_cmd[@]}" "${vlc_intf[@]}" \
       --no-plugins-cache --play-and-exit --no-audio -vv \
       "$clip" ":sout=#transcode{vcodec=mp2v,vb=800}:std{access=file,mux=ts,dst=$VR_TMP/out.ts}" \
@@ -279,7 +269,7 @@ while True: s.accept()[0].close()' "$dev" >"$VR_TMP/eof.out" 2>&1 &
     ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=320x180:rate=25:duration=12" -pix_fmt yuv420p \
       -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
     vr_start_host
-    start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
+    vr_start_client client --framemd5 "$VR_TMP/client.md5" --exit-at-eos
     client=$CLIENT_PID
     mkfifo "$VR_TMP/rc"
     exec {rc}<>"$VR_TMP/rc"

@@ -14,6 +14,37 @@ VR_VM_PORT_NAME=${VR_VM_PORT_NAME:-org.spice-space.videoredir.0}
 # dependencies.
 VR_VM_MODULES="virtio_pci virtio_console 9pnet_virtio 9p overlay"
 
+# The guest's sound card, on QEMU's SPICE audio back end (-audiodev spice:
+# what the guest plays goes to the client over SPICE's playback channel).
+# AC97 (snd-intel8x0) first: it probes and plays under TCG here, while
+# intel-hda's codec probe fails under TCG ("Cannot probe codecs", with
+# hda-duplex, whatever the module options); then ES1370 (snd-ens1370), then
+# intel-hda with its output-only codec, for a QEMU built without the others.
+# Sets VM_SOUND (the card's name for the log), VM_SOUND_ARGS (QEMU's
+# arguments) and adds the card's module to VR_VM_MODULES. VR_VM_SOUND=none:
+# no card; VR_VM_AUDIODEV_OPTS: more -audiodev options (timer-period=US...).
+vr_vm_sound() {
+  local devs
+  VM_SOUND=none VM_SOUND_ARGS=()
+  [ "${VR_VM_SOUND:-auto}" = none ] && return 0
+  devs=$(qemu-system-x86_64 -device help 2>/dev/null || true)
+  if grep -q '^name "AC97"' <<<"$devs"; then
+    VM_SOUND="AC97 (snd-intel8x0)" VM_SOUND_ARGS=(-device AC97,audiodev=snd0)
+    VR_VM_MODULES="$VR_VM_MODULES snd-intel8x0"
+  elif grep -q '^name "ES1370"' <<<"$devs"; then
+    VM_SOUND="ES1370 (snd-ens1370)" VM_SOUND_ARGS=(-device ES1370,audiodev=snd0)
+    VR_VM_MODULES="$VR_VM_MODULES snd-ens1370"
+  elif grep -q '^name "intel-hda"' <<<"$devs"; then
+    VM_SOUND="intel-hda + hda-output (snd-hda-intel)"
+    VM_SOUND_ARGS=(-device intel-hda -device hda-output,audiodev=snd0)
+    VR_VM_MODULES="$VR_VM_MODULES snd-hda-intel snd-hda-codec-generic"
+  else
+    echo "vm: QEMU has no AC97, ES1370 or intel-hda: no guest sound card" >&2
+    return 0
+  fi
+  VM_SOUND_ARGS=(-audiodev "spice,id=snd0${VR_VM_AUDIODEV_OPTS:+,$VR_VM_AUDIODEV_OPTS}" "${VM_SOUND_ARGS[@]}")
+}
+
 # Exit code ctest reports as "skipped" (SKIP_RETURN_CODE).
 vr_vm_skip() { echo "SKIP: $*"; exit 77; }
 
@@ -49,6 +80,7 @@ vr_vm_kernel() {
   VM_KVER=$(ls "$VM_ROOT/lib/modules" | head -n 1)
   VM_KERNEL="$VM_ROOT/boot/vmlinuz-$VM_KVER"
   [ -f "$VM_KERNEL" ] || vr_fail "no kernel in $VM_ROOT"
+  [ -n "${VM_SOUND:-}" ] || vr_vm_sound
 }
 
 # Path of module NAME (dashes and underscores are the same to the kernel).
@@ -111,6 +143,8 @@ mount --bind /dev "$root/dev"
 mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 script=$(sed -n 's/.*vr\.script=\([^ ]*\).*/\1/p' /proc/cmdline)
+# The sound card's line, or none (vr_vm_sound).
+[ -r /proc/asound/cards ] && echo "VR-VM: sound card $(sed -n 's/^ *0 \[[^]]*\]: //p' /proc/asound/cards)"
 echo "VR-VM: ready $(ls /dev/virtio-ports)"
 TMPDIR=/dev/shm HOME=/dev/shm chroot "$root" /bin/sh "$script"
 echo "VR-VM: exit rc=$?"
@@ -152,7 +186,7 @@ vr_vm_start() {
     $VM_WATCH qemu-system-x86_64 -nodefaults -machine pc -accel "$accel" -m 1024 -smp 1 \
       -display none -vga qxl \
       -spice "port=$VM_SPICE_PORT,addr=127.0.0.1,disable-ticketing=on" \
-      -device virtio-serial-pci \
+      "${VM_SOUND_ARGS[@]}" -device virtio-serial-pci \
       -chardev "spiceport,name=$VR_VM_PORT_NAME,id=vr0" \
       -device "virtserialport,chardev=vr0,name=$VR_VM_PORT_NAME" \
       -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
@@ -163,7 +197,7 @@ vr_vm_start() {
     VM_PID=$!
     VR_PIDS+=("$VM_PID")
     if vr_wait_for "$VM_CONSOLE" "VR-VM: ready" "$VM_PID" 120; then
-      echo "vm: guest up ($accel), SPICE on $VM_SPICE_PORT"
+      echo "vm: guest up ($accel), SPICE on $VM_SPICE_PORT, sound card: $VM_SOUND"
       return 0
     fi
     kill "$VM_PID" 2>/dev/null || true

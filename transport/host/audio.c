@@ -10,7 +10,21 @@
  * late empties the card: it stops (the SPICE playback stops) and starts again
  * `latency` after the next sound, as an ALSA device restarts after an
  * underrun. A full card stops reading the FIFO: the writer blocks, as a
- * guest's write into a full device buffer does. */
+ * guest's write into a full device buffer does.
+ *
+ * The writer's timeline. The writer writes each sample when it is due (a
+ * sink that syncs on the clock), so what is buffered when a period plays is
+ * `latency` worth (plus up to a chunk and a period): sound written at t
+ * leaves at t + latency. A card that started late (it noticed the first
+ * sound after a resume late, or the writer wrote it late and caught up:
+ * both happen under load) holds more than that from then on, and a real
+ * player's sink would realign its samples to its clock; here the card does
+ * it: when even the least it held over half a second (each period's fill
+ * less what the writer can have written since the period was due) is over
+ * `latency` by more than REALIGN_SLACK_MS, it drops the excess (a skip, as
+ * an audio sink's resync). At a start it checks at once. A writer that is
+ * late only makes the card hold less: nothing is inserted (an underrun
+ * stops it, as above). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -26,6 +40,8 @@
 #define FRAME_BYTES 4u               /* S16LE stereo */
 #define PERIOD_FRAMES 480u           /* 10 ms: spice-server's frame at 48 kHz */
 #define RING_BYTES (RATE * FRAME_BYTES) /* 1 s of sound */
+#define REALIGN_PERIODS 50u          /* the window of the writer's timeline: 0.5 s */
+#define REALIGN_SLACK_MS 10u         /* held beyond the latency before a realign */
 
 struct vr_host_audio {
     SpicePlaybackInstance sin;
@@ -37,6 +53,8 @@ struct vr_host_audio {
     uint32_t latency_ms;
     bool playing, armed; /* armed: sound came, playing starts at t0_us */
     uint64_t t0_us, periods; /* start of this run and periods played since */
+    size_t least;            /* bytes: the least held this window (writer's timeline) */
+    uint32_t window;         /* periods in it */
     struct vr_host_audio_stats st;
 };
 
@@ -69,11 +87,45 @@ static void ring_take(struct vr_host_audio *a, uint8_t *dst, size_t n)
     a->fill -= n;
 }
 
+static uint64_t due_us(const struct vr_host_audio *a)
+{
+    return a->t0_us + a->periods * (uint64_t)PERIOD_FRAMES * 1000000u / RATE;
+}
+
+/* What the card holds at the time it was due, as far as the writer's
+ * timeline goes: the fill less what a writer on time can have written since
+ * (the main loop may see the FIFO late, after more was written). */
+static size_t held_at(const struct vr_host_audio *a, uint64_t due, uint64_t now)
+{
+    uint64_t since = now > due ? (now - due) * RATE / 1000000u * FRAME_BYTES : 0;
+    return a->fill > since ? a->fill - (size_t)since : 0;
+}
+
+/* Holding `held` bytes (the least over the window): drops what is beyond
+ * the latency, if that is more than the slack. A writer on time holds
+ * between the latency and that plus its chunk (a chunk is written at its
+ * first sample's time), which the card cannot tell from being late: it keeps
+ * half the slack, so what stays is within half the slack either way for
+ * chunks up to the slack. */
+static void realign(struct vr_host_audio *a, size_t held)
+{
+    size_t want = (size_t)a->latency_ms * RATE / 1000u * FRAME_BYTES;
+    size_t slack = (size_t)REALIGN_SLACK_MS * RATE / 1000u * FRAME_BYTES;
+    if (held <= want + slack)
+        return;
+    size_t drop = MIN(held - want - slack / 2, a->fill) / FRAME_BYTES * FRAME_BYTES;
+    a->head = (a->head + drop) % RING_BYTES;
+    a->fill -= drop;
+    a->st.realigns++;
+    a->st.realigned_us += (uint64_t)drop / FRAME_BYTES * 1000000u / RATE;
+    g_debug("sound card: %zu ms late on the writer's timeline: skipped", drop / FRAME_BYTES * 1000 / RATE);
+}
+
 static void arm_period(struct vr_host_audio *a)
 {
     /* The next period's time; rounded up: a timer a little early would only
      * find nothing due. */
-    uint64_t due = a->t0_us + a->periods * (uint64_t)PERIOD_FRAMES * 1000000u / RATE;
+    uint64_t due = due_us(a);
     uint64_t now = vr_time_us();
     a->timer = g_timeout_add(due > now ? (guint)((due - now + 999) / 1000) : 0, on_period, a);
 }
@@ -88,6 +140,10 @@ static gboolean start_playing(gpointer data)
     a->st.starts++;
     g_debug("sound card: playing from %" G_GUINT64_FORMAT " us (%zu ms buffered)", a->t0_us,
             a->fill / FRAME_BYTES * 1000 / RATE);
+    /* Started late on the writer's timeline (see the top): at once. */
+    pull(a, a->fd);
+    realign(a, held_at(a, a->t0_us, vr_time_us()));
+    a->window = 0;
     spice_server_playback_start(&a->sin);
     on_period(a); /* the first period now */
     return G_SOURCE_REMOVE;
@@ -136,13 +192,19 @@ static gboolean on_period(gpointer data)
     pull(a, a->fd);
     /* Catch up: every period whose time has come is played now (a late
      * timer does not slow the card down). */
-    while (a->t0_us + a->periods * (uint64_t)PERIOD_FRAMES * 1000000u / RATE <= now) {
+    while (due_us(a) <= now) {
         if (a->fill < FRAME_BYTES) {
             stop_playing(a);
             a->st.underruns++;
             return G_SOURCE_REMOVE;
         }
-        uint64_t due = a->t0_us + a->periods * (uint64_t)PERIOD_FRAMES * 1000000u / RATE;
+        uint64_t due = due_us(a);
+        size_t held = held_at(a, due, now);
+        a->least = a->window == 0 ? held : MIN(a->least, held);
+        if (++a->window >= REALIGN_PERIODS) {
+            realign(a, a->least);
+            a->window = 0;
+        }
         a->st.late_us_sum += now - due;
         a->st.late_us_max = MAX(a->st.late_us_max, now - due);
         play_period(a);

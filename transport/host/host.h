@@ -146,14 +146,17 @@ void vr_host_xdesktop_close(struct vr_host_xdesktop *x);
  * as a player's audio sink writes into a sound card. The card starts playing
  * latency_ms (10..500) after the first sound arrives and then hands
  * spice-server one 10 ms period at the time it plays it, so the mm-time
- * spice-server stamps on each period is when that sound leaves the guest. Returns 0 or a negative
- * errno with *error set. */
+ * spice-server stamps on each period is when that sound leaves the guest. It
+ * keeps to the writer's timeline (sound written at t leaves at t + latency):
+ * a card that holds more than latency_ms (it started late) skips the excess.
+ * Returns 0 or a negative errno with *error set. */
 struct vr_host_audio;
 struct vr_host_audio_stats {
     uint64_t bytes_in;                     /* read from the FIFO */
     uint64_t periods_sent, periods_dropped; /* to a client, and with no client */
     uint64_t starts, underruns;
     uint64_t late_us_sum, late_us_max; /* periods handed over after their time */
+    uint64_t realigns, realigned_us;   /* skips back onto the writer's timeline, and how much */
 };
 int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t latency_ms,
                         struct vr_host_audio **out, GError **error);

@@ -368,12 +368,12 @@ int main(int argc, char **argv)
         g_message("sound card: %" G_GUINT64_FORMAT " bytes in, %" G_GUINT64_FORMAT
                   " periods to the client, %" G_GUINT64_FORMAT " with no client, %" G_GUINT64_FORMAT
                   " starts, %" G_GUINT64_FORMAT " underruns; periods %.2f ms late on average, "
-                  "%.2f ms at most",
+                  "%.2f ms at most; %" G_GUINT64_FORMAT " realigns skipping %.1f ms",
                   ast.bytes_in, ast.periods_sent, ast.periods_dropped, ast.starts, ast.underruns,
                   ast.periods_sent + ast.periods_dropped
                       ? (double)ast.late_us_sum / 1e3 / (double)(ast.periods_sent + ast.periods_dropped)
                       : 0.0,
-                  (double)ast.late_us_max / 1e3);
+                  (double)ast.late_us_max / 1e3, ast.realigns, (double)ast.realigned_us / 1e3);
     }
     g_message("shutting down");
     spice_server_vm_stop(server);

@@ -500,3 +500,18 @@ static void free_now(VrSpicePort *p)
     g_free(p->name);
     g_free(p);
 }
+
+const char *vr_spice_channel_error(SpiceChannel *channel, SpiceChannelEvent event)
+{
+    const char *what;
+    switch (event) {
+    case SPICE_CHANNEL_ERROR_CONNECT: what = "no SPICE server there"; break;
+    case SPICE_CHANNEL_ERROR_TLS: what = "TLS error"; break;
+    case SPICE_CHANNEL_ERROR_LINK: what = "the server refused the link"; break;
+    case SPICE_CHANNEL_ERROR_AUTH: what = "authentication failed"; break;
+    case SPICE_CHANNEL_ERROR_IO: what = "I/O error"; break;
+    default: return NULL;
+    }
+    const GError *err = channel ? spice_channel_get_error(channel) : NULL;
+    return err && err->message ? err->message : what;
+}

@@ -10,6 +10,7 @@
 #include <libavutil/log.h>
 
 #include <videoredir/gtk-overlay.h>
+#include <videoredir/transport-spice.h>
 
 struct viewer {
     GtkWidget *window;
@@ -45,8 +46,10 @@ static void on_channel_event(SpiceChannel *ch, SpiceChannelEvent event, gpointer
     if (event == SPICE_CHANNEL_CLOSED) {
         g_message("the SPICE server closed the connection");
     } else {
-        const GError *err = spice_channel_get_error(ch);
-        g_printerr("videoredir-viewer: connection failed: %s\n", err ? err->message : "error");
+        const char *error = vr_spice_channel_error(ch, event);
+        if (!error)
+            return; /* not an error: switching hosts, for one */
+        g_printerr("videoredir-viewer: connection failed: %s\n", error);
         v->exit_code = 1;
     }
     gtk_main_quit();

@@ -255,8 +255,10 @@ int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region
  * decoded. With CLOCK, decoded frames wait in the stream's jitter buffer
  * until their due time (guest clock mapped to ours with the PING/PONG
  * offset); when several are due only the newest is shown, the others are
- * dropped as late (stats and FEEDBACK.dropped). Paused (rate 0): frames are
- * held, except the first after a FLUSH (the picture of a paused seek). FLUSH
+ * dropped as late (stats and FEEDBACK.dropped). Paused (rate 0): the CLOCK's
+ * pts is the position the guest's player shows (a pause, a frame step), so
+ * the newest frame up to it is shown and later ones are held; the first
+ * frame after a FLUSH shows anyway (the picture of a paused seek). FLUSH
  * discards the queue; after EOS the queued frames are still shown on time,
  * then the stream ends. vr_client_tick() also presents, so a presenter that
  * only ticks every 50 ms works; a smooth one sleeps until

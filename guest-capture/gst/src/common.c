@@ -97,3 +97,31 @@ gboolean vr_gst_clock_map(GstElement *e, const GstSegment *seg, GstClockTime pts
     *now_us = now;
     return TRUE;
 }
+
+gboolean vr_gst_clock_skew(GstElement *e, int64_t *skew_us)
+{
+    GstClock *clock = gst_element_get_clock(e);
+    if (!clock)
+        return FALSE;
+    GstClockTime t = gst_clock_get_time(clock);
+    uint64_t now = vr_time_us();
+    gst_object_unref(clock);
+    if (!GST_CLOCK_TIME_IS_VALID(t))
+        return FALSE;
+    *skew_us = (int64_t)(t / 1000) - (int64_t)now;
+    return TRUE;
+}
+
+gboolean vr_gst_clock_due(GstElement *e, gboolean need, uint64_t last_us, uint64_t settle_until_us,
+                          int64_t skew_us, uint64_t now_us)
+{
+    if (need || now_us - last_us >= 1000000)
+        return TRUE;
+    if (now_us >= settle_until_us)
+        return FALSE;
+    int64_t skew;
+    if (!vr_gst_clock_skew(e, &skew))
+        return FALSE;
+    int64_t moved = skew - skew_us;
+    return moved > VR_GST_CLOCK_SKEW_US || moved < -VR_GST_CLOCK_SKEW_US;
+}

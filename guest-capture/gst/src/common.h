@@ -45,6 +45,30 @@ gboolean vr_gst_clock_map(GstElement *e, const GstSegment *seg, GstClockTime pts
                           GstClockTimeDiff offset_ns, int64_t *pts_us, uint64_t *due_us, uint32_t *rate_q16,
                           uint64_t *now_us);
 
+/* How long after a CLOCK that was asked for (a start, a flush, a new segment,
+ * a resume) the mapping is watched, and by how much the pipeline clock may
+ * move against the guest's monotonic clock in that time before a frame sends
+ * a CLOCK again. */
+#define VR_GST_CLOCK_SETTLE_US 1000000
+#define VR_GST_CLOCK_SKEW_US 2000
+
+/* Element e's pipeline clock minus the guest's monotonic clock (vr_time_us),
+ * in microseconds, into *skew_us. FALSE when e has no clock. */
+gboolean vr_gst_clock_skew(GstElement *e, int64_t *skew_us);
+
+/*
+ * Whether a frame of element e sends a CLOCK at now_us (vr_time_us): when one
+ * is asked for (need); once a second after the last one (last_us: drift);
+ * and until settle_until_us (VR_GST_CLOCK_SETTLE_US after an asked-for one)
+ * whenever the pipeline clock moved against the monotonic clock by more than
+ * VR_GST_CLOCK_SKEW_US since the last one (skew_us, vr_gst_clock_skew then):
+ * an audio sink's clock stands still until its device runs again after a
+ * flush or a resume, so the mapping taken at the first frame is off by that
+ * wait. Call from the streaming thread.
+ */
+gboolean vr_gst_clock_due(GstElement *e, gboolean need, uint64_t last_us, uint64_t settle_until_us,
+                          int64_t skew_us, uint64_t now_us);
+
 G_END_DECLS
 
 #endif

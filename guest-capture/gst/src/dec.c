@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <gst/base/gstbasesink.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
@@ -69,7 +70,12 @@ struct _GstVideoredirDec {
     gboolean discont;
     gint need_clock;           /* atomic: also set from change_state */
     uint64_t last_clock_us;
+    uint64_t clock_settle_us;  /* until then, CLOCK again when the clock moved */
+    int64_t clock_skew_us;     /* vr_gst_clock_skew at the last CLOCK */
     gint64 last_pts_us;        /* -1: none yet (also read in change_state, under lock) */
+    GstSegment segment;        /* the input segment, for change_state (under lock) */
+    GstElement *watched;       /* the video sink watched while paused (application thread) */
+    gulong watch_id;
     GPtrArray *gop;            /* input buffers since the last keyframe */
     GstBuffer *placeholder;
     gint ph_w, ph_h;
@@ -192,6 +198,108 @@ static gboolean ensure_placeholder(GstVideoredirDec *d)
     }
     gst_video_codec_state_unref(out);
     return d->placeholder != NULL;
+}
+
+/* Whether the player holds still: this element is PAUSED and so is the
+ * state its pipeline was asked for (on a resume the sinks play before the
+ * elements upstream of them change state). */
+static gboolean player_paused(GstVideoredirDec *d)
+{
+    if (GST_STATE(d) != GST_STATE_PAUSED)
+        return FALSE;
+    GstObject *top = gst_object_ref(GST_OBJECT(d)), *up;
+    while ((up = gst_object_get_parent(top))) {
+        gst_object_unref(top);
+        top = up;
+    }
+    GST_OBJECT_LOCK(top);
+    GstState target = GST_STATE_TARGET(top);
+    GST_OBJECT_UNLOCK(top);
+    gst_object_unref(top);
+    return target == GST_STATE_PAUSED;
+}
+
+/* The video sink our frames reach: through elements and bins with one
+ * way on (a queue, converters, playsink's stream synchronizer, ghost pads),
+ * NULL if there is no such sink. */
+static GstElement *find_video_sink(GstVideoredirDec *d)
+{
+    GstPad *pad = gst_object_ref(GST_VIDEO_DECODER_SRC_PAD(d));
+    for (int hops = 0; pad && hops < 64; hops++) {
+        GstPad *peer = gst_pad_get_peer(pad);
+        gst_object_unref(pad);
+        pad = NULL;
+        if (!peer)
+            break;
+        GstObject *parent = gst_pad_get_parent(peer);
+        if (parent && GST_IS_BASE_SINK(parent)) {
+            gst_object_unref(peer);
+            return GST_ELEMENT(parent);
+        }
+        if (parent)
+            gst_object_unref(parent);
+        /* On through the element or ghost pad: its one internal link. */
+        GstIterator *it = gst_pad_iterate_internal_links(peer);
+        gst_object_unref(peer);
+        if (!it)
+            break;
+        GValue v = G_VALUE_INIT;
+        int n = 0;
+        while (gst_iterator_next(it, &v) == GST_ITERATOR_OK) {
+            if (n++ == 0)
+                pad = gst_object_ref(g_value_get_object(&v));
+            g_value_reset(&v);
+        }
+        g_value_unset(&v);
+        gst_iterator_free(it);
+        if (n != 1 && pad) {
+            gst_object_unref(pad);
+            pad = NULL;
+        }
+    }
+    if (pad)
+        gst_object_unref(pad);
+    return NULL;
+}
+
+/* A buffer reaches the video sink (its streaming thread). Paused, the sink
+ * holds and shows it: after a pause it is the next frame if the sink was
+ * waiting for one, and a frame step (GStreamer step events, which only the
+ * sink sees) skips what the sink held and stops at a later one. The client
+ * shows the same frame (PROTOCOL.md 6.6); the skipped ones went to it
+ * anyway. On a resume the sink plays before we do: not paused then. */
+static GstPadProbeReturn sink_buffer_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+    (void)pad;
+    GstVideoredirDec *d = user;
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    if (!GST_BUFFER_PTS_IS_VALID(buf) || !player_paused(d))
+        return GST_PAD_PROBE_OK;
+    GST_DEBUG_OBJECT(d, "paused at %" GST_TIME_FORMAT, GST_TIME_ARGS(GST_BUFFER_PTS(buf)));
+    g_mutex_lock(&d->lock);
+    if (d->player && !d->local_mode)
+        vr_player_set_clock(d->player, (int64_t)(GST_BUFFER_PTS(buf) / 1000), vr_time_us(), 0);
+    g_mutex_unlock(&d->lock);
+    return GST_PAD_PROBE_OK;
+}
+
+/* Application thread: watch what reaches the video sink (again if it
+ * changed), or stop watching (sink NULL). */
+static void watch_sink(GstVideoredirDec *d, GstElement *sink)
+{
+    if (sink == d->watched)
+        return;
+    if (d->watched) {
+        gst_pad_remove_probe(GST_BASE_SINK_PAD(d->watched), d->watch_id);
+        gst_object_unref(d->watched);
+        d->watched = NULL;
+    }
+    if (sink) {
+        d->watched = gst_object_ref(sink);
+        d->watch_id = gst_pad_add_probe(GST_BASE_SINK_PAD(sink), GST_PAD_PROBE_TYPE_BUFFER, sink_buffer_probe, d,
+                                        NULL);
+        GST_DEBUG_OBJECT(d, "watching %s for frame steps", GST_OBJECT_NAME(sink));
+    }
 }
 
 /* Takes the frame reference. */
@@ -526,6 +634,7 @@ static gboolean vr_start(GstVideoDecoder *vd)
     d->child_failed = FALSE;
     g_mutex_lock(&d->lock);
     d->last_pts_us = -1;
+    gst_segment_init(&d->segment, GST_FORMAT_UNDEFINED);
     g_mutex_unlock(&d->lock);
     return TRUE;
 }
@@ -587,19 +696,26 @@ static gboolean vr_set_format(GstVideoDecoder *vd, GstVideoCodecState *state)
     return ensure_placeholder(d) && gst_video_decoder_negotiate(vd);
 }
 
-/* Ties pts to the guest clock through the pipeline clock. */
+/* Ties pts to the guest clock through the pipeline clock. Only while
+ * playing: paused, the frames pushed say what is shown (finish_placeholder),
+ * and need_clock stays set for the resume. */
 static void send_clock(GstVideoredirDec *d, GstClockTime pts)
 {
     int64_t pts_us;
     uint64_t due_us, now_us;
     uint32_t q16;
-    gboolean paused = GST_STATE(d) != GST_STATE_PLAYING;
-    if (!vr_gst_clock_map(GST_ELEMENT(d), &GST_VIDEO_DECODER(d)->input_segment, pts, paused, 0, &pts_us,
+    if (GST_STATE(d) != GST_STATE_PLAYING)
+        return;
+    if (!vr_gst_clock_map(GST_ELEMENT(d), &GST_VIDEO_DECODER(d)->input_segment, pts, FALSE, 0, &pts_us,
                           &due_us, &q16, &now_us))
         return;
     vr_player_set_clock(d->player, pts_us, due_us, q16);
     d->last_clock_us = now_us;
-    g_atomic_int_set(&d->need_clock, paused); /* paused: again once playing */
+    if (!vr_gst_clock_skew(GST_ELEMENT(d), &d->clock_skew_us))
+        d->clock_skew_us = 0;
+    if (g_atomic_int_get(&d->need_clock))
+        d->clock_settle_us = now_us + VR_GST_CLOCK_SETTLE_US;
+    g_atomic_int_set(&d->need_clock, FALSE);
 }
 
 static GstFlowReturn vr_handle_frame(GstVideoDecoder *vd, GstVideoCodecFrame *frame)
@@ -652,11 +768,14 @@ static GstFlowReturn vr_handle_frame(GstVideoDecoder *vd, GstVideoCodecFrame *fr
                 .duration = GST_CLOCK_TIME_IS_VALID(frame->duration) ? (int64_t)(frame->duration / 1000) : 0,
             };
             uint64_t now = vr_time_us();
-            if (GST_CLOCK_TIME_IS_VALID(frame->pts) && (g_atomic_int_get(&d->need_clock) || now - d->last_clock_us >= 1000000))
+            if (GST_CLOCK_TIME_IS_VALID(frame->pts) &&
+                vr_gst_clock_due(GST_ELEMENT(d), g_atomic_int_get(&d->need_clock), d->last_clock_us,
+                                 d->clock_settle_us, d->clock_skew_us, now))
                 send_clock(d, frame->pts);
             if (GST_CLOCK_TIME_IS_VALID(frame->pts)) {
                 g_mutex_lock(&d->lock);
                 d->last_pts_us = au.pts;
+                gst_segment_copy_into(&vd->input_segment, &d->segment);
                 g_mutex_unlock(&d->lock);
             }
             uint32_t extra = 0;
@@ -739,16 +858,37 @@ static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
 {
     GstVideoredirDec *d = GST_VIDEOREDIR_DEC(e);
     if (t == GST_STATE_CHANGE_PLAYING_TO_PAUSED) {
+        /* Paused: the client shows the frame at the position the player
+         * stopped at (the running time now; frames are due at their running
+         * time, send_clock), not the last one sent, and holds the rest. The
+         * streaming thread may be blocked in a push downstream: the segment
+         * is our copy. */
+        GstClock *clock = gst_element_get_clock(e);
+        GstClockTime now = clock ? gst_clock_get_time(clock) : GST_CLOCK_TIME_NONE;
+        if (clock)
+            gst_object_unref(clock);
+        GstClockTime base = gst_element_get_base_time(e);
         g_mutex_lock(&d->lock);
         gint64 last = d->last_pts_us;
         struct vr_player *p = d->player;
+        if (last >= 0 && GST_CLOCK_TIME_IS_VALID(now) && now >= base && d->segment.format == GST_FORMAT_TIME) {
+            GstClockTime pos = gst_segment_position_from_running_time(&d->segment, GST_FORMAT_TIME, now - base);
+            if (GST_CLOCK_TIME_IS_VALID(pos))
+                last = MIN(last, (gint64)(pos / 1000));
+        }
         g_mutex_unlock(&d->lock);
         if (p && last >= 0)
-            vr_player_set_clock(p, last, vr_time_us(), 0); /* paused: the client holds the picture */
+            vr_player_set_clock(p, last, vr_time_us(), 0);
+        GstElement *sink = find_video_sink(d);
+        watch_sink(d, sink);
+        if (sink)
+            gst_object_unref(sink);
     }
     GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_videoredir_dec_parent_class)->change_state(e, t);
     if (t == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
         g_atomic_int_set(&d->need_clock, TRUE); /* a new base time */
+    if (t == GST_STATE_CHANGE_PAUSED_TO_READY)
+        watch_sink(d, NULL); /* the sink streams no more (sinks change state first) */
     return ret;
 }
 
@@ -827,6 +967,7 @@ static void vr_finalize(GObject *obj)
     g_free(d->extradata);
     g_ptr_array_unref(d->gop);
     gst_clear_buffer(&d->placeholder);
+    watch_sink(d, NULL);
     g_mutex_clear(&d->lock);
     G_OBJECT_CLASS(gst_videoredir_dec_parent_class)->finalize(obj);
 }
@@ -837,6 +978,7 @@ static void gst_videoredir_dec_init(GstVideoredirDec *d)
     d->port_name = g_strdup(VR_PLAYER_DEFAULT_PORT);
     d->fallback = TRUE;
     d->last_pts_us = -1;
+    gst_segment_init(&d->segment, GST_FORMAT_UNDEFINED);
     d->gop = g_ptr_array_new_with_free_func((GDestroyNotify)gst_buffer_unref);
     GstVideoDecoder *vd = GST_VIDEO_DECODER(d);
     gst_video_decoder_set_packetized(vd, TRUE);

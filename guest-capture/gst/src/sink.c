@@ -33,6 +33,12 @@
  * (the base sink's ts-offset is the outside one minus the lead; the
  * ts-offset property shows the outside one) so the frame is at the client
  * before it is due.
+ *
+ * Pause and frame stepping: paused, the client shows the frame at the
+ * position the player shows and holds the rest (a CLOCK at rate 0 with that
+ * position, PROTOCOL.md 6.6). On a pause that is the clock's position then,
+ * on a step (GStreamer step event, a player's "next frame") the buffer the
+ * step stopped at; the buffers the step skipped are sent too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,9 +90,18 @@ struct _GstVideoredirSink {
     guint8 *extradata;         /* of the caps' codec_data */
     gboolean need_clock;
     uint64_t last_clock_us;
+    uint64_t clock_settle_us;  /* until then, CLOCK again when the clock moved */
+    int64_t clock_skew_us;     /* vr_gst_clock_skew at the last CLOCK */
     gint64 last_pts_us;        /* -1: none yet */
     gboolean discont;          /* flushed: the next keyframe carries DISCONT */
     gboolean eos;
+    /* Frame stepping. The base sink drops the buffers a flushing step skips
+     * without rendering them, but the client needs every access unit: the
+     * pad probe notes the buffer in the base sink now (`cur`), and while
+     * steps are under way buffers go out as they arrive. */
+    GstBuffer *cur;            /* a ref; NULL: none */
+    gboolean cur_sent;
+    guint steps;               /* flushing steps under way */
 
     /* X11 thread. */
     GThread *x_thread;
@@ -493,19 +508,24 @@ static void send_clock(GstVideoredirSink *s, GstClockTime pts, gboolean paused)
         return;
     vr_player_set_clock(s->player, pts_us, due_us, q16);
     s->last_clock_us = now_us;
+    if (!vr_gst_clock_skew(GST_ELEMENT(s), &s->clock_skew_us))
+        s->clock_skew_us = 0;
+    if (s->need_clock)
+        s->clock_settle_us = now_us + VR_GST_CLOCK_SETTLE_US;
     s->need_clock = FALSE;
 }
 
-static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
+/* Lock held. Hands one access unit to the session (and to the local branch
+ * when it plays). */
+static void send_au(GstVideoredirSink *s, GstBuffer *buf)
 {
-    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(bs);
     GstMapInfo map;
     if (!gst_buffer_map(buf, &map, GST_MAP_READ))
-        return GST_FLOW_ERROR;
+        return;
     if (map.size == 0 || map.size > VR_MAX_FRAME_DATA) {
         GST_WARNING_OBJECT(s, "access unit of %zu bytes skipped", (size_t)map.size);
         gst_buffer_unmap(buf, &map);
-        return GST_FLOW_OK;
+        return;
     }
     gboolean key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
     struct vr_au au = {
@@ -517,15 +537,10 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
         .dts = GST_BUFFER_DTS_IS_VALID(buf) ? (int64_t)(GST_BUFFER_DTS(buf) / 1000) : INT64_MIN,
         .duration = GST_BUFFER_DURATION_IS_VALID(buf) ? (int64_t)(GST_BUFFER_DURATION(buf) / 1000) : 0,
     };
-
-    g_mutex_lock(&s->lock);
     if (key || s->gop->len >= GOP_MAX)
         g_ptr_array_set_size(s->gop, 0);
     if (key || s->gop->len > 0)
         g_ptr_array_add(s->gop, gst_buffer_ref(buf));
-    uint64_t now = vr_time_us();
-    if (GST_BUFFER_PTS_IS_VALID(buf) && (s->need_clock || now - s->last_clock_us >= 1000000))
-        send_clock(s, GST_BUFFER_PTS(buf), FALSE);
     if (GST_BUFFER_PTS_IS_VALID(buf))
         s->last_pts_us = au.pts;
     /* After a seek the stream resumes with a keyframe marked DISCONT
@@ -540,9 +555,128 @@ static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
         GST_WARNING_OBJECT(s, "cannot queue a frame: %s", g_strerror(-r));
     if (s->local_on)
         local_push(s, buf, FALSE);
-    g_mutex_unlock(&s->lock);
     gst_buffer_unmap(buf, &map);
+}
+
+static GstFlowReturn vr_render(GstBaseSink *bs, GstBuffer *buf)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(bs);
+    g_mutex_lock(&s->lock);
+    /* The buffer a step stopped at went out already. */
+    gboolean sent = buf == s->cur && s->cur_sent;
+    if (buf == s->cur)
+        s->cur_sent = TRUE;
+    uint64_t now = vr_time_us();
+    if (GST_BUFFER_PTS_IS_VALID(buf) && vr_gst_clock_due(GST_ELEMENT(s), s->need_clock, s->last_clock_us,
+                                                         s->clock_settle_us, s->clock_skew_us, now))
+        send_clock(s, GST_BUFFER_PTS(buf), FALSE);
+    if (!sent)
+        send_au(s, buf);
+    g_mutex_unlock(&s->lock);
     return GST_FLOW_OK;
+}
+
+/* Streaming thread, before the base sink sees the buffer. */
+static GstPadProbeReturn buffer_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+    (void)pad;
+    GstVideoredirSink *s = user;
+    GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+    g_mutex_lock(&s->lock);
+    gst_buffer_replace(&s->cur, buf);
+    s->cur_sent = FALSE;
+    if (s->steps > 0 && s->player) {
+        /* A step skips it (never rendered) or stops at it. */
+        send_au(s, buf);
+        s->cur_sent = TRUE;
+    }
+    g_mutex_unlock(&s->lock);
+    return GST_PAD_PROBE_OK;
+}
+
+/* A flushing step skips buffers without rendering them, the one the sink
+ * holds first: from now until it is done, buffers go out as they arrive. */
+static gboolean vr_send_event(GstElement *e, GstEvent *event)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(e);
+    gboolean flush = FALSE;
+    if (GST_EVENT_TYPE(event) == GST_EVENT_STEP)
+        gst_event_parse_step(event, NULL, NULL, NULL, &flush, NULL);
+    if (flush) {
+        g_mutex_lock(&s->lock);
+        s->steps++;
+        if (s->cur && !s->cur_sent && s->player) {
+            send_au(s, s->cur);
+            s->cur_sent = TRUE;
+        }
+        g_mutex_unlock(&s->lock);
+    }
+    gboolean ret = GST_ELEMENT_CLASS(gst_videoredir_sink_parent_class)->send_event(e, event);
+    if (flush && !ret) {
+        g_mutex_lock(&s->lock);
+        if (s->steps > 0)
+            s->steps--;
+        g_mutex_unlock(&s->lock);
+    }
+    return ret;
+}
+
+/* The base sink posts STEP_DONE (streaming thread) when a step stopped at
+ * the buffer it now holds: paused, that is the picture the player shows. */
+static gboolean vr_post_message(GstElement *e, GstMessage *m)
+{
+    GstVideoredirSink *s = GST_VIDEOREDIR_SINK(e);
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_STEP_DONE && GST_MESSAGE_SRC(m) == GST_OBJECT(e)) {
+        g_mutex_lock(&s->lock);
+        if (s->steps > 0)
+            s->steps--;
+        s->need_clock = TRUE; /* the step moved the segment */
+        if (s->cur && s->have_stream && GST_STATE(e) == GST_STATE_PAUSED) {
+            /* Where the base sink syncs it, which is the position it reports. */
+            GstClockTime ts = GST_BUFFER_DTS_IS_VALID(s->cur) ? GST_BUFFER_DTS(s->cur) : GST_BUFFER_PTS(s->cur);
+            if (GST_CLOCK_TIME_IS_VALID(ts)) {
+                GST_DEBUG_OBJECT(s, "stepped to %" GST_TIME_FORMAT, GST_TIME_ARGS(ts));
+                vr_player_set_clock(s->player, (int64_t)(ts / 1000), vr_time_us(), 0);
+            }
+        }
+        g_mutex_unlock(&s->lock);
+    }
+    return GST_ELEMENT_CLASS(gst_videoredir_sink_parent_class)->post_message(e, m);
+}
+
+/* Lock held. The stream timestamp of what the player shows after a pause:
+ * the running time it stopped at minus the latency and the offset that
+ * presentation adds (send_clock). In a pipeline that running time is our
+ * start time, which the pipeline sets when it pauses and on which the
+ * position it reports is based; alone (a test harness), the clock's now.
+ * FALSE if unknown or before the segment. */
+static gboolean paused_position(GstVideoredirSink *s, GstClockTime *pos)
+{
+    GstClockTime stopped = GST_CLOCK_TIME_NONE;
+    GstObject *parent = gst_object_get_parent(GST_OBJECT(s));
+    if (parent) {
+        gst_object_unref(parent);
+        stopped = gst_element_get_start_time(GST_ELEMENT(s));
+    } else {
+        GstClock *clock = gst_element_get_clock(GST_ELEMENT(s));
+        if (clock) {
+            GstClockTime now = gst_clock_get_time(clock), base = gst_element_get_base_time(GST_ELEMENT(s));
+            gst_object_unref(clock);
+            stopped = now >= base ? now - base : 0;
+        }
+    }
+    if (!GST_CLOCK_TIME_IS_VALID(stopped))
+        return FALSE;
+    GstClockTimeDiff rt = (GstClockTimeDiff)stopped - s->user_offset -
+                          (GstClockTimeDiff)gst_base_sink_get_latency(GST_BASE_SINK(s));
+    GstSegment seg;
+    GST_OBJECT_LOCK(s);
+    gst_segment_copy_into(&GST_BASE_SINK(s)->segment, &seg);
+    GST_OBJECT_UNLOCK(s);
+    if (seg.format != GST_FORMAT_TIME)
+        return FALSE;
+    *pos = gst_segment_position_from_running_time(&seg, GST_FORMAT_TIME, rt < 0 ? 0 : (GstClockTime)rt);
+    return GST_CLOCK_TIME_IS_VALID(*pos);
 }
 
 /* End of stream: the player lets the backlog reach the client, sends
@@ -580,6 +714,8 @@ static gboolean vr_event(GstBaseSink *bs, GstEvent *event)
             }
         }
         g_ptr_array_set_size(s->gop, 0);
+        gst_buffer_replace(&s->cur, NULL);
+        s->steps = 0;
         s->need_clock = TRUE;
         s->discont = TRUE;
         s->eos = FALSE;
@@ -666,6 +802,8 @@ static void io_stop(GstVideoredirSink *s)
     close(s->wake[1]);
     s->wake[0] = s->wake[1] = -1;
     g_ptr_array_set_size(s->gop, 0);
+    gst_buffer_replace(&s->cur, NULL);
+    s->steps = 0;
     gst_caps_replace(&s->caps, NULL);
     free_extradata(s);
     g_mutex_unlock(&s->lock);
@@ -681,8 +819,6 @@ static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
         break;
     case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
         g_mutex_lock(&s->lock);
-        if (s->have_stream && s->last_pts_us >= 0)
-            vr_player_set_clock(s->player, s->last_pts_us, vr_time_us(), 0); /* paused */
         s->need_clock = TRUE;
         if (s->local_on)
             gst_element_set_state(s->local, GST_STATE_PAUSED);
@@ -693,6 +829,18 @@ static GstStateChangeReturn vr_change_state(GstElement *e, GstStateChange t)
     }
     GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_videoredir_sink_parent_class)->change_state(e, t);
     switch (t) {
+    case GST_STATE_CHANGE_PLAYING_TO_PAUSED:
+        g_mutex_lock(&s->lock);
+        if (s->have_stream && s->last_pts_us >= 0) {
+            /* Paused (the base sink noted when): the client shows the frame
+             * at the position the player stopped at, not the last one sent
+             * (up to `lead` ahead). */
+            GstClockTime pos;
+            int64_t pos_us = paused_position(s, &pos) ? MIN((int64_t)(pos / 1000), s->last_pts_us) : s->last_pts_us;
+            vr_player_set_clock(s->player, pos_us, vr_time_us(), 0);
+        }
+        g_mutex_unlock(&s->lock);
+        break;
     case GST_STATE_CHANGE_PAUSED_TO_PLAYING:
         g_mutex_lock(&s->lock);
         s->need_clock = TRUE;
@@ -856,6 +1004,7 @@ static void vr_finalize(GObject *obj)
     g_free(s->display_name);
     g_free(s->region);
     g_ptr_array_unref(s->gop);
+    gst_buffer_replace(&s->cur, NULL);
     gst_caps_replace(&s->caps, NULL);
     free_extradata(s);
     g_mutex_clear(&s->lock);
@@ -878,6 +1027,7 @@ static void gst_videoredir_sink_init(GstVideoredirSink *s)
     gst_base_sink_set_max_lateness(GST_BASE_SINK(s), -1);
     gst_base_sink_set_qos_enabled(GST_BASE_SINK(s), FALSE);
     gst_base_sink_set_last_sample_enabled(GST_BASE_SINK(s), FALSE);
+    gst_pad_add_probe(GST_BASE_SINK_PAD(s), GST_PAD_PROBE_TYPE_BUFFER, buffer_probe, s, NULL);
 }
 
 static void gst_videoredir_sink_class_init(GstVideoredirSinkClass *klass)
@@ -943,6 +1093,8 @@ static void gst_videoredir_sink_class_init(GstVideoredirSinkClass *klass)
         "videoredir developers");
     gst_element_class_add_static_pad_template(ec, &sink_template);
     ec->change_state = vr_change_state;
+    ec->send_event = vr_send_event;
+    ec->post_message = vr_post_message;
     bc->set_caps = vr_set_caps;
     bc->render = vr_render;
     bc->event = vr_event;

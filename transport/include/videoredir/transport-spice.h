@@ -48,6 +48,11 @@ gboolean vr_spiceport_is_open(const VrSpicePort *port);
 /* Disconnects from the session and frees. NULL is a no-op. */
 void vr_spiceport_free(VrSpicePort *port);
 
+/* What a channel event says went wrong, for the user: the channel's GError
+ * when it has one, else a sentence for the event; NULL for an event that is
+ * not an error (opened, closed, switching). Owned by the channel or static. */
+const char *vr_spice_channel_error(SpiceChannel *channel, SpiceChannelEvent event);
+
 G_END_DECLS
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <videoredir/protocol.h>
 
@@ -291,6 +292,20 @@ void vr_fd_attach(struct vr_conn *c, int fd);
 /* Monotonic clock in microseconds (the clock used for ping/pong and
  * frame send times). */
 uint64_t vr_time_us(void);
+
+/*
+ * The libraries' log calls: when fn (a log callback taking (user, level,
+ * text)) is set, formats the printf-style arguments into a line of at most
+ * 511 bytes (longer ones are cut) and hands it over for the call.
+ */
+#define VR_LOGF(fn, user, level, ...)                                      \
+    do {                                                                   \
+        if (fn) {                                                          \
+            char vr_logf_line_[512];                                       \
+            snprintf(vr_logf_line_, sizeof(vr_logf_line_), __VA_ARGS__);   \
+            (fn)((user), (level), vr_logf_line_);                          \
+        }                                                                  \
+    } while (0)
 
 #ifdef __cplusplus
 }
