@@ -249,16 +249,20 @@ int vr_decode_queue_create(struct vr_decoder *dec, bool threaded, void (*wakeup)
     return 0;
 }
 
+/* Drops the jobs not started. The one being run, if any, stays counted in
+ * units and unit_bytes until its thread is done with it. */
 static void jobs_free(struct vr_decode_queue *q)
 {
     while (q->jobs) {
         struct job *j = q->jobs;
         q->jobs = j->next;
+        if (j->kind == JOB_UNIT) {
+            q->units--;
+            q->unit_bytes -= j->msg_bytes;
+        }
         job_free(j);
     }
     q->jobs_tail = NULL;
-    q->units = 0;
-    q->unit_bytes = 0;
 }
 
 void vr_decode_queue_destroy(struct vr_decode_queue *q)
