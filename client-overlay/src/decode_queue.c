@@ -13,7 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <glib.h>
+#include <pthread.h>
+
 #include <libavcodec/packet.h>
 #include <libavutil/error.h>
 #include <libavutil/frame.h>
@@ -63,9 +64,10 @@ struct vr_decode_queue {
     } sent[SENT_RING];
     uint32_t n_sent;
 
-    GThread *thread;
-    GMutex lock;
-    GCond cond;
+    bool has_thread;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
     /* Under lock. */
     struct job *jobs, *jobs_tail;
     struct outlist outs;
@@ -179,13 +181,13 @@ static void run(struct vr_decode_queue *q, struct job *j, struct outlist *outs)
     }
 }
 
-static gpointer thread_main(gpointer data)
+static void *thread_main(void *data)
 {
     struct vr_decode_queue *q = data;
-    g_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->lock);
     for (;;) {
         while (!q->jobs && !q->quit)
-            g_cond_wait(&q->cond, &q->lock);
+            pthread_cond_wait(&q->cond, &q->lock);
         if (q->quit)
             break;
         struct job *j = q->jobs;
@@ -193,12 +195,12 @@ static gpointer thread_main(gpointer data)
         if (!q->jobs)
             q->jobs_tail = NULL;
         uint64_t gen = q->gen;
-        g_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->lock);
 
         struct outlist outs = { 0 };
         run(q, j, &outs);
 
-        g_mutex_lock(&q->lock);
+        pthread_mutex_lock(&q->lock);
         if (j->kind == JOB_UNIT) {
             q->units--;
             q->unit_bytes -= j->msg_bytes;
@@ -213,12 +215,12 @@ static gpointer thread_main(gpointer data)
             q->wake_pending = true;
         }
         if (wake && q->wakeup) {
-            g_mutex_unlock(&q->lock);
+            pthread_mutex_unlock(&q->lock);
             q->wakeup(q->user);
-            g_mutex_lock(&q->lock);
+            pthread_mutex_lock(&q->lock);
         }
     }
-    g_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->lock);
     return NULL;
 }
 
@@ -234,16 +236,15 @@ int vr_decode_queue_create(struct vr_decoder *dec, bool threaded, void (*wakeup)
     q->threaded = threaded;
     q->wakeup = wakeup;
     q->user = user;
-    g_mutex_init(&q->lock);
-    g_cond_init(&q->cond);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->cond, NULL);
     if (threaded) {
-        GError *err = NULL;
-        q->thread = g_thread_try_new("vr-decode", thread_main, q, &err);
-        if (!q->thread) {
-            g_clear_error(&err);
+        int err = pthread_create(&q->thread, NULL, thread_main, q);
+        if (err) {
             vr_decode_queue_destroy(q);
-            return -EAGAIN;
+            return -err;
         }
+        q->has_thread = true;
     }
     *out = q;
     return 0;
@@ -269,19 +270,19 @@ void vr_decode_queue_destroy(struct vr_decode_queue *q)
 {
     if (!q)
         return;
-    if (q->thread) {
-        g_mutex_lock(&q->lock);
+    if (q->has_thread) {
+        pthread_mutex_lock(&q->lock);
         q->quit = true;
         jobs_free(q);
-        g_cond_signal(&q->cond);
-        g_mutex_unlock(&q->lock);
-        g_thread_join(q->thread);
+        pthread_cond_signal(&q->cond);
+        pthread_mutex_unlock(&q->lock);
+        pthread_join(q->thread, NULL);
     }
     jobs_free(q);
     outlist_free(&q->outs);
     vr_decoder_close(q->dec);
-    g_cond_clear(&q->cond);
-    g_mutex_clear(&q->lock);
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->lock);
     free(q);
 }
 
@@ -295,7 +296,7 @@ static void submit(struct vr_decode_queue *q, struct job *j, bool first)
         outlist_append(&q->outs, &outs);
         return;
     }
-    g_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->lock);
     if (j->kind == JOB_UNIT) {
         q->units++;
         q->unit_bytes += j->msg_bytes;
@@ -313,18 +314,18 @@ static void submit(struct vr_decode_queue *q, struct job *j, bool first)
             q->jobs = j;
         q->jobs_tail = j;
     }
-    g_cond_signal(&q->cond);
-    g_mutex_unlock(&q->lock);
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
 }
 
 int vr_decode_queue_push(struct vr_decode_queue *q, const struct vr_frame *f, uint64_t send_us,
                          size_t msg_bytes, uint32_t slow_us)
 {
     if (q->threaded) {
-        g_mutex_lock(&q->lock);
+        pthread_mutex_lock(&q->lock);
         bool full = q->units >= VR_DECODE_QUEUE_MAX_UNITS ||
                     q->unit_bytes + f->data_len > VR_DECODE_QUEUE_MAX_BYTES;
-        g_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->lock);
         if (full)
             return -ENOBUFS;
     }
@@ -365,12 +366,12 @@ int vr_decode_queue_drain(struct vr_decode_queue *q)
 void vr_decode_queue_flush(struct vr_decode_queue *q)
 {
     if (q->threaded) {
-        g_mutex_lock(&q->lock);
+        pthread_mutex_lock(&q->lock);
         jobs_free(q);
         outlist_free(&q->outs);
         q->wake_pending = false;
         q->gen++;
-        g_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->lock);
     } else {
         outlist_free(&q->outs);
     }
@@ -384,7 +385,7 @@ void vr_decode_queue_flush(struct vr_decode_queue *q)
 bool vr_decode_queue_pop(struct vr_decode_queue *q, struct vr_decode_out *out)
 {
     if (q->threaded)
-        g_mutex_lock(&q->lock);
+        pthread_mutex_lock(&q->lock);
     struct out *o = q->outs.head;
     if (o) {
         q->outs.head = o->next;
@@ -396,7 +397,7 @@ bool vr_decode_queue_pop(struct vr_decode_queue *q, struct vr_decode_out *out)
         q->wake_pending = false;
     }
     if (q->threaded)
-        g_mutex_unlock(&q->lock);
+        pthread_mutex_unlock(&q->lock);
     return o != NULL;
 }
 
@@ -407,10 +408,10 @@ uint32_t vr_decode_queue_backlog(struct vr_decode_queue *q, size_t *msg_bytes)
             *msg_bytes = 0;
         return 0;
     }
-    g_mutex_lock(&q->lock);
+    pthread_mutex_lock(&q->lock);
     uint32_t n = q->units;
     if (msg_bytes)
         *msg_bytes = q->unit_bytes;
-    g_mutex_unlock(&q->lock);
+    pthread_mutex_unlock(&q->lock);
     return n;
 }

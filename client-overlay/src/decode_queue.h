@@ -46,7 +46,8 @@ struct vr_decode_out {
 
 /* Takes ownership of dec (also on failure). wakeup (may be NULL) is called
  * from the queue's thread when an output becomes ready while none was
- * waiting. Returns 0 and *out, -ENOMEM or -EAGAIN (no thread). */
+ * waiting. Returns 0 and *out, -ENOMEM, or pthread_create's error negated
+ * (e.g. -EAGAIN). */
 int vr_decode_queue_create(struct vr_decoder *dec, bool threaded, void (*wakeup)(void *user),
                            void *user, struct vr_decode_queue **out);
 /* Stops the thread (after the access unit it is decoding) and frees
