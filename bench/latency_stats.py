@@ -21,6 +21,10 @@ Prints one line of key=value pairs (milliseconds):
                   presentation: the reordering delay, which is the stream's,
                   is taken out, a backlog (sender or client behind) is not;
   reorder_ms      min(pts) - dts0: that reordering delay at the start;
+  floor_p50/p99   pts - dts of each frame presented: how long the stream itself
+                  makes a frame wait between its sending and its display (a
+                  frame cannot be shown before those shown ahead of it were
+                  received): the floor of sent_p50/p99 whatever the client does;
   frames          frames counted (those with a send time).
 Usage: latency_stats.py PRESENT_LOG PACKETS_CSV TB_NUM TB_DEN
 """
@@ -69,11 +73,13 @@ def main():
     # sent before its cadence says).
     start = min(send - (dts_of[p] - dts0) * us for p, _, send in rows)
     sent = [(t - send) / 1e3 for _, t, send in rows]
+    floor = [(p - dts_of[p]) * us / 1e3 for p, _, _ in rows]
     late = [(t - (start + (p - dts0) * us)) / 1e3 for p, t, _ in rows]
     print("stats_p50=%.1f stats_p99=%.1f sent_p50=%.1f sent_p99=%.1f late_p50=%.1f late_p99=%.1f "
-          "reorder_ms=%.1f frames=%d"
+          "reorder_ms=%.1f floor_p50=%.1f floor_p99=%.1f frames=%d"
           % (pct(stats, 0.5), pct(stats, 0.99), pct(sent, 0.5), pct(sent, 0.99), pct(late, 0.5),
-             pct(late, 0.99), (pts0 - dts0) * us / 1e3, len(rows)))
+             pct(late, 0.99), (pts0 - dts0) * us / 1e3, pct(floor, 0.5), pct(floor, 0.99),
+             len(rows)))
 
 
 if __name__ == "__main__":

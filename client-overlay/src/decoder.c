@@ -309,6 +309,34 @@ void vr_decoder_close(struct vr_decoder *d)
     free(d);
 }
 
+int vr_decoder_packet(const struct vr_frame *f, AVPacket **out)
+{
+    AVPacket *pkt = av_packet_alloc();
+    if (!pkt)
+        return AVERROR(ENOMEM);
+    int ret = av_new_packet(pkt, (int)f->data_len);
+    if (ret < 0) {
+        av_packet_free(&pkt);
+        return ret;
+    }
+    memcpy(pkt->data, f->data, f->data_len);
+    pkt->pts = f->pts == INT64_MIN ? AV_NOPTS_VALUE : f->pts;
+    pkt->dts = f->dts == INT64_MIN ? AV_NOPTS_VALUE : f->dts;
+    pkt->duration = f->duration;
+    if (f->flags & VR_FRAME_KEY)
+        pkt->flags |= AV_PKT_FLAG_KEY;
+    *out = pkt;
+    return 0;
+}
+
+int vr_decoder_send_packet(struct vr_decoder *d, const AVPacket *pkt)
+{
+    /* A refcounted packet: libavcodec takes a reference, no copy. EAGAIN
+     * here means frames are waiting: the caller receives them all after
+     * every send, so it cannot happen; report it as an error if it does. */
+    return avcodec_send_packet(d->ctx, pkt);
+}
+
 int vr_decoder_send(struct vr_decoder *d, const struct vr_frame *f)
 {
     av_packet_unref(d->pkt);
@@ -321,10 +349,7 @@ int vr_decoder_send(struct vr_decoder *d, const struct vr_frame *f)
     d->pkt->duration = f->duration;
     if (f->flags & VR_FRAME_KEY)
         d->pkt->flags |= AV_PKT_FLAG_KEY;
-    ret = avcodec_send_packet(d->ctx, d->pkt);
-    /* EAGAIN here means frames are waiting: the caller receives them all after
-     * every send, so it cannot happen; report it as an error if it does. */
-    return ret;
+    return vr_decoder_send_packet(d, d->pkt);
 }
 
 int vr_decoder_drain(struct vr_decoder *d)

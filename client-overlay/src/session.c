@@ -16,6 +16,7 @@
 
 #include <libavutil/frame.h>
 
+#include "decode_queue.h"
 #include "videoredir/client.h"
 #include <videoredir/marker.h>
 
@@ -33,9 +34,6 @@
 #define KEYREQ_US 500000u
 /* Nothing at all from the guest for this long: it is gone. */
 #define SILENCE_US 5000000u
-/* Send times of the last frames fed to a decoder, to find the one a decoded
- * frame came from (decoders reorder and delay). */
-#define SENT_RING 64u
 /* Our pings that a pong may answer. */
 #define PING_RING 4u
 /* Jitter buffer bounds (config 0: defaults; never more than MAX_QUEUE). */
@@ -60,7 +58,8 @@ struct stream {
     uint32_t id;
     struct vr_stream_start start; /* extradata points to our copy */
     uint8_t *extradata;           /* kept to reopen the decoder in software */
-    struct vr_decoder *dec;
+    struct vr_decode_queue *dq; /* the decoder, inline or on its thread */
+    bool draining;              /* EOS: the decoder's last frames are coming */
     AVFrame *last;       /* latest decoded frame, for compositing */
     bool has_geometry, has_region;
     struct vr_geometry geometry;
@@ -76,11 +75,6 @@ struct stream {
     uint64_t serial;
     char decoder[64]; /* kept after the decoder is closed, for stats */
     bool hw;
-    struct {
-        int64_t pts;
-        uint64_t send_us;
-    } sent[SENT_RING];
-    uint32_t n_sent;
     /* Scheduling (see client.h): the guest's last CLOCK and the queue. */
     bool has_clock, preroll;
     struct vr_clock clock;
@@ -88,6 +82,7 @@ struct stream {
     uint32_t q_head, q_len;
     uint64_t q_bytes;
     uint64_t presented, late, flushed, geometry_seq;
+    uint64_t overflows; /* frames dropped: the decoder's queue was full */
 };
 
 struct vr_client {
@@ -236,17 +231,33 @@ static void stream_clear(struct stream *s)
 {
     queue_discard(s);
     free(s->extradata);
-    vr_decoder_close(s->dec);
+    vr_decode_queue_destroy(s->dq);
     av_frame_free(&s->last);
     free(s->region);
     memset(s, 0, sizeof(*s));
+}
+
+/* Bytes of FRAME messages handled by the session but still waiting for a
+ * decoder thread: not acknowledged yet, so that the guest's window in time
+ * counts a slow decoder's backlog as before. */
+static uint64_t bytes_waiting(const struct vr_client *c)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        size_t b = 0;
+        if (c->streams[i].dq)
+            vr_decode_queue_backlog(c->streams[i].dq, &b);
+        n += b;
+    }
+    return n;
 }
 
 static void send_feedback(struct vr_client *c, struct stream *s)
 {
     struct vr_msg *m = msg(c, VR_MSG_FEEDBACK, s->id);
     struct vr_feedback *fb = &m->u.feedback;
-    uint64_t in = bytes_handled(c);
+    uint64_t in = bytes_handled(c), waiting = bytes_waiting(c);
+    in = in > waiting ? in - waiting : 0;
     fb->bytes_received = in > c->rx_base ? in - c->rx_base : 0;
     fb->last_seq = s->last_seq;
     fb->decoded = (uint32_t)s->decoded;
@@ -285,22 +296,6 @@ static void reject(struct vr_client *c, uint32_t id, uint32_t reason, const char
     va_end(ap);
     logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 " rejected: %s", id, m->u.reject.message);
     send_msg(c, m);
-}
-
-/* Guest send time of the access unit frame f was decoded from: the one with
- * its pts, else the newest one sent. 0 if none. */
-static uint64_t send_time_of(const struct stream *s, const AVFrame *f)
-{
-    if (!s->n_sent)
-        return 0;
-    uint32_t n = s->n_sent < SENT_RING ? s->n_sent : SENT_RING;
-    if (f->pts != AV_NOPTS_VALUE)
-        for (uint32_t k = 1; k <= n; k++) {
-            uint32_t i = (s->n_sent - k) % SENT_RING;
-            if (s->sent[i].pts == f->pts)
-                return s->sent[i].send_us;
-        }
-    return s->sent[(s->n_sent - 1) % SENT_RING].send_us;
 }
 
 static size_t frame_bytes(const AVFrame *f)
@@ -362,6 +357,14 @@ static void show(struct vr_client *c, struct stream *s, AVFrame *f, uint64_t sen
 
 static void finish_stream(struct vr_client *c, struct stream *s);
 
+/* From a decoder's thread: something came out of it. */
+static void on_decoded(void *user)
+{
+    const struct vr_client *c = user;
+    if (c->cb.wakeup)
+        c->cb.wakeup(c->user);
+}
+
 /* Shows the newest queued frame that is due at now; older due ones are late.
  * Finishes an ending stream whose queue ran empty. Returns whether the shown
  * frame changed. */
@@ -390,22 +393,18 @@ static bool present_stream(struct vr_client *c, struct stream *s, uint64_t now)
     }
     if (pick.frame)
         show(c, s, pick.frame, pick.send_us, now);
-    if (s->ending && !s->q_len)
+    if (s->ending && !s->draining && !s->q_len)
         finish_stream(c, s);
     return pick.frame != NULL;
 }
 
-static void on_frame_out(struct vr_client *c, struct stream *s, const AVFrame *f)
+/* A decoded frame (owned, freed or kept here) whose access unit the guest
+ * sent at sent. */
+static void on_frame_out(struct vr_client *c, struct stream *s, AVFrame *copy, uint64_t sent)
 {
     s->decoded++;
-    uint64_t sent = send_time_of(s, f);
     if (c->cb.frame)
-        c->cb.frame(c->user, s->id, f);
-    AVFrame *copy = av_frame_clone(f);
-    if (!copy) {
-        s->dropped++;
-        return;
-    }
+        c->cb.frame(c->user, s->id, copy);
     uint64_t now = now_us(c);
     if (!s->has_clock) { /* no timing from the guest: show it now */
         show(c, s, copy, sent, now);
@@ -446,26 +445,57 @@ static bool fall_back_to_software(struct vr_client *c, struct stream *s, int err
     logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": hardware decoder %s failed (%s): decoding in "
           "software (%s) from the next keyframe", s->id, s->decoder, av_err2str(err),
           vr_decoder_name(sw));
-    vr_decoder_close(s->dec);
-    s->dec = sw;
+    char name[sizeof(s->decoder)];
+    snprintf(name, sizeof(name), "%s", vr_decoder_name(sw));
+    struct vr_decode_queue *dq = NULL;
+    ret = vr_decode_queue_create(sw, c->cfg.decode_thread, on_decoded, c, &dq);
+    if (ret < 0) {
+        logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": cannot start the software decoder: %s",
+              s->id, strerror(-ret));
+        return false;
+    }
+    vr_decode_queue_destroy(s->dq);
+    s->dq = dq;
     s->hw = false;
-    snprintf(s->decoder, sizeof(s->decoder), "%s", vr_decoder_name(sw));
-    s->n_sent = 0;
+    snprintf(s->decoder, sizeof(s->decoder), "%s", name);
     return true;
 }
 
-/* Takes every frame the decoder has ready. */
-static void receive_all(struct vr_client *c, struct stream *s)
+/* Handles what came out of s's decoder: frames (scheduled), errors (a
+ * keyframe request, maybe the software decoder), the end of a drain. */
+static void collect(struct vr_client *c, struct stream *s)
 {
-    const AVFrame *f;
-    int ret;
-    while ((ret = vr_decoder_receive(s->dec, &f)) == 0)
-        on_frame_out(c, s, f);
-    if (ret != -EAGAIN && ret != AVERROR_EOF) {
-        s->errors++;
-        logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": decode error: %s", s->id, av_err2str(ret));
-        fall_back_to_software(c, s, ret);
-        request_key(c, s, VR_REASON_DECODE_ERROR);
+    struct vr_decode_out o;
+    while (s->dq && vr_decode_queue_pop(s->dq, &o)) {
+        switch (o.kind) {
+        case VR_DECODE_OUT_FRAME:
+            on_frame_out(c, s, o.frame, o.send_us);
+            /* On its own thread the decoder's progress is what FEEDBACK
+             * acknowledges (bytes_waiting): tell the guest, or its window
+             * stays full once it stopped sending. */
+            if (c->cfg.decode_thread && s->active && ++s->since_feedback >= FEEDBACK_FRAMES)
+                send_feedback(c, s);
+            break;
+        case VR_DECODE_OUT_SEND_ERROR:
+            s->errors++;
+            s->dropped++;
+            logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": frame %" PRIu32 " rejected by decoder: %s",
+                  s->id, o.seq, av_err2str(o.err));
+            fall_back_to_software(c, s, o.err); /* from the next keyframe */
+            request_key(c, s, VR_REASON_DECODE_ERROR);
+            break;
+        case VR_DECODE_OUT_ERROR:
+            s->errors++;
+            logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": decode error: %s", s->id, av_err2str(o.err));
+            fall_back_to_software(c, s, o.err);
+            request_key(c, s, VR_REASON_DECODE_ERROR);
+            break;
+        case VR_DECODE_OUT_DRAINED:
+            s->draining = false;
+            if (s->ending && !s->q_len)
+                finish_stream(c, s);
+            break;
+        }
     }
 }
 
@@ -475,10 +505,15 @@ static void end_stream(struct vr_client *c, struct stream *s, uint32_t reason)
 {
     if (!s->active)
         return;
-    if (reason == VR_REASON_EOS && s->dec && vr_decoder_drain(s->dec) == 0)
-        receive_all(c, s);
     s->active = false;
     s->stop_reason = reason;
+    if (reason == VR_REASON_EOS && s->dq && vr_decode_queue_drain(s->dq) == 0) {
+        /* Every frame sent is shown: the decoder's last ones come out, then
+         * DRAINED; the stream finishes after its last queued frame. */
+        s->draining = s->ending = true;
+        collect(c, s);
+        return;
+    }
     if (reason == VR_REASON_EOS && s->q_len) {
         s->ending = true; /* present_stream finishes it after the last frame */
         return;
@@ -491,7 +526,7 @@ static void end_stream(struct vr_client *c, struct stream *s, uint32_t reason)
 static void finish_stream(struct vr_client *c, struct stream *s)
 {
     uint32_t reason = s->stop_reason;
-    s->ending = false;
+    s->ending = s->draining = false;
     s->ended = true;
     c->ended_count++;
     c->eos_count += reason == VR_REASON_EOS;
@@ -501,8 +536,8 @@ static void finish_stream(struct vr_client *c, struct stream *s)
           " dropped, %" PRIu64 " lost, %" PRIu64 " presented (%" PRIu64 " late)",
           s->id, vr_reason_name(reason), s->received, s->decoded, s->dropped, s->lost, s->presented,
           s->late);
-    vr_decoder_close(s->dec);
-    s->dec = NULL;
+    vr_decode_queue_destroy(s->dq);
+    s->dq = NULL;
     emit(c, VR_CLIENT_EV_STREAM_END, s->id);
 }
 
@@ -626,6 +661,16 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
                "cannot decode %s: %s", vr_codec_name(st->codec), strerror(-ret));
         return;
     }
+    char name[sizeof(s->decoder)];
+    snprintf(name, sizeof(name), "%s", vr_decoder_name(dec));
+    bool hw = vr_decoder_is_hw(dec);
+    struct vr_decode_queue *dq = NULL;
+    ret = vr_decode_queue_create(dec, c->cfg.decode_thread, on_decoded, c, &dq);
+    if (ret < 0) {
+        reject(c, id, VR_REASON_DECODE_ERROR, "cannot start a decoder for %s: %s",
+               vr_codec_name(st->codec), strerror(-ret));
+        return;
+    }
     s->used = s->active = true;
     s->id = id;
     s->serial = ++c->serial;
@@ -637,34 +682,36 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
         s->start.extradata = s->extradata;
         s->start.extradata_len = st->extradata_len;
     }
-    s->dec = dec;
-    snprintf(s->decoder, sizeof(s->decoder), "%s", vr_decoder_name(dec));
-    s->hw = vr_decoder_is_hw(dec);
+    s->dq = dq;
+    snprintf(s->decoder, sizeof(s->decoder), "%s", name);
+    s->hw = hw;
     s->need_key = true;
     s->last_feedback_us = now_us(c);
 
     struct vr_msg *m = msg(c, VR_MSG_ACCEPT, id);
-    m->u.accept.flags = vr_decoder_is_hw(dec) ? VR_CODEC_CAP_HW : 0;
-    snprintf(m->u.accept.decoder, sizeof(m->u.accept.decoder), "%s", vr_decoder_name(dec));
-    logf_(c, VR_CLOG_INFO, "stream %" PRIu32 ": %s %" PRIu32 "x%" PRIu32 ", decoder %s", id,
-          vr_codec_name(st->codec), st->width, st->height, vr_decoder_name(dec));
+    m->u.accept.flags = hw ? VR_CODEC_CAP_HW : 0;
+    snprintf(m->u.accept.decoder, sizeof(m->u.accept.decoder), "%s", name);
+    logf_(c, VR_CLOG_INFO, "stream %" PRIu32 ": %s %" PRIu32 "x%" PRIu32 ", decoder %s%s", id,
+          vr_codec_name(st->codec), st->width, st->height, name,
+          c->cfg.decode_thread ? " on its own thread" : "");
     send_msg(c, m);
     emit(c, VR_CLIENT_EV_STREAM_START, id);
 }
 
-/* Test option: a decoder slower than real time (blocks like one would). */
-static void slow_down(struct vr_client *c)
+/* Test option: a decoder slower than real time (blocks like one would, after
+ * decoding the frame, in the decoder's thread). The delay for the next frame
+ * fed to a decoder. */
+static uint32_t slow_down(struct vr_client *c)
 {
     if (!c->cfg.slow_us || c->fed++ < c->cfg.slow_from ||
         (c->cfg.slow_frames && c->slowed >= c->cfg.slow_frames))
-        return;
+        return 0;
     c->slowed++;
-    struct timespec ts = { c->cfg.slow_us / 1000000u, (long)(c->cfg.slow_us % 1000000u) * 1000 };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
+    return c->cfg.slow_us;
 }
 
-static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame *f)
+static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame *f,
+                         size_t msg_bytes)
 {
     struct stream *s = find(c, id);
     if (!s || !s->active) {
@@ -682,23 +729,18 @@ static void handle_frame(struct vr_client *c, uint32_t id, const struct vr_frame
         request_key(c, s, VR_REASON_RECONNECT);
     } else {
         s->need_key = false;
-        s->sent[s->n_sent % SENT_RING].pts = f->pts == INT64_MIN ? AV_NOPTS_VALUE : f->pts;
-        s->sent[s->n_sent % SENT_RING].send_us = f->send_time_us;
-        s->n_sent++;
-        int ret = vr_decoder_send(s->dec, f);
+        int ret = vr_decode_queue_push(s->dq, f, f->send_time_us, msg_bytes, slow_down(c));
         if (ret < 0) {
-            s->errors++;
+            /* Only a guest that ignores the flow-control window fills the
+             * decoder's queue: what it sends meanwhile is dropped. */
             s->dropped++;
-            logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": frame %" PRIu32 " rejected by decoder: %s",
-                  id, f->seq, av_err2str(ret));
-            if (fall_back_to_software(c, s, ret)) {
-                request_key(c, s, VR_REASON_DECODE_ERROR);
-                return; /* the software decoder starts at the next keyframe */
-            }
+            uint64_t n = ++s->overflows;
+            logf_(c, n <= WARN_ERRORS || !(n & (n - 1)) ? VR_CLOG_WARNING : VR_CLOG_DEBUG,
+                  "stream %" PRIu32 ": frame %" PRIu32 " dropped: the decoder's queue is full (%s; "
+                  "%" PRIu64 " so far)", id, f->seq, strerror(-ret), n);
             request_key(c, s, VR_REASON_DECODE_ERROR);
         }
-        receive_all(c, s);
-        slow_down(c);
+        collect(c, s);
     }
     if (++s->since_feedback >= FEEDBACK_FRAMES || now_us(c) - s->last_feedback_us >= FEEDBACK_US)
         send_feedback(c, s);
@@ -793,7 +835,11 @@ static void on_message(void *user, const struct vr_msg *m)
     case VR_MSG_PING: handle_ping(c, &m->u.ping); break;
     case VR_MSG_PONG: handle_pong(c, &m->u.pong); break;
     case VR_MSG_STREAM_START: handle_start(c, m->stream_id, &m->u.start); break;
-    case VR_MSG_FRAME: handle_frame(c, m->stream_id, &m->u.frame); break;
+    case VR_MSG_FRAME: {
+        long size = vr_msg_encoded_size(m);
+        handle_frame(c, m->stream_id, &m->u.frame, size > 0 ? (size_t)size : 0);
+        break;
+    }
     case VR_MSG_GEOMETRY: handle_geometry(c, m->stream_id, &m->u.geometry); break;
     case VR_MSG_REGION: handle_region(c, m->stream_id, &m->u.region); break;
     case VR_MSG_STREAM_STOP: {
@@ -805,9 +851,8 @@ static void on_message(void *user, const struct vr_msg *m)
     case VR_MSG_FLUSH: {
         struct stream *s = find(c, m->stream_id);
         if (s && s->active) {
-            vr_decoder_flush(s->dec);
+            vr_decode_queue_flush(s->dq);
             s->need_key = true;
-            s->n_sent = 0;
             /* A seek: what waits is from before it; the guest sends a new
              * CLOCK, until then frames show when decoded. */
             s->flushed += s->q_len;
@@ -942,6 +987,21 @@ void vr_client_channel_closed(struct vr_client *c)
     drop_all_streams(c);
 }
 
+uint32_t vr_client_dispatch(struct vr_client *c)
+{
+    uint32_t mask = 0;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct stream *s = &c->streams[i];
+        if (!s->used || !s->dq)
+            continue;
+        uint64_t presented = s->presented;
+        collect(c, s);
+        if (s->presented != presented)
+            mask |= 1u << i;
+    }
+    return mask;
+}
+
 void vr_client_tick(struct vr_client *c)
 {
     if (!c->open)
@@ -1043,6 +1103,8 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     st->frames_late = s->late;
     st->frames_flushed = s->flushed;
     st->queue_depth = s->q_len;
+    st->decode_queue = s->dq ? vr_decode_queue_backlog(s->dq, NULL) : 0;
+    st->decode_overflows = s->overflows;
     st->has_clock = s->has_clock;
     st->rate_q16 = s->clock.rate_q16;
     st->geometry_seq = s->geometry_seq;
@@ -1085,7 +1147,7 @@ uint64_t vr_client_next_wakeup(const struct vr_client *c)
 
 uint32_t vr_client_present(struct vr_client *c, uint64_t now)
 {
-    uint32_t mask = 0;
+    uint32_t mask = vr_client_dispatch(c);
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
         if (c->streams[i].used && c->streams[i].q_len && present_stream(c, &c->streams[i], now))
             mask |= 1u << i;

@@ -30,6 +30,7 @@ struct app {
     gint slow_us, slow_from, slow_frames; /* --slow-* (tests) */
     gint max_streams;                     /* --max-streams, 0: the library's default */
     gint decode_threads;                  /* --decode-threads */
+    gboolean decode_inline;               /* --decode-inline */
     GMainLoop *loop;
     SpiceSession *session;
     SpiceChannel *display; /* first display channel, ref held */
@@ -473,6 +474,21 @@ static void arm_wakeup(struct app *a)
     a->wake_id = g_timeout_add((guint)((us + 999) / 1000), on_wakeup, a);
 }
 
+/* Output of a decoder's thread: taken on the main loop. */
+static gboolean on_decoded_idle(gpointer user)
+{
+    struct app *a = user;
+    vr_client_dispatch(a->client);
+    arm_wakeup(a);
+    return G_SOURCE_REMOVE;
+}
+
+/* On a decoder's thread (g_idle_add is thread-safe). */
+static void on_decoded(void *user)
+{
+    g_idle_add_full(G_PRIORITY_DEFAULT, on_decoded_idle, user, NULL);
+}
+
 static gboolean on_tick(gpointer user)
 {
     struct app *a = user;
@@ -641,6 +657,9 @@ int main(int argc, char **argv)
         { "decode-threads", 0, 0, G_OPTION_ARG_INT, &a.decode_threads,
           "software decoding threads per stream (default 1: no frame-threading delay; N > 1 "
           "adds N - 1 frames of delay for N times the throughput on N cores)", "N" },
+        { "decode-inline", 0, 0, G_OPTION_ARG_NONE, &a.decode_inline,
+          "decode in the main loop's thread, not on a thread per stream (the client then answers "
+          "the guest only between frames)", NULL },
         { "slow-us", 0, 0, G_OPTION_ARG_INT, &a.slow_us, "for tests: sleep US after each frame decoded", "US" },
         { "slow-from", 0, 0, G_OPTION_ARG_INT, &a.slow_from, "for tests: --slow-us from the N-th frame on", "N" },
         { "slow-frames", 0, 0, G_OPTION_ARG_INT, &a.slow_frames, "for tests: --slow-us for N frames only", "N" },
@@ -717,6 +736,7 @@ int main(int argc, char **argv)
     }
     struct vr_client_config cfg = { .hwdec = hwdec, .slow_us = (uint32_t)MAX(a.slow_us, 0),
                                     .decode_threads = (uint32_t)a.decode_threads,
+                                    .decode_thread = !a.decode_inline,
                                     .slow_from = (uint32_t)MAX(a.slow_from, 0),
                                     .slow_frames = (uint32_t)MAX(a.slow_frames, 0) };
     if (a.max_streams < 0 || a.max_streams > (gint)VR_MAX_STREAMS) {
@@ -750,7 +770,7 @@ int main(int argc, char **argv)
         return 1;
     }
     struct vr_client_callbacks cb = { .log = client_log, .event = on_event, .frame = on_frame,
-                                      .output = on_output };
+                                      .output = on_output, .wakeup = on_decoded };
     if (vr_client_create(&cfg, &cb, &a, &a.client) < 0) {
         g_printerr("videoredir-client: out of memory\n");
         return 1;

@@ -49,6 +49,10 @@ struct vr_gtk_session {
     VrSpicePort *port;
     VrSpiceAudio *audio; /* the playback channel as the picture's clock, or NULL */
     guint tick;
+    /* Woken from the decoders' threads (g_source_set_ready_time is
+     * thread-safe): takes their frames on the main loop. Destroyed after
+     * the client, whose destruction joins those threads. */
+    GSource *decoded;
     GList *overlays;
     char *port_name;
     SpiceDisplayChannel *display0; /* the guest's primary display, for markers (not owned) */
@@ -757,6 +761,23 @@ static gboolean on_tick(gpointer user)
     return G_SOURCE_CONTINUE;
 }
 
+/* On a decoder's thread. */
+static void on_client_wakeup(void *user)
+{
+    struct vr_gtk_session *vs = user;
+    g_source_set_ready_time(vs->decoded, 0);
+}
+
+static gboolean on_decoded(GSource *source, GSourceFunc callback, gpointer user)
+{
+    struct vr_gtk_session *vs = user;
+    g_source_set_ready_time(source, -1);
+    vr_client_dispatch(vs->client);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs decoded_funcs = { .dispatch = on_decoded };
+
 static void session_free(gpointer data)
 {
     struct vr_gtk_session *vs = data;
@@ -771,6 +792,8 @@ static void session_free(gpointer data)
     vr_spiceport_free(vs->port);
     vr_spiceaudio_free(vs->audio);
     vr_client_destroy(vs->client);
+    g_source_destroy(vs->decoded);
+    g_source_unref(vs->decoded);
     g_free(vs->port_name);
     g_free(vs);
 }
@@ -783,14 +806,23 @@ static struct vr_gtk_session *session_get(SpiceSession *session, const struct vr
     vs = g_new0(struct vr_gtk_session, 1);
     vs->session = session;
     vs->port_name = g_strdup(opt->port_name ? opt->port_name : VR_DEFAULT_PORT_NAME);
-    struct vr_client_config cfg = { .hwdec = opt->hwdec, .software = "videoredir-gtk " VR_VERSION_STRING };
+    /* Decoders on threads of their own: the client answers the guest while
+     * a slow decoder works through a backlog. */
+    struct vr_client_config cfg = { .hwdec = opt->hwdec, .software = "videoredir-gtk " VR_VERSION_STRING,
+                                    .decode_thread = true };
     struct vr_client_callbacks cb = { .log = client_log, .event = on_client_event,
-                                      .frame = on_client_frame, .output = on_client_output };
+                                      .frame = on_client_frame, .output = on_client_output,
+                                      .wakeup = on_client_wakeup };
+    vs->decoded = g_source_new(&decoded_funcs, sizeof(GSource));
+    g_source_set_callback(vs->decoded, NULL, vs, NULL);
+    g_source_set_ready_time(vs->decoded, -1);
     if (vr_client_create(&cfg, &cb, vs, &vs->client) < 0) {
+        g_source_unref(vs->decoded);
         g_free(vs->port_name);
         g_free(vs);
         return NULL;
     }
+    g_source_attach(vs->decoded, NULL);
     struct vr_spiceport_callbacks pcb = { .opened = on_port_opened, .error = on_port_error };
     vs->port = vr_spiceport_new(session, vs->port_name, vr_client_conn(vs->client), &pcb, vs);
     if (opt->audio_delay_ms >= 0) {

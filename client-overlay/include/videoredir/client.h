@@ -8,8 +8,18 @@
  * libavcodec and hands out decoded frames. Everything from the guest is
  * treated as hostile: validated, capped, never trusted to be consistent.
  *
- * Also here: the framemd5 writer and the headless compositor. One thread;
- * nothing here is thread-safe.
+ * Also here: the framemd5 writer and the headless compositor.
+ *
+ * Threads: a vr_client, and everything here, is used from one thread, the
+ * client's (the one that feeds its conn); nothing is thread-safe. With
+ * vr_client_config.decode_thread each stream's decoder runs on a thread of
+ * its own, inside the library: FRAMEs are only queued for it, so a decoder
+ * slower than real time never keeps the client from answering the guest
+ * (PONG, FEEDBACK, keyframe requests) while it works through a backlog.
+ * Decoded frames come back to the client's thread: the callbacks.wakeup is
+ * the only thing called on a decoder's thread, and the application answers
+ * it by calling vr_client_dispatch() on the client's thread. Every other
+ * callback runs on the client's thread, inside a call into the library.
  */
 #ifndef VIDEOREDIR_CLIENT_H
 #define VIDEOREDIR_CLIENT_H
@@ -62,6 +72,14 @@ void vr_decoder_close(struct vr_decoder *d);
 /* Sends one access unit (data is copied). Returns 0 or a negative errno /
  * AVERROR for a decode error (the caller counts it and asks for a keyframe). */
 int vr_decoder_send(struct vr_decoder *d, const struct vr_frame *f);
+/* The access unit f as a refcounted packet (its data copied once, padded as
+ * libavcodec wants): *out, freed by the caller (av_packet_free). Any thread.
+ * Returns 0 or a negative AVERROR. */
+struct AVPacket;
+int vr_decoder_packet(const struct vr_frame *f, struct AVPacket **out);
+/* Sends a packet of vr_decoder_packet (the decoder takes a reference: no
+ * copy). Returns as vr_decoder_send. */
+int vr_decoder_send_packet(struct vr_decoder *d, const struct AVPacket *pkt);
 /* Signals end of stream: the remaining frames come out of _receive. */
 int vr_decoder_drain(struct vr_decoder *d);
 /* Next decoded frame (a software frame; owned by the decoder, valid until the
@@ -110,6 +128,13 @@ struct vr_client_callbacks {
     void (*output)(void *user);
     /* Monotonic clock in microseconds; NULL: vr_time_us. */
     uint64_t (*clock)(void *user);
+    /* With decode_thread: a decoder's thread has output waiting (called
+     * once until vr_client_dispatch took it all). Called on that decoder's
+     * thread: it must only arrange for vr_client_dispatch to run soon on the
+     * client's thread (e.g. g_idle_add, g_main_context_wakeup) and return.
+     * May be NULL: then vr_client_present and vr_client_tick collect the
+     * output (up to a tick late). */
+    void (*wakeup)(void *user);
 };
 
 struct vr_client_config {
@@ -141,6 +166,14 @@ struct vr_client_config {
      * threads (up to 16). More throughput on a busy multi-core client at
      * the price of N - 1 frames of decoder delay. */
     uint32_t decode_threads;
+    /* Decode each stream on a thread of its own (see the top of this file):
+     * at most VR_DECODE_QUEUE_MAX_UNITS (256) access units or 64 MiB wait
+     * for a stream's decoder, and what waits is not acknowledged in
+     * FEEDBACK, so a guest that honours the flow-control window holds them
+     * to its window; beyond those limits FRAMEs are dropped (a keyframe is
+     * asked for). false: decoded in the client's thread while the FRAME is
+     * handled (deterministic: replay, fuzzers, unit tests). */
+    bool decode_thread;
 };
 
 struct vr_client_stream_stats {
@@ -162,6 +195,8 @@ struct vr_client_stream_stats {
                                 * jitter buffer overflowed */
     uint64_t frames_flushed;   /* queued frames a FLUSH discarded (not dropped) */
     uint32_t queue_depth;      /* decoded frames waiting for their due time */
+    uint32_t decode_queue;     /* access units waiting for the decoder's thread */
+    uint64_t decode_overflows; /* FRAMEs dropped: the decoder's queue was full */
     bool has_clock;            /* the guest sent CLOCK: frames wait for their time */
     uint32_t rate_q16;         /* last CLOCK's rate (0 paused) */
     uint64_t geometry_seq;     /* changes with every GEOMETRY / REGION */
@@ -183,9 +218,17 @@ struct vr_conn *vr_client_conn(struct vr_client *c);
 void vr_client_channel_open(struct vr_client *c);
 void vr_client_channel_closed(struct vr_client *c);
 
-/* Runs timers (hello resend, ping, feedback, 5 s guest silence). Call every
- * ~50 ms. */
+/* Runs timers (hello resend, ping, feedback, 5 s guest silence) and
+ * presents what is due (vr_client_present). Call every ~50 ms. */
 void vr_client_tick(struct vr_client *c);
+
+/* Takes what the decoders' threads produced (decode_thread): each frame
+ * goes to callbacks.frame and the scheduler (VR_CLIENT_EV_PRESENT if shown
+ * at once), errors ask for a keyframe, a drained stream may end. Returns a
+ * mask of the slots whose shown frame changed, like vr_client_present (which
+ * calls it first). Cheap when nothing waits. The client's thread; the
+ * answer to callbacks.wakeup. */
+uint32_t vr_client_dispatch(struct vr_client *c);
 
 bool vr_client_established(const struct vr_client *c);
 /* Streams ever seen that ended with STREAM_STOP (any reason), those that
