@@ -96,7 +96,7 @@ static void client_log(void *user, enum vr_client_log level, const char *msg)
  * they go to the debug log, shown with -v or G_MESSAGES_DEBUG=all. */
 static void av_log_to_glib(void *avcl, int level, const char *fmt, va_list vl)
 {
-    static int print_prefix = 1;
+    static _Thread_local int print_prefix = 1; /* FFmpeg logs from the decoder threads too */
     char line[512];
     if (level > av_log_get_level())
         return;
