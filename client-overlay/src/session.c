@@ -1065,7 +1065,7 @@ uint32_t vr_client_streams_active(const struct vr_client *c)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
-        n += c->streams[i].active;
+        n += c->streams[i].active || c->streams[i].ending;
     return n;
 }
 

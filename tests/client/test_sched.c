@@ -276,6 +276,9 @@ static void test_timing(void)
     st = st1();
     CHECK(vr_client_streams_ended(client) == 0 && n_ends == 0 && st.queue_depth > 5,
           "EOS: still %u to show", st.queue_depth);
+    /* Not ended, so still counted: a program that leaves when no stream is
+     * active must wait for it (videoredir-client --exit-at-eos). */
+    CHECK(vr_client_streams_active(client) == 1, "EOS: still active while frames wait");
     int guard = 0;
     uint64_t w;
     while ((w = vr_client_next_wakeup(client)) != UINT64_MAX && guard++ < 200) {

@@ -236,6 +236,8 @@ bool vr_client_established(const struct vr_client *c);
  * active now. Streams dropped because the guest went away count in none. */
 uint32_t vr_client_streams_ended(const struct vr_client *c);
 uint32_t vr_client_streams_eos(const struct vr_client *c);
+/* Streams not ended yet: playing, or stopped at their end (EOS) with frames
+ * still waiting for their time to be shown. */
 uint32_t vr_client_streams_active(const struct vr_client *c);
 
 /* Stats for the stream in slot i (0..VR_MAX_STREAMS-1). Returns 0, or
