@@ -11,15 +11,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bin="${1:-$top/build}/bin"
 passes=${VR_BENCH_PASSES:-40}
 threads=${VR_BENCH_THREADS:-2}
-pids=()
-tmp=$(mktemp -d)
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$top/bench/benchlib.sh"
 echo "# The client: decode + composite against FFmpeg decode-only"
 echo
 echo "Command: \`bench/client_bench.sh build\` (part of \`bench/suite.sh\`). Each clip $passes times:"

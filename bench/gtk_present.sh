@@ -19,15 +19,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bin="$(realpath -m "${1:-$top/build}")/bin"
 secs=${VR_BENCH_GTK_SECONDS:-10}
 runs=${VR_BENCH_GTK_RUNS:-1}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$top/bench/benchlib.sh"
 die() { echo "gtk_present: $*" >&2; exit 1; }
 for t in Xvfb ffmpeg; do command -v "$t" >/dev/null || die "$t is needed"; done
 [ -x "$bin/videoredir-viewer" ] || die "no $bin/videoredir-viewer"

@@ -12,15 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bin="$(realpath -m "${1:-$top/build}")/bin"
 secs=${VR_BENCH_PRESENT_SECONDS:-5}
 runs=${VR_BENCH_PRESENT_RUNS:-1}
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$top/bench/benchlib.sh"
 for t in Xvfb ffmpeg; do command -v "$t" >/dev/null || { echo "present_bench: $t is needed" >&2; exit 1; }; done
 
 # 1080p60 H.264 at 12 Mbit/s, as in the issue.
