@@ -265,7 +265,15 @@ void vr_host_display_stop(struct vr_host_display *d)
         return;
     spice_server_remove_interface(&d->qxl.base);
     /* Removing the interface destroys the worker, which releases what it
-     * held; anything else would be a leak worth knowing about. */
+     * held. What it never fetched is still queued here: ours to free. */
+    g_mutex_lock(&d->lock);
+    for (; d->count; d->count--, d->head = (d->head + 1) % MAX_QUEUE) {
+        QXLDrawable *dr = (QXLDrawable *)(uintptr_t)d->queue[d->head].cmd.data;
+        g_free((void *)(uintptr_t)dr->release_info.id);
+        g_atomic_int_add(&d->outstanding, -1);
+    }
+    g_mutex_unlock(&d->lock);
+    /* Anything else would be a leak worth knowing about. */
     if (g_atomic_int_get(&d->outstanding) != 0)
         g_message("QXL: %d paints never released", g_atomic_int_get(&d->outstanding));
     g_free(d->surface);
