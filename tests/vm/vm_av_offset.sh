@@ -102,12 +102,7 @@ export GST_REGISTRY_FORK=no
 # The player starts once the SPICE client has the port open (virtio-console's
 # host_connected, in debugfs): the client then gets every frame and its
 # playback channel every sound.
-mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
-f=\$(grep -ls 'name: $VR_VM_PORT_NAME' /sys/kernel/debug/virtio-ports/* | head -n 1)
-[ -n "\$f" ] || { echo 'VR-GUEST: the port is not in debugfs'; exit 1; }
-i=0; while ! grep -q 'host_connected: 1' "\$f" && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
-grep -q 'host_connected: 1' "\$f" || { echo 'VR-GUEST: no SPICE client opened the port'; exit 1; }
-echo 'VR-GUEST: a SPICE client has the port open'
+$(vr_vm_guest_wait_client)
 rc=0
 # What the card was set to, mid-clip.
 (sleep 4; sed 's/^/VR-GUEST: card /' /proc/asound/card0/pcm0p/sub0/hw_params /proc/asound/card0/pcm0p/sub0/sw_params) &

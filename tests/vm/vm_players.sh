@@ -42,12 +42,7 @@ done
 # guest otherwise: the player starts once the SPICE client has the port
 # open (virtio-console's host_connected, in debugfs), so the client gets
 # every frame from the first.
-mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
-f=\$(grep -ls 'name: $VR_VM_PORT_NAME' /sys/kernel/debug/virtio-ports/* | head -n 1)
-[ -n "\$f" ] || { echo 'VR-GUEST: the port is not in debugfs'; exit 1; }
-i=0; while ! grep -q 'host_connected: 1' "\$f" && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
-grep -q 'host_connected: 1' "\$f" || { echo 'VR-GUEST: no SPICE client opened the port'; exit 1; }
-echo 'VR-GUEST: a SPICE client has the port open'
+$(vr_vm_guest_wait_client)
 GST_DEBUG=videoredirdec:4 GST_DEBUG_NO_COLOR=1 gst-play-1.0 --no-interactive '$clip' >/tmp/play.log 2>&1 &
 player=\$!
 win=\$(xdotool search --sync --onlyvisible --name '^gst-play-1.0\$' | head -n 1)

@@ -342,3 +342,17 @@ vr_vm_xdesktop_check() {
   done
   echo "$n pixels of the guest's windows and desktop right; the video exactly on the player's window"
 }
+
+# Lines for a guest script: wait until a SPICE client has the videoredir port
+# open (virtio-console's host_connected, in debugfs), so a player started
+# after them has its frames taken from the first; fail after 120 s.
+vr_vm_guest_wait_client() {
+  cat <<GUEST
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+f=\$(grep -ls 'name: $VR_VM_PORT_NAME' /sys/kernel/debug/virtio-ports/* | head -n 1)
+[ -n "\$f" ] || { echo 'VR-GUEST: the port is not in debugfs'; exit 1; }
+i=0; while ! grep -q 'host_connected: 1' "\$f" && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done
+grep -q 'host_connected: 1' "\$f" || { echo 'VR-GUEST: no SPICE client opened the port'; exit 1; }
+echo 'VR-GUEST: a SPICE client has the port open'
+GUEST
+}
