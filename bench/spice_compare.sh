@@ -49,6 +49,14 @@ start_tap() {
 
 # Stops a program started under /usr/bin/time (signal the program, not time).
 stop() { pkill -TERM -P "$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# However the script ends (vr_fail included), the programs started under
+# /usr/bin/time go too: lib.sh's cleanup would signal time, not them.
+sc_cleanup() {
+  local p
+  for p in ${HOST_PID:-} ${TAP_PID:-} ${SC_CLIENT:-}; do stop "$p"; done
+  vr_cleanup
+}
+trap sc_cleanup EXIT
 
 # One run. Prints a Markdown row.
 run() {
@@ -88,6 +96,7 @@ run() {
     "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$TAP_PORT" --exit-at-eos --timeout 120 \
     >"$VR_TMP/client.out" 2>"$VR_TMP/client.log" &
   local client=$!
+  SC_CLIENT=$client
   local capture_cpu=0.00
   case $mode in
     spice-*)
