@@ -93,15 +93,8 @@ done <<<"$matrix"
 [ -x "$bin/bench-client" ] && [ -x "$bin/videoredir-client" ] || {
   echo "realsize: build the tree first (no bench-client or videoredir-client in $bin)" >&2; exit 1; }
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/vr-realsize.XXXXXX")
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$top/bench/benchlib.sh"
+work=$tmp
 started=$(date +%s)
 load() { cut -d' ' -f1 /proc/loadavg; }
 cpu_of() { tail -n 1 "$1" | awk '{printf "%.3f", $1 + $2}'; } # /usr/bin/time -f '%U %S'
@@ -282,4 +275,4 @@ out=${VR_RS_OUT:-$top/bench/REALSIZE.md}
   echo "![compositing against visible rectangles](plots/realsize-rects.png)"
 } >"$out"
 cat "$out"
-log "wrote bench/REALSIZE.md and bench/plots/realsize-*.png in $took s"
+log "wrote $out and bench/plots/realsize-*.png in $took s"
