@@ -72,13 +72,8 @@ static void pump(void)
 
 static void send(uint16_t type, uint32_t id, const void *body, size_t len)
 {
-    struct vr_msg *m = calloc(1, sizeof(*m));
-    m->type = type;
-    m->stream_id = id;
-    memcpy(&m->u, body, len);
-    CHECK(vr_conn_send(guest, m) == 0, "send %s", vr_msg_type_name(type));
-    free(m);
-    pump();
+    CHECK(vr_test_send_msg(guest, vr_client_conn(client), type, id, body, len) == 0, "send %s",
+          vr_msg_type_name(type));
 }
 
 static void send_clock(int64_t pts, uint64_t guest_time, uint32_t rate)
