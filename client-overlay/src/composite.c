@@ -153,6 +153,7 @@ int vr_write_png(pixman_image_t *image, const char *path)
     AVPacket *pkt = av_packet_alloc();
     struct SwsContext *sws = NULL;
     FILE *f = NULL;
+    char *tmp = NULL;
     int ret = AVERROR(ENOMEM);
     if (!ctx || !frame || !pkt)
         goto out;
@@ -177,7 +178,15 @@ int vr_write_png(pixman_image_t *image, const char *path)
     sws_scale(sws, src, src_stride, 0, h, frame->data, frame->linesize);
     if ((ret = avcodec_send_frame(ctx, frame)) < 0 || (ret = avcodec_receive_packet(ctx, pkt)) < 0)
         goto out;
-    f = fopen(path, "wb");
+    /* Written beside it and renamed: a reader never sees half a picture. */
+    size_t len = strlen(path) + sizeof(".part");
+    tmp = malloc(len);
+    if (!tmp) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    snprintf(tmp, len, "%s.part", path);
+    f = fopen(tmp, "wb");
     if (!f) {
         ret = -errno;
         goto out;
@@ -188,7 +197,12 @@ int vr_write_png(pixman_image_t *image, const char *path)
         ret = 0;
     if (fclose(f) != 0 && ret == 0)
         ret = -errno;
+    if (ret == 0 && rename(tmp, path) != 0)
+        ret = -errno;
+    if (ret < 0)
+        remove(tmp);
 out:
+    free(tmp);
     sws_freeContext(sws);
     av_packet_free(&pkt);
     av_frame_free(&frame);

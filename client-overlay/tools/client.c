@@ -67,6 +67,7 @@ struct app {
     int exit_code;
     int stop_signal;   /* SIGINT or SIGTERM that ended the loop, or 0 */
     guint sig_ids[2];  /* the GLib sources of SIGINT and SIGTERM */
+    guint usr1_id;     /* SIGUSR1: a snapshot now */
     uint64_t frames;   /* decoded frames handed to us (all streams) */
     bool finishing;
     bool port_seen; /* a guest opened the port at least once */
@@ -295,6 +296,36 @@ static void write_snapshot(struct app *a, const char *path)
     a->snapshot_pending = false;
 }
 
+/* A picture of now into PATH that leaves the end-of-stream snapshot's state
+ * (and the videos it captured) alone: --snapshot-at-file,
+ * --snapshot-geometry, SIGUSR1. */
+static void write_side_snapshot(struct app *a, const char *path)
+{
+    bool written = a->snapshot_written, pending = a->snapshot_pending;
+    pixman_image_t *kept = a->videos;
+    a->videos = NULL;
+    capture_videos(a);
+    write_snapshot(a, path);
+    if (a->videos)
+        pixman_image_unref(a->videos);
+    a->videos = kept;
+    a->snapshot_written = written;
+    a->snapshot_pending = pending;
+}
+
+/* SIGUSR1: the picture as it is now, into --snapshot-at-file (else
+ * --snapshot); the program goes on. */
+static gboolean on_sigusr1(gpointer user)
+{
+    struct app *a = user;
+    const char *path = a->snapshot_at_path ? a->snapshot_at_path : a->snapshot_path;
+    if (path)
+        write_side_snapshot(a, path);
+    else
+        g_message("SIGUSR1: no --snapshot or --snapshot-at-file to write to");
+    return G_SOURCE_CONTINUE;
+}
+
 static void print_stats(struct app *a, uint64_t now)
 {
     const char *presenter = NULL; /* with --sdl: gl or software */
@@ -343,11 +374,7 @@ static gboolean on_geometry_settled(gpointer user)
     struct app *a = user;
     a->geometry_timer = 0;
     char *path = g_strdup_printf("%s/geometry-%u.png", a->geometry_dir, ++a->geometry_n);
-    capture_videos(a);
-    bool written = a->snapshot_written, pending = a->snapshot_pending;
-    write_snapshot(a, path);
-    a->snapshot_written = written;
-    a->snapshot_pending = pending;
+    write_side_snapshot(a, path);
     g_free(path);
     return G_SOURCE_REMOVE;
 }
@@ -500,14 +527,10 @@ static gboolean on_tick(gpointer user)
     if ((a->snapshot_path || a->snapshot_at_path) && a->snapshot_at > 0 && !a->snapshot_at_done &&
         a->first_frame_us && now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
         a->snapshot_at_done = true;
-        capture_videos(a);
-        if (a->snapshot_at_path) {
-            /* Its own file: the end-of-stream snapshot does not replace it. */
-            bool written = a->snapshot_written, pending = a->snapshot_pending;
-            write_snapshot(a, a->snapshot_at_path);
-            a->snapshot_written = written;
-            a->snapshot_pending = pending;
+        if (a->snapshot_at_path) { /* its own file: the end-of-stream snapshot does not replace it */
+            write_side_snapshot(a, a->snapshot_at_path);
         } else {
+            capture_videos(a);
             write_snapshot(a, a->snapshot_path);
         }
     }
@@ -677,7 +700,8 @@ int main(int argc, char **argv)
         "output error, 2 for bad options, 130 after SIGINT (Ctrl-C) and 143 after SIGTERM.\n"
         "On SIGINT or SIGTERM, and when the connection is lost, the framemd5, --record, the\n"
         "logs, the last --stats lines and the --snapshot hold everything up to that moment;\n"
-        "a second signal while finishing exits at once. Logs go to stderr;\n"
+        "a second signal while finishing exits at once. SIGUSR1 writes the picture as it is\n"
+        "now to --snapshot-at-file (else --snapshot) and goes on. Logs go to stderr;\n"
         "G_MESSAGES_DEBUG=all or -v shows details.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -710,6 +734,7 @@ int main(int argc, char **argv)
      * (dispatched once the loop runs). */
     a.sig_ids[0] = g_unix_signal_add(SIGINT, on_sigint, &a);
     a.sig_ids[1] = g_unix_signal_add(SIGTERM, on_sigterm, &a);
+    a.usr1_id = g_unix_signal_add(SIGUSR1, on_sigusr1, &a);
 
     if (a.framemd5_path) {
         int ret = vr_framemd5_open(a.framemd5_path, &a.md5);
@@ -842,6 +867,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++)
         if (a.sig_ids[i])
             g_source_remove(a.sig_ids[i]);
+    if (a.usr1_id)
+        g_source_remove(a.usr1_id);
 #ifdef VR_HAVE_SDL
     if (a.sdl_idle)
         g_source_remove(a.sdl_idle);

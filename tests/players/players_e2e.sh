@@ -6,7 +6,8 @@
 # its own window; another X window (ImageMagick display, flat orange) lies
 # partly over the video. The headless client decodes the video (framemd5
 # bit-exact with FFmpeg), finds the marker in the SPICE picture and
-# composites the video there: its snapshot (taken mid-clip) must show the
+# composites the video there: its snapshot (asked for with SIGUSR1 once the
+# covering window is up, while the clip plays) must show the
 # video on the player's true video rectangle (to the pixel: lossless SPICE
 # image compression), the covering window's own pixels over it, the black X
 # root around it.
@@ -40,18 +41,17 @@ done
 unset VIDEOREDIR_DEVICE GST_PLUGIN_FEATURE_RANK
 export GST_REGISTRY_FORK=no GST_REGISTRY="$VR_TMP/registry.bin"
 
-# 8 s of SMPTE bars, 640x360: every frame the same picture, so the snapshot
+# 12 s of SMPTE bars, 640x360: every frame the same picture, so the snapshot
 # taken mid-clip can be compared with FFmpeg's frame; flat wide bars survive
-# the client's scaling.
-# WebKit lays its page out and is measured on the guest's screen before the
-# covering window goes up: under load that takes longer, so its clip is
-# longer and the snapshot later. Totem: 16 s, snapshot at 10 s: the true
-# rectangle is measured once Totem has hidden the controls it shows over
-# the video at the start (a few seconds), and the covering window comes
-# after that.
-clip=$VR_TMP/clip.mp4 secs=8 snap_at=5 client_end=(--exit-at-eos)
-[ "${mode%%-*}" = webkit ] && secs=14 snap_at=10
-[ "$mode" = totem ] && secs=16 snap_at=10 client_end=()
+# the client's scaling. The clip is long enough for the scene (the window
+# found, moved, the cover up) to be set while it still plays, under ASan and
+# load too. WebKit lays its page out and is measured on the guest's screen
+# before the covering window goes up; Totem's true rectangle is measured once
+# it has hidden the controls it shows over the video at the start (a few
+# seconds): longer clips for both.
+clip=$VR_TMP/clip.mp4 secs=12 client_end=(--exit-at-eos)
+[ "${mode%%-*}" = webkit ] && secs=14
+[ "$mode" = totem ] && secs=16 client_end=()
 ffmpeg -nostdin -v error -f lavfi -i "smptebars=size=640x360:rate=25:duration=$secs" -pix_fmt yuv420p \
   -c:v libx264 -preset ultrafast -g 25 -bf 2 -x264-params threads=1 "$clip"
 ffmpeg -nostdin -v error -i "$clip" -frames:v 1 -pix_fmt rgb24 "$VR_TMP/frame.png"
@@ -61,7 +61,8 @@ vr_start_host --x-display "$DISPLAY" --image-compression auto_glz --jpeg-wan-com
 
 opened=$(vr_port_channels)
 G_MESSAGES_DEBUG=all "$VR_BIN/videoredir-client" --uri "spice://127.0.0.1:$HOST_PORT" --framemd5 "$VR_TMP/client.md5" \
-  --snapshot "$VR_TMP/end.png" --snapshot-at "$snap_at" "${client_end[@]}" --stats --timeout 120 2>"$VR_TMP/client.log" &
+  --snapshot "$VR_TMP/end.png" --snapshot-at-file "$VR_TMP/now.png" "${client_end[@]}" --stats --timeout 120 \
+  2>"$VR_TMP/client.log" &
 client=$!
 VR_PIDS+=("$client")
 vr_wait_port_channel "$opened" "$client"
@@ -300,24 +301,30 @@ VR_PIDS+=("$!")
 cover=$(timeout 30 xdotool search --sync --onlyvisible --name '^vr-cover$' | head -n 1 || true)
 [ -n "$cover" ] || vr_fail "the covering window did not appear"
 xdotool windowraise "$cover"
-[ "${mode%%-*}" = webkit ] && grep -q "snapshot written" "$VR_TMP/client.log" &&
-  vr_fail "the client's snapshot came before the covering window was up (machine too slow)"
 # The X server agrees on where the player's window is (its picture fills it).
 [ "${mode%%-*}" = webkit ] || [ "$mode" = totem ] || geo=$(xwininfo -id "$win" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF}
   /^ *Width/ {w=$NF} /^ *Height/ {h=$NF} END {print x "," y " " w "x" h}')
 [ "${mode%%-*}" = webkit ] || [ "$mode" = totem ] || echo "$mode: the player's window is at $geo"
 [ "${mode%%-*}" = webkit ] || [ "$mode" = totem ] || [ "$geo" = "$vx,$vy ${vw}x$vh" ] || vr_fail "the player's window is at $geo, want $vx,$vy ${vw}x$vh"
 
-# The mid-clip snapshot ($snap_at s after the first frame; the one at the end
-# overwrites it, when the player may already have closed its window).
-[ "$mode" = totem ] && [ -e "$VR_TMP/end.png" ] &&
-  vr_fail "the client's snapshot came before the covering window was up (machine too slow for the ${snap_at} s)"
-for ((i = 0; i < 1200; i++)); do
-  [ -s "$VR_TMP/end.png" ] && identify "$VR_TMP/end.png" >/dev/null 2>&1 && break
-  vr_running "$client" || break
-  sleep 0.05
+# The snapshot mid-clip, asked for now that the scene is set (SIGUSR1: the
+# client writes its picture of now to --snapshot-at-file, atomically). The
+# covering window reaches the client through X damage, the host's QXL
+# paints and SPICE: until its first pixel shows there, ask again (10 s at
+# most); every check below is on that one picture.
+snap_tries=0
+for ((t = 0; t < 30; t++)); do
+  rm -f "$VR_TMP/now.png"
+  vr_running "$client" || vr_fail "the client ended before the snapshot mid-clip"
+  kill -USR1 "$client"
+  snap_tries=$((snap_tries + 1))
+  for ((i = 0; i < 200; i++)); do [ -e "$VR_TMP/now.png" ] && break; sleep 0.05; done
+  [ -e "$VR_TMP/now.png" ] || vr_fail "the client wrote no snapshot on SIGUSR1"
+  [ "$(convert "$VR_TMP/now.png" -format "%[hex:p{$((cx + 1)),$((cy + 1))}]" info: | cut -c1-6)" = "${cover_rgb^^}" ] && break
+  sleep 0.3
 done
-cp "$VR_TMP/end.png" "$VR_TMP/client.png" 2>/dev/null || vr_fail "no snapshot mid-clip"
+echo "$mode: snapshot mid-clip after $snap_tries request(s)"
+cp "$VR_TMP/now.png" "$VR_TMP/client.png"
 [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/client.png" "$VR_SHOT"
 if [ "${mode%%-*}" = webkit ]; then
   # MiniBrowser stays open at the end of the video: the client's end is ours.
