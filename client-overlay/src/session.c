@@ -175,14 +175,11 @@ static uint64_t bytes_handled(const struct vr_client *c)
 
 static void send_hello(struct vr_client *c, bool reply)
 {
-    struct vr_msg *m = msg(c, VR_MSG_HELLO, 0);
+    struct vr_msg *m = c->scratch;
+    vr_msg_hello(m, VR_ROLE_CLIENT, reply,
+                 VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ | VR_FEATURE_MARKER,
+                 c->cfg.max_streams, c->cfg.software ? c->cfg.software : "videoredir-client " VR_VERSION_STRING);
     struct vr_hello *h = &m->u.hello;
-    h->version_min = VR_PROTO_VERSION_MIN;
-    h->version_max = VR_PROTO_VERSION_MAX;
-    h->role = VR_ROLE_CLIENT;
-    h->flags = reply ? VR_HELLO_REPLY : 0;
-    h->features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ | VR_FEATURE_MARKER;
-    h->max_streams = c->cfg.max_streams;
     h->n_codecs = vr_decoder_caps(c->cfg.hwdec, c->cb.log, c->user, h->codecs, VR_MAX_CODECS);
     if (c->cfg.codec_mask) {
         uint32_t n = 0;
@@ -197,8 +194,6 @@ static void send_hello(struct vr_client *c, bool reply)
         if (h->codecs[i].max_height > c->cfg.max_height)
             h->codecs[i].max_height = c->cfg.max_height;
     }
-    snprintf(h->software, sizeof(h->software), "%s",
-             c->cfg.software ? c->cfg.software : "videoredir-client " VR_VERSION_STRING);
     if (!reply)
         c->rx_base = bytes_handled(c);
     send_msg(c, m);

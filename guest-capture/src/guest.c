@@ -160,15 +160,8 @@ static int send_msg(struct vr_guest *g, const struct vr_msg *m)
 static void send_hello(struct vr_guest *g, bool reply)
 {
     struct vr_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = VR_MSG_HELLO;
-    m.u.hello.version_min = VR_PROTO_VERSION_MIN;
-    m.u.hello.version_max = VR_PROTO_VERSION_MAX;
-    m.u.hello.role = VR_ROLE_GUEST;
-    m.u.hello.flags = reply ? VR_HELLO_REPLY : 0;
-    m.u.hello.features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ;
-    m.u.hello.max_streams = 1;
-    snprintf(m.u.hello.software, sizeof(m.u.hello.software), "%s", g->software);
+    vr_msg_hello(&m, VR_ROLE_GUEST, reply, VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ, 1,
+                 g->software);
     if (!reply)
         g->last_hello_out = bytes_out(g);
     send_msg(g, &m);

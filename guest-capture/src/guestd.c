@@ -189,15 +189,8 @@ static int send_player(struct vr_guestd *d, struct player *p, const struct vr_ms
 static void port_hello(struct vr_guestd *d, bool reply)
 {
     struct vr_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = VR_MSG_HELLO;
-    m.u.hello.version_min = VR_PROTO_VERSION_MIN;
-    m.u.hello.version_max = VR_PROTO_VERSION_MAX;
-    m.u.hello.role = VR_ROLE_GUEST;
-    m.u.hello.flags = reply ? VR_HELLO_REPLY : 0;
-    m.u.hello.features = VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ;
-    m.u.hello.max_streams = d->cfg.max_streams;
-    snprintf(m.u.hello.software, sizeof(m.u.hello.software), "%s", d->software);
+    vr_msg_hello(&m, VR_ROLE_GUEST, reply, VR_FEATURE_REGION | VR_FEATURE_FEEDBACK | VR_FEATURE_KEYFRAME_REQ,
+                 d->cfg.max_streams, d->software);
     if (!reply)
         d->last_hello_out = d->port_total;
     send_port(d, &m);
@@ -207,17 +200,13 @@ static void port_hello(struct vr_guestd *d, bool reply)
 static void player_hello(struct vr_guestd *d, struct player *p, bool reply)
 {
     struct vr_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = VR_MSG_HELLO;
-    m.u.hello = d->peer;
-    m.u.hello.version_min = VR_PROTO_VERSION_MIN;
-    m.u.hello.version_max = VR_PROTO_VERSION_MAX;
-    m.u.hello.role = VR_ROLE_CLIENT;
-    m.u.hello.flags = reply ? VR_HELLO_REPLY : 0;
+    char software[VR_MAX_STRING + 1];
+    snprintf(software, sizeof(software), "%.100s via guestd", d->peer.software);
     uint32_t ms = d->peer.max_streams < d->cfg.max_streams_per_player ? d->peer.max_streams
                                                                         : d->cfg.max_streams_per_player;
-    m.u.hello.max_streams = ms;
-    snprintf(m.u.hello.software, sizeof(m.u.hello.software), "%.100s via guestd", d->peer.software);
+    vr_msg_hello(&m, VR_ROLE_CLIENT, reply, d->peer.features, ms, software);
+    m.u.hello.n_codecs = d->peer.n_codecs;
+    memcpy(m.u.hello.codecs, d->peer.codecs, sizeof(m.u.hello.codecs));
     send_player(d, p, &m);
 }
 

@@ -737,3 +737,20 @@ long vr_msg_encode_frame_head(const struct vr_msg *msg, uint8_t *buf, size_t cap
         return -EINVAL;
     return VR_FRAME_HEAD_SIZE;
 }
+
+void vr_msg_hello(struct vr_msg *msg, uint8_t role, int reply, uint32_t features,
+                  uint32_t max_streams, const char *software)
+{
+    memset(msg, 0, sizeof(*msg));
+    msg->type = VR_MSG_HELLO;
+    struct vr_hello *h = &msg->u.hello;
+    h->version_min = VR_PROTO_VERSION_MIN;
+    h->version_max = VR_PROTO_VERSION_MAX;
+    h->role = role;
+    h->flags = reply ? VR_HELLO_REPLY : 0;
+    h->features = features;
+    h->max_streams = max_streams;
+    size_t n = software ? strnlen(software, VR_MAX_STRING) : 0;
+    memcpy(h->software, software ? software : "", n);
+    h->software[n] = 0;
+}

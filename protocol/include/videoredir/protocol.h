@@ -308,6 +308,15 @@ long vr_msg_encode(const struct vr_msg *msg, uint8_t *buf, size_t cap);
 long vr_msg_encode_frame_head(const struct vr_msg *msg, uint8_t *buf, size_t cap);
 #define VR_FRAME_HEAD_SIZE (VR_HEADER_SIZE + 44u)
 
+/*
+ * Fills msg (cleared first) with a HELLO of this side: every protocol version
+ * this build speaks, role (enum vr_role), VR_HELLO_REPLY when reply is
+ * nonzero, features (VR_FEATURE_*), max_streams and software (cut to
+ * VR_MAX_STRING bytes). No codecs: a client adds its own.
+ */
+void vr_msg_hello(struct vr_msg *msg, uint8_t role, int reply, uint32_t features,
+                  uint32_t max_streams, const char *software);
+
 /* Static names for logs; "unknown" for values out of range. */
 const char *vr_msg_type_name(uint16_t type);
 const char *vr_codec_name(uint16_t codec);
