@@ -17,10 +17,10 @@
 
 #include <gst/gst.h>
 
+#include "test_player.h"
+
 struct play {
-    GMainLoop *loop;
-    GstElement *pipeline;
-    int status;
+    struct vr_test_play base; /* first */
     double pause_at, pause_for, seek_at, seek_to;
     gboolean paused_done, seek_done, seeking, started;
 };
@@ -34,7 +34,7 @@ static void event(const char *what)
 static gboolean resume(gpointer user)
 {
     struct play *p = user;
-    gst_element_set_state(p->pipeline, GST_STATE_PLAYING);
+    gst_element_set_state(p->base.pipeline, GST_STATE_PLAYING);
     event("resumed");
     return G_SOURCE_REMOVE;
 }
@@ -44,33 +44,24 @@ static gboolean poll_position(gpointer user)
 {
     struct play *p = user;
     gint64 pos = 0;
-    if (!gst_element_query_position(p->pipeline, GST_FORMAT_TIME, &pos))
+    if (!gst_element_query_position(p->base.pipeline, GST_FORMAT_TIME, &pos))
         return G_SOURCE_CONTINUE;
     double s = (double)pos / GST_SECOND;
     if (p->pause_for > 0 && !p->paused_done && s >= p->pause_at) {
         p->paused_done = TRUE;
-        gst_element_set_state(p->pipeline, GST_STATE_PAUSED);
+        gst_element_set_state(p->base.pipeline, GST_STATE_PAUSED);
         event("paused");
         g_timeout_add((guint)(p->pause_for * 1000), resume, p);
     }
     if (p->seek_at > 0 && !p->seek_done && s >= p->seek_at) {
         p->seek_done = TRUE;
         p->seeking = TRUE;
-        if (!gst_element_seek_simple(p->pipeline, GST_FORMAT_TIME,
+        if (!gst_element_seek_simple(p->base.pipeline, GST_FORMAT_TIME,
                                      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT,
                                      (gint64)(p->seek_to * GST_SECOND)))
             fprintf(stderr, "vr-av-play: seek refused\n");
     }
     return G_SOURCE_CONTINUE;
-}
-
-static gboolean on_timeout(gpointer user)
-{
-    struct play *p = user;
-    fprintf(stderr, "vr-av-play: timed out\n");
-    p->status = 1;
-    g_main_loop_quit(p->loop);
-    return G_SOURCE_REMOVE;
 }
 
 static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
@@ -80,7 +71,7 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
     switch (GST_MESSAGE_TYPE(m)) {
     case GST_MESSAGE_EOS:
         event("eos");
-        g_main_loop_quit(p->loop);
+        g_main_loop_quit(p->base.loop);
         break;
     case GST_MESSAGE_ASYNC_DONE:
         if (p->seeking) {
@@ -89,7 +80,7 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
         }
         break;
     case GST_MESSAGE_STATE_CHANGED:
-        if (GST_MESSAGE_SRC(m) == GST_OBJECT(p->pipeline)) {
+        if (GST_MESSAGE_SRC(m) == GST_OBJECT(p->base.pipeline)) {
             GstState old, now;
             gst_message_parse_state_changed(m, &old, &now, NULL);
             (void)old;
@@ -99,18 +90,9 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
             }
         }
         break;
-    case GST_MESSAGE_ERROR: {
-        GError *err = NULL;
-        gchar *dbg = NULL;
-        gst_message_parse_error(m, &err, &dbg);
-        fprintf(stderr, "vr-av-play: error from %s: %s (%s)\n", GST_OBJECT_NAME(m->src), err->message,
-                dbg ? dbg : "");
-        g_clear_error(&err);
-        g_free(dbg);
-        p->status = 1;
-        g_main_loop_quit(p->loop);
+    case GST_MESSAGE_ERROR:
+        vr_test_play_error(&p->base, m);
         break;
-    }
     default:
         break;
     }
@@ -156,41 +138,18 @@ int main(int argc, char **argv)
         return 2;
     }
     gst_init(NULL, NULL);
-    const char *plugin = getenv("VR_GST_PLUGIN");
-    if (plugin) {
-        GError *err = NULL;
-        GstPlugin *pl = gst_plugin_load_file(plugin, &err);
-        if (!pl) {
-            fprintf(stderr, "vr-av-play: cannot load %s: %s\n", plugin, err ? err->message : "?");
-            g_clear_error(&err);
-            return 1;
-        }
-        gst_object_unref(pl);
-    }
+    p.base.prog = "vr-av-play";
+    if (vr_test_play_load_plugin(p.base.prog))
+        return 1;
     GstElement *vsink = bin_of(argv[i + 1]), *asink = bin_of(argv[i + 2]);
-    p.pipeline = gst_element_factory_make("playbin", NULL);
-    if (!vsink || !asink || !p.pipeline) {
+    p.base.pipeline = gst_element_factory_make("playbin", NULL);
+    if (!vsink || !asink || !p.base.pipeline) {
         fprintf(stderr, "vr-av-play: cannot make the player\n");
         return 1;
     }
-    g_object_set(p.pipeline, "uri", argv[i], "video-sink", vsink, "audio-sink", asink, "av-offset",
+    g_object_set(p.base.pipeline, "uri", argv[i], "video-sink", vsink, "audio-sink", asink, "av-offset",
                  av_offset, NULL);
-    p.loop = g_main_loop_new(NULL, FALSE);
-    GstBus *bus = gst_element_get_bus(p.pipeline);
-    gst_bus_add_watch(bus, on_bus, &p);
     g_timeout_add(10, poll_position, &p);
-    g_timeout_add((guint)(timeout * 1000), on_timeout, &p);
-    if (gst_element_set_state(p.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-        fprintf(stderr, "vr-av-play: the pipeline does not start\n");
-        p.status = 1;
-    } else {
-        g_main_loop_run(p.loop);
-    }
-    gst_element_set_state(p.pipeline, GST_STATE_NULL);
-    gst_bus_remove_watch(bus);
-    gst_object_unref(bus);
-    gst_object_unref(p.pipeline);
-    g_main_loop_unref(p.loop);
-    gst_deinit();
-    return p.status;
+    vr_test_play_run(&p.base, on_bus, &p, timeout);
+    return vr_test_play_finish(&p.base);
 }

@@ -26,6 +26,8 @@
 
 #include <gst/gst.h>
 
+#include "test_player.h"
+
 #define MAX_ACTIONS 16
 
 struct action {
@@ -34,9 +36,7 @@ struct action {
 };
 
 struct play {
-    GMainLoop *loop;
-    GstElement *pipeline;
-    int status;
+    struct vr_test_play base; /* first */
     struct action actions[MAX_ACTIONS];
     int n_actions;
     bool started;
@@ -68,7 +68,7 @@ static GstElement *find_sink(GstElement *pipeline)
 
 static void print_stats(struct play *p)
 {
-    GstElement *sink = find_sink(p->pipeline);
+    GstElement *sink = find_sink(p->base.pipeline);
     if (!sink)
         return;
     GstStructure *st = NULL;
@@ -92,7 +92,7 @@ static gboolean on_tick(gpointer user)
 static double position_s(struct play *p)
 {
     gint64 pos = -1;
-    if (!gst_element_query_position(p->pipeline, GST_FORMAT_TIME, &pos) || pos < 0)
+    if (!gst_element_query_position(p->base.pipeline, GST_FORMAT_TIME, &pos) || pos < 0)
         return -1;
     return (double)pos / GST_SECOND;
 }
@@ -107,19 +107,19 @@ static gboolean on_action(gpointer user)
     gint64 mono = g_get_monotonic_time();
     double v = 0, before = position_s(p);
     if (sscanf(a->what, "seek=%lf", &v) == 1) {
-        ok = gst_element_seek_simple(p->pipeline, GST_FORMAT_TIME,
+        ok = gst_element_seek_simple(p->base.pipeline, GST_FORMAT_TIME,
                                      GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT, (gint64)(v * GST_SECOND));
     } else if (sscanf(a->what, "rate=%lf", &v) == 1) {
         gint64 pos = 0;
-        gst_element_query_position(p->pipeline, GST_FORMAT_TIME, &pos);
-        ok = gst_element_seek(p->pipeline, v, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT,
+        gst_element_query_position(p->base.pipeline, GST_FORMAT_TIME, &pos);
+        ok = gst_element_seek(p->base.pipeline, v, GST_FORMAT_TIME, GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT,
                               GST_SEEK_TYPE_SET, pos < 0 ? 0 : pos, GST_SEEK_TYPE_NONE, -1);
     } else if (!strcmp(a->what, "pause")) {
-        ok = gst_element_set_state(p->pipeline, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE;
+        ok = gst_element_set_state(p->base.pipeline, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE;
     } else if (!strcmp(a->what, "play")) {
-        ok = gst_element_set_state(p->pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+        ok = gst_element_set_state(p->base.pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
     } else if (sscanf(a->what, "step=%lf", &v) == 1) {
-        ok = gst_element_send_event(p->pipeline,
+        ok = gst_element_send_event(p->base.pipeline,
                                     gst_event_new_step(GST_FORMAT_BUFFERS, (guint64)v, 1.0, TRUE, FALSE));
     } else {
         ok = FALSE;
@@ -128,16 +128,7 @@ static gboolean on_action(gpointer user)
            before, mono, ok ? "" : " FAILED");
     fflush(stdout);
     if (!ok)
-        p->status = 1;
-    return G_SOURCE_REMOVE;
-}
-
-static gboolean on_timeout(gpointer user)
-{
-    struct play *p = user;
-    fprintf(stderr, "vr-gst-play: timed out\n");
-    p->status = 1;
-    g_main_loop_quit(p->loop);
+        p->base.status = 1;
     return G_SOURCE_REMOVE;
 }
 
@@ -148,20 +139,11 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
     switch (GST_MESSAGE_TYPE(m)) {
     case GST_MESSAGE_EOS:
         printf("eos\n");
-        g_main_loop_quit(p->loop);
+        g_main_loop_quit(p->base.loop);
         break;
-    case GST_MESSAGE_ERROR: {
-        GError *err = NULL;
-        gchar *dbg = NULL;
-        gst_message_parse_error(m, &err, &dbg);
-        fprintf(stderr, "vr-gst-play: error from %s: %s (%s)\n", GST_OBJECT_NAME(m->src), err->message,
-                dbg ? dbg : "");
-        g_clear_error(&err);
-        g_free(dbg);
-        p->status = 1;
-        g_main_loop_quit(p->loop);
+    case GST_MESSAGE_ERROR:
+        vr_test_play_error(&p->base, m);
         break;
-    }
     case GST_MESSAGE_WARNING: {
         GError *err = NULL;
         gst_message_parse_warning(m, &err, NULL);
@@ -179,7 +161,7 @@ static gboolean on_bus(GstBus *bus, GstMessage *m, gpointer user)
         break;
     }
     case GST_MESSAGE_STATE_CHANGED:
-        if (GST_MESSAGE_SRC(m) == GST_OBJECT(p->pipeline) && !p->started) {
+        if (GST_MESSAGE_SRC(m) == GST_OBJECT(p->base.pipeline) && !p->started) {
             GstState now;
             gst_message_parse_state_changed(m, NULL, &now, NULL);
             if (now == GST_STATE_PLAYING) {
@@ -223,41 +205,19 @@ int main(int argc, char **argv)
         return 2;
     }
     gst_init(NULL, NULL);
-    const char *plugin = getenv("VR_GST_PLUGIN");
-    if (plugin) {
-        GError *err = NULL;
-        GstPlugin *pl = gst_plugin_load_file(plugin, &err);
-        if (!pl) {
-            fprintf(stderr, "vr-gst-play: cannot load %s: %s\n", plugin, err ? err->message : "?");
-            return 1;
-        }
-        gst_object_unref(pl);
-    }
+    p.base.prog = "vr-gst-play";
+    if (vr_test_play_load_plugin(p.base.prog))
+        return 1;
     GError *err = NULL;
-    p.pipeline = gst_parse_launch(argv[i], &err);
-    if (!p.pipeline) {
+    p.base.pipeline = gst_parse_launch(argv[i], &err);
+    if (!p.base.pipeline) {
         fprintf(stderr, "vr-gst-play: %s\n", err ? err->message : "bad pipeline");
         g_clear_error(&err);
         return 2;
     }
     g_clear_error(&err); /* a recoverable warning */
-    p.loop = g_main_loop_new(NULL, FALSE);
-    GstBus *bus = gst_element_get_bus(p.pipeline);
-    gst_bus_add_watch(bus, on_bus, &p);
     g_timeout_add(500, on_tick, &p);
-    g_timeout_add((guint)(timeout * 1000), on_timeout, &p);
-    if (gst_element_set_state(p.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-        fprintf(stderr, "vr-gst-play: the pipeline does not start\n");
-        p.status = 1;
-    } else {
-        g_main_loop_run(p.loop);
-    }
+    vr_test_play_run(&p.base, on_bus, &p, timeout);
     print_stats(&p);
-    gst_element_set_state(p.pipeline, GST_STATE_NULL);
-    gst_bus_remove_watch(bus);
-    gst_object_unref(bus);
-    gst_object_unref(p.pipeline);
-    g_main_loop_unref(p.loop);
-    gst_deinit();
-    return p.status;
+    return vr_test_play_finish(&p.base);
 }
