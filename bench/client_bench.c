@@ -4,8 +4,9 @@
  *
  *   bench-client --fps CLIP PASSES [THREADS]   decodes the clip PASSES times
  *       with the client's decoder (vr_decoder, software, THREADS decoding
- *       threads, default 1) and composites every frame
- *       into a 1280x800 desktop at its size: prints "frames N seconds S fps F"
+ *       threads, default 1) and shows every frame with the headless
+ *       presenter (the client's, as vr_presenter_sync drives it) at its size
+ *       at 320,200 of a 1280x800 desktop: prints "frames N seconds S fps F"
  *       (CPU time of this process, so a busy machine does not count).
  *   bench-client --composite CLIP    composites the clip's first frame scaled
  *       to 1920x1080 onto a 1920x1080 desktop, clipped to a region of 1, 16,
@@ -67,15 +68,28 @@ static int run_pass(struct vr_source *src, struct vr_decoder *dec,
     return ret; /* 0 at the end of the file */
 }
 
+/* The headless presenter, as vr_presenter_sync drives it for each new
+ * frame of a fully visible stream: the frame in its slot, the slot's visible
+ * region damaged, redraw (the frame scaled and converted once, then copied
+ * into the desktop). */
 struct comp {
-    pixman_image_t *canvas;
-    struct vr_rect dst;
+    struct vr_presenter *p;
 };
 
 static int composite(const AVFrame *f, void *user)
 {
     struct comp *c = user;
-    return vr_composite_frame(c->canvas, f, &c->dst, NULL);
+    struct vr_presenter_slot *sl = &c->p->slots[0];
+    av_frame_unref(sl->frame);
+    int ret = av_frame_ref(sl->frame, f);
+    if (ret < 0)
+        return ret;
+    c->p->ops->frame_shown(c->p, 0);
+    pixman_region32_union(&c->p->damage, &c->p->damage, &sl->visible);
+    ret = c->p->ops->redraw(c->p);
+    pixman_region32_clear(&c->p->damage);
+    c->p->damage_output = false;
+    return ret;
 }
 
 static int bench_fps(const char *clip, int passes, int threads)
@@ -91,10 +105,15 @@ static int bench_fps(const char *clip, int passes, int threads)
     struct vr_decoder *dec = NULL;
     if ((ret = vr_decoder_open_threads(start, VR_HWDEC_NONE, threads, NULL, NULL, &dec)) < 0)
         return die("decoder", ret);
-    struct comp c = { .canvas = pixman_image_create_bits(PIXMAN_x8r8g8b8, 1280, 800, NULL, 0),
-                      .dst = { 320, 200, start->width, start->height } };
-    if (!c.canvas)
-        return die("canvas", ENOMEM);
+    struct comp c = { NULL };
+    if ((ret = vr_headless_create(1280, 800, NULL, &c.p)) < 0)
+        return die("presenter", ret);
+    struct vr_presenter_slot *sl = &c.p->slots[0];
+    sl->live = sl->has_geometry = true;
+    sl->content = (struct vr_rect){ 320, 200, start->width, start->height };
+    if (!(sl->frame = av_frame_alloc()))
+        return die("frame", ENOMEM);
+    pixman_region32_union_rect(&sl->visible, &sl->visible, 320, 200, start->width, start->height);
     uint64_t frames = 0;
     double t0 = cpu_seconds(), w0 = wall_seconds();
     for (int p = 0; p < passes; p++) {
@@ -121,7 +140,7 @@ static int bench_fps(const char *clip, int passes, int threads)
            (double)frames / secs, wall, (double)frames / wall);
     vr_decoder_close(dec);
     vr_source_close(src);
-    pixman_image_unref(c.canvas);
+    vr_presenter_destroy(c.p);
     return 0;
 }
 
@@ -181,6 +200,8 @@ static int bench_composite(const char *clip)
         sl->frame = av_frame_clone(first);
         pixman_region32_copy(&sl->visible, &region);
         p->ops->redraw(p);
+        p->damage_output = false; /* as vr_presenter_sync after a redraw */
+        pixman_region32_clear(&p->damage);
         t0 = cpu_seconds();
         for (int i = 0; i < iters; i++) {
             p->ops->frame_shown(p, 0);

@@ -161,6 +161,7 @@ struct headless {
     pixman_image_t *canvas;
     pixman_image_t *background; /* desktop, or NULL */
     struct SwsContext *sws;
+    AVFrame *narrow; /* a deep frame rounded to 8 bits (vr_frame_to_bgra) */
     struct cache cache[VR_MAX_STREAMS];
 };
 
@@ -198,18 +199,30 @@ static int fill_cache(struct headless *h, uint32_t slot, const struct vr_rect *d
         if (!k->image)
             return -ENOMEM;
     }
-    h->sws = sws_getCachedContext(h->sws, f->width, f->height, f->format, (int)dst->w, (int)dst->h,
-                                  AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL, NULL, NULL);
-    if (!h->sws || vr_sws_set_colorspace(h->sws, f) < 0)
-        return -ENOTSUP;
-    uint8_t *planes[4] = { (uint8_t *)pixman_image_get_data(k->image) };
-    int strides[4] = { pixman_image_get_stride(k->image) };
-    if (sws_scale(h->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
-                  strides) <= 0)
-        return -EINVAL;
+    int ret = vr_frame_to_bgra(&h->sws, &h->narrow, f, dst->w, dst->h,
+                               (uint8_t *)pixman_image_get_data(k->image), pixman_image_get_stride(k->image));
+    if (ret < 0)
+        return ret;
     k->dst = *dst;
     k->valid = true;
     return 0;
+}
+
+/* Where slot's video is drawn in this redraw: its damaged visible region in
+ * output pixels (draw), inside the canvas and its mapped content rectangle
+ * (dst). false when nothing of it is drawn (hidden, undamaged, no picture). */
+static bool slot_output(struct vr_presenter *p, uint32_t slot, int cw, int ch, pixman_region32_t *draw,
+                        struct vr_rect *dst)
+{
+    if (vr_presenter_slot_draw_region(p, slot, draw) < 0)
+        return false;
+    pixman_region32_intersect_rect(draw, draw, 0, 0, (unsigned)cw, (unsigned)ch);
+    if (!pixman_region32_not_empty(draw))
+        return false; /* hidden or undamaged: not even scaled */
+    if (vr_viewport_map_rect(&p->viewport, &p->slots[slot].content, dst) < 0 || !dst->w || !dst->h)
+        return false;
+    pixman_region32_intersect_rect(draw, draw, dst->x, dst->y, dst->w, dst->h);
+    return pixman_region32_not_empty(draw);
 }
 
 static int headless_redraw(struct vr_presenter *p)
@@ -243,7 +256,24 @@ static int headless_redraw(struct vr_presenter *p)
         pixman_box32_t all = { 0, 0, cw, ch };
         pixman_image_fill_boxes(PIXMAN_OP_SRC, h->canvas, &black, 1, &all);
     }
-    /* Desktop under the damage first (black without one). */
+    /* The videos' pictures first (each scaled once into its cache), and
+     * what of the damage they will cover: the desktop is not drawn there,
+     * since the opaque video replaces it right after. */
+    pixman_region32_t covered;
+    pixman_region32_init(&covered);
+    for (uint32_t i = 0; i < VR_MAX_STREAMS && ret == 0; i++) {
+        struct vr_rect dst;
+        if (!slot_output(p, i, cw, ch, &draw, &dst))
+            continue;
+        if ((ret = fill_cache(h, i, &dst)) < 0)
+            break;
+        pixman_region32_union(&covered, &covered, &draw);
+    }
+    if (ret < 0)
+        pixman_region32_clear(&covered); /* no video drawn: the desktop everywhere */
+    pixman_region32_subtract(&out, &out, &covered);
+    pixman_region32_fini(&covered);
+    /* The desktop under the rest of the damage (black without one). */
     int n = 0;
     const pixman_box32_t *b = pixman_region32_rectangles(&out, &n);
     for (int i = 0; i < n; i++) {
@@ -259,17 +289,9 @@ static int headless_redraw(struct vr_presenter *p)
     }
     /* Then each visible video, in slot order. */
     for (uint32_t i = 0; i < VR_MAX_STREAMS && ret == 0; i++) {
-        struct vr_presenter_slot *s = &p->slots[i];
-        if (vr_presenter_slot_draw_region(p, i, &draw) < 0)
-            continue;
-        pixman_region32_intersect_rect(&draw, &draw, 0, 0, (unsigned)cw, (unsigned)ch);
-        if (!pixman_region32_not_empty(&draw))
-            continue; /* hidden or undamaged: not even scaled */
         struct vr_rect dst;
-        if (vr_viewport_map_rect(&p->viewport, &s->content, &dst) < 0 || !dst.w || !dst.h)
+        if (!slot_output(p, i, cw, ch, &draw, &dst))
             continue;
-        if ((ret = fill_cache(h, i, &dst)) < 0)
-            break;
         b = pixman_region32_rectangles(&draw, &n);
         for (int k = 0; k < n; k++) {
             pixman_image_composite32(PIXMAN_OP_SRC, h->cache[i].image, NULL, h->canvas,
@@ -290,6 +312,7 @@ static void headless_destroy(struct vr_presenter *p)
         cache_drop(&h->cache[i]);
     sws_freeContext(h->sws);
     h->sws = NULL;
+    av_frame_free(&h->narrow);
     if (h->canvas)
         pixman_image_unref(h->canvas);
     if (h->background)

@@ -1,11 +1,14 @@
 /* Headless compositor: scaling into the destination rectangle, clipping to a
- * visible region with holes and many rectangles, hidden video, PNG output. */
+ * visible region with holes and many rectangles, hidden video, PNG output;
+ * frames of 10 bits per sample (planar and interleaved chroma) through the
+ * 8-bit rounding of vr_frame_to_bgra, against libswscale's own 10-bit path. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <libavutil/frame.h>
+#include <libswscale/swscale.h>
 
 #include <videoredir/client.h>
 
@@ -44,8 +47,80 @@ static AVFrame *red_frame(int w, int h)
     return f;
 }
 
+/* A 10-bit picture (odd size: row tails and rounded-up chroma) as
+ * yuv420p10le and the same samples as p010le (MSB-aligned, UV interleaved). */
+static void deep_frames(int w, int h, AVFrame **planar, AVFrame **p010)
+{
+    AVFrame *a = av_frame_alloc(), *b = av_frame_alloc();
+    a->format = AV_PIX_FMT_YUV420P10LE;
+    b->format = AV_PIX_FMT_P010LE;
+    a->width = b->width = w;
+    a->height = b->height = h;
+    av_frame_get_buffer(a, 0);
+    av_frame_get_buffer(b, 0);
+    a->color_range = b->color_range = AVCOL_RANGE_MPEG;
+    a->colorspace = b->colorspace = AVCOL_SPC_BT709;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint16_t v = (uint16_t)(64 + (x * 877 / w + y * 3) % 877); /* limited range luma */
+            ((uint16_t *)(a->data[0] + y * a->linesize[0]))[x] = v;
+            ((uint16_t *)(b->data[0] + y * b->linesize[0]))[x] = (uint16_t)(v << 6);
+        }
+    for (int y = 0; y < (h + 1) / 2; y++)
+        for (int x = 0; x < (w + 1) / 2; x++) {
+            uint16_t u = (uint16_t)(64 + (x * 37 + y * 11) % 897), v = (uint16_t)(64 + (x * 13 + y * 29) % 897);
+            ((uint16_t *)(a->data[1] + y * a->linesize[1]))[x] = u;
+            ((uint16_t *)(a->data[2] + y * a->linesize[2]))[x] = v;
+            ((uint16_t *)(b->data[1] + y * b->linesize[1]))[2 * x] = (uint16_t)(u << 6);
+            ((uint16_t *)(b->data[1] + y * b->linesize[1]))[2 * x + 1] = (uint16_t)(v << 6);
+        }
+    *planar = a;
+    *p010 = b;
+}
+
+static void check_deep(void)
+{
+    const int w = 67, h = 37, stride = w * 4;
+    AVFrame *a, *b, *narrow = NULL;
+    deep_frames(w, h, &a, &b);
+    uint8_t *pa = calloc((size_t)stride, h), *pb = calloc((size_t)stride, h), *ref = calloc((size_t)stride, h);
+    struct SwsContext *sws = NULL, *direct = NULL;
+    CHECK(vr_frame_to_bgra(&sws, &narrow, a, w, h, pa, stride) == 0, "yuv420p10 to BGRA");
+    CHECK(narrow && narrow->format == AV_PIX_FMT_YUV420P, "rounded to 8-bit yuv420p first");
+    CHECK(vr_frame_to_bgra(&sws, &narrow, b, w, h, pb, stride) == 0, "p010 to BGRA");
+    CHECK(memcmp(pa, pb, (size_t)stride * h) == 0, "p010 and yuv420p10 of the same samples: the same picture");
+    /* libswscale's own 10-bit path, with the same colour settings. */
+    direct = sws_getContext(w, h, AV_PIX_FMT_YUV420P10LE, w, h, AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL, NULL, NULL);
+    CHECK(direct && vr_sws_set_colorspace(direct, a) == 0, "direct context");
+    uint8_t *planes[4] = { ref };
+    int strides[4] = { stride };
+    CHECK(direct && sws_scale(direct, (const uint8_t *const *)a->data, a->linesize, 0, h, planes, strides) > 0,
+          "direct 10-bit conversion");
+    int maxd = 0;
+    for (int i = 0; i < stride * h; i++) {
+        if (i % 4 == 3)
+            continue; /* alpha */
+        int d = abs(pa[i] - ref[i]);
+        maxd = d > maxd ? d : maxd;
+    }
+    CHECK(maxd <= 3, "8-bit rounding first: at most 3 levels from libswscale's 10-bit path, got %d", maxd);
+    /* Scaled too (the cached context follows the size). */
+    uint8_t *big = calloc((size_t)200 * 4, 100);
+    CHECK(vr_frame_to_bgra(&sws, &narrow, a, 200, 100, big, 200 * 4) == 0, "scaled deep frame");
+    free(big);
+    sws_freeContext(sws);
+    sws_freeContext(direct);
+    av_frame_free(&narrow);
+    av_frame_free(&a);
+    av_frame_free(&b);
+    free(pa);
+    free(pb);
+    free(ref);
+}
+
 int main(void)
 {
+    check_deep();
     AVFrame *f = red_frame(20, 10);
     struct vr_rect dst = { 10, 10, 100, 50 };
 

@@ -83,6 +83,7 @@ struct _VrOverlay {
     struct scaled {
         cairo_surface_t *img;
         struct SwsContext *sws;
+        AVFrame *narrow; /* a deep frame rounded to 8 bits (vr_frame_to_bgra) */
         uint32_t w, h;
         uint64_t serial, presented; /* the frame in img */
         bool valid;
@@ -217,6 +218,7 @@ static void scaled_drop(struct scaled *k)
     if (k->img)
         cairo_surface_destroy(k->img);
     sws_freeContext(k->sws);
+    av_frame_free(&k->narrow);
     memset(k, 0, sizeof(*k));
 }
 
@@ -245,16 +247,11 @@ static int scale_frame(VrOverlay *o, uint32_t i, const AVFrame *f,
         k->h = h;
     }
     k->valid = false;
-    k->sws = sws_getCachedContext(k->sws, f->width, f->height, f->format, (int)w, (int)h,
-                                  AV_PIX_FMT_BGRA, SWS_BILINEAR, NULL, NULL, NULL);
-    if (!k->sws || vr_sws_set_colorspace(k->sws, f) < 0)
-        return -ENOTSUP;
     cairo_surface_flush(k->img);
-    uint8_t *planes[4] = { cairo_image_surface_get_data(k->img) };
-    int strides[4] = { cairo_image_surface_get_stride(k->img) };
-    if (sws_scale(k->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
-                  strides) <= 0)
-        return -EINVAL;
+    int ret = vr_frame_to_bgra(&k->sws, &k->narrow, f, w, h, cairo_image_surface_get_data(k->img),
+                               cairo_image_surface_get_stride(k->img));
+    if (ret < 0)
+        return ret;
     cairo_surface_mark_dirty(k->img);
     k->serial = st->serial;
     k->presented = st->frames_presented;

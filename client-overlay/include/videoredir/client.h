@@ -597,6 +597,17 @@ bool vr_frame_full_range(const AVFrame *frame);
 struct SwsContext;
 int vr_sws_set_colorspace(struct SwsContext *sws, const AVFrame *frame);
 
+/* Scales and converts frame to w x h BGRA (full-range RGB, frame's colour
+ * standard and range) into dst (stride bytes per row), bilinear, through
+ * *sws (a cached context; the caller frees it with sws_freeContext). A frame
+ * of more than 8 bits per sample in 4:2:0 (yuv420p10, p010, ...) is first
+ * rounded to 8-bit yuv420p into *narrow (reused; the caller frees it with
+ * av_frame_free), which takes libswscale's fast 8-bit path: the output has
+ * 8 bits per channel anyway. Returns 0 or a negative errno (-ENOTSUP: a
+ * format libswscale cannot read). */
+int vr_frame_to_bgra(struct SwsContext **sws, AVFrame **narrow, const AVFrame *frame, uint32_t w,
+                     uint32_t h, uint8_t *dst, int stride);
+
 /* Converts frame to format at the same size into *conv (allocated or
  * reallocated as needed; the caller frees it with av_frame_free), through
  * *sws (a cached context, freed by the caller with sws_freeContext); conv
