@@ -831,6 +831,9 @@ int main(int argc, char **argv)
             return 1;
         }
         g_message("sdl: window open, presenter %s", vr_sdl_presenter_name(a.window));
+        /* Hardware frames go to the presenter as they are only when it
+         * imports them; for every other presenter the decoder downloads. */
+        vr_client_set_keep_hw(a.client, vr_sdl_can_import(a.window));
         a.sdl_timer = g_timeout_add(15, sdl_timer, &a);
     }
 #endif
