@@ -12,8 +12,10 @@
  * GPU) so that the consumers' hardware path is exercised for real.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavutil/buffer.h>
@@ -31,6 +33,21 @@ struct cache {
 };
 
 static atomic_uint_fast64_t downloads, imports;
+
+/* Transfers of one process go one at a time: a download on the client's
+ * thread and an upload on a decoder's (the test hook: surface made, then
+ * written) would otherwise submit to the same device queue at once, which
+ * FFmpeg 5's Vulkan frames do not lock (seen here: pictures of another
+ * upload read back). */
+static pthread_mutex_t transfer_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int transfer(AVFrame *dst, const AVFrame *src)
+{
+    pthread_mutex_lock(&transfer_lock);
+    int ret = av_hwframe_transfer_data(dst, src, 0);
+    pthread_mutex_unlock(&transfer_lock);
+    return ret;
+}
 
 static void cache_free(void *opaque, uint8_t *data)
 {
@@ -82,7 +99,7 @@ int vr_frame_cpu(const AVFrame *f, AVFrame **scratch, const AVFrame **out)
     if (!*dst && !(*dst = av_frame_alloc()))
         return -ENOMEM;
     av_frame_unref(*dst);
-    int ret = av_hwframe_transfer_data(*dst, f, 0);
+    int ret = transfer(*dst, f);
     if (ret >= 0)
         ret = av_frame_copy_props(*dst, f);
     if (ret < 0) {
@@ -147,6 +164,7 @@ struct vr_hw_upload {
     AVBufferRef *device;
     AVBufferRef *frames; /* for the current size and format, or NULL */
     int w, h, sw_format;
+    AVFrame *sync; /* read-back target that waits for an upload */
 };
 
 int vr_hw_upload_create(const char *type_name, struct vr_hw_upload **out, char *why, size_t cap)
@@ -157,11 +175,14 @@ int vr_hw_upload_create(const char *type_name, struct vr_hw_upload **out, char *
         return -EINVAL;
     }
     struct vr_hw_upload *u = calloc(1, sizeof(*u));
-    if (!u)
+    if (!u || !(u->sync = av_frame_alloc())) {
+        free(u);
         return -ENOMEM;
+    }
     int ret = av_hwdevice_ctx_create(&u->device, type, NULL, NULL, 0);
     if (ret < 0) {
         snprintf(why, cap, "cannot create a %s device: %s", type_name, av_err2str(ret));
+        av_frame_free(&u->sync);
         free(u);
         return -ENODEV;
     }
@@ -175,6 +196,7 @@ void vr_hw_upload_destroy(struct vr_hw_upload *u)
         return;
     av_buffer_unref(&u->frames);
     av_buffer_unref(&u->device);
+    av_frame_free(&u->sync);
     free(u);
 }
 
@@ -201,10 +223,23 @@ int vr_hw_upload_frame(struct vr_hw_upload *u, const AVFrame *sw, AVFrame *hw)
         u->h = sw->height;
         u->sw_format = sw->format;
     }
+    /* Making a surface submits to the queue too (Vulkan prepares it). */
+    pthread_mutex_lock(&transfer_lock);
     av_frame_unref(hw);
     int ret = av_hwframe_get_buffer(u->frames, hw, 0);
     if (ret >= 0)
         ret = av_hwframe_transfer_data(hw, sw, 0);
+    /* FFmpeg 5's Vulkan upload returns before the copy is done, and the
+     * next upload (of the next frame, before any consumer read this one)
+     * can overwrite what it copies from: seen here as pictures of a later
+     * frame. Reading the surface back waits for it (public API of 5.1 has
+     * no other wait). Not counted as a consumer's download. */
+    if (ret >= 0) {
+        av_frame_unref(u->sync);
+        ret = av_hwframe_transfer_data(u->sync, hw, 0);
+        av_frame_unref(u->sync);
+    }
+    pthread_mutex_unlock(&transfer_lock);
     if (ret >= 0)
         ret = av_frame_copy_props(hw, sw);
     if (ret < 0)
