@@ -523,6 +523,10 @@ static void end_stream(struct vr_client *c, struct stream *s, uint32_t reason)
 static void finish_stream(struct vr_client *c, struct stream *s)
 {
     uint32_t reason = s->stop_reason;
+    struct vr_client_stream_stats st = { .hw = s->hw, .frames_hw = s->hw_frames };
+    char decoder[128];
+    snprintf(st.decoder, sizeof(st.decoder), "%s", s->decoder);
+    vr_client_decoder_label(&st, decoder, sizeof(decoder));
     s->ending = s->draining = false;
     s->ended = true;
     c->ended_count++;
@@ -530,9 +534,9 @@ static void finish_stream(struct vr_client *c, struct stream *s)
     send_feedback(c, s);
     logf_(c, VR_CLOG_INFO,
           "stream %" PRIu32 " ended (%s): %" PRIu64 " frames received, %" PRIu64 " decoded, %" PRIu64
-          " dropped, %" PRIu64 " lost, %" PRIu64 " presented (%" PRIu64 " late)",
+          " dropped, %" PRIu64 " lost, %" PRIu64 " presented (%" PRIu64 " late), decoder %s",
           s->id, vr_reason_name(reason), s->received, s->decoded, s->dropped, s->lost, s->presented,
-          s->late);
+          s->late, decoder);
     vr_decode_queue_destroy(s->dq);
     s->dq = NULL;
     emit(c, VR_CLIENT_EV_STREAM_END, s->id);

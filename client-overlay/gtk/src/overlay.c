@@ -86,6 +86,7 @@ struct _VrOverlay {
         AVFrame *narrow; /* a deep frame rounded to 8 bits (vr_frame_to_bgra) */
         uint32_t w, h;
         uint64_t serial, presented; /* the frame in img */
+        uint64_t path_logged;       /* serial whose frame path was logged */
         bool valid;
     } scaled[VR_MAX_STREAMS];
 };
@@ -611,6 +612,14 @@ static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
         if (ret < 0) {
             g_warning("cannot draw stream slot %u: %s", i, g_strerror(-ret));
             continue;
+        }
+        if (o->scaled[i].path_logged != st.serial) {
+            /* Once per stream: which way its frames came to be drawn. */
+            char decoder[128];
+            o->scaled[i].path_logged = st.serial;
+            vr_client_decoder_label(&st, decoder, sizeof(decoder));
+            g_message("stream %" G_GUINT32_FORMAT ": drawn in software, decoder %s", st.stream_id,
+                      decoder);
         }
         cairo_save(cr);
         int n = 0;
