@@ -12,8 +12,6 @@
 # Pixels of `import -window root` are checked: inside the visible region the
 # video (never the desktop's colour), in the covered part and around the
 # window the desktop. Screenshots are kept in $VR_SHOTS when set.
-# VIDEOREDIR_TEST_HWFRAMES=vulkan in the environment: the frames are Vulkan
-# surfaces (the test hook) that the software presenter downloads.
 mode=${1:?viewer or remote-viewer}
 present=${2:-auto}
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -124,14 +122,6 @@ capture 300 200
 vr_wait_for "$VR_TMP/viewer.log" "presenter " "$viewer" 30 || vr_fail "no presenter chosen"
 grep -E -m1 "presenter " "$VR_TMP/viewer.log"
 grep -E -q "presenter $kind \(" "$VR_TMP/viewer.log" || vr_fail "the presenter drawing is not $kind"
-if [ -n "${VIDEOREDIR_TEST_HWFRAMES:-}" ] && [ "$present" != gl ]; then
-  # Hardware frames (the test hook): the software presenter downloads them.
-  grep -q "frames stay software" "$VR_TMP/viewer.log" &&
-    { echo "SKIP: $(grep -m1 'frames stay software' "$VR_TMP/viewer.log")"; exit 77; }
-  vr_wait_for "$VR_TMP/viewer.log" "drawn in software, decoder .*vulkan test frames, downloaded on demand" "$viewer" 30 ||
-    vr_fail "the viewer did not draw downloaded hardware frames"
-  grep -m1 "drawn in software" "$VR_TMP/viewer.log"
-fi
 shot one
 oy=$(desk_top one)
 ox=$(desk_left one "$oy")
