@@ -106,7 +106,7 @@ int vr_frame_cpu(const AVFrame *f, AVFrame **scratch, const AVFrame **out)
         av_frame_unref(*dst);
         if (k)
             av_frame_free(&k->sw); /* the next consumer tries again */
-        return ret == AVERROR(ENOMEM) ? -ENOMEM : (ret < 0 && ret > -4096 ? ret : -EIO);
+        return ret > -4096 ? ret : -EIO; /* AVERROR(errno) is -errno; FFmpeg's own codes: EIO */
     }
     /* The copy must not hold the cache it lives in. */
     av_buffer_unref(&(*dst)->opaque_ref);
