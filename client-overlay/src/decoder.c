@@ -436,6 +436,8 @@ int vr_decoder_receive(struct vr_decoder *d, const AVFrame **out)
 
 void vr_decoder_set_keep_hw(struct vr_decoder *d, bool keep, unsigned extra_frames)
 {
+    if (!d)
+        return;
     d->keep_hw = keep;
     /* Read when the decoder makes its surface pool (at the first frame). */
     if (keep && d->hw)
