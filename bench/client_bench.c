@@ -8,6 +8,11 @@
  *       presenter (the client's, as vr_presenter_sync drives it) at its size
  *       at 320,200 of a 1280x800 desktop: prints "frames N seconds S fps F"
  *       (CPU time of this process, so a busy machine does not count).
+ *       A fifth argument "hidden" gives the stream an empty visible region
+ *       (the video is hidden: nothing is read). The line ends with the hardware
+ *       frame downloads (vr_frame_cpu) done when hidden or when there were
+ *       any (the test hook VIDEOREDIR_TEST_HWFRAMES=vulkan: hardware frames,
+ *       client-overlay/README.md).
  *   bench-client --composite CLIP    composites the clip's first frame scaled
  *       to 1920x1080 onto a 1920x1080 desktop, clipped to a region of 1, 16,
  *       64 and 256 rectangles (a grid, each cell shrunk by a gap): prints
@@ -92,7 +97,7 @@ static int composite(const AVFrame *f, void *user)
     return ret;
 }
 
-static int bench_fps(const char *clip, int passes, int threads)
+static int bench_fps(const char *clip, int passes, int threads, bool hidden)
 {
     char err[256];
     struct vr_source *src = NULL;
@@ -113,7 +118,8 @@ static int bench_fps(const char *clip, int passes, int threads)
     sl->content = (struct vr_rect){ 320, 200, start->width, start->height };
     if (!(sl->frame = av_frame_alloc()))
         return die("frame", ENOMEM);
-    pixman_region32_union_rect(&sl->visible, &sl->visible, 320, 200, start->width, start->height);
+    if (!hidden) /* hidden: an empty visible region, nothing drawn */
+        pixman_region32_union_rect(&sl->visible, &sl->visible, 320, 200, start->width, start->height);
     uint64_t frames = 0;
     double t0 = cpu_seconds(), w0 = wall_seconds();
     for (int p = 0; p < passes; p++) {
@@ -136,8 +142,13 @@ static int bench_fps(const char *clip, int passes, int threads)
     }
     double secs = cpu_seconds() - t0;
     double wall = wall_seconds() - w0;
-    printf("frames %" PRIu64 " seconds %.3f fps %.1f wall_seconds %.3f wall_fps %.1f\n", frames, secs,
+    struct vr_hwframe_stats hs;
+    vr_hwframe_get_stats(&hs);
+    printf("frames %" PRIu64 " seconds %.3f fps %.1f wall_seconds %.3f wall_fps %.1f", frames, secs,
            (double)frames / secs, wall, (double)frames / wall);
+    if (hidden || hs.downloads)
+        printf("%s downloads %" PRIu64, hidden ? " hidden" : "", hs.downloads);
+    printf("\n");
     vr_decoder_close(dec);
     vr_source_close(src);
     vr_presenter_destroy(c.p);
@@ -225,8 +236,9 @@ static int bench_composite(const char *clip)
 int main(int argc, char **argv)
 {
     av_log_set_level(AV_LOG_ERROR);
-    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--fps") == 0 && atoi(argv[3]) > 0)
-        return bench_fps(argv[2], atoi(argv[3]), argc == 5 ? atoi(argv[4]) : 1);
+    if ((argc >= 4 && argc <= 6) && strcmp(argv[1], "--fps") == 0 && atoi(argv[3]) > 0 &&
+        (argc < 6 || !strcmp(argv[5], "hidden")))
+        return bench_fps(argv[2], atoi(argv[3]), argc >= 5 ? atoi(argv[4]) : 1, argc == 6);
     if (argc == 3 && strcmp(argv[1], "--composite") == 0)
         return bench_composite(argv[2]);
     fprintf(stderr, "usage: bench-client --fps CLIP PASSES [THREADS] | --composite CLIP\n");

@@ -201,7 +201,19 @@ out:
     return ret;
 }
 
+static int convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, int format);
+
 int vr_frame_convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, int format)
+{
+    AVFrame *scratch = NULL;
+    int ret = vr_frame_cpu(f, &scratch, &f);
+    if (ret == 0)
+        ret = convert(sws, conv, f, format);
+    av_frame_free(&scratch);
+    return ret;
+}
+
+static int convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, int format)
 {
     AVFrame *c = *conv;
     if (!c || c->width != f->width || c->height != f->height || c->format != format) {
@@ -318,12 +330,28 @@ static int narrow_420(const AVFrame *f, AVFrame **narrow, bool interleaved, int 
     return 0;
 }
 
+static int to_bgra(struct SwsContext **sws, AVFrame **narrow, const AVFrame *frame, uint32_t w,
+                   uint32_t h, uint8_t *dst, int stride);
+
 int vr_frame_to_bgra(struct SwsContext **sws, AVFrame **narrow, const AVFrame *frame, uint32_t w,
                      uint32_t h, uint8_t *dst, int stride)
 {
     if (!sws || !narrow || !frame || !dst || w == 0 || h == 0 || w > INT32_MAX / 4 || h > INT32_MAX ||
         frame->width <= 0 || frame->height <= 0)
         return -EINVAL;
+    /* Called only for what is drawn (the callers test visibility first): a
+     * hardware frame is downloaded here, once (vr_frame_cpu). */
+    AVFrame *scratch = NULL;
+    int ret = vr_frame_cpu(frame, &scratch, &frame);
+    if (ret == 0)
+        ret = to_bgra(sws, narrow, frame, w, h, dst, stride);
+    av_frame_free(&scratch);
+    return ret;
+}
+
+static int to_bgra(struct SwsContext **sws, AVFrame **narrow, const AVFrame *frame, uint32_t w,
+                   uint32_t h, uint8_t *dst, int stride)
+{
     const AVFrame *f = frame;
     bool interleaved;
     int shift, depth, ret;

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 
+#include "hwframe.h"
 #include "videoredir/client.h"
 
 struct vr_decoder {
@@ -25,6 +27,9 @@ struct vr_decoder {
     vr_client_log_fn log;
     void *log_user;
     int threads; /* software decoding threads, 0 auto */
+    bool keep_hw;  /* hand out hardware frames as decoded */
+    struct vr_hw_upload *test_up; /* VIDEOREDIR_TEST_HWFRAMES: software frames uploaded */
+    AVFrame *test_hw;
 };
 
 /*
@@ -252,6 +257,39 @@ static int try_backend(struct vr_decoder *d, size_t bi, const AVCodec *codec,
     return 0;
 }
 
+/* The test hook: VIDEOREDIR_TEST_HWFRAMES=vulkan, for tests only (there is no
+ * hardware decoder here, but lavapipe runs FFmpeg's Vulkan frames). A
+ * device that cannot be made leaves the decoder as it is, said loudly. */
+static void test_hook(struct vr_decoder *d)
+{
+    const char *type = getenv("VIDEOREDIR_TEST_HWFRAMES");
+    if (!type || !*type)
+        return;
+    char why[160] = "";
+    if (d->hw) {
+        logf_(d->log, d->log_user, VR_CLOG_WARNING,
+              "VIDEOREDIR_TEST_HWFRAMES=%s ignored: %s decodes in hardware already", type, d->name);
+        return;
+    }
+    int ret = vr_hw_upload_create(type, &d->test_up, why, sizeof(why));
+    if (ret == 0 && !(d->test_hw = av_frame_alloc()))
+        ret = -ENOMEM;
+    if (ret < 0) {
+        vr_hw_upload_destroy(d->test_up);
+        d->test_up = NULL;
+        logf_(d->log, d->log_user, VR_CLOG_WARNING,
+              "VIDEOREDIR_TEST_HWFRAMES=%s (a test hook): %s; frames stay software", type,
+              ret == -ENOMEM ? "out of memory" : why);
+        return;
+    }
+    size_t n = strlen(d->name);
+    if (n > 1 && d->name[n - 1] == ')')
+        snprintf(d->name + n - 1, sizeof(d->name) - (n - 1), ", %s test frames)", type);
+    logf_(d->log, d->log_user, VR_CLOG_WARNING,
+          "TEST HOOK VIDEOREDIR_TEST_HWFRAMES=%s: every decoded frame is uploaded into %s "
+          "hardware frames (for tests only, slow): decoder %s", type, type, d->name);
+}
+
 int vr_decoder_open(const struct vr_stream_start *start, enum vr_hwdec hwdec,
                     vr_client_log_fn log, void *log_user, struct vr_decoder **out)
 {
@@ -287,6 +325,7 @@ int vr_decoder_open_threads(const struct vr_stream_start *start, enum vr_hwdec h
             continue;
         ret = try_backend(d, i, codec, start);
         if (ret == 0) {
+            test_hook(d);
             *out = d;
             return 0;
         }
@@ -306,6 +345,8 @@ void vr_decoder_close(struct vr_decoder *d)
     av_packet_free(&d->pkt);
     av_frame_free(&d->frame);
     av_frame_free(&d->sw_frame);
+    av_frame_free(&d->test_hw);
+    vr_hw_upload_destroy(d->test_up);
     free(d);
 }
 
@@ -366,6 +407,13 @@ int vr_decoder_receive(struct vr_decoder *d, const AVFrame **out)
         return -EAGAIN;
     if (ret < 0)
         return ret;
+    if (d->frame->format == d->hw_fmt && d->hw && d->keep_hw) {
+        /* As decoded: the consumers download it if they read it. */
+        if ((ret = vr_hwframe_attach(d->frame)) < 0)
+            return ret;
+        *out = d->frame;
+        return 0;
+    }
     if (d->frame->format == d->hw_fmt && d->hw) {
         av_frame_unref(d->sw_frame);
         ret = av_hwframe_transfer_data(d->sw_frame, d->frame, 0);
@@ -375,8 +423,25 @@ int vr_decoder_receive(struct vr_decoder *d, const AVFrame **out)
         *out = d->sw_frame;
         return 0;
     }
+    if (d->test_up) {
+        if ((ret = vr_hw_upload_frame(d->test_up, d->frame, d->test_hw)) < 0 ||
+            (ret = vr_hwframe_attach(d->test_hw)) < 0)
+            return ret;
+        *out = d->test_hw;
+        return 0;
+    }
     *out = d->frame;
     return 0;
+}
+
+void vr_decoder_set_keep_hw(struct vr_decoder *d, bool keep, unsigned extra_frames)
+{
+    if (!d)
+        return;
+    d->keep_hw = keep;
+    /* Read when the decoder makes its surface pool (at the first frame). */
+    if (keep && d->hw)
+        d->ctx->extra_hw_frames = extra_frames > 64 ? 64 : (int)extra_frames;
 }
 
 void vr_decoder_flush(struct vr_decoder *d)

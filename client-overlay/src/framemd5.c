@@ -72,7 +72,21 @@ static int write_header(struct vr_framemd5 *w, const AVFrame *frame, int tb_num,
     return 0;
 }
 
+static int write_frame(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, int tb_den);
+
+/* A hardware frame is read through its download (vr_frame_cpu), like the
+ * decoder's own download did before: the md5 of its software layout. */
 int vr_framemd5_write(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, int tb_den)
+{
+    AVFrame *scratch = NULL;
+    int ret = vr_frame_cpu(frame, &scratch, &frame);
+    if (ret == 0)
+        ret = write_frame(w, frame, tb_num, tb_den);
+    av_frame_free(&scratch);
+    return ret;
+}
+
+static int write_frame(struct vr_framemd5 *w, const AVFrame *frame, int tb_num, int tb_den)
 {
     int ret;
     if (!w->fmt && (ret = write_header(w, frame, tb_num > 0 ? tb_num : 1, tb_den > 0 ? tb_den : 25)) < 0)
@@ -221,13 +235,15 @@ int vr_frame_md5(const AVFrame *frame, char out[33])
 {
     if (!frame || !out)
         return -EINVAL;
-    int size = av_image_get_buffer_size(frame->format, frame->width, frame->height, 1);
-    if (size < 0)
-        return size;
-    uint8_t *pack = av_malloc((size_t)size);
-    if (!pack)
-        return -ENOMEM;
-    int ret = av_image_copy_to_buffer(pack, size, (const uint8_t *const *)frame->data, frame->linesize,
+    AVFrame *scratch = NULL;
+    int ret = vr_frame_cpu(frame, &scratch, &frame);
+    int size = ret < 0 ? ret : av_image_get_buffer_size(frame->format, frame->width, frame->height, 1);
+    uint8_t *pack = size < 0 ? NULL : av_malloc((size_t)size);
+    if (!pack) {
+        av_frame_free(&scratch);
+        return size < 0 ? size : -ENOMEM;
+    }
+    ret = av_image_copy_to_buffer(pack, size, (const uint8_t *const *)frame->data, frame->linesize,
                                       frame->format, frame->width, frame->height, 1);
     if (ret >= 0) {
         uint8_t d[16];
@@ -237,6 +253,7 @@ int vr_frame_md5(const AVFrame *frame, char out[33])
         ret = 0;
     }
     av_free(pack);
+    av_frame_free(&scratch);
     return ret;
 }
 

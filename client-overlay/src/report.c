@@ -134,14 +134,23 @@ void vr_stats_report_print(struct vr_stats_report *r, const struct vr_client *c,
             snprintf(latency, sizeof(latency), "%.1f ms", st.latency_us / 1000.0);
         }
         bool named = presenter && presenter[0];
+        char decoder[128];
+        vr_client_decoder_label(&st, decoder, sizeof(decoder));
+        char hwinfo[96] = "";
+        if (st.frames_hw) {
+            struct vr_hwframe_stats hs;
+            vr_hwframe_get_stats(&hs);
+            snprintf(hwinfo, sizeof(hwinfo), " | hw frames %" PRIu64 " downloads %" PRIu64
+                     " imports %" PRIu64, st.frames_hw, hs.downloads, hs.imports);
+        }
         fprintf(out,
                 "stats: stream %" PRIu32 " %s %" PRIu32 "x%" PRIu32 " decoder %s | %.1f fps %.2f Mbit/s"
                 " | decoded %" PRIu64 " dropped %" PRIu64 " lost %" PRIu64 " | presented %" PRIu64
-                " late %" PRIu64 " queued %" PRIu32 "%s%s%s | latency %s%s%s\n",
-                st.stream_id, vr_codec_name(st.codec), st.width, st.height, st.decoder, fps, mbit,
+                " late %" PRIu64 " queued %" PRIu32 "%s%s%s%s | latency %s%s%s\n",
+                st.stream_id, vr_codec_name(st.codec), st.width, st.height, decoder, fps, mbit,
                 st.frames_decoded, st.frames_dropped, st.frames_lost, st.frames_presented,
                 st.frames_late, st.queue_depth, st.has_clock ? (st.rate_q16 ? " clocked" : " paused") : "",
-                named ? " | presenter " : "", named ? presenter : "", latency,
+                hwinfo, named ? " | presenter " : "", named ? presenter : "", latency,
                 st.ended ? " | ended: " : "", st.ended ? vr_reason_name(st.stop_reason) : "");
     }
 }
@@ -294,12 +303,16 @@ void vr_av_log_audio(FILE *out, uint64_t recv_us, uint64_t heard_us, const int16
  * row: tells a flash frame from a dark one. */
 static unsigned mean_luma(const AVFrame *f)
 {
-    if (!f->data[0] || f->width <= 0 || f->height <= 0)
+    AVFrame *scratch = NULL;
+    if (vr_frame_cpu(f, &scratch, &f) < 0 || !f->data[0] || f->width <= 0 || f->height <= 0) {
+        av_frame_free(&scratch);
         return 0;
+    }
     uint64_t sum = 0, n = 0;
     for (int y = 0; y < f->height; y += 4)
         for (int x = 0; x < f->width; x += 4, n++)
             sum += f->data[0][(ptrdiff_t)y * f->linesize[0] + x];
+    av_frame_free(&scratch);
     return n ? (unsigned)(sum / n) : 0;
 }
 

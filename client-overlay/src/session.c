@@ -69,6 +69,7 @@ struct stream {
     uint32_t since_feedback;
     uint64_t last_feedback_us, last_keyreq_us;
     uint64_t received, decoded, dropped, lost, errors, bytes;
+    uint64_t hw_frames; /* of decoded: hardware frames */
     uint32_t latency_us;
     uint64_t shown_send_us; /* the shown frame's FRAME send_time_us */
     uint32_t stop_reason;
@@ -398,6 +399,7 @@ static bool present_stream(struct vr_client *c, struct stream *s, uint64_t now)
 static void on_frame_out(struct vr_client *c, struct stream *s, AVFrame *copy, uint64_t sent)
 {
     s->decoded++;
+    s->hw_frames += vr_frame_is_hw(copy);
     if (c->cb.frame)
         c->cb.frame(c->user, s->id, copy);
     uint64_t now = now_us(c);
@@ -521,6 +523,10 @@ static void end_stream(struct vr_client *c, struct stream *s, uint32_t reason)
 static void finish_stream(struct vr_client *c, struct stream *s)
 {
     uint32_t reason = s->stop_reason;
+    struct vr_client_stream_stats st = { .hw = s->hw, .frames_hw = s->hw_frames };
+    char decoder[128];
+    snprintf(st.decoder, sizeof(st.decoder), "%s", s->decoder);
+    vr_client_decoder_label(&st, decoder, sizeof(decoder));
     s->ending = s->draining = false;
     s->ended = true;
     c->ended_count++;
@@ -528,9 +534,9 @@ static void finish_stream(struct vr_client *c, struct stream *s)
     send_feedback(c, s);
     logf_(c, VR_CLOG_INFO,
           "stream %" PRIu32 " ended (%s): %" PRIu64 " frames received, %" PRIu64 " decoded, %" PRIu64
-          " dropped, %" PRIu64 " lost, %" PRIu64 " presented (%" PRIu64 " late)",
+          " dropped, %" PRIu64 " lost, %" PRIu64 " presented (%" PRIu64 " late), decoder %s",
           s->id, vr_reason_name(reason), s->received, s->decoded, s->dropped, s->lost, s->presented,
-          s->late);
+          s->late, decoder);
     vr_decode_queue_destroy(s->dq);
     s->dq = NULL;
     emit(c, VR_CLIENT_EV_STREAM_END, s->id);
@@ -656,6 +662,9 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
                "cannot decode %s: %s", vr_codec_name(st->codec), strerror(-ret));
         return;
     }
+    /* Kept hardware frames wait in the jitter buffer and the presenters
+     * too: room for them in the decoder's surface pool. */
+    vr_decoder_set_keep_hw(dec, c->cfg.keep_hw, c->cfg.jitter_frames + 4);
     char name[sizeof(s->decoder)];
     snprintf(name, sizeof(name), "%s", vr_decoder_name(dec));
     bool hw = vr_decoder_is_hw(dec);
@@ -1084,6 +1093,7 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
     snprintf(st->decoder, sizeof(st->decoder), "%s", s->decoder);
     st->frames_received = s->received;
     st->frames_decoded = s->decoded;
+    st->frames_hw = s->hw_frames;
     st->frames_dropped = s->dropped;
     st->frames_lost = s->lost;
     st->decode_errors = s->errors;
@@ -1208,6 +1218,15 @@ int vr_client_stream_region(const struct vr_client *c, uint32_t i, pixman_region
     /* The region never reaches outside the content rectangle. */
     pixman_region32_intersect_rect(out, out, ct->x, ct->y, ct->w, ct->h);
     return 0;
+}
+
+void vr_client_set_keep_hw(struct vr_client *c, bool keep)
+{
+    if (c && c->cfg.keep_hw != keep) {
+        c->cfg.keep_hw = keep;
+        logf_(c, VR_CLOG_INFO, "hardware frames %s for streams started from now on",
+              keep ? "kept for the presenter (zero-copy import)" : "downloaded in the decoder");
+    }
 }
 
 void vr_client_set_audio_delay(struct vr_client *c, bool on, int64_t delay_us)

@@ -702,7 +702,10 @@ int main(int argc, char **argv)
         "logs, the last --stats lines and the --snapshot hold everything up to that moment;\n"
         "a second signal while finishing exits at once. SIGUSR1 writes the picture as it is\n"
         "now to --snapshot-at-file (else --snapshot) and goes on. Logs go to stderr;\n"
-        "G_MESSAGES_DEBUG=all or -v shows details.");
+        "G_MESSAGES_DEBUG=all or -v shows details.\n"
+        "Hardware frames go to the presenter as decoded only with --sdl --present gl where\n"
+        "VA-API surfaces are imported (zero-copy); --stats names the path. For tests only:\n"
+        "VIDEOREDIR_TEST_HWFRAMES=vulkan hands out every frame as a Vulkan surface.");
     g_option_context_add_main_entries(ctx, entries, NULL);
     if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
         g_printerr("videoredir-client: %s (see --help)\n", err->message);
@@ -831,6 +834,9 @@ int main(int argc, char **argv)
             return 1;
         }
         g_message("sdl: window open, presenter %s", vr_sdl_presenter_name(a.window));
+        /* Hardware frames go to the presenter as they are only when it
+         * imports them; for every other presenter the decoder downloads. */
+        vr_client_set_keep_hw(a.client, vr_sdl_can_import(a.window));
         a.sdl_timer = g_timeout_add(15, sdl_timer, &a);
     }
 #endif

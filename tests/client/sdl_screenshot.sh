@@ -8,6 +8,8 @@
 # top). videoredir-client --sdl shows the 1280x800 desktop in a 640x400
 # window (half size). The screenshot must show the video inside the visible
 # region, the desktop in the hole and around the window, at half scale.
+# With VIDEOREDIR_TEST_HWFRAMES=vulkan in the environment the frames are
+# Vulkan surfaces the presenter downloads (the same pixels must show).
 . "$(dirname "$0")/../e2e/lib.sh"
 command -v Xvfb >/dev/null || vr_fail "Xvfb is needed"
 command -v import >/dev/null || vr_fail "ImageMagick import is needed"
@@ -43,6 +45,14 @@ region="300,200,640,100;300,300,200,100;700,300,240,100;300,400,640,160"
 VR_PIDS+=("$!")
 # A second of video shown (stats print presented counts every second).
 vr_wait_for "$VR_TMP/client.log" "presented [1-9][0-9]" "$client" 60 || vr_fail "no frames presented"
+if [ -n "${VIDEOREDIR_TEST_HWFRAMES:-}" ]; then
+  # Hardware frames (the test hook, e2e-hwframes): the presenter downloads
+  # what it draws, and the statistics say so.
+  grep -q "frames stay software" "$VR_TMP/client.log" &&
+    { echo "SKIP: $(grep -m1 'frames stay software' "$VR_TMP/client.log")"; exit 77; }
+  vr_wait_for "$VR_TMP/client.log" "downloaded on demand.*| hw frames [1-9][0-9]* downloads [1-9]" "$client" 30 ||
+    vr_fail "no hardware frames downloaded by the presenter"
+fi
 sleep 0.3 # the desktop picture and the next frame drawn
 import -window root "$VR_TMP/shot.png" || vr_fail "screenshot failed"
 [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/shot.png" "$VR_SHOT"

@@ -81,7 +81,7 @@ struct vr_gl {
     enum AVPixelFormat converted_logged;
     struct vr_gl_dmabuf *dmabuf; /* NULL: VA-API frames are downloaded */
     AVFrame *download;
-    bool download_logged;
+    bool download_logged, import_logged;
     char desc[320];
 };
 
@@ -290,6 +290,11 @@ const char *vr_gl_describe(const struct vr_gl *g)
 bool vr_gl_is_software(const struct vr_gl *g)
 {
     return g && g->software;
+}
+
+bool vr_gl_can_import(const struct vr_gl *g)
+{
+    return g && g->dmabuf;
 }
 
 /* ---- colour -------------------------------------------------------------- */
@@ -511,28 +516,43 @@ int vr_gl_upload(struct vr_gl *g, uint32_t slot, const AVFrame *frame)
     if (!g || slot >= VR_GL_MAX_FRAMES || !frame || frame->width <= 0 || frame->height <= 0)
         return -EINVAL;
     struct vr_gl_picture *p = &g->pic[slot];
+    const char *why = NULL;
     if (frame->format == AV_PIX_FMT_VAAPI) {
         if (g->dmabuf) {
             int ret = vr_gl_dmabuf_import(g, g->dmabuf, p, frame);
-            if (ret == 0)
+            if (ret == 0) {
+                vr_hwframe_note_import();
+                if (!g->import_logged) {
+                    g->import_logged = true;
+                    vr_gl_log(g, VR_CLOG_INFO, "gl: VA-API frames imported as DMA-BUF "
+                              "(zero-copy to GL)");
+                }
                 return 0;
+            }
             vr_gl_log(g, VR_CLOG_WARNING, "gl: VA-API import failed (%s): copying frames",
                       strerror(-ret));
             vr_gl_dmabuf_destroy(g->dmabuf);
             g->dmabuf = NULL;
+            why = "the import failed";
+        } else {
+            why = "no DMA-BUF import here";
         }
-        /* Downloaded: a copy through the CPU. */
-        if (!g->download && !(g->download = av_frame_alloc()))
-            return -ENOMEM;
-        av_frame_unref(g->download);
-        if (av_hwframe_transfer_data(g->download, frame, 0) < 0)
-            return -EIO;
-        av_frame_copy_props(g->download, frame);
+    } else if (vr_frame_is_hw(frame)) {
+        why = "only VA-API frames are imported";
+    }
+    if (why) {
+        /* Downloaded (once per frame, shared with the other readers) and
+         * uploaded: a copy through the CPU. */
+        const AVFrame *sw;
+        int ret = vr_frame_cpu(frame, &g->download, &sw);
+        if (ret < 0)
+            return ret;
         if (!g->download_logged) {
             g->download_logged = true;
-            vr_gl_log(g, VR_CLOG_INFO, "gl: VA-API frames downloaded and uploaded (no import)");
+            vr_gl_log(g, VR_CLOG_INFO, "gl: %s frames downloaded and uploaded (%s)",
+                      av_get_pix_fmt_name(frame->format), why);
         }
-        frame = g->download;
+        frame = sw;
     }
     return upload_sw(g, p, frame);
 }

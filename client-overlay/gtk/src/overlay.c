@@ -86,6 +86,7 @@ struct _VrOverlay {
         AVFrame *narrow; /* a deep frame rounded to 8 bits (vr_frame_to_bgra) */
         uint32_t w, h;
         uint64_t serial, presented; /* the frame in img */
+        uint64_t path_logged;       /* serial whose frame path was logged */
         bool valid;
     } scaled[VR_MAX_STREAMS];
 };
@@ -546,6 +547,9 @@ static gboolean choose_cb(gpointer data)
                 o->chosen = o->use_gl = true;
                 if (first)
                     g_message("presenter gl (%s)", vr_glwin_describe(o->glw));
+                /* VA-API frames imported with no copy: keep them (streams
+                 * started from now on). */
+                vr_client_set_keep_hw(o->vs->client, vr_gl_can_import(gl));
                 gl_queue(o);
                 gtk_widget_queue_draw(w); /* the videos leave the cairo drawing */
                 return G_SOURCE_REMOVE;
@@ -608,6 +612,14 @@ static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
         if (ret < 0) {
             g_warning("cannot draw stream slot %u: %s", i, g_strerror(-ret));
             continue;
+        }
+        if (o->scaled[i].path_logged != st.serial) {
+            /* Once per stream: which way its frames came to be drawn. */
+            char decoder[128];
+            o->scaled[i].path_logged = st.serial;
+            vr_client_decoder_label(&st, decoder, sizeof(decoder));
+            g_message("stream %" G_GUINT32_FORMAT ": drawn in software, decoder %s", st.stream_id,
+                      decoder);
         }
         cairo_save(cr);
         int n = 0;
@@ -947,10 +959,12 @@ void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len)
         struct vr_client_stream_stats st;
         if (vr_client_stream_stats(c, i, &st) < 0 || !st.active)
             continue;
+        char decoder[128];
+        vr_client_decoder_label(&st, decoder, sizeof(decoder));
         n += (size_t)g_snprintf(buf + n, len - n,
                                 " | %s %ux%u %s, %" G_GUINT64_FORMAT " decoded, %" G_GUINT64_FORMAT
                                 " dropped, %" G_GUINT64_FORMAT " lost, %.1f ms",
-                                vr_codec_name(st.codec), st.width, st.height, st.decoder,
+                                vr_codec_name(st.codec), st.width, st.height, decoder,
                                 st.frames_decoded, st.frames_dropped, st.frames_lost,
                                 st.latency_us / 1000.0);
     }

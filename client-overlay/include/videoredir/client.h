@@ -82,10 +82,24 @@ int vr_decoder_packet(const struct vr_frame *f, struct AVPacket **out);
 int vr_decoder_send_packet(struct vr_decoder *d, const struct AVPacket *pkt);
 /* Signals end of stream: the remaining frames come out of _receive. */
 int vr_decoder_drain(struct vr_decoder *d);
-/* Next decoded frame (a software frame; owned by the decoder, valid until the
- * next call). Returns 0, -EAGAIN when it needs input, AVERROR_EOF after a
- * drain, or another negative value on error. */
+/* Next decoded frame (owned by the decoder, valid until the next call): a
+ * software frame, or with vr_decoder_set_keep_hw (or the test hook
+ * VIDEOREDIR_TEST_HWFRAMES) a hardware frame as decoded, which CPU readers
+ * go through vr_frame_cpu for. Returns 0, -EAGAIN when it needs input,
+ * AVERROR_EOF after a drain, or another negative value on error. */
 int vr_decoder_receive(struct vr_decoder *d, const AVFrame **out);
+/*
+ * keep: hand out a hardware decoder's frames as they are (e.g. VA-API
+ * surfaces a GL presenter imports with no copy) instead of downloading each
+ * one; extra_frames surfaces are added to the decoder's pool for the frames
+ * held beyond it (jitter buffer, presenters). Call before the first packet.
+ * Default: off (every frame downloaded in the decoder). No effect on a
+ * software decoder. Test hook, for tests only: the environment variable
+ * VIDEOREDIR_TEST_HWFRAMES=vulkan at open makes every decoder upload its
+ * software frames into a Vulkan frames context and hand those out, whatever
+ * keep says (logged as a warning at open).
+ */
+void vr_decoder_set_keep_hw(struct vr_decoder *d, bool keep, unsigned extra_frames);
 /* Drops everything buffered (seek). */
 void vr_decoder_flush(struct vr_decoder *d);
 /* "h264 (software)" etc.; static for the decoder's life. */
@@ -100,6 +114,33 @@ enum AVCodecID vr_codec_av_id(uint16_t codec);
  * count written to caps (at most max). */
 uint32_t vr_decoder_caps(enum vr_hwdec hwdec, vr_client_log_fn log, void *log_user,
                          struct vr_codec_cap *caps, uint32_t max);
+
+/*
+ * Hardware frames (AVFrame.hw_frames_ctx set) reach the consumers only when
+ * asked for (vr_decoder_set_keep_hw, vr_client_config.keep_hw). Every CPU
+ * reader takes the frame through vr_frame_cpu: a software frame is itself;
+ * a hardware frame of a decoder is downloaded once, at the first call, into
+ * a copy kept with the frame (shared by its clones, freed with the last);
+ * one from elsewhere is downloaded into *scratch (allocated as needed, freed
+ * by the caller with av_frame_free; may be NULL then -EINVAL). *out is
+ * valid while f is. The download keeps the device's layout (NV12 / P010 for
+ * VA-API; the frames' software format for the Vulkan test frames), as the
+ * decoder's own download did. Returns 0 or a negative errno. The client's
+ * thread (the cache is not locked).
+ */
+int vr_frame_cpu(const AVFrame *f, AVFrame **scratch, const AVFrame **out);
+/* Whether f is a hardware frame (NULL: false). Any thread. */
+bool vr_frame_is_hw(const AVFrame *f);
+
+/* Process-wide counters of the hardware frame paths: downloads done by
+ * vr_frame_cpu, and frames a presenter imported with no copy (it calls
+ * vr_hwframe_note_import). Any thread. */
+struct vr_hwframe_stats {
+    uint64_t downloads;
+    uint64_t imports;
+};
+void vr_hwframe_get_stats(struct vr_hwframe_stats *st);
+void vr_hwframe_note_import(void);
 
 /* ---------------------------------------------------------------------- */
 /* Client session.                                                         */
@@ -174,6 +215,12 @@ struct vr_client_config {
      * asked for). false: decoded in the client's thread while the FRAME is
      * handled (deterministic: replay, fuzzers, unit tests). */
     bool decode_thread;
+    /* Hand hardware decoders' frames to the callbacks and presenters as
+     * they are (vr_decoder_set_keep_hw, with room in the surface pool for
+     * the jitter buffer): for a presenter that imports them (GL with
+     * DMA-BUF). false: downloaded in the decoder, every consumer gets
+     * software frames. */
+    bool keep_hw;
 };
 
 struct vr_client_stream_stats {
@@ -204,7 +251,14 @@ struct vr_client_stream_stats {
     struct vr_geometry geometry;
     bool has_region; /* false: the whole content rectangle is visible */
     uint32_t n_rects;
+    uint64_t frames_hw; /* of frames_decoded: hardware frames handed out */
 };
+
+/* st's decoder with the path its frames take, for statistics and logs:
+ * "h264 (vaapi, zero-copy to GL)", "h264 (vaapi, downloaded)" (in the
+ * decoder), "(..., downloaded on demand)" (hardware frames read by the CPU:
+ * counted process-wide, vr_hwframe_get_stats), "h264 (software)". */
+void vr_client_decoder_label(const struct vr_client_stream_stats *st, char *buf, size_t cap);
 
 int vr_client_create(const struct vr_client_config *cfg, const struct vr_client_callbacks *cb,
                      void *user, struct vr_client **out);
@@ -247,6 +301,11 @@ int vr_client_stream_stats(const struct vr_client *c, uint32_t i, struct vr_clie
 /* The shown frame of the stream in slot i (the last one presented), or NULL.
  * Valid until the next call into c. */
 const AVFrame *vr_client_stream_frame(const struct vr_client *c, uint32_t i);
+
+/* Changes vr_client_config.keep_hw for the streams started after the call
+ * (a front end that learns late whether its presenter imports hardware
+ * frames). The client's thread. */
+void vr_client_set_keep_hw(struct vr_client *c, bool keep);
 
 /* Visible region of the stream in slot i, in desktop coordinates, written to
  * out (an initialised region). Empty if hidden or no geometry yet. */
@@ -603,8 +662,9 @@ int vr_sws_set_colorspace(struct SwsContext *sws, const AVFrame *frame);
  * of more than 8 bits per sample in 4:2:0 (yuv420p10, p010, ...) is first
  * rounded to 8-bit yuv420p into *narrow (reused; the caller frees it with
  * av_frame_free), which takes libswscale's fast 8-bit path: the output has
- * 8 bits per channel anyway. Returns 0 or a negative errno (-ENOTSUP: a
- * format libswscale cannot read). */
+ * 8 bits per channel anyway. A hardware frame is read through vr_frame_cpu
+ * (downloaded once): call it only for what is drawn. Returns 0 or a
+ * negative errno (-ENOTSUP: a format libswscale cannot read). */
 int vr_frame_to_bgra(struct SwsContext **sws, AVFrame **narrow, const AVFrame *frame, uint32_t w,
                      uint32_t h, uint8_t *dst, int stride);
 

@@ -165,12 +165,25 @@ static void sdl_stream_gone(struct vr_presenter *p, uint32_t slot)
 
 /* Uploads slot's frame to its texture (made or remade for its size and
  * format). */
+static int upload_frame(struct sdl_presenter *s, struct tex *t, const AVFrame *f);
+
 static int upload(struct sdl_presenter *s, uint32_t slot)
 {
     struct tex *t = &s->tex[slot];
     const AVFrame *f = s->base.slots[slot].frame;
     if (!t->stale && t->t)
         return 0;
+    /* A hardware frame is downloaded when it is drawn, not before. */
+    AVFrame *scratch = NULL;
+    int ret = vr_frame_cpu(f, &scratch, &f);
+    if (ret == 0)
+        ret = upload_frame(s, t, f);
+    av_frame_free(&scratch);
+    return ret;
+}
+
+static int upload_frame(struct sdl_presenter *s, struct tex *t, const AVFrame *f)
+{
     Uint32 format = f->format == AV_PIX_FMT_NV12 ? SDL_PIXELFORMAT_NV12 : SDL_PIXELFORMAT_IYUV;
     if (f->format != AV_PIX_FMT_NV12 && f->format != AV_PIX_FMT_YUV420P &&
         f->format != AV_PIX_FMT_YUVJ420P) {
@@ -636,6 +649,17 @@ int vr_sdl_create(const struct vr_sdl_config *cfg, struct vr_presenter **out)
 const char *vr_sdl_presenter_name(const struct vr_presenter *p)
 {
     return p && p->ops == &sdl_ops ? ((const struct sdl_presenter *)p)->name : "";
+}
+
+bool vr_sdl_can_import(const struct vr_presenter *p)
+{
+    if (!p || p->ops != &sdl_ops)
+        return false;
+#ifdef VR_SDL_GL
+    return vr_gl_can_import(((const struct sdl_presenter *)p)->gl);
+#else
+    return false;
+#endif
 }
 
 const char *vr_sdl_present_kind(const struct vr_presenter *p)

@@ -57,6 +57,12 @@ const char *vr_gl_describe(const struct vr_gl *g);
  * swrast): the "GPU" work is CPU time of this process. */
 bool vr_gl_is_software(const struct vr_gl *g);
 
+/* true when hardware frames of the decoders (VA-API) are imported with no
+ * copy (DMA-BUF through EGL, probed at vr_gl_create): a front end then asks
+ * the client to keep them (vr_client_set_keep_hw). Other hardware frames
+ * are downloaded by vr_gl_upload (vr_frame_cpu). The GL thread. */
+bool vr_gl_can_import(const struct vr_gl *g);
+
 /*
  * Makes frame the picture of texture set slot (< VR_GL_MAX_FRAMES): its
  * planes are uploaded and nothing of frame is kept; a VA-API frame imported

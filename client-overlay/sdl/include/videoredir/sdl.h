@@ -61,6 +61,10 @@ int vr_sdl_create(const struct vr_sdl_config *cfg, struct vr_presenter **out);
  * opengl; gl: why not)". Valid while p lives. */
 const char *vr_sdl_presenter_name(const struct vr_presenter *p);
 
+/* Whether p draws with GL and imports hardware frames with no copy (then the
+ * client should keep them: vr_client_set_keep_hw). */
+bool vr_sdl_can_import(const struct vr_presenter *p);
+
 /* The short name of the way p draws: "gl", "software" or "renderer". */
 const char *vr_sdl_present_kind(const struct vr_presenter *p);
 
