@@ -201,6 +201,27 @@ out:
     return ret;
 }
 
+/* *slot as a frame of w x h in format with its buffers, kept when it is one
+ * already, made again otherwise. Returns 0 or -ENOMEM. */
+static int frame_for(AVFrame **slot, int w, int h, int format)
+{
+    AVFrame *c = *slot;
+    if (c && c->width == w && c->height == h && c->format == format)
+        return 0;
+    av_frame_free(slot);
+    if (!(c = av_frame_alloc()))
+        return -ENOMEM;
+    c->format = format;
+    c->width = w;
+    c->height = h;
+    if (av_frame_get_buffer(c, 0) < 0) {
+        av_frame_free(&c);
+        return -ENOMEM;
+    }
+    *slot = c;
+    return 0;
+}
+
 static int convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, int format);
 
 int vr_frame_convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, int format)
@@ -215,20 +236,10 @@ int vr_frame_convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, 
 
 static int convert(struct SwsContext **sws, AVFrame **conv, const AVFrame *f, int format)
 {
+    int ret = frame_for(conv, f->width, f->height, format);
+    if (ret < 0)
+        return ret;
     AVFrame *c = *conv;
-    if (!c || c->width != f->width || c->height != f->height || c->format != format) {
-        av_frame_free(conv);
-        if (!(c = av_frame_alloc()))
-            return -ENOMEM;
-        c->format = format;
-        c->width = f->width;
-        c->height = f->height;
-        if (av_frame_get_buffer(c, 0) < 0) {
-            av_frame_free(&c);
-            return -ENOMEM;
-        }
-        *conv = c;
-    }
     *sws = sws_getCachedContext(*sws, f->width, f->height, f->format, f->width, f->height, format, SWS_POINT,
                                 NULL, NULL, NULL);
     if (!*sws)
@@ -296,20 +307,10 @@ static void narrow_row_uv(uint8_t *restrict u, uint8_t *restrict v, const uint16
 /* frame as 8-bit yuv420p into *narrow (made or remade as needed). */
 static int narrow_420(const AVFrame *f, AVFrame **narrow, bool interleaved, int shift, int depth)
 {
+    int ret = frame_for(narrow, f->width, f->height, AV_PIX_FMT_YUV420P);
+    if (ret < 0)
+        return ret;
     AVFrame *n = *narrow;
-    if (!n || n->width != f->width || n->height != f->height) {
-        av_frame_free(narrow);
-        if (!(n = av_frame_alloc()))
-            return -ENOMEM;
-        n->format = AV_PIX_FMT_YUV420P;
-        n->width = f->width;
-        n->height = f->height;
-        if (av_frame_get_buffer(n, 0) < 0) {
-            av_frame_free(&n);
-            return -ENOMEM;
-        }
-        *narrow = n;
-    }
     int cw = (f->width + 1) >> 1, ch = (f->height + 1) >> 1;
     for (int y = 0; y < f->height; y++)
         narrow_row(n->data[0] + (ptrdiff_t)y * n->linesize[0],
