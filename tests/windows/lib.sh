@@ -14,3 +14,20 @@ vr_win_skip() { echo "SKIP: $*"; exit 77; }
 vr_wine() { "$VR_WINE" "$@"; }
 # A Windows path for a file of this machine (Wine's Z: drive is /).
 vr_winpath() { printf 'Z:%s' "$(realpath "$1")"; }
+# The exit status of a test program run under Wine. Wine 8's winegstreamer
+# (the GStreamer threads of its Unix side, started when Media Foundation
+# looks at a clip) now and then crashes the process while it exits, after the
+# program is done: rc 139, a SIGSEGV of the Unix process (an exception of the
+# program itself would be 0xc0000005, rc 5). A test program prints
+# "PROG: exit N" as its last act; after such a crash that N counts, said on
+# stderr. Usage: rc=$(vr_wine_rc RC LOG PROG)
+vr_wine_rc() {
+  local rc=$1 log=$2 prog=$3 n=
+  [ "$rc" = 139 ] && n=$(tr -d '\r' <"$log" | sed -n "s/^$prog: exit \([0-9][0-9]*\)\$/\1/p" | tail -n 1)
+  if [ -n "$n" ]; then
+    echo "Wine's process crashed while exiting (rc 139) after $prog had finished with exit $n: that one counts" >&2
+    echo "$n"
+  else
+    echo "$rc"
+  fi
+}

@@ -711,5 +711,9 @@ out:
     vr_es_close(es);
     MFShutdown();
     CoUninitialize();
+    /* The verdict, as the last thing printed: Wine's process may still crash
+     * on its way out (tests/windows/lib.sh, vr_wine_rc). */
+    printf("vr-mfplay: exit %d\n", ret);
+    fflush(stdout);
     return ret;
 }

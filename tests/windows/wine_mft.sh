@@ -68,7 +68,10 @@ if [ "$mode" = client-back ]; then
   VR_PIDS+=("$client2")
   vr_wait_port_channel "$opened" "$client2"
 fi
-wait "$player" || { cat "$VR_TMP/mfplay.log"; vr_fail "vr-mfplay.exe failed"; }
+rc=0
+wait "$player" || rc=$?
+rc=$(vr_wine_rc "$rc" "$VR_TMP/mfplay.log" vr-mfplay)
+[ "$rc" = 0 ] || { cat "$VR_TMP/mfplay.log"; vr_fail "vr-mfplay.exe failed (exit $rc)"; }
 end=$(date +%s.%N)
 cat "$VR_TMP/mfplay.log"
 grep -q 'guest connected' "$VR_TMP/host.log" || vr_fail "the transform did not reach the host over TCP"

@@ -36,8 +36,15 @@ grep -q '4832363400001000800000AA00389B71' <<<"$mft" || fail "H264 is not among 
 grep -q '4845564300001000800000AA00389B71' <<<"$mft" || fail "HEVC is not among the input types"
 vr_wine reg query "$cat_key" >/dev/null 2>&1 || fail "not in MFT_CATEGORY_VIDEO_DECODER"
 
-out=$(timeout 120 "$VR_WINE" ./vr-mfplay.exe --pace none --expect other "$(vr_winpath "$clip")" 2>&1) ||
-  { echo "$out"; fail "vr-mfplay.exe with the registered transform failed"; }
+# vr-mfplay.exe ARGS...: its output in $out; fails unless it exited 0
+# (vr_wine_rc: a crash of Wine's process after its verdict is not its own).
+mfplay() {
+  local rc=0
+  out=$(timeout 120 "$VR_WINE" ./vr-mfplay.exe "$@" 2>&1) || rc=$?
+  rc=$(vr_wine_rc "$rc" <(printf '%s\n' "$out") vr-mfplay)
+  [ "$rc" = 0 ] || { echo "$out"; return 1; }
+}
+mfplay --pace none --expect other "$(vr_winpath "$clip")" || fail "vr-mfplay.exe with the registered transform failed"
 echo "$out"
 grep -q '\[videoredir\] declined the stream' <<<"$out" || fail "MF did not activate the registered transform"
 grep -q 'no SPICE client takes' <<<"$out" || fail "the transform gave no reason for declining"
@@ -47,7 +54,6 @@ trap - EXIT
 for k in "HKCR\\CLSID\\$clsid" "$mf_key" "$cat_key"; do
   if vr_wine reg query "$k" >/dev/null 2>&1; then fail "$k is still there after regsvr32 /u"; fi
 done
-out=$(timeout 120 "$VR_WINE" ./vr-mfplay.exe --pace none --frames 5 "$(vr_winpath "$clip")" 2>&1) ||
-  { echo "$out"; fail "vr-mfplay.exe after unregistering failed"; }
+mfplay --pace none --frames 5 "$(vr_winpath "$clip")" || fail "vr-mfplay.exe after unregistering failed"
 if grep -q '\[videoredir\]' <<<"$out"; then echo "$out"; fail "MF still lists the transform"; fi
 echo "ok: registered, listed and activated by Media Foundation, unregistered"
