@@ -519,13 +519,17 @@ static void on_decoded(void *user)
 static gboolean on_tick(gpointer user)
 {
     struct app *a = user;
-    uint64_t now = vr_time_us();
     vr_client_tick(a->client);
     arm_wakeup(a);
+    /* After the tick: a first frame it hands over sets first_frame_us, and a
+     * "now" from before that made now - first_frame_us wrap round (the
+     * --snapshot-at picture then came at once). */
+    uint64_t now = vr_time_us();
     if (a->stats && vr_stats_report_age(a->report, now) >= 1000000)
         print_stats(a, now);
     if ((a->snapshot_path || a->snapshot_at_path) && a->snapshot_at > 0 && !a->snapshot_at_done &&
-        a->first_frame_us && now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
+        a->first_frame_us && now >= a->first_frame_us &&
+        now - a->first_frame_us >= (uint64_t)(a->snapshot_at * 1e6)) {
         a->snapshot_at_done = true;
         if (a->snapshot_at_path) { /* its own file: the end-of-stream snapshot does not replace it */
             write_side_snapshot(a, a->snapshot_at_path);
