@@ -24,6 +24,18 @@ sec_watch host "$HOST_PID"
 "$VR_BIN/hostile_guest" "$HOST_SOCK" garbage >"$VR_TMP/hostile1.log" 2>&1 \
   || { cat "$VR_TMP/hostile1.log"; vr_fail "hostile guest (garbage) expectations"; }
 cat "$VR_TMP/hostile1.log"
+# The host takes one guest at a time: the next one connects once it has seen
+# this one go (it refuses a second connection while the first is open).
+gone() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [ "$(grep -c 'guest disconnected' "$VR_TMP/host.log" 2>/dev/null)" -ge "$1" ] && return 0
+    kill -0 "$HOST_PID" 2>/dev/null || vr_fail "the host died"
+    sleep 0.05
+  done
+  vr_fail "the host did not see guest $1 go"
+}
+gone 1
 "$VR_BIN/hostile_guest" "$HOST_SOCK" partial >"$VR_TMP/hostile2.log" 2>&1 \
   || { cat "$VR_TMP/hostile2.log"; vr_fail "hostile guest (partial) expectations"; }
 cat "$VR_TMP/hostile2.log"
@@ -32,6 +44,7 @@ grep -q "skipped bad input" "$VR_TMP/client.log" || vr_fail "client did not log 
 grep -q "rejected" "$VR_TMP/client.log" || vr_fail "client did not log the rejects"
 
 # The real guest afterwards.
+gone 2
 "$VR_BIN/videoredir-capture" --device "$HOST_SOCK" --pace none --window 100,80,640,360 \
   --connect-timeout 60 "$clip" >"$VR_TMP/capture.log" 2>&1 || vr_fail "capture failed after the hostile guest"
 wait "$client" || vr_fail "client exit status $? (leak, or a stream not drained)"
