@@ -94,11 +94,21 @@ case $mode in
     VR_PIDS+=("$player")
     vr_wait_for "$VR_TMP/play.log" "mode=(string)redirect, session=(string)streaming, frames-in=(guint64)[2-9][0-9]" \
       "$player" 60 || vr_fail "the client did not take the video: $(tail -n 3 "$VR_TMP/play.log")"
-    import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
+    # The guest's screen while the client has the video. The sink paints its
+    # placeholder when it hands the video over; under ASan and load the X
+    # server may show it a little later: screenshots until its first pixel
+    # is there (while the clip plays, 4 s at most), then every check on
+    # that one.
+    px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
+    for ((i = 0; i < 20; i++)); do
+      import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
+      [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] && break
+      kill -0 "$player" 2>/dev/null || break
+      sleep 0.2
+    done
     wait "$player" || vr_fail "pipeline failed"
     wait "$client" || vr_fail "client failed"
     [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/guest.png" "$VR_SHOT"
-    px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
     n=0
     for p in "5 5" "600 40" "30 330" "620 340" "320 100"; do
       set -- $p
