@@ -34,6 +34,9 @@
 #define KEYREQ_US 500000u
 /* Nothing at all from the guest for this long: it is gone. */
 #define SILENCE_US 5000000u
+/* A stream whose EOS came keeps showing its tail (the decoder's last frames,
+ * the queue) after the guest went away, for at most this long. */
+#define TAIL_US 5000000u
 /* Our pings that a pong may answer. */
 #define PING_RING 4u
 /* Jitter buffer bounds (config 0: defaults; never more than MAX_QUEUE). */
@@ -55,6 +58,7 @@ struct qframe {
 struct stream {
     bool used, active, ended;
     bool ending; /* EOS received: queued frames are still shown, then it ends */
+    uint64_t tail_until_us; /* ending after its guest went: cut off then */
     uint32_t id;
     struct vr_stream_start start; /* extradata points to our copy */
     uint8_t *extradata;           /* kept to reopen the decoder in software */
@@ -139,6 +143,8 @@ static void emit(struct vr_client *c, enum vr_client_event ev, uint32_t id)
 
 static void send_msg(struct vr_client *c, struct vr_msg *m)
 {
+    if (!c->open)
+        return; /* nobody listens (an ending tail's last FEEDBACK) */
     int ret = vr_conn_send(c->conn, m);
     if (ret < 0) {
         /* The guest floods us faster than the channel drains: rate limited. */
@@ -542,14 +548,40 @@ static void finish_stream(struct vr_client *c, struct stream *s)
     emit(c, VR_CLIENT_EV_STREAM_END, s->id);
 }
 
+/* The guest went (port closed, silence, restart): its streams go. One whose
+ * EOS came stays until its tail is shown (every frame it sent was
+ * received), TAIL_US at most; a new stream with its id replaces it. */
 static void drop_all_streams(struct vr_client *c)
 {
-    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
-        if (c->streams[i].used) {
-            if (c->streams[i].active || c->streams[i].ending)
-                emit(c, VR_CLIENT_EV_STREAM_END, c->streams[i].id);
-            stream_clear(&c->streams[i]);
+    uint64_t now = now_us(c);
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct stream *s = &c->streams[i];
+        if (!s->used)
+            continue;
+        if (s->ending) {
+            if (!s->tail_until_us)
+                s->tail_until_us = now + TAIL_US;
+            continue;
         }
+        if (s->active)
+            emit(c, VR_CLIENT_EV_STREAM_END, s->id);
+        stream_clear(s);
+    }
+}
+
+/* Ending streams whose guest went and whose tail outlived TAIL_US. */
+static void cut_tails(struct vr_client *c, uint64_t now)
+{
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct stream *s = &c->streams[i];
+        if (!s->ending || !s->tail_until_us || now < s->tail_until_us)
+            continue;
+        logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": its guest went %u s ago and %" PRIu32
+              " frames are still queued: cut off", s->id, TAIL_US / 1000000u, s->q_len);
+        s->flushed += s->q_len;
+        queue_discard(s);
+        finish_stream(c, s);
+    }
 }
 
 static void handle_hello(struct vr_client *c, const struct vr_hello *h)
@@ -1008,10 +1040,11 @@ uint32_t vr_client_dispatch(struct vr_client *c)
 
 void vr_client_tick(struct vr_client *c)
 {
+    uint64_t now = now_us(c);
+    vr_client_present(c, now); /* also after the guest went: ending tails */
+    cut_tails(c, now);
     if (!c->open)
         return;
-    uint64_t now = now_us(c);
-    vr_client_present(c, now);
     uint64_t in = bytes_in(c);
     if (in != c->last_bytes_in) {
         c->last_bytes_in = in;

@@ -200,6 +200,26 @@ int main(int argc, char **argv)
     CHECK(atomic_load(&wakeups) > 0, "threaded: the wakeup callback was called");
     teardown();
 
+    /* 1b. The guest sends its EOS and closes the port while the decoder is
+     * still behind (as videoredir-capture does once everything is
+     * acknowledged, and a slow decoder has taken all but not decoded it):
+     * the stream's tail is still decoded and shown, and it ends at EOS. */
+    CHECK(clip_rewind(&c, argv[1]) == 0, "rewind");
+    setup(true, 20000);
+    start(&c, 1);
+    sent = send_clip(&c, 1, 0, true);
+    memset(&m, 0, sizeof(m));
+    m.u.stop.reason = VR_REASON_EOS;
+    send_msg(VR_MSG_STREAM_STOP, 1);
+    pump();
+    vr_client_channel_closed(client);
+    CHECK(vr_client_streams_active(client) == 1 && vr_client_streams_ended(client) == 0,
+          "closed at EOS: the tail is still being decoded");
+    CHECK(wait_ended(20000), "closed at EOS: the stream ended");
+    CHECK(vr_client_streams_eos(client) == 1, "closed at EOS: ended at EOS");
+    CHECK(n_md5 == n_inline, "closed at EOS: %u frames, inline %u", n_md5, n_inline);
+    teardown();
+
     /* 2. FEEDBACK: a slow decoder's queue is not acknowledged, then is. */
     CHECK(clip_rewind(&c, argv[1]) == 0, "rewind");
     setup(true, 30000);
