@@ -244,6 +244,24 @@ static GstElement *make_local(GstVideoredirSink *s, GError **error)
     return p;
 }
 
+/* The local branch's video sink as a GstVideoOverlay (a ref), when it has
+ * one and the window is there; else NULL. Lock held. */
+static GstVideoOverlay *local_overlay(GstVideoredirSink *s)
+{
+    if (!s->local_sink || !s->win)
+        return NULL;
+    GstElement *vs = s->local_sink;
+    if (GST_IS_BIN(vs))
+        vs = gst_bin_get_by_interface(GST_BIN(vs), GST_TYPE_VIDEO_OVERLAY);
+    else
+        gst_object_ref(vs);
+    if (vs && !GST_IS_VIDEO_OVERLAY(vs)) {
+        gst_object_unref(vs);
+        vs = NULL;
+    }
+    return vs ? GST_VIDEO_OVERLAY(vs) : NULL;
+}
+
 /* Lock held. Starts local playback from the cached GOP. */
 static void local_start(GstVideoredirSink *s)
 {
@@ -263,19 +281,13 @@ static void local_start(GstVideoredirSink *s)
     }
     gst_app_src_set_caps(GST_APP_SRC(s->appsrc), s->caps);
     /* Into the same window as the placeholder. */
-    if (s->local_sink && s->win) {
-        GstElement *vs = s->local_sink;
-        if (GST_IS_BIN(vs))
-            vs = gst_bin_get_by_interface(GST_BIN(vs), GST_TYPE_VIDEO_OVERLAY);
-        else
-            gst_object_ref(vs);
-        if (vs && GST_IS_VIDEO_OVERLAY(vs)) {
-            gst_video_overlay_set_window_handle(GST_VIDEO_OVERLAY(vs), vr_sink_window_xid(s->win));
-            if (s->rw > 0 && s->rh > 0)
-                gst_video_overlay_set_render_rectangle(GST_VIDEO_OVERLAY(vs), s->rx, s->ry, s->rw, s->rh);
-        }
-        if (vs)
-            gst_object_unref(vs);
+    GstVideoOverlay *ov = local_overlay(s);
+    if (ov) {
+        gst_video_overlay_set_window_handle(ov, vr_sink_window_xid(s->win));
+        gst_video_overlay_handle_events(ov, TRUE); /* off while stopped */
+        if (s->rw > 0 && s->rh > 0)
+            gst_video_overlay_set_render_rectangle(ov, s->rx, s->ry, s->rw, s->rh);
+        gst_object_unref(ov);
     }
     if (s->win)
         vr_sink_window_set_placeholder(s->win, false);
@@ -308,8 +320,18 @@ static void local_stop(GstVideoredirSink *s)
         return;
     s->local_on = FALSE;
     gst_element_set_state(s->local, GST_STATE_READY);
-    if (s->win)
+    /* In READY the local sink still listens to the window and answers an
+     * Expose with its last frame, over the placeholder: it stops
+     * listening (its own X connection deselects the events). */
+    GstVideoOverlay *ov = local_overlay(s);
+    if (ov) {
+        gst_video_overlay_handle_events(ov, FALSE);
+        gst_object_unref(ov);
+    }
+    if (s->win) {
         vr_sink_window_set_placeholder(s->win, true);
+        wake_io(s); /* its repaints are timed by the X thread */
+    }
 }
 
 static void local_destroy(GstVideoredirSink *s)

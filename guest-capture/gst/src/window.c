@@ -18,6 +18,12 @@
 #define PLACEHOLDER_BG 0x202830u
 #define PLACEHOLDER_FG 0x8090a0u
 #define PLACEHOLDER_TEXT "video shown by the SPICE client (videoredir)"
+/* After the placeholder goes on, painted again at these delays: a local
+ * sink that just stopped draws over it from its own X connection (a frame
+ * in flight, its answer to an Expose), and the X server orders requests of
+ * different connections as it likes. */
+static const uint64_t REPAINT_US[] = { 250000, 1000000 };
+#define N_REPAINTS (sizeof(REPAINT_US) / sizeof(REPAINT_US[0]))
 
 struct vr_sink_window {
     Display *dpy;
@@ -26,6 +32,8 @@ struct vr_sink_window {
     GC gc;
     struct vr_x11track *track;
     bool placeholder;
+    uint64_t on_us;      /* when the placeholder went on */
+    unsigned repainted;  /* of REPAINT_US, done since */
     int rx, ry, rw, rh; /* render rectangle, rw == 0: whole window */
     bool first;         /* report the first state even if "unchanged" */
 };
@@ -140,8 +148,29 @@ static void paint(struct vr_sink_window *win)
 
 void vr_sink_window_set_placeholder(struct vr_sink_window *win, bool on)
 {
+    if (on && !win->placeholder) {
+        win->on_us = vr_x11track_now_us();
+        win->repainted = 0;
+    }
     win->placeholder = on;
     paint(win);
+}
+
+/* The repaints due at now; returns ms to the next one, or -1. */
+static int repaint_due(struct vr_sink_window *win, uint64_t now)
+{
+    if (!win->placeholder)
+        return -1;
+    bool due = false;
+    while (win->repainted < N_REPAINTS && now - win->on_us >= REPAINT_US[win->repainted]) {
+        win->repainted++;
+        due = true;
+    }
+    if (due)
+        paint(win);
+    if (win->repainted >= N_REPAINTS)
+        return -1;
+    return (int)((win->on_us + REPAINT_US[win->repainted] - now + 999) / 1000);
 }
 
 void vr_sink_window_set_render_rect(struct vr_sink_window *win, int x, int y, int w, int h)
@@ -185,7 +214,11 @@ int vr_sink_window_process(struct vr_sink_window *win, struct vr_geometry *geom,
             win->first = false;
         }
     }
-    *timeout_ms = vr_x11track_timeout_ms(win->track, vr_x11track_now_us());
+    now = vr_x11track_now_us();
+    *timeout_ms = vr_x11track_timeout_ms(win->track, now);
+    int rt = repaint_due(win, now);
+    if (rt >= 0 && (*timeout_ms < 0 || rt < *timeout_ms))
+        *timeout_ms = rt;
     if (!changed)
         return 0;
     const struct vr_x11track_state *st = vr_x11track_state(win->track);

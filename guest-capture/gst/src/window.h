@@ -28,8 +28,10 @@ int vr_sink_window_fd(const struct vr_sink_window *win);
 /* The window the video is in (for the local sink's GstVideoOverlay). */
 unsigned long vr_sink_window_xid(const struct vr_sink_window *win);
 
-/* Placeholder on: paint it now and on every Expose; off: leave the window
- * to whoever draws the video locally. */
+/* Placeholder on: paint it now, twice more in the next second (over what a
+ * local sink that just stopped still draws) and on every Expose; off: leave
+ * the window to whoever draws the video locally. Call
+ * vr_sink_window_process soon after turning it on (it paints those). */
 void vr_sink_window_set_placeholder(struct vr_sink_window *win, bool on);
 /* Where in the window the video goes (GstVideoOverlay render rectangle);
  * w == 0: the whole window. */
