@@ -7,6 +7,7 @@
 #        gst_e2e.sh launch CLIP "ELEMENTS" filesrc ! ELEMENTS ! videoredirsink
 #        gst_e2e.sh noclient CLIP          no client: plays locally to the end (Xvfb screenshot)
 #        gst_e2e.sh placeholder CLIP       Xvfb: placeholder in the guest window, video at its place in the client
+#        gst_e2e.sh placeholder-late       Xvfb: plays locally, then a client comes: the placeholder stays
 #        gst_e2e.sh reject CLIP            the client refuses the codec: plays locally
 #        gst_e2e.sh reconnect              client killed mid-stream, another one comes
 # Needs VR_BIN, VR_GST_PLUGIN (libgstvideoredir.so), VR_GST_PLAY (vr-gst-play).
@@ -106,6 +107,8 @@ case $mode in
       kill -0 "$player" 2>/dev/null || break
       sleep 0.2
     done
+    # If it is not there, the windows of the moment go into the failure's log.
+    [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] || xwininfo -root -tree >"$VR_TMP/windows.log" 2>&1 || true
     wait "$player" || vr_fail "pipeline failed"
     wait "$client" || vr_fail "client failed"
     [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/guest.png" "$VR_SHOT"
@@ -122,6 +125,69 @@ case $mode in
     colours=$(convert "$VR_TMP/client.png" -crop 640x360+0+0 +repage -format %k info:)
     [ "$colours" -gt 100 ] || vr_fail "the client shows no video at the window's place ($colours colours)"
     echo "placeholder: $n guest pixels are the placeholder; the client shows the video at 0,0 640x360 ($colours colours)"
+    ;;
+
+  placeholder-late)
+    # The guest plays the video in its window first (no client yet), then a
+    # client comes: the local branch stops and the placeholder must take
+    # the window and keep it (the stopped video sink must not draw its last
+    # frame over it). A 12 s clip, a keyframe every 25 frames.
+    for t in import display xdotool; do command -v $t >/dev/null || vr_fail "$t is needed"; done
+    clip=$VR_TMP/long.mp4
+    ffmpeg -nostdin -v error -f lavfi -i "testsrc2=size=640x360:rate=25:duration=12" -pix_fmt yuv420p \
+      -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
+    start_xvfb
+    vr_start_host
+    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
+      >"$VR_TMP/play.log" 2>&1 &
+    player=$!
+    VR_PIDS+=("$player")
+    vr_wait_for "$VR_TMP/play.log" "mode=(string)local, .*frames-local=(guint64)[1-9][0-9]" "$player" 60 ||
+      vr_fail "the guest did not play locally: $(tail -n 3 "$VR_TMP/play.log")"
+    import -window root "$VR_TMP/local.png" || vr_fail "screenshot failed"
+    colours=$(convert "$VR_TMP/local.png" -crop 640x360+0+0 +repage -format %k info:)
+    [ "$colours" -gt 100 ] || vr_fail "playing locally, the window shows $colours colours: no video"
+    vr_start_client client --exit-at-eos
+    client=$CLIENT_PID
+    vr_wait_for "$VR_TMP/play.log" "switches-to-client=(guint64)1" "$player" 60 ||
+      vr_fail "the client did not take the video: $(tail -n 3 "$VR_TMP/play.log")"
+    px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
+    for ((i = 0; i < 20; i++)); do
+      import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
+      [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] && break
+      sleep 0.2
+    done
+    [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] || xwininfo -root -tree >"$VR_TMP/windows.log" 2>&1 || true
+    [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] ||
+      vr_fail "4 s after the switch the window's (5,5) shows $(px "$VR_TMP/guest.png" 5 5), not the placeholder"
+    # A window opens over it and closes: the X server exposes the part it
+    # covered, and only the placeholder may be drawn there (the stopped
+    # video sink answered with its last frame).
+    ffmpeg -nostdin -v error -f lavfi -i "color=c=0xc08020:s=200x150,format=rgb24" -frames:v 1 "$VR_TMP/cover.png"
+    display -title vr-cover -geometry +100+100 -borderwidth 0 "$VR_TMP/cover.png" >"$VR_TMP/cover.log" 2>&1 &
+    cover_pid=$!
+    VR_PIDS+=("$cover_pid")
+    cover=$(timeout 30 xdotool search --sync --onlyvisible --name '^vr-cover$' | head -n 1 || true)
+    [ -n "$cover" ] || vr_fail "the covering window did not appear"
+    kill "$cover_pid"
+    wait "$cover_pid" 2>/dev/null || true
+    # Still there later (what the stopped sink drew, or its answer to the
+    # Expose, would show now), with the whole window flat.
+    sleep 1.5
+    import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
+    kill -0 "$player" 2>/dev/null || vr_fail "the clip ended before the checks (too slow a machine?)"
+    [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/guest.png" "$VR_SHOT"
+    for p in "5 5" "600 40" "30 330" "620 340" "320 100" "150 150" "290 240"; do
+      set -- $p
+      [ "$(px "$VR_TMP/guest.png" "$1" "$2")" = 202830 ] ||
+        vr_fail "1.5 s later the window at ($1,$2) shows $(px "$VR_TMP/guest.png" "$1" "$2"), not the placeholder"
+    done
+    colours=$(convert "$VR_TMP/guest.png" -crop 640x360+0+0 +repage -format %k info:)
+    [ "$colours" -le 4 ] || vr_fail "the window has $colours colours after the switch: video drawn in the guest"
+    wait "$player" || vr_fail "pipeline failed"
+    wait "$client" || vr_fail "client failed"
+    grep '^stats:' "$VR_TMP/play.log" | tail -n 1
+    echo "placeholder-late: played locally ($(vr_stat_of "$VR_TMP/play.log" frames-local) frames), then the client took it; the placeholder held the window ($colours colours)"
     ;;
 
   reject)
