@@ -22,6 +22,12 @@ play() { # play DESCRIPTION LOG : runs the pipeline, stats and errors into LOG
   "$VR_GST_PLAY" --timeout 120 "$1" >"$2" 2>&1
 }
 start_xvfb() { vr_start_xvfb 800x600x24; }
+# play_bg CLIP: the H.264 MP4 CLIP into the sink, in the background (sets player).
+play_bg() {
+  "$VR_GST_PLAY" --timeout 120 "filesrc location=$1 ! qtdemux ! h264parse ! $(sink)" >"$VR_TMP/play.log" 2>&1 &
+  player=$!
+  VR_PIDS+=("$player")
+}
 sink() { echo "videoredirsink device=$HOST_SOCK $*"; }
 
 case $mode in
@@ -58,10 +64,7 @@ case $mode in
     command -v import >/dev/null || vr_fail "ImageMagick import is needed"
     start_xvfb
     HOST_SOCK=$VR_TMP/nobody.sock
-    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
-      >"$VR_TMP/play.log" 2>&1 &
-    player=$!
-    VR_PIDS+=("$player")
+    play_bg "$clip"
     # One second into the clip: the window shows the video.
     vr_wait_for "$VR_TMP/play.log" "frames-local=(guint64)[3-9][0-9]" "$player" 60 ||
       vr_fail "no local playback: $(tail -n 3 "$VR_TMP/play.log")"
@@ -89,10 +92,7 @@ case $mode in
     vr_start_host
     vr_start_client client --snapshot "$VR_TMP/client.png" --exit-at-eos
     client=$CLIENT_PID
-    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
-      >"$VR_TMP/play.log" 2>&1 &
-    player=$!
-    VR_PIDS+=("$player")
+    play_bg "$clip"
     vr_wait_for "$VR_TMP/play.log" "mode=(string)redirect, session=(string)streaming, frames-in=(guint64)[2-9][0-9]" \
       "$player" 60 || vr_fail "the client did not take the video: $(tail -n 3 "$VR_TMP/play.log")"
     # The guest's screen while the client has the video. The sink paints its
@@ -138,10 +138,7 @@ case $mode in
       -c:v libx264 -g 25 -bf 2 -x264-params threads=1 "$clip"
     start_xvfb
     vr_start_host
-    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
-      >"$VR_TMP/play.log" 2>&1 &
-    player=$!
-    VR_PIDS+=("$player")
+    play_bg "$clip"
     vr_wait_for "$VR_TMP/play.log" "mode=(string)local, .*frames-local=(guint64)[1-9][0-9]" "$player" 60 ||
       vr_fail "the guest did not play locally: $(tail -n 3 "$VR_TMP/play.log")"
     import -window root "$VR_TMP/local.png" || vr_fail "screenshot failed"
@@ -215,10 +212,7 @@ case $mode in
     vr_start_host
     vr_start_client a --framemd5 "$VR_TMP/a.md5"
     a=$CLIENT_PID
-    "$VR_GST_PLAY" --timeout 120 "filesrc location=$clip ! qtdemux ! h264parse ! $(sink)" \
-      >"$VR_TMP/play.log" 2>&1 &
-    player=$!
-    VR_PIDS+=("$player")
+    play_bg "$clip"
     vr_wait_for "$VR_TMP/a.log" "presented [5-9][0-9]" "$a" 60 || vr_fail "client A shows nothing"
     kill -9 "$a"
     vr_wait_for "$VR_TMP/play.log" "mode=(string)local, session=(string)hello" "$player" 30 ||
