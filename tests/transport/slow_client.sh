@@ -43,7 +43,9 @@ one() {
     --connect-timeout 30 "$VR_TMP/$name.mp4" >"$VR_TMP/capture-$name.log" 2>&1 ||
     vr_fail "$name: capture failed"
   wait "$client" || vr_fail "$name: client failed"
+  # Gone before the next host starts on the same socket path.
   kill "$HOST_PID" 2>/dev/null || true
+  wait "$HOST_PID" 2>/dev/null || true
   cat "$VR_TMP/capture-$name.log"
   # Columns: stream pts latency_us received_at_us, one line per frame in
   # decode order (no B-frames: one frame per access unit). The client sleeps

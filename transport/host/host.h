@@ -29,7 +29,8 @@ int vr_host_port_start(SpiceServer *server, const char *name, const char *socket
  * Returns 0 or a negative errno. */
 int vr_host_port_listen_tcp(struct vr_host_port *p, const char *addr, char *bound, size_t bound_len);
 /* Closes the guest (port closed event), removes the interface, the socket
- * and its file, and frees p. */
+ * and its file (unless another host has replaced that file since), and
+ * frees p. */
 void vr_host_port_stop(struct vr_host_port *p);
 
 /* A QXL display: adds a QXL interface to server with a width x height

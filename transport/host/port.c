@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@
 struct vr_host_port {
     SpiceCharDeviceInstance sin;
     char *path;
+    dev_t path_dev; /* the socket file we made (another host may replace it) */
+    ino_t path_ino;
     int listen_fd, guest_fd;
     guint listen_src, guest_src;
     int tcp_fd;      /* --guest-tcp listener, -1 if none */
@@ -284,6 +287,11 @@ int vr_host_port_start(SpiceServer *server, const char *name, const char *path,
     }
     struct vr_host_port *p = g_new0(struct vr_host_port, 1);
     p->path = g_strdup(path);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        p->path_dev = st.st_dev;
+        p->path_ino = st.st_ino;
+    }
     p->listen_fd = fd;
     p->guest_fd = -1;
     p->tcp_fd = -1;
@@ -314,7 +322,11 @@ void vr_host_port_stop(struct vr_host_port *p)
     if (p->sin.base.sif)
         spice_server_remove_interface(&p->sin.base);
     close(p->listen_fd);
-    unlink(p->path);
+    /* Only our own socket file: a host started on the same path after us
+     * (a test's next run while we exit) has replaced it with its own. */
+    struct stat st;
+    if (stat(p->path, &st) == 0 && st.st_dev == p->path_dev && st.st_ino == p->path_ino)
+        unlink(p->path);
     g_free(p->path);
     g_free((char *)p->sin.portname);
     g_byte_array_unref(p->out);
