@@ -22,6 +22,22 @@ play() { # play DESCRIPTION LOG : runs the pipeline, stats and errors into LOG
   "$VR_GST_PLAY" --timeout 120 "$1" >"$2" 2>&1
 }
 start_xvfb() { vr_start_xvfb 800x600x24; }
+# The colour (RRGGBB) of PNG at X,Y.
+px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
+# Screenshots of the guest's screen into guest.png until the placeholder's
+# first pixel shows (the X server may show it a little later under ASan and
+# load), 4 s at most while the player runs; if it never does, the X window
+# tree goes into the failure's log.
+shot_until_placeholder() {
+  local i
+  for ((i = 0; i < 20; i++)); do
+    import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
+    [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] && return 0
+    kill -0 "$player" 2>/dev/null || break
+    sleep 0.2
+  done
+  xwininfo -root -tree >"$VR_TMP/windows.log" 2>&1 || true
+}
 # play_bg CLIP: the H.264 MP4 CLIP into the sink, in the background (sets player).
 play_bg() {
   "$VR_GST_PLAY" --timeout 120 "filesrc location=$1 ! qtdemux ! h264parse ! $(sink)" >"$VR_TMP/play.log" 2>&1 &
@@ -100,15 +116,7 @@ case $mode in
     # server may show it a little later: screenshots until its first pixel
     # is there (while the clip plays, 4 s at most), then every check on
     # that one.
-    px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
-    for ((i = 0; i < 20; i++)); do
-      import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
-      [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] && break
-      kill -0 "$player" 2>/dev/null || break
-      sleep 0.2
-    done
-    # If it is not there, the windows of the moment go into the failure's log.
-    [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] || xwininfo -root -tree >"$VR_TMP/windows.log" 2>&1 || true
+    shot_until_placeholder
     wait "$player" || vr_fail "pipeline failed"
     wait "$client" || vr_fail "client failed"
     [ -n "${VR_SHOT:-}" ] && cp "$VR_TMP/guest.png" "$VR_SHOT"
@@ -148,13 +156,7 @@ case $mode in
     client=$CLIENT_PID
     vr_wait_for "$VR_TMP/play.log" "switches-to-client=(guint64)1" "$player" 60 ||
       vr_fail "the client did not take the video: $(tail -n 3 "$VR_TMP/play.log")"
-    px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
-    for ((i = 0; i < 20; i++)); do
-      import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
-      [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] && break
-      sleep 0.2
-    done
-    [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] || xwininfo -root -tree >"$VR_TMP/windows.log" 2>&1 || true
+    shot_until_placeholder
     [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] ||
       vr_fail "4 s after the switch the window's (5,5) shows $(px "$VR_TMP/guest.png" 5 5), not the placeholder"
     # A window opens over it and closes: the X server exposes the part it
