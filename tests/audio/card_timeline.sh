@@ -13,6 +13,7 @@
 # (the least delays within 40 ms: what delays a click on its way only
 # adds; up to 20 ms seen on a loaded machine); a card that anchored its
 # timeline on the late write would be LATE_MS late from then on.
+# When the host stops, the FIFO it made goes and one the user made stays.
 # Usage: card_timeline.sh [LATE_MS]   (default 100)
 # Needs VR_BIN.
 late=${1:-100}
@@ -57,3 +58,19 @@ wait "$client" || true
 grep 'sound card:' "$VR_TMP/host.log" | tail -n 3 || true
 python3 "$here/card_writer.py" --check 200 "$VR_TMP/written.txt" "$VR_TMP/av.log" ||
   vr_fail "the card did not keep to the writer's timeline"
+
+# The host removes the FIFO it made when it stops, and keeps one the user
+# made.
+stop_host() {
+  kill -TERM "$HOST_PID"
+  local i
+  for ((i = 0; i < 200; i++)); do vr_running "$HOST_PID" || break; sleep 0.05; done
+  ! vr_running "$HOST_PID" || vr_fail "the host still runs 10 s after SIGTERM"
+}
+stop_host
+[ ! -e "$VR_TMP/card.fifo" ] || vr_fail "the host left the FIFO it made"
+mkfifo "$VR_TMP/mine.fifo"
+vr_start_host --audio-fifo "$VR_TMP/mine.fifo" --audio-latency 200
+stop_host
+[ -p "$VR_TMP/mine.fifo" ] || vr_fail "the host removed a FIFO it had not made"
+echo "PASS: the card kept to the writer's timeline; the host removed its own FIFO and kept the user's"

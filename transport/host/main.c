@@ -141,7 +141,7 @@ int main(int argc, char **argv)
           "(default: the server's, auto_glz)", "MODE" },
         { "audio-fifo", 0, 0, G_OPTION_ARG_FILENAME, &audio_fifo,
           "a sound card: a SPICE playback channel playing what the guest side writes into the "
-          "FIFO PATH (made if missing) as 48 kHz S16LE stereo", "PATH" },
+          "FIFO PATH (made if missing, and then removed on exit) as 48 kHz S16LE stereo", "PATH" },
         { "audio-latency", 0, 0, G_OPTION_ARG_INT, &audio_latency,
           "the sound card's output latency: it plays sound MS after it arrives (10-500, default 40)", "MS" },
         { "audio-compression", 0, 0, G_OPTION_ARG_STRING, &audio_comp,
