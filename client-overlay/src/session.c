@@ -569,19 +569,40 @@ static void drop_all_streams(struct vr_client *c)
     }
 }
 
+/* Ends the tail of s (an ending stream whose guest went) before its last
+ * frames are shown. */
+static void cut_tail(struct vr_client *c, struct stream *s, const char *why)
+{
+    logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": its guest went and %" PRIu32
+          " frames are still queued: cut off (%s)", s->id, s->q_len, why);
+    s->flushed += s->q_len;
+    queue_discard(s);
+    finish_stream(c, s);
+}
+
 /* Ending streams whose guest went and whose tail outlived TAIL_US. */
 static void cut_tails(struct vr_client *c, uint64_t now)
 {
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
         struct stream *s = &c->streams[i];
-        if (!s->ending || !s->tail_until_us || now < s->tail_until_us)
-            continue;
-        logf_(c, VR_CLOG_WARNING, "stream %" PRIu32 ": its guest went %u s ago and %" PRIu32
-              " frames are still queued: cut off", s->id, TAIL_US / 1000000u, s->q_len);
-        s->flushed += s->q_len;
-        queue_discard(s);
-        finish_stream(c, s);
+        if (s->ending && s->tail_until_us && now >= s->tail_until_us)
+            cut_tail(c, s, "5 s after its guest went");
     }
+}
+
+/* A new stream over max_streams: the oldest tail of a guest that went gives
+ * way to it. Returns whether there was one. */
+static bool cut_oldest_tail(struct vr_client *c)
+{
+    struct stream *oldest = NULL;
+    for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
+        struct stream *s = &c->streams[i];
+        if (s->ending && s->tail_until_us && (!oldest || s->tail_until_us < oldest->tail_until_us))
+            oldest = s;
+    }
+    if (oldest)
+        cut_tail(c, oldest, "a new stream needs its place");
+    return oldest != NULL;
 }
 
 static void handle_hello(struct vr_client *c, const struct vr_hello *h)
@@ -661,6 +682,8 @@ static void handle_start(struct vr_client *c, uint32_t id, const struct vr_strea
                "x%" PRIu32, st->width, st->height, c->cfg.max_width, c->cfg.max_height);
         return;
     }
+    while (vr_client_streams_active(c) >= c->cfg.max_streams && cut_oldest_tail(c))
+        ;
     if (vr_client_streams_active(c) >= c->cfg.max_streams) {
         reject(c, id, VR_REASON_TOO_MANY, "already %" PRIu32 " streams", c->cfg.max_streams);
         return;

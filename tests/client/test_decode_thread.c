@@ -28,7 +28,8 @@
 static struct vr_client *client;
 static struct vr_conn *guest;
 static struct vr_feedback last_fb;
-static uint32_t n_fb, n_keyreq;
+static uint32_t n_fb, n_keyreq, n_accept, n_reject;
+static uint32_t max_streams; /* of the next setup (0: the default) */
 static atomic_uint wakeups;
 static char (*md5s)[33];
 static uint32_t n_md5;
@@ -41,6 +42,8 @@ static void guest_msg(void *user, const struct vr_msg *msg)
     }
     if (msg->type == VR_MSG_KEYFRAME_REQUEST)
         n_keyreq++;
+    n_accept += msg->type == VR_MSG_ACCEPT;
+    n_reject += msg->type == VR_MSG_REJECT;
 }
 
 static void on_frame(void *user, uint32_t id, const AVFrame *f)
@@ -87,16 +90,25 @@ static void send_msg(uint16_t type, uint32_t id)
     vr_conn_send(guest, &m);
 }
 
+static void guest_comes(void);
+
 static void setup(bool threaded, uint32_t slow_us)
 {
     struct vr_client_config cfg = { .hwdec = VR_HWDEC_NONE, .decode_thread = threaded,
-                                    .slow_us = slow_us };
+                                    .slow_us = slow_us, .max_streams = max_streams };
     struct vr_client_callbacks cb = { .frame = on_frame, .wakeup = on_wakeup };
     CHECK(vr_client_create(&cfg, &cb, NULL, &client) == 0, "create");
+    n_md5 = n_fb = n_keyreq = n_accept = n_reject = 0;
+    atomic_store(&wakeups, 0);
+    guest_comes();
+}
+
+/* A guest opens the port and says hello. */
+static void guest_comes(void)
+{
+    vr_conn_destroy(guest);
     struct vr_conn_callbacks gcb = { .on_message = guest_msg };
     CHECK(vr_conn_create(NULL, &gcb, NULL, &guest) == 0, "guest conn");
-    n_md5 = n_fb = n_keyreq = 0;
-    atomic_store(&wakeups, 0);
     vr_client_channel_open(client);
     memset(&m, 0, sizeof(m));
     m.u.hello = (struct vr_hello){ .version_min = 1, .version_max = 1, .role = VR_ROLE_GUEST };
@@ -218,6 +230,30 @@ int main(int argc, char **argv)
     CHECK(wait_ended(20000), "closed at EOS: the stream ended");
     CHECK(vr_client_streams_eos(client) == 1, "closed at EOS: ended at EOS");
     CHECK(n_md5 == n_inline, "closed at EOS: %u frames, inline %u", n_md5, n_inline);
+    teardown();
+
+    /* 1c. At max_streams, the tail of a guest that went gives way to a new
+     * guest's stream (it is cut, not waited for). */
+    CHECK(clip_rewind(&c, argv[1]) == 0, "rewind");
+    max_streams = 1;
+    setup(true, 20000);
+    max_streams = 0;
+    start(&c, 1);
+    send_clip(&c, 1, 0, true);
+    memset(&m, 0, sizeof(m));
+    m.u.stop.reason = VR_REASON_EOS;
+    send_msg(VR_MSG_STREAM_STOP, 1);
+    pump();
+    vr_client_channel_closed(client);
+    CHECK(vr_client_streams_active(client) == 1 && vr_client_streams_ended(client) == 0,
+          "max 1: the tail is being decoded");
+    guest_comes();
+    CHECK(clip_rewind(&c, argv[1]) == 0, "rewind");
+    start(&c, 2);
+    CHECK(n_accept == 2 && n_reject == 0, "max 1: the new stream is accepted (%u accepts, %u rejects)",
+          n_accept, n_reject);
+    CHECK(vr_client_streams_ended(client) == 1 && vr_client_streams_active(client) == 1,
+          "max 1: the tail was cut for it");
     teardown();
 
     /* 2. FEEDBACK: a slow decoder's queue is not acknowledged, then is. */
