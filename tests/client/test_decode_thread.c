@@ -150,6 +150,32 @@ static uint32_t send_clip(struct clip *c, uint32_t id, uint32_t max, bool delive
     return n;
 }
 
+/* The guest ends stream id at the end of its media. */
+static void send_eos(uint32_t id)
+{
+    memset(&m, 0, sizeof(m));
+    m.u.stop.reason = VR_REASON_EOS;
+    send_msg(VR_MSG_STREAM_STOP, id);
+    pump();
+}
+
+/* A client (at most max streams; 0: the default) with a slow decoder
+ * thread gets the whole clip as stream 1, its EOS, then the guest goes
+ * while the decoder is still behind. */
+static void play_and_go(struct clip *c, const char *path, uint32_t max, const char *what)
+{
+    CHECK(clip_rewind(c, path) == 0, "rewind");
+    max_streams = max;
+    setup(true, 20000);
+    max_streams = 0;
+    start(c, 1);
+    send_clip(c, 1, 0, true);
+    send_eos(1);
+    vr_client_channel_closed(client);
+    CHECK(vr_client_streams_active(client) == 1 && vr_client_streams_ended(client) == 0,
+          "%s: the tail is still being decoded", what);
+}
+
 /* Dispatches until the client's stream slot 0 ended or ms passed. */
 static bool wait_ended(long ms)
 {
@@ -184,10 +210,7 @@ int main(int argc, char **argv)
     setup(false, 0);
     start(&c, 1);
     uint32_t sent = send_clip(&c, 1, 0, true);
-    memset(&m, 0, sizeof(m));
-    m.u.stop.reason = VR_REASON_EOS;
-    send_msg(VR_MSG_STREAM_STOP, 1);
-    pump();
+    send_eos(1);
     uint32_t n_inline = n_md5;
     CHECK(vr_client_streams_eos(client) == 1, "inline: ended at EOS");
     CHECK(n_inline == sent && sent > 10, "inline: %u frames of %u", n_inline, sent);
@@ -198,10 +221,7 @@ int main(int argc, char **argv)
     setup(true, 0);
     start(&c, 1);
     send_clip(&c, 1, 0, true);
-    memset(&m, 0, sizeof(m));
-    m.u.stop.reason = VR_REASON_EOS;
-    send_msg(VR_MSG_STREAM_STOP, 1);
-    pump();
+    send_eos(1);
     CHECK(wait_ended(10000), "threaded: the stream ended (drained)");
     CHECK(vr_client_streams_eos(client) == 1, "threaded: ended at EOS");
     CHECK(n_md5 == n_inline, "threaded: %u frames, inline %u", n_md5, n_inline);
@@ -216,17 +236,7 @@ int main(int argc, char **argv)
      * still behind (as videoredir-capture does once everything is
      * acknowledged, and a slow decoder has taken all but not decoded it):
      * the stream's tail is still decoded and shown, and it ends at EOS. */
-    CHECK(clip_rewind(&c, argv[1]) == 0, "rewind");
-    setup(true, 20000);
-    start(&c, 1);
-    sent = send_clip(&c, 1, 0, true);
-    memset(&m, 0, sizeof(m));
-    m.u.stop.reason = VR_REASON_EOS;
-    send_msg(VR_MSG_STREAM_STOP, 1);
-    pump();
-    vr_client_channel_closed(client);
-    CHECK(vr_client_streams_active(client) == 1 && vr_client_streams_ended(client) == 0,
-          "closed at EOS: the tail is still being decoded");
+    play_and_go(&c, argv[1], 0, "closed at EOS");
     CHECK(wait_ended(20000), "closed at EOS: the stream ended");
     CHECK(vr_client_streams_eos(client) == 1, "closed at EOS: ended at EOS");
     CHECK(n_md5 == n_inline, "closed at EOS: %u frames, inline %u", n_md5, n_inline);
@@ -234,19 +244,7 @@ int main(int argc, char **argv)
 
     /* 1c. At max_streams, the tail of a guest that went gives way to a new
      * guest's stream (it is cut, not waited for). */
-    CHECK(clip_rewind(&c, argv[1]) == 0, "rewind");
-    max_streams = 1;
-    setup(true, 20000);
-    max_streams = 0;
-    start(&c, 1);
-    send_clip(&c, 1, 0, true);
-    memset(&m, 0, sizeof(m));
-    m.u.stop.reason = VR_REASON_EOS;
-    send_msg(VR_MSG_STREAM_STOP, 1);
-    pump();
-    vr_client_channel_closed(client);
-    CHECK(vr_client_streams_active(client) == 1 && vr_client_streams_ended(client) == 0,
-          "max 1: the tail is being decoded");
+    play_and_go(&c, argv[1], 1, "max 1");
     guest_comes();
     CHECK(clip_rewind(&c, argv[1]) == 0, "rewind");
     start(&c, 2);
