@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The GTK overlay's presenters at 1080p (issue 15, item 1): what drawing a
-# 1080p frame costs in videoredir-viewer with the GL presenter against the
-# software one, under Xvfb with Mesa's llvmpipe (no GPU here). Prints Markdown.
+# 1080p frame costs in videoredir-viewer with each presenter (cairo: GTK's
+# drawing; xshm: MIT-SHM pictures on a child window; gl), under Xvfb with
+# Mesa's llvmpipe (no GPU here). Prints Markdown.
 #
 # One viewer per run, 1920x1080, showing the 1920x1080 guest desktop 1:1; the
 # guest (videoredir-capture --pace realtime) plays a 1080p30 H.264 clip in a
 # window over the whole desktop. Runs: the video hidden (empty visible region:
-# received and decoded, never drawn: the baseline), then VIDEOREDIR_PRESENT=sw
-# and =gl with the whole video visible and with a window over its middle (a
+# received and decoded, never drawn: the baseline), then VIDEOREDIR_PRESENT=cairo,
+# =xshm and =gl with the whole video visible and with a window over its middle (a
 # 960x540 hole: 4 visible rectangles). CPU of the viewer process (all its
 # threads, llvmpipe's included) and of the X server, from the stream's start
 # to its end, read in /proc; per frame = (run - hidden) / frames decoded.
@@ -84,20 +85,24 @@ median() { # runs of PRESENT REGION, the median by viewer CPU
   printf '%s\n' "${vals[@]}" | sort -n | awk -v n="${#vals[@]}" 'NR == int((n + 1) / 2)'
 }
 
-read -r base_v base_x base_f _ <<<"$(median sw "")"
+read -r base_v base_x base_f _ <<<"$(median cairo "")"
 rows=()
-for present in sw gl; do
+for present in cairo xshm gl; do
   for reg in full holed; do
     read -r v x f which <<<"$(median "$present" "${!reg}")"
     [ "$reg" = full ] && what="whole video (1 rectangle)" || what="960x540 hole in the middle (4 rectangles)"
-    [ "$present" = sw ] && label="software (libswscale + cairo)" || label="gl (shaped EGL child window)"
+    case $present in
+      cairo) label="cairo (libswscale, then cairo in GTK's drawing)" ;;
+      xshm) label="xshm (libswscale into MIT-SHM pictures on a shaped child window)" ;;
+      gl) label="gl (shaped EGL child window)" ;;
+    esac
     pv=$(awk -v a="$v" -v b="$base_v" -v f="$f" 'BEGIN { printf "%.2f", 1000 * (a - b) / f }')
     px=$(awk -v a="$x" -v b="$base_x" -v f="$f" 'BEGIN { printf "%.2f", 1000 * (a - b) / f }')
     rows+=("| <a id=\"gtk-present-$present-$reg\"></a>$label, chosen: $which | $what | $v | $x | $f | $pv | $px |")
   done
 done
 renderer=$(sed -n 's/.*presenter gl (\(.*\))$/\1/p' "$tmp/last-gl.log" | head -n 1)
-echo "## The GTK overlay's presenters at 1080p: GL against software"
+echo "## The GTK overlay's presenters at 1080p: cairo, xshm and GL"
 echo
 echo "Command: \`bench/gtk_present.sh build\`. \`videoredir-viewer --size 1920x1080\` under Xvfb shows"
 echo "the 1920x1080 desktop of \`videoredir-host\` 1:1; \`videoredir-capture --pace realtime\` plays a"

@@ -113,11 +113,12 @@ for mode in none sw gl renderer; do
   [ -n "$cpu" ] && ratio=$(awk -v a="$ff" -v b="$cpu" 'BEGIN{printf "%.2f", a / b}') || ratio="failed"
   echo "| <a id=\"present-client-$mode\"></a>$label | $cpu | ${pres:-?} / ${dec:-?} | $ratio |"
 done
-# The GTK overlay: videoredir-viewer, CPU read from /proc when the capture ends
-# (the viewer does not exit by itself).
+# The GTK overlay: videoredir-viewer with PRESENTER, CPU read from /proc when
+# the capture ends (the viewer does not exit by itself).
 viewer_run() {
   local v ut st
-  "$bin/videoredir-viewer" --size 1920x1080 "spice://127.0.0.1:$port" >"$tmp/viewer.log" 2>&1 &
+  VIDEOREDIR_PRESENT=$1 "$bin/videoredir-viewer" --size 1920x1080 "spice://127.0.0.1:$port" \
+    >"$tmp/viewer.log" 2>&1 &
   v=$!
   pids+=("$v")
   "$bin/videoredir-capture" --device "$sock" --pace realtime --window 0,0,1920,1080 \
@@ -128,12 +129,17 @@ viewer_run() {
   wait "$v" 2>/dev/null || true
   awk -v u="$ut" -v s="$st" -v t="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (u + s) / t}'
 }
+desc_viewer_xshm="libswscale once per frame into MIT-SHM pictures on a child window, the default here"
+desc_viewer_cairo="libswscale once per frame, then cairo in GTK's drawing"
 if [ -x "$bin/videoredir-viewer" ]; then
-  vals=()
-  for r in $(seq "$runs"); do vals+=("$(viewer_run)"); done
-  cpu=$(printf '%s\n' "${vals[@]}" | sort -n | awk -v n="${#vals[@]}" 'NR == int((n + 1) / 2)')
-  ratio=$(awk -v a="$ff" -v b="$cpu" 'BEGIN{printf "%.2f", a / b}')
-  echo "| <a id=\"present-viewer\"></a>videoredir-viewer --size 1920x1080 (GTK overlay: libswscale once per frame + cairo) | $cpu | (not counted) | $ratio |"
+  for p in xshm cairo; do
+    vals=()
+    for r in $(seq "$runs"); do vals+=("$(viewer_run "$p")"); done
+    cpu=$(printf '%s\n' "${vals[@]}" | sort -n | awk -v n="${#vals[@]}" 'NR == int((n + 1) / 2)')
+    ratio=$(awk -v a="$ff" -v b="$cpu" 'BEGIN{printf "%.2f", a / b}')
+    var="desc_viewer_$p"
+    echo "| <a id=\"present-viewer-$p\"></a>videoredir-viewer --size 1920x1080 --present $p (GTK overlay: ${!var}) | $cpu | (not counted) | $ratio |"
+  done
 fi
 echo
 echo "\`--present auto\` (the default) takes sw here: the GL context is llvmpipe, a software rasteriser"

@@ -8,7 +8,7 @@
 # Usage: hwframes_screens.sh sdl-sw|sdl-gl|viewer
 #   sdl-sw  videoredir-client --sdl --present sw (libswscale + pixman)
 #   sdl-gl  videoredir-client --sdl --present gl (shaders on llvmpipe)
-#   viewer  videoredir-viewer (the GTK overlay's software presenter)
+#   viewer  videoredir-viewer (the GTK overlay's software presenter, xshm here)
 # Exits 77 when no Vulkan device can be made here.
 mode=${1:?sdl-sw, sdl-gl or viewer}
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -94,7 +94,7 @@ grep -q "frames stay software" "$log" && { echo "SKIP: $(grep -m1 'frames stay s
 settle vulkan "$VR_TMP/software.png"
 case $mode in
   sdl-*) vr_wait_for "$log" "downloaded on demand.*| hw frames [1-9][0-9]* downloads [1-9]" "$PROG" 30 ;;
-  viewer) vr_wait_for "$log" "drawn in software, decoder .*vulkan test frames, downloaded on demand" "$PROG" 30 ;;
+  viewer) vr_wait_for "$log" "drawn in software ([a-z]*), decoder .*vulkan test frames, downloaded on demand" "$PROG" 30 ;;
 esac || vr_fail "the presenter did not say it drew downloaded hardware frames"
 stop
 echo "$mode: the screen from Vulkan frames equals the software one (probe at $probe shows video)"

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# The GL presenter of the GTK overlay puts the same picture in the same place
-# as the software one: MODE (viewer: videoredir-viewer; remote-viewer: stock
-# remote-viewer with the GTK module) runs once with VIDEOREDIR_PRESENT=sw and
-# once with VIDEOREDIR_PRESENT=gl (Mesa's llvmpipe) on the real stack
+# The presenters of the GTK overlay put the same picture in the same place:
+# MODE (viewer: videoredir-viewer; remote-viewer: stock remote-viewer with the
+# GTK module) runs with VIDEOREDIR_PRESENT=cairo (GTK's drawing), =xshm
+# (MIT-SHM pictures on a child window) and =gl (Mesa's llvmpipe) on the real
+# stack
 # (Xvfb, videoredir-host, videoredir-capture). Each time the guest plays a
 # still picture (every frame the same, so screenshots taken at any moment
 # compare) as 8-bit H.264 (yuv420p) and as 10-bit HEVC (yuv420p10) in a
 # window at 300,200 640x360 with a 200x100 hole (another window on top).
 # Checked per screenshot: the video inside the visible region, the desktop in
 # the hole and around, to the pixel at every edge; and between presenters:
-# the window's area must match (luma: at most 0.5 % of its pixels further
-# apart than 8 %, PSNR >= 38 dB; colour PSNR >= 30 dB: the chroma is
-# upsampled differently) and the rest of the screen to the bit. Screenshots
-# are kept in $VR_SHOTS when set. The GL window must not take the pointer:
-# the X window under it over the video is as deep as without GL.
+# gl against cairo, the window's area must match (luma: at most 0.5 % of its
+# pixels further apart than 8 %, PSNR >= 38 dB; colour PSNR >= 30 dB: the
+# chroma is upsampled differently) and the rest of the screen to the bit;
+# xshm against cairo, the whole screen to the bit (the same libswscale
+# picture). Screenshots are kept in $VR_SHOTS when set. The GL and xshm
+# windows must not take the pointer: the X window under it over the video is
+# as deep as with cairo.
 mode=${1:?viewer or remote-viewer}
 . "$(dirname "$0")/../e2e/lib.sh"
 for t in Xvfb import convert compare xdotool python3; do command -v $t >/dev/null || vr_fail "$t is needed"; done
@@ -64,7 +67,7 @@ settle() {
     convert "$VR_TMP/$name.png" -crop "640x360+$((ox + 300))+$((oy + 200))" +repage "$VR_TMP/$name-win.png"
     if [ "$(px "$VR_TMP/$name-win.png" 0 0)" != "$want" ] && [ "$(px "$VR_TMP/$name-win.png" 639 359)" != "$want" ] &&
        [ -f "$prev" ] && [ "$(differ "$prev" "$VR_TMP/$name-win.png" 0)" = 0 ]; then
-      [ -n "${VR_SHOTS:-}" ] && cp "$VR_TMP/$name.png" "$VR_SHOTS/gl-vs-sw-$mode-$name.png"
+      [ -n "${VR_SHOTS:-}" ] && cp "$VR_TMP/$name.png" "$VR_SHOTS/presenters-$mode-$name.png"
       return 0
     fi
     cp "$VR_TMP/$name-win.png" "$prev"
@@ -121,7 +124,7 @@ check_edges() {
   done
 }
 
-for present in sw gl; do
+for present in cairo xshm gl; do
   log=$VR_TMP/viewer-$present.log
   case $mode in
     viewer)
@@ -132,7 +135,7 @@ for present in sw gl; do
   esac
   viewer=$!
   VR_PIDS+=("$viewer")
-  kind=$([ "$present" = gl ] && echo gl || echo software)
+  kind=$present
   vr_wait_for "$log" "presenter " "$viewer" 60 || vr_fail "$present: no presenter chosen"
   grep -q "presenter $kind (" "$log" || vr_fail "$present: the $kind presenter is not the one drawing"
   grep -m1 "presenter " "$log"
@@ -164,26 +167,36 @@ for present in sw gl; do
   wait "$viewer" 2>/dev/null || true
   unset ox oy
 done
-! grep -E "asked for but cannot run|gl: cannot upload|the swap failed" "$VR_TMP"/viewer-gl.log || vr_fail "the GL run logged errors"
+for present in gl xshm; do
+  ! grep -E "asked for but cannot run|cannot upload|cannot draw|could not be shown" "$VR_TMP/viewer-$present.log" ||
+    vr_fail "the $present run logged errors"
+done
 
-echo "$mode: X window depth under the pointer over the video: software $depth_sw, gl $depth_gl"
-[ "$depth_gl" = "$depth_sw" ] || vr_fail "the GL window takes the pointer (clicks would not reach the SPICE display)"
+echo "$mode: X window depth under the pointer over the video: cairo $depth_cairo, xshm $depth_xshm, gl $depth_gl"
+[ "$depth_gl" = "$depth_cairo" ] || vr_fail "the GL window takes the pointer (clicks would not reach the SPICE display)"
+[ "$depth_xshm" = "$depth_cairo" ] || vr_fail "the xshm window takes the pointer (clicks would not reach the SPICE display)"
+for clip in still8 still10; do
+  # xshm and cairo draw the same libswscale picture: the same screen.
+  same=$(differ "$VR_TMP/cairo-$clip.png" "$VR_TMP/xshm-$clip.png" 0)
+  echo "$mode $clip: xshm vs cairo: $same pixels differ"
+  [ "$same" = 0 ] || vr_fail "$clip: xshm and cairo differ in $same pixels"
+done
 for clip in still8 still10; do
   # Luma as ImageMagick sees it (the chroma's upsampling differs: libswscale
   # interpolates 10-bit chroma vertically, llvmpipe samples it nearest), and
   # the colours as a whole.
-  convert "$VR_TMP/sw-$clip-win.png" -colorspace Gray "$VR_TMP/sw-$clip-gray.png"
+  convert "$VR_TMP/cairo-$clip-win.png" -colorspace Gray "$VR_TMP/cairo-$clip-gray.png"
   convert "$VR_TMP/gl-$clip-win.png" -colorspace Gray "$VR_TMP/gl-$clip-gray.png"
-  far=$(differ "$VR_TMP/sw-$clip-gray.png" "$VR_TMP/gl-$clip-gray.png" 8%)
-  psnr=$(compare -metric PSNR "$VR_TMP/sw-$clip-gray.png" "$VR_TMP/gl-$clip-gray.png" null: 2>&1 || true)
-  cpsnr=$(compare -metric PSNR "$VR_TMP/sw-$clip-win.png" "$VR_TMP/gl-$clip-win.png" null: 2>&1 || true)
-  echo "$mode $clip: gl vs software: luma $far of 230400 pixels further apart than 8 %, PSNR $psnr dB; colour PSNR $cpsnr dB"
-  [ "$far" -le 1152 ] || vr_fail "$clip: gl and software differ in $far pixels"
+  far=$(differ "$VR_TMP/cairo-$clip-gray.png" "$VR_TMP/gl-$clip-gray.png" 8%)
+  psnr=$(compare -metric PSNR "$VR_TMP/cairo-$clip-gray.png" "$VR_TMP/gl-$clip-gray.png" null: 2>&1 || true)
+  cpsnr=$(compare -metric PSNR "$VR_TMP/cairo-$clip-win.png" "$VR_TMP/gl-$clip-win.png" null: 2>&1 || true)
+  echo "$mode $clip: gl vs cairo: luma $far of 230400 pixels further apart than 8 %, PSNR $psnr dB; colour PSNR $cpsnr dB"
+  [ "$far" -le 1152 ] || vr_fail "$clip: gl and cairo differ in $far pixels"
   awk -v p="$psnr" -v c="$cpsnr" 'BEGIN { exit !((p == "inf" || p + 0 >= 38) && (c == "inf" || c + 0 >= 30)) }' ||
     vr_fail "$clip: PSNR luma $psnr dB < 38 or colour $cpsnr dB < 30"
   # The rest of the screen (desktop, window frame) is the same to the bit.
-  all=$(differ "$VR_TMP/sw-$clip.png" "$VR_TMP/gl-$clip.png" 0)
-  win=$(differ "$VR_TMP/sw-$clip-win.png" "$VR_TMP/gl-$clip-win.png" 0)
+  all=$(differ "$VR_TMP/cairo-$clip.png" "$VR_TMP/gl-$clip.png" 0)
+  win=$(differ "$VR_TMP/cairo-$clip-win.png" "$VR_TMP/gl-$clip-win.png" 0)
   [ "$all" = "$win" ] || vr_fail "$clip: the screens differ outside the video's window ($all vs $win pixels)"
 done
-echo "$mode: $n edge pixels checked; gl and software draw the same picture in the same place (8 and 10 bits)"
+echo "$mode: $n edge pixels checked; cairo, xshm and gl draw the same picture in the same place (8 and 10 bits)"

@@ -7,8 +7,10 @@
 #   remote-viewer  stock remote-viewer with GTK_MODULES=libvideoredir-gtk-module.so
 # A second argument "gl" runs the same with VIDEOREDIR_PRESENT=gl (the GL
 # presenter: shaders on Mesa's llvmpipe in a shaped child window) and then a
-# 10-bit HEVC clip too; without it the presenter is the default one ("auto":
-# software under llvmpipe). The log must name the presenter that draws.
+# 10-bit HEVC clip too; "cairo" runs it with the presenter that draws in
+# GTK's own drawing (VIDEOREDIR_PRESENT=cairo); without it the presenter is
+# the default one ("auto": xshm under llvmpipe, software pictures on a child
+# window). The log must name the presenter that draws.
 # Pixels of `import -window root` are checked: inside the visible region the
 # video (never the desktop's colour), in the covered part and around the
 # window the desktop. Screenshots are kept in $VR_SHOTS when set.
@@ -21,10 +23,11 @@ case $present in
     # Mesa's llvmpipe under ASan: the fast unwinder (see tests/client/sdl_screenshot.sh).
     [ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=1"
     ;;
-  auto) unset VIDEOREDIR_PRESENT; kind="(gl|software)" ;;
-  *) vr_fail "presenter $present: gl or auto" ;;
+  cairo) export VIDEOREDIR_PRESENT=cairo kind=cairo ;;
+  auto) unset VIDEOREDIR_PRESENT; kind="(gl|xshm)" ;;
+  *) vr_fail "presenter $present: gl, cairo or auto" ;;
 esac
-tag=$mode$([ "$present" = gl ] && echo -gl || true)
+tag=$mode$([ "$present" = auto ] || echo "-$present")
 for t in Xvfb import convert xdotool; do command -v $t >/dev/null || vr_fail "$t is needed"; done
 desk=0x305070
 want=$(printf '%06X' "$desk")

@@ -6,7 +6,7 @@
  * session. Settings from the environment: VIDEOREDIR_PORT_NAME,
  * VIDEOREDIR_HWDEC (auto|vaapi|vdpau|cuda|none), VIDEOREDIR_STATS=1,
  * VIDEOREDIR_AUDIO_DELAY_MS (the audio output's delay, or "off"),
- * VIDEOREDIR_PRESENT (auto|gl|sw: how the videos are drawn).
+ * VIDEOREDIR_PRESENT (auto|gl|sw|xshm|cairo: how the videos are drawn).
  */
 #include <gmodule.h>
 #include <stdlib.h>
@@ -44,7 +44,7 @@ void gtk_module_init(gint *argc, gchar ***argv)
     options.show_stats = stats && *stats && *stats != '0';
     const char *present = g_getenv("VIDEOREDIR_PRESENT");
     if (present && *present && vr_overlay_present_from_name(present, &options.present) < 0)
-        g_warning("VIDEOREDIR_PRESENT=%s: not auto, gl or sw, using auto", present);
+        g_warning("VIDEOREDIR_PRESENT=%s: not auto, gl, sw, xshm or cairo, using auto", present);
     const char *delay = g_getenv("VIDEOREDIR_AUDIO_DELAY_MS");
     if (delay && !strcmp(delay, "off"))
         options.audio_delay_ms = -1;

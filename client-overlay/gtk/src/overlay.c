@@ -11,12 +11,15 @@
  * redraws without a new frame (expose, the statistics) cost a paint only.
  * Redraws are queued for the area a new frame covers only.
  *
- * The GL presenter (VR_OVERLAY_PRESENT_GL, or AUTO on a GPU) draws instead
- * on a surface of its own stacked over the display (glwin.c: a child X
- * window of the toplevel, shaped to the videos' visible region, transparent
- * to input, EGL): the frame's planes are uploaded as textures and converted
- * by the GL renderer's shader, scissored to the same mapped region. GTK and
- * spice-gtk keep drawing the desktop with cairo, untouched.
+ * That is the cairo presenter. The others draw instead on a surface of their
+ * own stacked over the display (xwin.c: a child X window of the toplevel,
+ * shaped to the videos' visible region, transparent to input); GTK and
+ * spice-gtk keep drawing the desktop with cairo, untouched, and a new frame
+ * redraws nothing of theirs. GL (VR_OVERLAY_PRESENT_GL, or AUTO on a GPU):
+ * the frame's planes are uploaded as textures and converted by the GL
+ * renderer's shader, scissored to the mapped region. xshm (software, AUTO
+ * without a GPU): the same libswscale picture is written into MIT-SHM
+ * memory, and the X server copies its visible rectangles into the window.
  */
 #include <errno.h>
 #include <math.h>
@@ -25,10 +28,10 @@
 
 #include <libswscale/swscale.h>
 
-#ifdef VR_GTK_GL
+#ifdef VR_GTK_XWIN
 #include <gdk/gdkx.h>
 
-#include "glwin.h"
+#include "xwin.h"
 #endif
 
 #include <videoredir/client-audio.h>
@@ -65,11 +68,11 @@ struct _VrOverlay {
     gulong draw_id;
     bool show_stats;
     enum vr_overlay_present present; /* asked for */
-    bool chosen, use_gl;             /* the choice, made when first drawn */
+    bool chosen, use_gl, use_shm;    /* the choice, made when first drawn */
     guint choose_idle;
-#ifdef VR_GTK_GL
-    struct vr_glwin *glw; /* while the display is mapped, when use_gl */
-    guint gl_idle;
+#ifdef VR_GTK_XWIN
+    struct vr_xwin *xw; /* while the display is mapped, when use_gl or use_shm */
+    guint win_idle;
     GdkDisplay *gdisplay; /* for X error traps, also while the widget dies */
     gulong unmap_id, unrealize_id, hierarchy_id, size_id;
     bool filter_on;
@@ -106,13 +109,13 @@ static void client_log(void *user, enum vr_client_log level, const char *msg)
     g_log(G_LOG_DOMAIN, flags, "%s", msg);
 }
 
-static void gl_queue(VrOverlay *o);
+static void win_queue(VrOverlay *o);
 
 static void queue_all(struct vr_gtk_session *vs)
 {
     for (GList *l = vs->overlays; l; l = l->next) {
         gtk_widget_queue_draw(GTK_WIDGET(((VrOverlay *)l->data)->display));
-        gl_queue(l->data);
+        win_queue(l->data);
     }
 }
 
@@ -223,13 +226,25 @@ static void scaled_drop(struct scaled *k)
     memset(k, 0, sizeof(*k));
 }
 
+/* Once per stream: which way its frames came to be drawn in software. */
+static void log_path(VrOverlay *o, uint32_t i, const struct vr_client_stream_stats *st)
+{
+    if (o->scaled[i].path_logged == st->serial)
+        return;
+    char decoder[128];
+    o->scaled[i].path_logged = st->serial;
+    vr_client_decoder_label(st, decoder, sizeof(decoder));
+    g_message("stream %" G_GUINT32_FORMAT ": drawn in software (%s), decoder %s", st->stream_id,
+              o->use_shm ? "xshm" : "cairo", decoder);
+}
+
 /* Slot i's frame f (of stream st) scaled to w x h in o->scaled[i], made
  * again only for a new frame or size. Returns 0 or a negative errno. */
 static int scale_frame(VrOverlay *o, uint32_t i, const AVFrame *f,
                        const struct vr_client_stream_stats *st, uint32_t w, uint32_t h)
 {
     struct scaled *k = &o->scaled[i];
-    if (k->valid && k->w == w && k->h == h && k->serial == st->serial &&
+    if (k->valid && k->img && k->w == w && k->h == h && k->serial == st->serial &&
         k->presented == st->frames_presented)
         return 0;
     /* Held whole: bounded as the compositor bounds it. */
@@ -290,13 +305,13 @@ static void draw_stats(VrOverlay *o, cairo_t *cr)
 
 /* ---- choosing the presenter; the GL one --------------------------------------- */
 
-#ifdef VR_GTK_GL
-static gboolean gl_present_cb(gpointer data);
+#ifdef VR_GTK_XWIN
+static gboolean win_present_cb(gpointer data);
 
-static void gl_queue(VrOverlay *o)
+static void win_queue(VrOverlay *o)
 {
-    if (o->glw && !o->gl_idle)
-        o->gl_idle = g_idle_add_full(GDK_PRIORITY_REDRAW, gl_present_cb, o, NULL);
+    if (o->xw && !o->win_idle)
+        o->win_idle = g_idle_add_full(GDK_PRIORITY_REDRAW, win_present_cb, o, NULL);
 }
 
 /* Exposures of the GL window (GDK does not know it): draw it again. */
@@ -304,31 +319,31 @@ static GdkFilterReturn on_xevent(GdkXEvent *xev, GdkEvent *event, gpointer data)
 {
     VrOverlay *o = data;
     const XEvent *e = xev;
-    if (o->glw && e->type == Expose && e->xexpose.window == vr_glwin_xid(o->glw)) {
+    if (o->xw && e->type == Expose && e->xexpose.window == vr_xwin_xid(o->xw)) {
         if (e->xexpose.count == 0)
-            gl_queue(o);
+            win_queue(o);
         return GDK_FILTER_REMOVE;
     }
     return GDK_FILTER_CONTINUE;
 }
 
-static void gl_teardown(VrOverlay *o)
+static void win_teardown(VrOverlay *o)
 {
-    if (o->gl_idle) {
-        g_source_remove(o->gl_idle);
-        o->gl_idle = 0;
+    if (o->win_idle) {
+        g_source_remove(o->win_idle);
+        o->win_idle = 0;
     }
     if (o->filter_on) {
         gdk_window_remove_filter(NULL, on_xevent, o);
         o->filter_on = false;
     }
-    if (o->glw) {
+    if (o->xw) {
         /* The toplevel may be gone already (the widget destroyed with it):
          * X errors of the teardown are expected then. */
         gdk_x11_display_error_trap_push(o->gdisplay);
-        vr_glwin_destroy(o->glw);
+        vr_xwin_destroy(o->xw);
         gdk_x11_display_error_trap_pop_ignored(o->gdisplay);
-        o->glw = NULL;
+        o->xw = NULL;
     }
     memset(o->up, 0, sizeof(o->up));
 }
@@ -361,8 +376,9 @@ static void gl_log_again(void *user, enum vr_client_log level, const char *msg)
     client_log(user, level <= VR_CLOG_WARNING ? level : VR_CLOG_DEBUG, msg);
 }
 
-/* The GL window over the display, or false and why. */
-static bool gl_setup(VrOverlay *o, char *why, size_t len)
+/* The window over the display (GL, or software: MIT-SHM), or false and
+ * why. */
+static bool win_setup(VrOverlay *o, bool gl, char *why, size_t len)
 {
     GtkWidget *w = GTK_WIDGET(o->display);
     GdkDisplay *gd = gtk_widget_get_display(w);
@@ -379,12 +395,29 @@ static bool gl_setup(VrOverlay *o, char *why, size_t len)
     if (!o->gdisplay)
         o->gdisplay = g_object_ref(gd);
     gdk_x11_display_error_trap_push(gd);
-    int ret = vr_glwin_create(gdk_x11_display_get_xdisplay(gd), gdk_x11_window_get_xid(tw),
-                              o->chosen ? gl_log_again : client_log, NULL, why, len, &o->glw);
+    Display *dpy = gdk_x11_display_get_xdisplay(gd);
+    Window parent = gdk_x11_window_get_xid(tw);
+    int ret = gl ? vr_xwin_create_gl(dpy, parent, o->chosen ? gl_log_again : client_log, NULL, why,
+                                     len, &o->xw)
+                 : vr_xwin_create_shm(dpy, parent, why, len, &o->xw);
+    if (ret == 0 && !gl) {
+        /* A server that cannot reach our memory (another host, another IPC
+         * namespace) says so when a picture is attached. */
+        uint8_t *data;
+        int stride;
+        ret = vr_xwin_picture(o->xw, 0, 16, 16, &data, &stride);
+        vr_xwin_picture_drop(o->xw, 0);
+        if (ret < 0)
+            snprintf(why, len, "no shared-memory picture: %s", g_strerror(-ret));
+        ret = ret < 0 ? ret : 0;
+    }
     int xerr = gdk_x11_display_error_trap_pop(gd);
+    if (ret < 0 && o->xw)
+        win_teardown(o);
     if (ret == 0 && xerr) {
-        snprintf(why, len, "X error %d making the GL window", xerr);
-        gl_teardown(o);
+        snprintf(why, len, "X error %d making the %s window%s", xerr, gl ? "GL" : "software",
+                 gl ? "" : " (the X server cannot attach our shared memory: a remote display?)");
+        win_teardown(o);
         return false;
     }
     if (ret < 0)
@@ -409,9 +442,43 @@ static void scale_region(pixman_region32_t *r, int sf)
     g_free(s);
 }
 
-/* One GL picture: every stream of the display in its mapped visible region,
- * the window shaped to exactly that. */
-static void gl_present(VrOverlay *o)
+/* Software in the window: slot i's frame scaled into its shared-memory
+ * picture (d's size; again only for a new frame, size or picture), put at d
+ * clipped to clip (window coordinates). Returns 0 or a negative errno. */
+static int shm_draw(VrOverlay *o, uint32_t i, const struct vr_client_stream_stats *st,
+                    const struct vr_rect *d, const pixman_region32_t *clip)
+{
+    struct scaled *k = &o->scaled[i];
+    uint8_t *data;
+    int stride;
+    int ret = vr_xwin_picture(o->xw, i, d->w, d->h, &data, &stride);
+    if (ret < 0)
+        return ret;
+    if (ret == 1 || !k->valid || k->img || k->serial != st->serial ||
+        k->presented != st->frames_presented) {
+        if (k->img) { /* drawn by cairo before: its picture is not needed */
+            cairo_surface_destroy(k->img);
+            k->img = NULL;
+        }
+        k->valid = false;
+        ret = vr_frame_to_bgra(&k->sws, &k->narrow, vr_client_stream_frame(o->vs->client, i), d->w,
+                               d->h, data, stride);
+        if (ret < 0)
+            return ret;
+        k->w = d->w;
+        k->h = d->h;
+        k->serial = st->serial;
+        k->presented = st->frames_presented;
+        k->valid = true;
+        log_path(o, i, st);
+    }
+    vr_xwin_put(o->xw, i, d->x, d->y, clip);
+    return 0;
+}
+
+/* One picture: every stream of the display in its mapped visible region,
+ * the window shaped to exactly that; GL or software. */
+static void win_present(VrOverlay *o)
 {
     GtkWidget *w = GTK_WIDGET(o->display);
     GdkWindow *top = gtk_widget_get_window(gtk_widget_get_toplevel(w));
@@ -457,14 +524,28 @@ static void gl_present(VrOverlay *o)
     const pixman_box32_t *e = pixman_region32_extents(&shape);
     int ex = e->x1, ey = e->y1, ew = e->x2 - e->x1, eh = e->y2 - e->y1;
     pixman_region32_translate(&shape, -ex, -ey);
-    vr_glwin_place(o->glw, x + ex, y + ey, ew, eh, &shape);
-    if (pixman_region32_not_empty(&shape) && vr_glwin_begin(o->glw) == 0) {
-        struct vr_gl *gl = vr_glwin_gl(o->glw);
+    vr_xwin_place(o->xw, x + ex, y + ey, ew, eh, &shape);
+    if (pixman_region32_not_empty(&shape) && vr_xwin_begin(o->xw) == 0) {
+        struct vr_gl *gl = vr_xwin_gl(o->xw);
         for (uint32_t i = 0; i < VR_MAX_STREAMS; i++) {
             struct vr_client_stream_stats st;
             if (!on[i] || !pixman_region32_not_empty(&clip[i]) ||
-                vr_client_stream_stats(o->vs->client, i, &st) < 0)
+                vr_client_stream_stats(o->vs->client, i, &st) < 0) {
+                if (o->use_shm)
+                    vr_xwin_picture_drop(o->xw, i); /* gone or hidden: its memory goes */
                 continue;
+            }
+            struct vr_rect d = dst[i];
+            d.x -= ex;
+            d.y -= ey;
+            pixman_region32_translate(&clip[i], -ex, -ey);
+            if (o->use_shm) {
+                int ret = shm_draw(o, i, &st, &d, &clip[i]);
+                if (ret < 0 && !o->up[i].warned)
+                    g_warning("xshm: cannot draw stream slot %u: %s", i, g_strerror(-ret));
+                o->up[i].warned |= ret < 0;
+                continue;
+            }
             if (!o->up[i].valid || o->up[i].serial != st.serial ||
                 o->up[i].presented != st.frames_presented) {
                 int ret = vr_gl_upload(gl, i, vr_client_stream_frame(o->vs->client, i));
@@ -479,14 +560,10 @@ static void gl_present(VrOverlay *o)
                 o->up[i].serial = st.serial;
                 o->up[i].presented = st.frames_presented;
             }
-            struct vr_rect d = dst[i];
-            d.x -= ex;
-            d.y -= ey;
-            pixman_region32_translate(&clip[i], -ex, -ey);
             vr_gl_draw(gl, i, &d, &clip[i], (uint32_t)ew, (uint32_t)eh, NULL);
         }
-        if (vr_glwin_end(o->glw) < 0)
-            g_warning("gl: the swap failed");
+        if (vr_xwin_end(o->xw) < 0)
+            g_warning("%s: the picture could not be shown", o->use_gl ? "gl" : "xshm");
     }
     for (uint32_t i = 0; i < VR_MAX_STREAMS; i++)
         if (on[i])
@@ -494,12 +571,12 @@ static void gl_present(VrOverlay *o)
     pixman_region32_fini(&shape);
 }
 
-static gboolean gl_present_cb(gpointer data)
+static gboolean win_present_cb(gpointer data)
 {
     VrOverlay *o = data;
-    o->gl_idle = 0;
-    if (o->glw)
-        gl_present(o);
+    o->win_idle = 0;
+    if (o->xw)
+        win_present(o);
     return G_SOURCE_REMOVE;
 }
 
@@ -507,68 +584,82 @@ static gboolean gl_present_cb(gpointer data)
  * to another toplevel); made again when it is drawn next. */
 static void on_display_gone(GtkWidget *w, gpointer data)
 {
-    gl_teardown(data);
+    win_teardown(data);
 }
 
 static void on_hierarchy(GtkWidget *w, GtkWidget *previous, gpointer data)
 {
-    gl_teardown(data);
+    win_teardown(data);
     gtk_widget_queue_draw(w);
 }
 
 static void on_size_allocate(GtkWidget *w, GdkRectangle *a, gpointer data)
 {
-    gl_queue(data);
+    win_queue(data);
 }
 #else
-static void gl_queue(VrOverlay *o)
+static void win_queue(VrOverlay *o)
 {
 }
 #endif
 
-/* Picks the presenter when the display is first drawn, or makes the GL
- * window again after the display was hidden. */
+/* Picks the presenter when the display is first drawn, or makes its window
+ * again after the display was hidden: GL (asked for, or AUTO on a GPU),
+ * else software in a window of its own (MIT-SHM), else cairo. */
 static gboolean choose_cb(gpointer data)
 {
     VrOverlay *o = data;
     GtkWidget *w = GTK_WIDGET(o->display);
-    char why[512] = "";
+    char why_gl[512] = "not asked for", why_shm[512] = "not asked for";
     o->choose_idle = 0;
-    if (!gtk_widget_get_mapped(w) || (o->chosen && !o->use_gl))
+    if (!gtk_widget_get_mapped(w) || (o->chosen && !o->use_gl && !o->use_shm))
         return G_SOURCE_REMOVE; /* again when drawn next */
-    if (o->present == VR_OVERLAY_PRESENT_SW) {
-        snprintf(why, sizeof(why), "not asked for");
-    } else {
-#ifdef VR_GTK_GL
-        bool first = !o->chosen;
-        if (gl_setup(o, why, sizeof(why))) {
-            struct vr_gl *gl = vr_glwin_gl(o->glw);
-            if (!first || o->present == VR_OVERLAY_PRESENT_GL || !vr_gl_is_software(gl)) {
-                o->chosen = o->use_gl = true;
-                if (first)
-                    g_message("presenter gl (%s)", vr_glwin_describe(o->glw));
-                /* VA-API frames imported with no copy: keep them (streams
-                 * started from now on). */
-                vr_client_set_keep_hw(o->vs->client, vr_gl_can_import(gl));
-                gl_queue(o);
-                gtk_widget_queue_draw(w); /* the videos leave the cairo drawing */
-                return G_SOURCE_REMOVE;
-            }
-            /* A software rasteriser: its shader costs more CPU than libswscale. */
-            snprintf(why, sizeof(why),
-                     "%s is a software rasteriser (VIDEOREDIR_PRESENT=gl or --present gl to use it)",
-                     vr_gl_describe(gl));
-            gl_teardown(o);
+    bool first = !o->chosen;
+    bool want_gl = first ? o->present == VR_OVERLAY_PRESENT_AUTO || o->present == VR_OVERLAY_PRESENT_GL
+                         : o->use_gl;
+    bool want_shm = first ? o->present != VR_OVERLAY_PRESENT_CAIRO : o->use_shm;
+#ifdef VR_GTK_XWIN
+    if (want_gl && win_setup(o, true, why_gl, sizeof(why_gl))) {
+        struct vr_gl *gl = vr_xwin_gl(o->xw);
+        if (!first || o->present == VR_OVERLAY_PRESENT_GL || !vr_gl_is_software(gl)) {
+            o->chosen = o->use_gl = true;
+            if (first)
+                g_message("presenter gl (%s)", vr_xwin_describe(o->xw));
+            /* VA-API frames imported with no copy: keep them (streams
+             * started from now on). */
+            vr_client_set_keep_hw(o->vs->client, vr_gl_can_import(gl));
+            win_queue(o);
+            gtk_widget_queue_draw(w); /* the videos leave the cairo drawing */
+            return G_SOURCE_REMOVE;
         }
-#else
-        snprintf(why, sizeof(why), "built without the GL presenter (no epoxy or X11)");
-#endif
+        /* A software rasteriser: its shader costs more CPU than libswscale. */
+        snprintf(why_gl, sizeof(why_gl),
+                 "%s is a software rasteriser (VIDEOREDIR_PRESENT=gl or --present gl to use it)",
+                 vr_gl_describe(gl));
+        win_teardown(o);
+        want_shm = true;
     }
+    if (want_shm && win_setup(o, false, why_shm, sizeof(why_shm))) {
+        o->chosen = o->use_shm = true;
+        o->use_gl = false;
+        if (first)
+            g_message("presenter xshm (%s; gl: %s)", vr_xwin_describe(o->xw), why_gl);
+        win_queue(o);
+        gtk_widget_queue_draw(w); /* the videos leave the cairo drawing */
+        return G_SOURCE_REMOVE;
+    }
+#else
+    snprintf(why_gl, sizeof(why_gl), "built without the X11 presenters (no epoxy, X11 or Xext)");
+    snprintf(why_shm, sizeof(why_shm), "built without the X11 presenters (no epoxy, X11 or Xext)");
+#endif
+    if (o->present == VR_OVERLAY_PRESENT_GL && first)
+        g_warning("the GL presenter was asked for but cannot run: %s", why_gl);
+    if (o->present == VR_OVERLAY_PRESENT_XSHM && first)
+        g_warning("the xshm presenter was asked for but cannot run: %s", why_shm);
+    if (first || o->use_gl || o->use_shm)
+        g_message("presenter cairo (libswscale + cairo; gl: %s; xshm: %s)", why_gl, why_shm);
     o->chosen = true;
-    o->use_gl = false;
-    if (o->present == VR_OVERLAY_PRESENT_GL)
-        g_warning("the GL presenter was asked for but cannot run: %s", why);
-    g_message("presenter software (libswscale + cairo; gl: %s)", why);
+    o->use_gl = o->use_shm = false;
     gtk_widget_queue_draw(w);
     return G_SOURCE_REMOVE;
 }
@@ -577,14 +668,14 @@ static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
 {
     VrOverlay *o = data;
     struct map m;
-    if ((!o->chosen || o->use_gl) && !o->choose_idle) {
-#ifdef VR_GTK_GL
-        if (!o->glw)
+    if ((!o->chosen || o->use_gl || o->use_shm) && !o->choose_idle) {
+#ifdef VR_GTK_XWIN
+        if (!o->xw)
 #endif
             o->choose_idle = g_idle_add(choose_cb, o);
     }
-#ifdef VR_GTK_GL
-    if (o->glw)
+#ifdef VR_GTK_XWIN
+    if (o->xw)
         goto stats; /* the videos are in the GL window */
 #endif
     if (!o->vs->client || !get_map(o, &m))
@@ -613,14 +704,7 @@ static gboolean on_draw(GtkWidget *widget, cairo_t *cr, gpointer data)
             g_warning("cannot draw stream slot %u: %s", i, g_strerror(-ret));
             continue;
         }
-        if (o->scaled[i].path_logged != st.serial) {
-            /* Once per stream: which way its frames came to be drawn. */
-            char decoder[128];
-            o->scaled[i].path_logged = st.serial;
-            vr_client_decoder_label(&st, decoder, sizeof(decoder));
-            g_message("stream %" G_GUINT32_FORMAT ": drawn in software, decoder %s", st.stream_id,
-                      decoder);
-        }
+        log_path(o, i, &st);
         cairo_save(cr);
         int n = 0;
         const pixman_box32_t *b = pixman_region32_rectangles(&mapped, &n);
@@ -698,9 +782,9 @@ static void on_client_frame(void *user, uint32_t stream_id, const AVFrame *frame
     for (GList *l = vs->overlays; l; l = l->next) {
         VrOverlay *o = l->data;
         struct map m;
-#ifdef VR_GTK_GL
-        if (o->glw) {
-            gl_queue(o);
+#ifdef VR_GTK_XWIN
+        if (o->xw) {
+            win_queue(o);
             if (o->show_stats)
                 gtk_widget_queue_draw_area(GTK_WIDGET(o->display), 0, 0, STATS_W, STATS_H);
             continue;
@@ -861,8 +945,8 @@ static void overlay_free(gpointer data)
     vs->overlays = g_list_remove(vs->overlays, o);
     if (o->choose_idle)
         g_source_remove(o->choose_idle);
-#ifdef VR_GTK_GL
-    gl_teardown(o);
+#ifdef VR_GTK_XWIN
+    win_teardown(o);
     if (o->gdisplay)
         g_object_unref(o->gdisplay);
 #endif
@@ -895,7 +979,7 @@ VrOverlay *vr_overlay_attach(SpiceSession *session, SpiceDisplay *display,
     vs->overlays = g_list_prepend(vs->overlays, o);
     /* After spice-gtk's own drawing: the videos go on top of the desktop. */
     o->draw_id = g_signal_connect_after(display, "draw", G_CALLBACK(on_draw), o);
-#ifdef VR_GTK_GL
+#ifdef VR_GTK_XWIN
     o->unmap_id = g_signal_connect(display, "unmap", G_CALLBACK(on_display_gone), o);
     o->unrealize_id = g_signal_connect(display, "unrealize", G_CALLBACK(on_display_gone), o);
     o->hierarchy_id = g_signal_connect(display, "hierarchy-changed", G_CALLBACK(on_hierarchy), o);
@@ -913,7 +997,7 @@ void vr_overlay_detach(VrOverlay *o)
         return;
     SpiceDisplay *display = o->display;
     g_signal_handler_disconnect(display, o->draw_id);
-#ifdef VR_GTK_GL
+#ifdef VR_GTK_XWIN
     g_signal_handler_disconnect(display, o->unmap_id);
     g_signal_handler_disconnect(display, o->unrealize_id);
     g_signal_handler_disconnect(display, o->hierarchy_id);
@@ -934,7 +1018,7 @@ void vr_overlay_set_show_stats(VrOverlay *o, bool show)
         return;
     o->show_stats = show;
     gtk_widget_queue_draw(GTK_WIDGET(o->display));
-    gl_queue(o); /* the readout's corner leaves or joins the GL window's shape */
+    win_queue(o); /* the readout's corner leaves or joins the GL window's shape */
 }
 
 bool vr_overlay_get_show_stats(const VrOverlay *o)
@@ -974,7 +1058,7 @@ const char *vr_overlay_get_presenter(const VrOverlay *o)
 {
     if (!o || !o->chosen)
         return "undecided";
-    return o->use_gl ? "gl" : "software";
+    return o->use_gl ? "gl" : o->use_shm ? "xshm" : "cairo";
 }
 
 int vr_overlay_present_from_name(const char *name, enum vr_overlay_present *out)
@@ -987,6 +1071,10 @@ int vr_overlay_present_from_name(const char *name, enum vr_overlay_present *out)
         *out = VR_OVERLAY_PRESENT_GL;
     else if (!strcmp(name, "sw") || !strcmp(name, "software"))
         *out = VR_OVERLAY_PRESENT_SW;
+    else if (!strcmp(name, "xshm"))
+        *out = VR_OVERLAY_PRESENT_XSHM;
+    else if (!strcmp(name, "cairo"))
+        *out = VR_OVERLAY_PRESENT_CAIRO;
     else
         return -EINVAL;
     return 0;

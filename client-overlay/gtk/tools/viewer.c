@@ -71,7 +71,8 @@ int main(int argc, char **argv)
         { "hwdec", 0, 0, G_OPTION_ARG_STRING, &hwdec_name,
           "decoders: auto (default), vaapi, vdpau, cuda, none", "NAME" },
         { "present", 0, 0, G_OPTION_ARG_STRING, &present,
-          "how videos are drawn: auto (default: gl on a GPU, else software), gl, sw "
+          "how videos are drawn: auto (default: gl on a GPU, else software), gl, sw (xshm where the X "
+          "server offers MIT-SHM, else cairo), xshm, cairo "
           "(default from VIDEOREDIR_PRESENT)", "MODE" },
         { "stats", 's', 0, G_OPTION_ARG_NONE, &stats, "show the statistics readout (F9 toggles)", NULL },
         { "full-screen", 'f', 0, G_OPTION_ARG_NONE, &full, "start in full screen (F11 toggles)", NULL },

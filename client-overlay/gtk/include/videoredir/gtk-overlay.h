@@ -22,14 +22,19 @@ typedef struct _VrOverlay VrOverlay;
 
 /* How the overlay draws the videos (client-overlay/gtk/README.md). */
 enum vr_overlay_present {
-    /* GL when the GL context is a GPU's, software when it is a software
-     * rasteriser or there is none (the reason is logged). */
+    /* GL when the GL context is a GPU's; else software (the reason is
+     * logged). */
     VR_OVERLAY_PRESENT_AUTO = 0,
     /* GL on a surface of its own over the display (a shaped child X window
      * with EGL), even on a software rasteriser; software if GL cannot run. */
     VR_OVERLAY_PRESENT_GL,
-    /* libswscale + cairo in the display's draw handler. */
+    /* Software: XSHM where the X server offers it, else CAIRO. */
     VR_OVERLAY_PRESENT_SW,
+    /* libswscale into MIT-SHM pictures put on the same kind of child window
+     * as GL's (no GTK redraw); CAIRO if it cannot run. */
+    VR_OVERLAY_PRESENT_XSHM,
+    /* libswscale + cairo in the display's draw handler (any GDK back end). */
+    VR_OVERLAY_PRESENT_CAIRO,
 };
 
 struct vr_overlay_options {
@@ -46,7 +51,8 @@ struct vr_overlay_options {
     enum vr_overlay_present present; /* which presenter (AUTO by default) */
 };
 
-/* "auto", "gl", "sw" (or "software") -> *out. Returns 0, or -EINVAL. */
+/* "auto", "gl", "sw" (or "software"), "xshm", "cairo" -> *out. Returns 0,
+ * or -EINVAL. */
 int vr_overlay_present_from_name(const char *name, enum vr_overlay_present *out);
 
 
@@ -70,8 +76,8 @@ bool vr_overlay_get_show_stats(const VrOverlay *o);
  * written to buf (always terminated). */
 void vr_overlay_describe(const VrOverlay *o, char *buf, size_t len);
 
-/* The presenter drawing now: "gl", "software", or "undecided" until the
- * display is first drawn. Static string. */
+/* The presenter drawing now: "gl", "xshm", "cairo", or "undecided" until
+ * the display is first drawn. Static string. */
 const char *vr_overlay_get_presenter(const VrOverlay *o);
 
 /* The overlay attached to display, or NULL. */
