@@ -13,7 +13,7 @@
 # - video in flight when a frame was sent = its latency / the client's time
 #   per frame in the slow phase x the frame duration: at most MAX_INFLIGHT_MS;
 # - from 2 s after the last slow frame on, every frame's latency is at most
-#   MAX_LAT_MS.
+#   MAX_LAT_MS (200; 500 in the sanitized build).
 # Clips of 1 Mbit/s and 40 Mbit/s are generated here with FFmpeg.
 # Usage: slow_client.sh   (VR_BIN: the build's bin folder)
 set -euo pipefail
@@ -22,6 +22,12 @@ command -v ffmpeg >/dev/null || { echo "SKIP: no ffmpeg"; exit 77; }
 
 SLOW_US=100000 SLOW_FROM=25 SLOW_FRAMES=80
 FRAME_US=40000 MAX_INFLIGHT_MS=1300 MAX_LAT_MS=200
+# Under ASan the decoder of the 40 Mbit/s clip (200 KB a frame) runs near
+# real time itself, and on a busy machine frames keep up to 340 ms of latency
+# long after the slow phase (measured in CI's ASan run). The goal (200 ms) is
+# the plain build's; the sanitized run checks the same behaviour with room
+# for its own slowness.
+if [ "${VR_SANITIZED:-0}" = 1 ]; then MAX_LAT_MS=500; fi
 
 # 14 s at 25 fps without B-frames (decode order = pts order), 640x360.
 gen() {
