@@ -8,7 +8,9 @@
 # A second argument "gl" runs the same with VIDEOREDIR_PRESENT=gl (the GL
 # presenter: shaders on Mesa's llvmpipe in a shaped child window) and then a
 # 10-bit HEVC clip too; "cairo" runs it with the presenter that draws in
-# GTK's own drawing (VIDEOREDIR_PRESENT=cairo); without it the presenter is
+# GTK's own drawing (VIDEOREDIR_PRESENT=cairo); "noshm" with the default
+# presenter on an X server without MIT-SHM (it must fall back to cairo and
+# say why); without it the presenter is
 # the default one ("auto": xshm under llvmpipe, software pictures on a child
 # window). The log must name the presenter that draws.
 # Pixels of `import -window root` are checked: inside the visible region the
@@ -24,8 +26,9 @@ case $present in
     [ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=1"
     ;;
   cairo) export VIDEOREDIR_PRESENT=cairo kind=cairo ;;
+  noshm) unset VIDEOREDIR_PRESENT; kind=cairo xvfb_args="-extension MIT-SHM" ;;
   auto) unset VIDEOREDIR_PRESENT; kind="(gl|xshm)" ;;
-  *) vr_fail "presenter $present: gl, cairo or auto" ;;
+  *) vr_fail "presenter $present: gl, cairo, noshm or auto" ;;
 esac
 tag=$mode$([ "$present" = auto ] || echo "-$present")
 for t in Xvfb import convert xdotool; do command -v $t >/dev/null || vr_fail "$t is needed"; done
@@ -35,7 +38,8 @@ ffmpeg -nostdin -v error -f lavfi -i "color=c=$desk:s=1280x800,format=rgb24" -fr
 
 # Xvfb on a free display number.
 exec 8>"$VR_TMP/displayfd"
-Xvfb -displayfd 8 -screen 0 1280x800x24 -nolisten tcp >"$VR_TMP/xvfb.log" 2>&1 &
+# shellcheck disable=SC2086 # (no arguments, or the one extension to turn off)
+Xvfb -displayfd 8 -screen 0 1280x800x24 -nolisten tcp ${xvfb_args:-} >"$VR_TMP/xvfb.log" 2>&1 &
 VR_PIDS+=("$!")
 for _ in $(seq 100); do [ -s "$VR_TMP/displayfd" ] && break; sleep 0.05; done
 export DISPLAY=":$(head -n 1 "$VR_TMP/displayfd")"
@@ -125,6 +129,9 @@ capture 300 200
 vr_wait_for "$VR_TMP/viewer.log" "presenter " "$viewer" 30 || vr_fail "no presenter chosen"
 grep -E -m1 "presenter " "$VR_TMP/viewer.log"
 grep -E -q "presenter $kind \(" "$VR_TMP/viewer.log" || vr_fail "the presenter drawing is not $kind"
+if [ "$present" = noshm ]; then
+  grep -q "xshm: the X server has no MIT-SHM" "$VR_TMP/viewer.log" || vr_fail "the fallback to cairo does not say why"
+fi
 shot one
 oy=$(desk_top one)
 ox=$(desk_left one "$oy")

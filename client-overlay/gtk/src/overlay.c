@@ -575,8 +575,23 @@ static gboolean win_present_cb(gpointer data)
 {
     VrOverlay *o = data;
     o->win_idle = 0;
-    if (o->xw)
+    if (!o->xw)
+        return G_SOURCE_REMOVE;
+    if (!o->use_shm) {
         win_present(o);
+        return G_SOURCE_REMOVE;
+    }
+    /* Shared memory the server stops accepting (it was probed when the
+     * window was made): cairo from now on, not GDK's abort on an X error. */
+    gdk_x11_display_error_trap_push(o->gdisplay);
+    win_present(o);
+    int xerr = gdk_x11_display_error_trap_pop(o->gdisplay);
+    if (xerr) {
+        g_warning("xshm: X error %d drawing the videos: cairo from now on", xerr);
+        win_teardown(o);
+        o->use_shm = false;
+        gtk_widget_queue_draw(GTK_WIDGET(o->display));
+    }
     return G_SOURCE_REMOVE;
 }
 
