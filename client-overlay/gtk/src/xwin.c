@@ -137,29 +137,35 @@ static bool pick_config(struct vr_xwin *g, EGLint renderable, EGLConfig *cfg, XV
     return false;
 }
 
-int vr_xwin_create_gl(void *xdisplay, unsigned long parent, vr_client_log_fn log, void *log_user,
-                      char *why, size_t whylen, struct vr_xwin **out)
+/* What both kinds of window need. Returns 0 or a negative errno (why set). */
+static int can_make(void *xdisplay, unsigned long parent, void *out, char *why, size_t whylen)
 {
-    char dummy[1];
-    if (!why || !whylen) {
-        why = dummy;
-        whylen = sizeof(dummy);
-    }
+    if (!why || !whylen)
+        return -EINVAL;
     if (!xdisplay || !parent || !out) {
         snprintf(why, whylen, "no X display or window");
         return -EINVAL;
     }
+    int ev = 0, er = 0;
+    if (!XShapeQueryExtension(xdisplay, &ev, &er)) {
+        snprintf(why, whylen, "the X server has no SHAPE extension");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+int vr_xwin_create_gl(void *xdisplay, unsigned long parent, vr_client_log_fn log, void *log_user,
+                      char *why, size_t whylen, struct vr_xwin **out)
+{
+    int ret = can_make(xdisplay, parent, out, why, whylen);
+    if (ret < 0)
+        return ret;
     struct vr_xwin *g = xwin_new(xdisplay);
     if (!g) {
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
     }
-    int ret = -ENODEV, ev = 0, er = 0;
-    if (!XShapeQueryExtension(g->dpy, &ev, &er)) {
-        snprintf(why, whylen, "the X server has no SHAPE extension");
-        ret = -ENOTSUP;
-        goto fail;
-    }
+    ret = -ENODEV;
     if (!epoxy_has_egl()) {
         snprintf(why, whylen, "no EGL library");
         goto fail;
@@ -237,21 +243,10 @@ fail:
 int vr_xwin_create_shm(void *xdisplay, unsigned long parent, char *why, size_t whylen,
                        struct vr_xwin **out)
 {
-    char dummy[1];
-    if (!why || !whylen) {
-        why = dummy;
-        whylen = sizeof(dummy);
-    }
-    if (!xdisplay || !parent || !out) {
-        snprintf(why, whylen, "no X display or window");
-        return -EINVAL;
-    }
+    int ret = can_make(xdisplay, parent, out, why, whylen);
+    if (ret < 0)
+        return ret;
     Display *dpy = xdisplay;
-    int ev = 0, er = 0;
-    if (!XShapeQueryExtension(dpy, &ev, &er)) {
-        snprintf(why, whylen, "the X server has no SHAPE extension");
-        return -ENOTSUP;
-    }
     if (!XShmQueryExtension(dpy)) {
         snprintf(why, whylen, "the X server has no MIT-SHM extension (a remote display?)");
         return -ENOTSUP;
@@ -287,7 +282,7 @@ int vr_xwin_create_shm(void *xdisplay, unsigned long parent, char *why, size_t w
     g->depth = pa.depth;
     /* A 32-bit (ARGB) toplevel: our own colormap, as for any visual. */
     g->cmap = XCreateColormap(dpy, pa.root, v, AllocNone);
-    int ret = make_window(g, (Window)parent, v, pa.depth, g->cmap, why, whylen);
+    ret = make_window(g, (Window)parent, v, pa.depth, g->cmap, why, whylen);
     if (ret < 0) {
         vr_xwin_destroy(g);
         return ret;

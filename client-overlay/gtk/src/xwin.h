@@ -26,7 +26,8 @@ struct vr_xwin;
  * Makes the window (unmapped) as a child of parent (an X11 window ID on the
  * GDK display's X connection, xdisplay: a Display *), a GL 3.3 core (or GLES
  * 3.0) EGL context on it and a renderer in that context. Returns 0 and
- * *out, or a negative errno with the reason in why (whylen bytes): -ENODEV
+ * *out, or a negative errno with the reason in why (whylen bytes, at least
+ * 1; -EINVAL without it): -ENODEV
  * (no EGL, no context), -ENOTSUP (the renderer refuses the context).
  */
 int vr_xwin_create_gl(void *xdisplay, unsigned long parent, vr_client_log_fn log, void *log_user,
