@@ -29,14 +29,18 @@ px() { convert "$1" -format "%[hex:p{$2,$3}]" info: | cut -c1-6; }
 # load), 4 s at most while the player runs; if it never does, the X window
 # tree goes into the failure's log.
 shot_until_placeholder() {
-  local i
+  local i c
   for ((i = 0; i < 20; i++)); do
     import -window root "$VR_TMP/guest.png" || vr_fail "screenshot failed"
-    [ "$(px "$VR_TMP/guest.png" 5 5)" = 202830 ] && return 0
+    c=$(px "$VR_TMP/guest.png" 5 5)
+    echo "$(date +%T.%N | cut -c1-12) (5,5) $c" >>"$VR_TMP/shots.log"
+    [ "$c" = 202830 ] && return 0
+    # The window tree at the first miss (while the player still runs).
+    [ "$i" = 0 ] && { xwininfo -root -tree >"$VR_TMP/windows.log" 2>&1 || true; }
     kill -0 "$player" 2>/dev/null || break
     sleep 0.2
   done
-  xwininfo -root -tree >"$VR_TMP/windows.log" 2>&1 || true
+  return 0
 }
 # play_bg CLIP: the H.264 MP4 CLIP into the sink, in the background (sets player).
 play_bg() {
@@ -104,11 +108,15 @@ case $mode in
     # is (the tracker's geometry: 0,0 640x360 on the guest's screen).
     clip=$1
     command -v import >/dev/null || vr_fail "ImageMagick import is needed"
+    # The clip three times over (9 s): the screenshots must have time to
+    # catch the placeholder while the player runs, also on a loaded machine.
+    ffmpeg -nostdin -v error -stream_loop 2 -i "$clip" -map 0:v:0 -c copy "$VR_TMP/long.mp4" ||
+      vr_fail "ffmpeg could not loop $clip"
     start_xvfb
     vr_start_host
     vr_start_client client --snapshot "$VR_TMP/client.png" --exit-at-eos
     client=$CLIENT_PID
-    play_bg "$clip"
+    play_bg "$VR_TMP/long.mp4"
     vr_wait_for "$VR_TMP/play.log" "mode=(string)redirect, session=(string)streaming, frames-in=(guint64)[2-9][0-9]" \
       "$player" 60 || vr_fail "the client did not take the video: $(tail -n 3 "$VR_TMP/play.log")"
     # The guest's screen while the client has the video. The sink paints its
