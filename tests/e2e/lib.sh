@@ -7,7 +7,13 @@ VR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/vr-e2e.XXXXXX")
 VR_PIDS=()
 
 # True while PID runs (exited children stay as zombies until waited for).
-vr_running() { [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]; }
+# One read of its state: bash may reap an exited child between two looks
+# (when it forks the reader), and a vanished file means gone.
+vr_running() {
+  local s
+  s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || true
+  [ -n "$s" ] && [ "$s" != Z ]
+}
 
 vr_cleanup() {
   local p i alive
