@@ -577,15 +577,13 @@ static gboolean win_present_cb(gpointer data)
     o->win_idle = 0;
     if (!o->xw)
         return G_SOURCE_REMOVE;
-    if (!o->use_shm) {
-        win_present(o);
-        return G_SOURCE_REMOVE;
-    }
     /* Shared memory the server stops accepting (it was probed when the
      * window was made): cairo from now on, not GDK's abort on an X error. */
-    gdk_x11_display_error_trap_push(o->gdisplay);
+    bool shm = o->use_shm;
+    if (shm)
+        gdk_x11_display_error_trap_push(o->gdisplay);
     win_present(o);
-    int xerr = gdk_x11_display_error_trap_pop(o->gdisplay);
+    int xerr = shm ? gdk_x11_display_error_trap_pop(o->gdisplay) : 0;
     if (xerr) {
         g_warning("xshm: X error %d drawing the videos: cairo from now on", xerr);
         win_teardown(o);
@@ -652,7 +650,6 @@ static gboolean choose_cb(gpointer data)
                  "%s is a software rasteriser (VIDEOREDIR_PRESENT=gl or --present gl to use it)",
                  vr_gl_describe(gl));
         win_teardown(o);
-        want_shm = true;
     }
     if (want_shm && win_setup(o, false, why_shm, sizeof(why_shm))) {
         o->chosen = o->use_shm = true;
