@@ -46,7 +46,7 @@
 struct vr_host_audio {
     SpicePlaybackInstance sin;
     char *path;
-    bool made; /* we made the FIFO: it goes when we stop, if still ours */
+    struct vr_host_file_id made; /* the FIFO, when we made it (known) */
     int fd;
     guint watch, timer;
     uint8_t ring[RING_BYTES];
@@ -253,16 +253,6 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-/* Removes the FIFO if we made it and it is still the one we opened (one
- * made by the user stays; another host may have replaced ours). */
-static void remove_fifo(const struct vr_host_audio *a)
-{
-    struct stat ours, now;
-    if (a->made && fstat(a->fd, &ours) == 0 && stat(a->path, &now) == 0 &&
-        ours.st_dev == now.st_dev && ours.st_ino == now.st_ino)
-        unlink(a->path);
-}
-
 int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t latency_ms,
                         struct vr_host_audio **out, GError **error)
 {
@@ -276,7 +266,9 @@ int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t lat
                     fifo_path);
         return -EEXIST;
     }
-    bool made = false;
+    /* A FIFO the user made stays when we stop; one we made goes (if still
+     * ours). */
+    struct vr_host_file_id made = { 0 };
     if (lstat(fifo_path, &sb) != 0) {
         if (mkfifo(fifo_path, 0600) != 0) {
             int e = errno;
@@ -284,7 +276,7 @@ int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t lat
                         fifo_path, g_strerror(e));
             return -e;
         }
-        made = true;
+        made = vr_host_file_id(fifo_path);
     }
     struct vr_host_audio *a = g_new0(struct vr_host_audio, 1);
     a->made = made;
@@ -295,8 +287,7 @@ int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t lat
         int e = errno;
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e), "cannot open %s: %s",
                     fifo_path, g_strerror(e));
-        if (made)
-            unlink(fifo_path);
+        vr_host_unlink_if_same(fifo_path, &made);
         g_free(a);
         return -e;
     }
@@ -305,7 +296,7 @@ int vr_host_audio_start(SpiceServer *server, const char *fifo_path, uint32_t lat
     a->sin.base.sif = &playback_sif.base;
     if (spice_server_add_interface(server, &a->sin.base) != 0) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED, "spice-server refused the playback interface");
-        remove_fifo(a);
+        vr_host_unlink_if_same(a->path, &a->made);
         close(a->fd);
         g_free(a->path);
         g_free(a);
@@ -332,7 +323,7 @@ void vr_host_audio_stop(struct vr_host_audio *a)
         g_source_remove(a->timer);
     watch_input(a, false);
     spice_server_remove_interface(&a->sin.base);
-    remove_fifo(a);
+    vr_host_unlink_if_same(a->path, &a->made);
     close(a->fd);
     g_free(a->path);
     g_free(a);

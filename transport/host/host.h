@@ -8,8 +8,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core.h"
+
+/* A file we made (the guest socket, the sound card's FIFO), removed when we
+ * stop only if it is still that one: another host started on the same path
+ * meanwhile has put its own there. */
+struct vr_host_file_id {
+    dev_t dev;
+    ino_t ino;
+    bool known;
+};
+/* The file at path now (known false if there is none). */
+struct vr_host_file_id vr_host_file_id(const char *path);
+/* Unlinks path if it is still the file id names. */
+void vr_host_unlink_if_same(const char *path, const struct vr_host_file_id *id);
 
 /* All of these run on the thread of the default GLib main context (the one
  * spice-server's core interface, vr_host_core, dispatches on). */

@@ -36,8 +36,7 @@
 struct vr_host_port {
     SpiceCharDeviceInstance sin;
     char *path;
-    dev_t path_dev; /* the socket file we made (another host may replace it) */
-    ino_t path_ino;
+    struct vr_host_file_id made; /* the socket file we made */
     int listen_fd, guest_fd;
     guint listen_src, guest_src;
     int tcp_fd;      /* --guest-tcp listener, -1 if none */
@@ -287,11 +286,7 @@ int vr_host_port_start(SpiceServer *server, const char *name, const char *path,
     }
     struct vr_host_port *p = g_new0(struct vr_host_port, 1);
     p->path = g_strdup(path);
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        p->path_dev = st.st_dev;
-        p->path_ino = st.st_ino;
-    }
+    p->made = vr_host_file_id(path);
     p->listen_fd = fd;
     p->guest_fd = -1;
     p->tcp_fd = -1;
@@ -324,9 +319,7 @@ void vr_host_port_stop(struct vr_host_port *p)
     close(p->listen_fd);
     /* Only our own socket file: a host started on the same path after us
      * (a test's next run while we exit) has replaced it with its own. */
-    struct stat st;
-    if (stat(p->path, &st) == 0 && st.st_dev == p->path_dev && st.st_ino == p->path_ino)
-        unlink(p->path);
+    vr_host_unlink_if_same(p->path, &p->made);
     g_free(p->path);
     g_free((char *)p->sin.portname);
     g_byte_array_unref(p->out);
@@ -375,4 +368,20 @@ int vr_host_port_listen_tcp(struct vr_host_port *p, const char *addr, char *boun
     /* The same single guest end as the unix socket: whichever connects first. */
     p->tcp_src = g_unix_fd_add(fd, G_IO_IN, accept_guest, p);
     return 0;
+}
+
+struct vr_host_file_id vr_host_file_id(const char *path)
+{
+    struct stat st;
+    struct vr_host_file_id id = { 0 };
+    if (path && stat(path, &st) == 0)
+        id = (struct vr_host_file_id){ .dev = st.st_dev, .ino = st.st_ino, .known = true };
+    return id;
+}
+
+void vr_host_unlink_if_same(const char *path, const struct vr_host_file_id *id)
+{
+    struct vr_host_file_id now = vr_host_file_id(path);
+    if (id->known && now.known && now.dev == id->dev && now.ino == id->ino)
+        unlink(path);
 }
